@@ -1,0 +1,19 @@
+//! Compiles `proto/` with protox (a pure-Rust protobuf compiler), so no system `protoc` is needed.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        "directfanz/identity/v1/identity.proto",
+        "directfanz/events/v1/envelope.proto",
+        "directfanz/events/v1/identity.proto",
+    ];
+    let file_descriptors = protox::compile(files, [&root])?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(file_descriptors)?;
+    println!("cargo:rerun-if-changed={}", root.display());
+    Ok(())
+}
