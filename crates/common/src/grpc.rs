@@ -1,0 +1,146 @@
+//! gRPC plumbing shared by every service: the internal-auth interceptor, the server builder
+//! (deadlines, tracing, health) and the client channel builder.
+
+use std::{sync::Arc, time::Duration};
+
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    service::Interceptor,
+    transport::{Channel, Endpoint, Server, server::TcpIncoming},
+};
+
+use crate::{
+    auth::{PRINCIPAL_METADATA, Principal, TokenSigner},
+    config::GrpcServerConfig,
+    error::Error,
+};
+
+/// Verifies the principal token on every call and stores the [`Principal`] in the request's
+/// extensions. A call without a valid token never reaches the service.
+#[derive(Clone)]
+pub struct PrincipalInterceptor {
+    signer: Arc<TokenSigner>,
+}
+
+impl PrincipalInterceptor {
+    /// An interceptor verifying with `signer`'s keys.
+    pub fn new(signer: Arc<TokenSigner>) -> Self {
+        Self { signer }
+    }
+}
+
+impl Interceptor for PrincipalInterceptor {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let token = request
+            .metadata()
+            .get(PRINCIPAL_METADATA)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                Status::from(Error::new(
+                    crate::ErrorKind::Unauthenticated,
+                    "common.invalid_principal",
+                    "The internal credentials are missing or invalid.",
+                ))
+            })?;
+        let principal = self.signer.verify(token).map_err(Status::from)?;
+        request.extensions_mut().insert(principal);
+        Ok(request)
+    }
+}
+
+/// The verified caller of a request that passed [`PrincipalInterceptor`].
+pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::from(Error::unauthenticated()))
+}
+
+/// Wraps `message` in a request carrying `token` and the current trace context.
+pub fn request_with_principal<T>(message: T, token: &str) -> Result<Request<T>, Error> {
+    let mut request = Request::new(message);
+    let value = MetadataValue::try_from(token)
+        .map_err(|_| Error::internal(anyhow::anyhow!("principal token is not valid metadata")))?;
+    request.metadata_mut().insert(PRINCIPAL_METADATA, value);
+    crate::telemetry::propagation::inject_current_into_metadata(request.metadata_mut());
+    Ok(request)
+}
+
+/// A server builder with the deadline, concurrency limit and tracing every service uses.
+pub fn server(config: &GrpcServerConfig) -> Server {
+    Server::builder()
+        .timeout(Duration::from_millis(config.request_timeout_ms))
+        .concurrency_limit_per_connection(config.concurrency_limit)
+        .trace_fn(|request| {
+            let span = tracing::info_span!(
+                "grpc",
+                method = %request.uri().path(),
+                otel.kind = "server",
+            );
+            crate::telemetry::propagation::set_parent_from_headers(&span, request.headers());
+            span
+        })
+}
+
+/// The incoming stream of a bound listener (tests bind port 0 and read the address first).
+pub fn incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// Client channel settings.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    /// `http://identity:50051`.
+    pub url: String,
+    /// Connect timeout.
+    pub connect_timeout_ms: u64,
+    /// Deadline of each call.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:50051".into(),
+            connect_timeout_ms: 1_000,
+            request_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl crate::config::Validate for ClientConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        if Endpoint::from_shared(self.url.clone()).is_err() {
+            problems.push(format!("client url `{}` is not a valid URL", self.url));
+        }
+        crate::config::check_range(
+            problems,
+            "connect_timeout_ms",
+            self.connect_timeout_ms,
+            10,
+            60_000,
+        );
+        crate::config::check_range(
+            problems,
+            "request_timeout_ms",
+            self.request_timeout_ms,
+            10,
+            600_000,
+        );
+    }
+}
+
+/// A lazily connected channel with deadlines: the caller never waits longer than the timeouts.
+pub fn channel(config: &ClientConfig) -> Result<Channel, Error> {
+    let endpoint = Endpoint::from_shared(config.url.clone())
+        .map_err(|e| Error::internal(anyhow::anyhow!("invalid gRPC url: {e}")))?
+        .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+        .timeout(Duration::from_millis(config.request_timeout_ms))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_while_idle(true);
+    Ok(endpoint.connect_lazy())
+}
