@@ -1,0 +1,198 @@
+//! A fresh Postgres database per test, cloned from a migrated template.
+//!
+//! The template is named after a hash of the service's migrations directory, so it is built once
+//! per migration set (under an advisory lock, because tests run in parallel processes) and every
+//! test then gets `CREATE DATABASE … TEMPLATE …`, which takes milliseconds. The database is
+//! dropped when the [`TestDb`] is dropped.
+
+use std::path::Path;
+
+use df_common::{config::DatabaseConfig, db::Db};
+use diesel::sql_query;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::EmbeddedMigrations;
+use sha2::{Digest, Sha256};
+
+/// Server URL of the machine's Postgres (override with `DF_TEST_DATABASE_URL`).
+pub fn server_url() -> String {
+    std::env::var("DF_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// Clones a fresh database for `service` whose migrations live in `migrations_dir`.
+    pub async fn new(service: &str, migrations: EmbeddedMigrations, migrations_dir: &Path) -> Self {
+        let template = template_name(service, migrations_dir);
+        let mut admin = admin_connection().await;
+        ensure_template(&mut admin, &template, migrations).await;
+        let name = format!("t_{}_{}", service, uuid::Uuid::new_v4().simple());
+        let mut attempts = 0;
+        loop {
+            let created = sql_query(format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+            ))
+            .execute(&mut admin)
+            .await;
+            match created {
+                Ok(_) => break,
+                // Another test may still be disconnecting from the template.
+                Err(e) if attempts < 50 && e.to_string().contains("being accessed") => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("creating test database {name}: {e}"),
+            }
+        }
+        Self {
+            url: format!("{}/{name}", server_url()),
+            name,
+        }
+    }
+
+    /// The database URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A configuration pointing at this database (already migrated).
+    pub fn config(&self) -> DatabaseConfig {
+        DatabaseConfig {
+            url: self.url.clone().into(),
+            run_migrations: false,
+            max_connections: 8,
+            ..DatabaseConfig::default()
+        }
+    }
+
+    /// A pool on this database.
+    pub fn db(&self) -> Db {
+        Db::connect(&self.config()).unwrap_or_else(|e| panic!("test pool: {e:?}"))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop may run inside a runtime; do the async work on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut admin) =
+                    AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await
+                {
+                    let _ = sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn admin_connection() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&format!("{}/postgres", server_url()))
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach Postgres at {}: {e}", server_url()))
+}
+
+fn template_name(service: &str, dir: &Path) -> String {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files);
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&file).unwrap_or_default());
+    }
+    let digest = hex::encode(hasher.finalize());
+    format!("tmpl_{service}_{}", &digest[..16])
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    exists: bool,
+}
+
+async fn database_exists(admin: &mut AsyncPgConnection, name: &str) -> bool {
+    sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result::<Exists>(admin)
+        .await
+        .map(|r| r.exists)
+        .unwrap_or(false)
+}
+
+async fn ensure_template(
+    admin: &mut AsyncPgConnection,
+    template: &str,
+    migrations: EmbeddedMigrations,
+) {
+    if database_exists(admin, template).await {
+        return;
+    }
+    let lock_key = i64::from_str_radix(&template[template.len() - 15..], 16).unwrap_or(1);
+    sql_query(format!("SELECT pg_advisory_lock({lock_key})"))
+        .execute(admin)
+        .await
+        .unwrap_or_else(|e| panic!("template lock: {e}"));
+    if !database_exists(admin, template).await {
+        let building = format!("{template}_build_{}", uuid::Uuid::new_v4().simple());
+        sql_query(format!("CREATE DATABASE \"{building}\""))
+            .execute(admin)
+            .await
+            .unwrap_or_else(|e| panic!("creating template: {e}"));
+        let config = DatabaseConfig {
+            url: format!("{}/{building}", server_url()).into(),
+            max_connections: 1,
+            ..DatabaseConfig::default()
+        };
+        let db = Db::connect(&config).unwrap_or_else(|e| panic!("template pool: {e:?}"));
+        db.run_migrations(migrations)
+            .await
+            .unwrap_or_else(|e| panic!("template migrations: {e:?}"));
+        drop(db);
+        // Renaming makes the finished template appear atomically.
+        sql_query(format!(
+            "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+        ))
+        .execute(admin)
+        .await
+        .unwrap_or_else(|e| panic!("publishing template: {e}"));
+    }
+    sql_query(format!("SELECT pg_advisory_unlock({lock_key})"))
+        .execute(admin)
+        .await
+        .unwrap_or_else(|e| panic!("template unlock: {e}"));
+}

@@ -1,0 +1,16 @@
+//! Test-only helpers: a fresh database per test, a Redis key prefix per test, a bus namespace per
+//! test, a TCP fault proxy, and a harness that starts services in-process on ephemeral ports.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod db;
+pub mod proxy;
+pub mod redis;
+
+pub use db::TestDb;
+pub use proxy::TcpProxy;
+pub use redis::TestRedis;
+pub mod harness;
+pub use harness::Platform;
+pub mod bus;
+pub use bus::TestBus;
