@@ -1,0 +1,71 @@
+//! Events identity emits, written to the outbox inside the transaction of the change.
+
+use chrono::{DateTime, Utc};
+use df_common::{Error, auth::Role, bus::outbox, ids::UserId};
+use df_proto::events::v1 as ev;
+use diesel_async::AsyncPgConnection;
+
+/// Name of this service on the bus.
+pub const SOURCE: &str = "identity";
+/// `identity.user.registered`
+pub const USER_REGISTERED: &str = "identity.user.registered";
+/// `identity.user.email_verified`
+pub const USER_EMAIL_VERIFIED: &str = "identity.user.email_verified";
+/// `identity.account.locked`
+pub const ACCOUNT_LOCKED: &str = "identity.account.locked";
+
+fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// A user signed up.
+pub async fn user_registered(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+    role: Role,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    let event = ev::UserRegistered {
+        user_id: user_id.to_string(),
+        role: role.as_str().to_owned(),
+        registered_at: Some(timestamp(at)),
+    };
+    outbox::enqueue(conn, SOURCE, USER_REGISTERED, &event)
+        .await
+        .map(|_| ())
+}
+
+/// A user proved they own their email address.
+pub async fn email_verified(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    let event = ev::UserEmailVerified {
+        user_id: user_id.to_string(),
+        verified_at: Some(timestamp(at)),
+    };
+    outbox::enqueue(conn, SOURCE, USER_EMAIL_VERIFIED, &event)
+        .await
+        .map(|_| ())
+}
+
+/// Repeated failures locked an existing account's login.
+pub async fn account_locked(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+    failures: u32,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    let event = ev::AccountLocked {
+        user_id: user_id.to_string(),
+        failed_attempts: failures,
+        locked_at: Some(timestamp(at)),
+    };
+    outbox::enqueue(conn, SOURCE, ACCOUNT_LOCKED, &event)
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,290 @@
+//! The gRPC face of identity: checks who may call what, converts wire types, delegates to the
+//! flows in [`crate::accounts`] and [`crate::login`].
+
+use chrono::{DateTime, Utc};
+use df_common::{Error, auth::Role, grpc::principal, ids::UserId};
+use df_proto::identity::v1::{self as pb, identity_server::Identity};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    accounts::{Accounts, SignupInput},
+    login::LoginInput,
+    models::{AccountStatus, User},
+};
+
+/// Implements `directfanz.identity.v1.Identity`.
+#[derive(Clone)]
+pub struct IdentityService {
+    accounts: Accounts,
+}
+
+impl IdentityService {
+    /// The service over `accounts`.
+    pub fn new(accounts: Accounts) -> Self {
+        Self { accounts }
+    }
+}
+
+/// Only the gateway (a service principal) may call the pre-authentication methods.
+fn require_service<T>(request: &Request<T>) -> Result<(), Status> {
+    principal(request)?
+        .require_any_role(&[Role::Service])
+        .map_err(Status::from)
+}
+
+fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+fn role_to_pb(role: Role) -> pb::Role {
+    match role {
+        Role::Fan | Role::Service => pb::Role::Fan,
+        Role::Creator => pb::Role::Creator,
+        Role::Moderator => pb::Role::Moderator,
+        Role::Admin => pb::Role::Admin,
+    }
+}
+
+fn role_from_pb(role: i32) -> Result<Role, Error> {
+    match pb::Role::try_from(role) {
+        Ok(pb::Role::Fan) => Ok(Role::Fan),
+        Ok(pb::Role::Creator) => Ok(Role::Creator),
+        Ok(pb::Role::Moderator) => Ok(Role::Moderator),
+        Ok(pb::Role::Admin) => Ok(Role::Admin),
+        _ => Err(Error::invalid_input(
+            "identity.invalid_role",
+            "Choose the fan or the creator role.",
+        )),
+    }
+}
+
+fn status_to_pb(status: AccountStatus) -> pb::AccountStatus {
+    match status {
+        AccountStatus::Active => pb::AccountStatus::Active,
+        AccountStatus::Suspended => pb::AccountStatus::Suspended,
+        AccountStatus::Banned => pb::AccountStatus::Banned,
+    }
+}
+
+impl From<User> for pb::User {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email,
+            username: user.username,
+            role: role_to_pb(user.role).into(),
+            status: status_to_pb(user.status).into(),
+            email_verified: user.email_verified,
+            created_at: Some(timestamp(user.created_at)),
+        }
+    }
+}
+
+fn parse_user_id(value: &str) -> Result<UserId, Status> {
+    value.parse().map_err(|_| {
+        Status::from(Error::invalid_input(
+            "identity.invalid_user_id",
+            "The user id is not valid.",
+        ))
+    })
+}
+
+/// Bounds every text field before it reaches the flows.
+fn bounded(value: String, max: usize) -> Result<String, Status> {
+    if value.len() > max {
+        return Err(Status::from(Error::invalid_input(
+            "common.field_too_long",
+            "A field is too long.",
+        )));
+    }
+    Ok(value)
+}
+
+#[tonic::async_trait]
+impl Identity for IdentityService {
+    async fn signup(
+        &self,
+        request: Request<pb::SignupRequest>,
+    ) -> Result<Response<pb::SignupResponse>, Status> {
+        require_service(&request)?;
+        let body = request.into_inner();
+        let input = SignupInput {
+            email: bounded(body.email, 320)?,
+            username: bounded(body.username, 64)?,
+            password: bounded(body.password, 1024)?,
+            role: role_from_pb(body.role)?,
+        };
+        let user_id = self.accounts.signup(input).await?;
+        Ok(Response::new(pb::SignupResponse {
+            user_id: user_id.map(|id| id.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn verify_email(
+        &self,
+        request: Request<pb::VerifyEmailRequest>,
+    ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
+        require_service(&request)?;
+        let user_id = self
+            .accounts
+            .verify_email(&request.into_inner().token)
+            .await?;
+        Ok(Response::new(pb::VerifyEmailResponse {
+            user_id: user_id.to_string(),
+        }))
+    }
+
+    async fn resend_verification(
+        &self,
+        request: Request<pb::ResendVerificationRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        require_service(&request)?;
+        self.accounts
+            .resend_verification(&bounded(request.into_inner().email, 320)?)
+            .await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        require_service(&request)?;
+        let body = request.into_inner();
+        let outcome = self
+            .accounts
+            .login(LoginInput {
+                email: bounded(body.email, 320)?,
+                password: bounded(body.password, 1024)?,
+                client_ip: bounded(body.client_ip, 64)?,
+                user_agent: (!body.user_agent.is_empty()).then_some(body.user_agent),
+            })
+            .await?;
+        Ok(Response::new(pb::LoginResponse {
+            session_token: outcome.session.token,
+            idle_expires_at: Some(timestamp(outcome.session.session.idle_expires_at)),
+            absolute_expires_at: Some(timestamp(outcome.session.session.absolute_expires_at)),
+            user: Some(outcome.user.into()),
+        }))
+    }
+
+    async fn validate_session(
+        &self,
+        request: Request<pb::ValidateSessionRequest>,
+    ) -> Result<Response<pb::ValidateSessionResponse>, Status> {
+        require_service(&request)?;
+        let session = self
+            .accounts
+            .sessions()
+            .validate(&request.into_inner().session_token)
+            .await?;
+        let user = self.accounts.get_user(session.user_id).await?;
+        Ok(Response::new(pb::ValidateSessionResponse {
+            user: Some(user.into()),
+            user_id: session.user_id.to_string(),
+            session_id: session.session_id.to_string(),
+            role: role_to_pb(session.role).into(),
+            cache_ttl_ms: self.accounts.sessions().policy().edge_cache_ttl_ms,
+        }))
+    }
+
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        require_service(&request)?;
+        self.accounts
+            .sessions()
+            .revoke(&request.into_inner().session_token)
+            .await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn logout_all(
+        &self,
+        request: Request<pb::LogoutAllRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        require_service(&request)?;
+        self.accounts
+            .logout_all(&request.into_inner().session_token)
+            .await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: Request<pb::RequestPasswordResetRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        require_service(&request)?;
+        self.accounts
+            .request_password_reset(&bounded(request.into_inner().email, 320)?)
+            .await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn confirm_password_reset(
+        &self,
+        request: Request<pb::ConfirmPasswordResetRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        require_service(&request)?;
+        let body = request.into_inner();
+        self.accounts
+            .confirm_password_reset(&body.token, &bounded(body.new_password, 1024)?)
+            .await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn unlock_login(
+        &self,
+        request: Request<pb::UnlockLoginRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        require_service(&request)?;
+        self.accounts
+            .unlock_login(&request.into_inner().token)
+            .await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let caller = principal(&request)?;
+        let user_id = parse_user_id(&request.into_inner().user_id)?;
+        let allowed = caller.user_id() == Some(user_id)
+            || caller.has_role(Role::Service)
+            || caller.has_role(Role::Admin)
+            || caller.has_role(Role::Moderator);
+        if !allowed {
+            return Err(Error::forbidden().into());
+        }
+        Ok(Response::new(self.accounts.get_user(user_id).await?.into()))
+    }
+
+    async fn set_account_status(
+        &self,
+        request: Request<pb::SetAccountStatusRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        principal(&request)?.require_any_role(&[Role::Admin, Role::Service])?;
+        let body = request.into_inner();
+        let user_id = parse_user_id(&body.user_id)?;
+        let status = match pb::AccountStatus::try_from(body.status) {
+            Ok(pb::AccountStatus::Active) => AccountStatus::Active,
+            Ok(pb::AccountStatus::Suspended) => AccountStatus::Suspended,
+            Ok(pb::AccountStatus::Banned) => AccountStatus::Banned,
+            _ => {
+                return Err(Error::invalid_input(
+                    "identity.invalid_status",
+                    "Unknown account status.",
+                )
+                .into());
+            }
+        };
+        Ok(Response::new(
+            self.accounts.set_status(user_id, status).await?.into(),
+        ))
+    }
+}

@@ -1,0 +1,138 @@
+//! Identity service: users and roles, credentials (argon2id), sessions, login throttling and
+//! lockout, email verification and password reset, account status.
+//!
+//! `serve` runs the whole service on listeners the caller bound, so the binary, the all-in-one
+//! dev runner and the end-to-end tests start exactly the same code.
+
+pub mod accounts;
+pub mod config;
+pub mod events;
+pub mod grpc_service;
+pub mod housekeeping;
+pub mod login;
+pub mod mail;
+pub mod mail_queue;
+pub mod models;
+pub mod one_time;
+pub mod outbound;
+pub mod password;
+pub mod schema;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
+pub mod validation;
+
+use std::sync::Arc;
+
+use df_common::{
+    Error,
+    auth::TokenSigner,
+    bus::{Bus, relay::OutboxRelay},
+    cache::Cache,
+    db::Db,
+    grpc::{PrincipalInterceptor, incoming},
+    lifecycle::{Readiness, serve_admin},
+};
+use df_proto::identity::v1::identity_server::IdentityServer;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+
+pub use config::IdentityConfig;
+
+/// The embedded migrations of `df_identity`.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Name of this service in logs, metrics and on the bus.
+pub const SERVICE: &str = "identity";
+
+/// The sockets identity serves on.
+pub struct Listeners {
+    /// gRPC.
+    pub grpc: TcpListener,
+    /// `/healthz`, `/readyz`, `/metrics`.
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the configured addresses.
+    pub async fn bind(config: &IdentityConfig) -> Result<Self, Error> {
+        Ok(Self {
+            grpc: TcpListener::bind(config.grpc.listen)
+                .await
+                .map_err(Error::internal)?,
+            admin: TcpListener::bind(config.admin.listen)
+                .await
+                .map_err(Error::internal)?,
+        })
+    }
+}
+
+/// Runs identity until `shutdown` is cancelled, then drains and returns.
+pub async fn serve(
+    config: IdentityConfig,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let db = Db::connect(&config.database)?;
+    if config.database.run_migrations {
+        db.run_migrations(MIGRATIONS).await?;
+    }
+    let cache = Cache::connect(&config.redis)?;
+    let bus = Bus::connect(&config.bus, SERVICE);
+    let (relay, relay_task) =
+        OutboxRelay::spawn(db.clone(), bus.clone(), &config.bus, shutdown.clone());
+    let mailer = mail::build_mailer(&config.mail)?;
+    let mail_waker = mail_queue::MailWaker::default();
+    let mail_task =
+        mail_queue::spawn_sender(db.clone(), mailer, mail_waker.clone(), shutdown.clone());
+    let housekeeping_task = housekeeping::spawn(db.clone(), shutdown.clone());
+    let breached =
+        password::breached::BreachedPasswordChecker::from_config(&config.breached_passwords)?;
+    let sessions =
+        sessions::Sessions::new(db.clone(), cache.clone(), config.identity.sessions.clone());
+    let accounts = accounts::Accounts::new(
+        db.clone(),
+        cache,
+        sessions,
+        config.identity.clone(),
+        breached,
+        mail_waker,
+        relay,
+    );
+
+    let signer = Arc::new(TokenSigner::from_config(&config.internal_auth)?);
+    let identity = IdentityServer::new(grpc_service::IdentityService::new(accounts))
+        .max_decoding_message_size(config.grpc.max_message_bytes);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<IdentityServer<grpc_service::IdentityService>>()
+        .await;
+
+    let readiness = Readiness::new().with_check("postgres", {
+        let db = db.clone();
+        move || {
+            let db = db.clone();
+            async move { db.ping().await }
+        }
+    });
+    let admin = tokio::spawn(serve_admin(listeners.admin, readiness, shutdown.clone()));
+    tracing::info!(service = SERVICE, "serving");
+    let grpc_shutdown = shutdown.clone();
+    df_common::grpc::server(&config.grpc)
+        .add_service(health_service)
+        .add_service(InterceptedService::new(
+            identity,
+            PrincipalInterceptor::new(signer),
+        ))
+        .serve_with_incoming_shutdown(incoming(listeners.grpc), async move {
+            grpc_shutdown.cancelled().await
+        })
+        .await
+        .map_err(Error::internal)?;
+    shutdown.cancel();
+    let _ = tokio::join!(relay_task, mail_task, housekeeping_task, admin);
+    tracing::info!(service = SERVICE, "stopped");
+    Ok(())
+}

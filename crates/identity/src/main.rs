@@ -1,0 +1,13 @@
+//! `df-identity`: the identity service alone, configured from `DF_*` variables.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    df_common::lifecycle::run_service(
+        df_identity::SERVICE,
+        |config: df_identity::IdentityConfig, shutdown| async move {
+            let listeners = df_identity::Listeners::bind(&config).await?;
+            df_identity::serve(config, listeners, shutdown).await
+        },
+    )
+    .await
+}

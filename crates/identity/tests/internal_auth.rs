@@ -1,0 +1,231 @@
+//! Identity accepts gRPC calls only with a valid principal token: none, a bare user id, a
+//! tampered token, an expired one, or a user (not service) principal on a gateway-only method
+//! are all refused; the gateway's service principal is accepted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{sync::Arc, time::Duration};
+
+use df_common::{
+    auth::{PRINCIPAL_METADATA, Principal, Role, Subject, TokenSigner},
+    config::InternalAuthConfig,
+    ids::UserId,
+};
+use df_identity::{IdentityConfig, Listeners};
+use df_proto::identity::v1::{self as pb, identity_client::IdentityClient};
+use df_testkit::{TestBus, TestDb, TestRedis};
+use tokio_util::sync::CancellationToken;
+use tonic::{Code, Request, metadata::MetadataValue};
+
+struct Running {
+    client: IdentityClient<tonic::transport::Channel>,
+    signer: Arc<TokenSigner>,
+    shutdown: CancellationToken,
+    _db: TestDb,
+    _redis: TestRedis,
+    _bus: TestBus,
+    _mail: tempfile::TempDir,
+}
+
+async fn start() -> Running {
+    let db = TestDb::new(
+        "identity",
+        df_identity::MIGRATIONS,
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"),
+    )
+    .await;
+    let redis = TestRedis::new();
+    let bus = TestBus::new();
+    let mail = tempfile::tempdir().unwrap();
+    let (seed, public) = df_common::auth::generate_key_pair();
+    let gateway_keys = InternalAuthConfig {
+        signing_key: Some(seed),
+        ..InternalAuthConfig::default()
+    };
+    let internal_auth = InternalAuthConfig {
+        verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
+        ..InternalAuthConfig::default()
+    };
+    let mut config = IdentityConfig::default();
+    config.database = db.config();
+    config.redis = redis.config();
+    config.bus = bus.config();
+    config.mail.outbox_dir = mail.path().to_owned();
+    config.internal_auth = internal_auth.clone();
+    let listeners = Listeners {
+        grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        admin: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    };
+    let addr = listeners.grpc.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(df_identity::serve(config, listeners, shutdown.clone()));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .connect_lazy();
+    Running {
+        client: IdentityClient::new(channel),
+        signer: Arc::new(TokenSigner::from_config(&gateway_keys).unwrap()),
+        shutdown,
+        _db: db,
+        _redis: redis,
+        _bus: bus,
+        _mail: mail,
+    }
+}
+
+fn with_metadata<T>(message: T, value: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert(PRINCIPAL_METADATA, MetadataValue::try_from(value).unwrap());
+    request
+}
+
+fn reset_request() -> pb::RequestPasswordResetRequest {
+    pb::RequestPasswordResetRequest {
+        email: "nobody@example.com".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_without_a_valid_principal_are_refused() {
+    let mut running = start().await;
+    let service = running
+        .signer
+        .mint(
+            Subject::Service {
+                name: "gateway".into(),
+            },
+            vec![Role::Service],
+        )
+        .unwrap();
+
+    // The service principal works (retry while the server binds its first connection).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match running
+            .client
+            .request_password_reset(with_metadata(reset_request(), &service))
+            .await
+        {
+            Ok(_) => break,
+            Err(status)
+                if status.code() == Code::Unavailable && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("service principal refused: {status:?}"),
+        }
+    }
+
+    // No token at all.
+    let status = running
+        .client
+        .request_password_reset(Request::new(reset_request()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        status.metadata().get("x-df-error-code").unwrap(),
+        "common.invalid_principal"
+    );
+
+    // A bare user id where the token belongs.
+    let status = running
+        .client
+        .request_password_reset(with_metadata(reset_request(), &UserId::new().to_string()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    // A tampered token: flip one character of the signature.
+    let mut tampered = service.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let status = running
+        .client
+        .request_password_reset(with_metadata(
+            reset_request(),
+            std::str::from_utf8(&tampered).unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    // An expired token signed with the right key.
+    let expired = running
+        .signer
+        .sign(&Principal {
+            sub: Subject::Service {
+                name: "gateway".into(),
+            },
+            roles: vec![Role::Service],
+            exp: chrono::Utc::now().timestamp() - 120,
+        })
+        .unwrap();
+    let status = running
+        .client
+        .request_password_reset(with_metadata(reset_request(), &expired))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    // A token signed with another key.
+    let forged = TokenSigner::with_key("k1", &[9u8; 32], Duration::from_secs(60))
+        .mint(
+            Subject::Service {
+                name: "gateway".into(),
+            },
+            vec![Role::Service],
+        )
+        .unwrap();
+    let status = running
+        .client
+        .request_password_reset(with_metadata(reset_request(), &forged))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    // A valid user principal may not call gateway-only methods.
+    let user = running
+        .signer
+        .mint(
+            Subject::User {
+                user_id: UserId::new(),
+            },
+            vec![Role::Admin],
+        )
+        .unwrap();
+    let status = running
+        .client
+        .request_password_reset(with_metadata(reset_request(), &user))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    // A user may read only their own profile.
+    let someone_else = UserId::new();
+    let fan = running
+        .signer
+        .mint(
+            Subject::User {
+                user_id: UserId::new(),
+            },
+            vec![Role::Fan],
+        )
+        .unwrap();
+    let status = running
+        .client
+        .get_user(with_metadata(
+            pb::GetUserRequest {
+                user_id: someone_else.to_string(),
+            },
+            &fan,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    running.shutdown.cancel();
+}
