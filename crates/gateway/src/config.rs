@@ -1,0 +1,127 @@
+//! The gateway's configuration.
+
+use std::net::SocketAddr;
+
+use df_common::{
+    config::{
+        AdminConfig, InternalAuthConfig, RedisConfig, TelemetryConfig, Validate, check_range,
+    },
+    grpc::ClientConfig,
+};
+use serde::Deserialize;
+
+use crate::security::SecurityConfig;
+
+/// Everything the gateway reads at start-up.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Public HTTP listener.
+    pub http: HttpConfig,
+    /// Admin listener (`/healthz`, `/readyz`, `/metrics`).
+    pub admin: AdminConfig,
+    /// Rate-limit store.
+    pub redis: RedisConfig,
+    /// Logs, traces, Sentry.
+    pub telemetry: TelemetryConfig,
+    /// Keys that sign principal tokens for internal calls.
+    pub internal_auth: InternalAuthConfig,
+    /// Identity service.
+    pub identity: ClientConfig,
+    /// Headers, CSRF, CORS, rate limits, body limits.
+    pub security: SecurityConfig,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig::default(),
+            admin: AdminConfig {
+                listen: SocketAddr::from(([0, 0, 0, 0], 9091)),
+            },
+            redis: RedisConfig {
+                key_prefix: "df:gateway:".into(),
+                ..RedisConfig::default()
+            },
+            telemetry: TelemetryConfig::default(),
+            internal_auth: InternalAuthConfig::default(),
+            identity: ClientConfig::default(),
+            security: SecurityConfig::default(),
+        }
+    }
+}
+
+impl Validate for GatewayConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        self.http.validate(problems);
+        self.redis.validate(problems);
+        self.telemetry.validate(problems);
+        self.internal_auth.validate(problems);
+        self.internal_auth.require_signing_key(problems);
+        let mut identity = Vec::new();
+        self.identity.validate(&mut identity);
+        problems.extend(identity.into_iter().map(|p| format!("identity.{p}")));
+        self.security.validate(problems);
+    }
+}
+
+/// The public listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Worker threads (0: one per core).
+    pub workers: usize,
+    /// Keep-alive of idle client connections.
+    pub keep_alive_secs: u64,
+    /// Time a client has to send its request head.
+    pub client_request_timeout_ms: u64,
+    /// Time in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            workers: 0,
+            keep_alive_secs: 30,
+            client_request_timeout_ms: 5_000,
+            shutdown_timeout_secs: 20,
+        }
+    }
+}
+
+impl Validate for HttpConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        check_range(problems, "http.workers", self.workers, 0, 256);
+        check_range(
+            problems,
+            "http.keep_alive_secs",
+            self.keep_alive_secs,
+            1,
+            600,
+        );
+        check_range(
+            problems,
+            "http.client_request_timeout_ms",
+            self.client_request_timeout_ms,
+            100,
+            60_000,
+        );
+        check_range(
+            problems,
+            "http.shutdown_timeout_secs",
+            self.shutdown_timeout_secs,
+            1,
+            300,
+        );
+    }
+}
+
+impl df_common::lifecycle::ServiceConfig for GatewayConfig {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
+    }
+}

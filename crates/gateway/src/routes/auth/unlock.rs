@@ -1,0 +1,22 @@
+//! `POST /v1/auth/unlock`: lifts a login lock with the emailed token.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use crate::{security::problem::ApiError, upstream::Identity};
+
+/// Request body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockBody {
+    token: String,
+}
+
+/// Handler.
+pub async fn handle(
+    identity: web::Data<Identity>,
+    body: web::Json<UnlockBody>,
+) -> Result<HttpResponse, ApiError> {
+    identity.unlock_login(body.into_inner().token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

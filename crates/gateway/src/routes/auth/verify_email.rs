@@ -1,0 +1,23 @@
+//! `POST /v1/auth/verify-email`: consumes the token from the verification email.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::Accepted;
+use crate::{security::problem::ApiError, upstream::Identity};
+
+/// Request body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailBody {
+    token: String,
+}
+
+/// Handler.
+pub async fn handle(
+    identity: web::Data<Identity>,
+    body: web::Json<VerifyEmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    identity.verify_email(body.into_inner().token).await?;
+    Ok(HttpResponse::Ok().json(Accepted { status: "verified" }))
+}

@@ -1,0 +1,236 @@
+//! The gateway's client of identity. Every call carries a principal token minted here: the
+//! gateway's own service principal for anonymous calls, the user's once a session is validated.
+
+use std::sync::Arc;
+
+use df_common::{
+    Error,
+    auth::{Role, Subject, TokenSigner},
+    grpc::{ClientConfig, channel, request_with_principal},
+    ids::UserId,
+};
+use df_proto::identity::v1::{self as pb, identity_client::IdentityClient};
+use tonic::transport::Channel;
+
+/// Name the gateway signs its service principal with.
+pub const GATEWAY_SERVICE: &str = "gateway";
+
+/// A cheap-to-clone identity client.
+#[derive(Clone)]
+pub struct Identity {
+    client: IdentityClient<Channel>,
+    health: tonic_health::pb::health_client::HealthClient<Channel>,
+    signer: Arc<TokenSigner>,
+}
+
+/// A session identity vouched for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatedSession {
+    /// The user.
+    pub user_id: UserId,
+    /// The user's role.
+    pub role: Role,
+    /// How long the gateway may reuse this answer.
+    pub cache_ttl_ms: u32,
+    /// The user's profile as of the validation.
+    pub user: Option<pb::User>,
+}
+
+/// Maps a wire role to ours.
+pub fn role_from_pb(role: i32) -> Role {
+    match pb::Role::try_from(role) {
+        Ok(pb::Role::Creator) => Role::Creator,
+        Ok(pb::Role::Moderator) => Role::Moderator,
+        Ok(pb::Role::Admin) => Role::Admin,
+        _ => Role::Fan,
+    }
+}
+
+impl Identity {
+    /// A client for `config.url`; connects lazily.
+    pub fn new(config: &ClientConfig, signer: Arc<TokenSigner>) -> Result<Self, Error> {
+        let channel = channel(config)?;
+        let health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        let client = IdentityClient::new(channel).max_decoding_message_size(1024 * 1024);
+        Ok(Self {
+            client,
+            health,
+            signer,
+        })
+    }
+
+    /// True when identity's gRPC health service reports it serving (readiness).
+    pub async fn is_serving(&self) -> bool {
+        let request = tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        };
+        matches!(
+            self.health.clone().check(request).await.map(|r| r.into_inner().status),
+            Ok(status) if status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        )
+    }
+
+    fn as_gateway<T>(&self, message: T) -> Result<tonic::Request<T>, Error> {
+        let token = self.signer.mint(
+            Subject::Service {
+                name: GATEWAY_SERVICE.into(),
+            },
+            vec![Role::Service],
+        )?;
+        request_with_principal(message, &token)
+    }
+
+    fn as_user<T>(
+        &self,
+        user_id: UserId,
+        role: Role,
+        message: T,
+    ) -> Result<tonic::Request<T>, Error> {
+        let token = self.signer.mint(Subject::User { user_id }, vec![role])?;
+        request_with_principal(message, &token)
+    }
+
+    /// Signup.
+    pub async fn signup(&self, request: pb::SignupRequest) -> Result<pb::SignupResponse, Error> {
+        let request = self.as_gateway(request)?;
+        self.client
+            .clone()
+            .signup(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| Error::from_status(&s))
+    }
+
+    /// Email verification.
+    pub async fn verify_email(&self, token: String) -> Result<(), Error> {
+        let request = self.as_gateway(pb::VerifyEmailRequest { token })?;
+        self.client
+            .clone()
+            .verify_email(request)
+            .await
+            .map(|_| ())
+            .map_err(|s| Error::from_status(&s))
+    }
+
+    /// New verification link.
+    pub async fn resend_verification(&self, email: String) -> Result<(), Error> {
+        let request = self.as_gateway(pb::ResendVerificationRequest { email })?;
+        self.client
+            .clone()
+            .resend_verification(request)
+            .await
+            .map(|_| ())
+            .map_err(|s| Error::from_status(&s))
+    }
+
+    /// Login.
+    pub async fn login(&self, request: pb::LoginRequest) -> Result<pb::LoginResponse, Error> {
+        let request = self.as_gateway(request)?;
+        self.client
+            .clone()
+            .login(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| Error::from_status(&s))
+    }
+
+    /// Session validation.
+    pub async fn validate_session(&self, session_token: String) -> Result<ValidatedSession, Error> {
+        let request = self.as_gateway(pb::ValidateSessionRequest { session_token })?;
+        let response = self
+            .client
+            .clone()
+            .validate_session(request)
+            .await
+            .map_err(|s| Error::from_status(&s))?
+            .into_inner();
+        let user_id = response.user_id.parse().map_err(|_| {
+            Error::internal(anyhow::anyhow!("identity returned a malformed user id"))
+        })?;
+        Ok(ValidatedSession {
+            user_id,
+            role: role_from_pb(response.role),
+            cache_ttl_ms: response.cache_ttl_ms,
+            user: response.user,
+        })
+    }
+
+    /// Logout.
+    pub async fn logout(&self, session_token: String) -> Result<(), Error> {
+        let request = self.as_gateway(pb::LogoutRequest { session_token })?;
+        self.client
+            .clone()
+            .logout(request)
+            .await
+            .map(|_| ())
+            .map_err(|s| Error::from_status(&s))
+    }
+
+    /// Logout everywhere.
+    pub async fn logout_all(&self, session_token: String) -> Result<(), Error> {
+        let request = self.as_gateway(pb::LogoutAllRequest { session_token })?;
+        self.client
+            .clone()
+            .logout_all(request)
+            .await
+            .map(|_| ())
+            .map_err(|s| Error::from_status(&s))
+    }
+
+    /// Password reset email.
+    pub async fn request_password_reset(&self, email: String) -> Result<(), Error> {
+        let request = self.as_gateway(pb::RequestPasswordResetRequest { email })?;
+        self.client
+            .clone()
+            .request_password_reset(request)
+            .await
+            .map(|_| ())
+            .map_err(|s| Error::from_status(&s))
+    }
+
+    /// New password with a reset token.
+    pub async fn confirm_password_reset(
+        &self,
+        token: String,
+        new_password: String,
+    ) -> Result<(), Error> {
+        let request = self.as_gateway(pb::ConfirmPasswordResetRequest {
+            token,
+            new_password,
+        })?;
+        self.client
+            .clone()
+            .confirm_password_reset(request)
+            .await
+            .map(|_| ())
+            .map_err(|s| Error::from_status(&s))
+    }
+
+    /// Login unlock.
+    pub async fn unlock_login(&self, token: String) -> Result<(), Error> {
+        let request = self.as_gateway(pb::UnlockLoginRequest { token })?;
+        self.client
+            .clone()
+            .unlock_login(request)
+            .await
+            .map(|_| ())
+            .map_err(|s| Error::from_status(&s))
+    }
+
+    /// The signed-in user's profile, asked for as that user.
+    pub async fn me(&self, session: &ValidatedSession) -> Result<pb::User, Error> {
+        let request = self.as_user(
+            session.user_id,
+            session.role,
+            pb::GetUserRequest {
+                user_id: session.user_id.to_string(),
+            },
+        )?;
+        self.client
+            .clone()
+            .get_user(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| Error::from_status(&s))
+    }
+}

@@ -1,0 +1,557 @@
+//! The OpenAPI document (`openapi/v1.json`) against the code it describes: the route table, the
+//! handlers' request and response types, and the rules every operation follows (problem
+//! responses, CSRF on unsafe methods, security on session routes). The document is written by
+//! hand, so these checks are what keeps it from drifting away from the gateway.
+
+// `allow-unwrap-in-tests` covers test functions only, not the helpers below.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::{body, http::StatusCode};
+use df_gateway::routes::{
+    self, ROUTES,
+    auth::{
+        Accepted,
+        login::{LoginBody, LoginView},
+        password_reset::{ResetConfirmBody, ResetRequestBody},
+        resend_verification::ResendBody,
+        signup::SignupBody,
+        unlock::UnlockBody,
+        verify_email::VerifyEmailBody,
+    },
+    me::UserView,
+    openapi::DOCUMENT,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+const PROBLEM_JSON: &str = "application/problem+json";
+const COMPONENT_KINDS: &[&str] = &[
+    "schemas",
+    "responses",
+    "parameters",
+    "headers",
+    "securitySchemes",
+];
+
+fn document() -> Value {
+    serde_json::from_str(DOCUMENT).expect("openapi/v1.json is not valid JSON")
+}
+
+/// Every operation as (METHOD, path, operation object).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut found = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("`paths` is an object") {
+        for (key, operation) in item.as_object().expect("a path item is an object") {
+            if METHODS.contains(&key.as_str()) {
+                found.push((key.to_uppercase(), path.clone(), operation.clone()));
+            }
+        }
+    }
+    found
+}
+
+/// The target of a local `$ref`, or `None` when it does not resolve.
+fn target<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
+    doc.pointer(reference.strip_prefix('#')?)
+}
+
+/// Follows `$ref`s until a concrete object.
+fn deref<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+    for _ in 0..16 {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                value = target(doc, reference).unwrap_or_else(|| panic!("unresolved {reference}"));
+            }
+            None => return value,
+        }
+    }
+    panic!("a $ref cycle");
+}
+
+/// Every `$ref` in `value` with the JSON pointer of where it is.
+fn references(value: &Value, at: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if key == "$ref"
+                    && let Some(reference) = child.as_str()
+                {
+                    found.push((at.to_owned(), reference.to_owned()));
+                } else {
+                    references(child, &format!("{at}/{key}"), found);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                references(child, &format!("{at}/{index}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The parameters of an operation, its path item's included, resolved.
+fn parameters<'a>(doc: &'a Value, path: &str, operation: &'a Value) -> Vec<&'a Value> {
+    let shared = doc["paths"][path]["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten();
+    let own = operation["parameters"].as_array().into_iter().flatten();
+    shared.chain(own).map(|p| deref(doc, p)).collect()
+}
+
+fn object_keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn required_keys(schema: &Value) -> BTreeSet<String> {
+    schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn is_an_openapi_3_1_document() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["info"]["title"], "DirectFanz API");
+    assert_eq!(doc["info"]["version"], "1.0.0");
+    assert_eq!(
+        doc["servers"],
+        json!([{"url": "/", "description": "The gateway serving this document."}])
+    );
+    for kind in COMPONENT_KINDS {
+        assert!(
+            doc["components"][kind].is_object(),
+            "components.{kind} is missing"
+        );
+    }
+}
+
+#[test]
+fn documents_exactly_the_routes_of_the_route_table() {
+    let doc = document();
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect();
+    let routed: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+        .collect();
+    assert_eq!(routed.len(), ROUTES.len(), "the route table has duplicates");
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    let phantom: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from openapi/v1.json: {undocumented:?}"
+    );
+    assert!(
+        phantom.is_empty(),
+        "documented operations with no route: {phantom:?}"
+    );
+}
+
+#[test]
+fn every_reference_resolves_to_a_component_and_every_component_is_used() {
+    let doc = document();
+    let mut found = Vec::new();
+    references(&doc, "#", &mut found);
+    assert!(!found.is_empty());
+    let mut used = BTreeSet::new();
+    for (at, reference) in &found {
+        let segments: Vec<&str> = reference.split('/').collect();
+        assert!(
+            segments.len() == 4
+                && segments[0] == "#"
+                && segments[1] == "components"
+                && COMPONENT_KINDS.contains(&segments[2]),
+            "{at}: `{reference}` does not name a component"
+        );
+        assert!(
+            target(&doc, reference).is_some(),
+            "{at}: `{reference}` does not resolve"
+        );
+        used.insert(format!("{}/{}", segments[2], segments[3]));
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    for (method, path, operation) in operations(&doc) {
+        for requirement in operation["security"].as_array().into_iter().flatten() {
+            for scheme in object_keys(requirement) {
+                assert!(
+                    schemes.get(&scheme).is_some(),
+                    "{method} {path}: unknown security scheme {scheme}"
+                );
+                used.insert(format!("securitySchemes/{scheme}"));
+            }
+        }
+    }
+    for kind in COMPONENT_KINDS {
+        for name in object_keys(&doc["components"][kind]) {
+            assert!(
+                used.contains(&format!("{kind}/{name}")),
+                "components.{kind}.{name} is never used"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_operation_has_a_unique_id_and_problem_responses_for_its_errors() {
+    let doc = document();
+    let mut ids = BTreeMap::new();
+    for (method, path, operation) in operations(&doc) {
+        let id = operation["operationId"].as_str().unwrap_or_default();
+        assert!(!id.is_empty(), "{method} {path} has no operationId");
+        if let Some(other) = ids.insert(id.to_owned(), format!("{method} {path}")) {
+            panic!("operationId {id} is used by {other} and {method} {path}");
+        }
+        assert!(
+            operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
+            "{method} {path} has no tag"
+        );
+
+        let responses = operation["responses"].as_object().unwrap();
+        let mut errors = 0;
+        for (status, response) in responses {
+            let status_code: u16 = status
+                .parse()
+                .unwrap_or_else(|_| panic!("{method} {path}: status {status}"));
+            let response = deref(&doc, response);
+            assert!(
+                response["headers"].get("X-Request-Id").is_some(),
+                "{method} {path} {status}: no X-Request-Id header"
+            );
+            if status_code < 400 {
+                assert!(
+                    response["content"].get(PROBLEM_JSON).is_none(),
+                    "{method} {path} {status}"
+                );
+                continue;
+            }
+            errors += 1;
+            let content = object_keys(&response["content"]);
+            assert_eq!(
+                content,
+                BTreeSet::from([PROBLEM_JSON.to_owned()]),
+                "{method} {path} {status}: errors are {PROBLEM_JSON} only"
+            );
+            let media = &response["content"][PROBLEM_JSON];
+            let allowed = problem_codes(&doc, &media["schema"]);
+            assert!(
+                !allowed.is_empty(),
+                "{method} {path} {status}: no code listed"
+            );
+            let example = &media["example"];
+            assert_eq!(
+                example["status"],
+                json!(status_code),
+                "{method} {path} {status}: example status"
+            );
+            let code = example["code"].as_str().unwrap();
+            assert!(
+                allowed.contains(code),
+                "{method} {path} {status}: example code {code} is not listed"
+            );
+            assert_eq!(
+                example["type"],
+                format!("https://docs.directfanz.io/problems/{code}")
+            );
+            if status_code == 429 {
+                assert!(
+                    response["headers"].get("Retry-After").is_some(),
+                    "{method} {path}: 429 without Retry-After"
+                );
+            }
+        }
+        assert!(errors > 0, "{method} {path} documents no error response");
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{method} {path} documents no success response"
+        );
+    }
+}
+
+/// The codes a problem response schema allows: `allOf` of `Problem` and a `code` const or enum.
+fn problem_codes(doc: &Value, schema: &Value) -> BTreeSet<String> {
+    let parts = schema["allOf"]
+        .as_array()
+        .expect("a problem schema is an allOf");
+    assert!(
+        parts
+            .iter()
+            .any(|p| p["$ref"] == "#/components/schemas/Problem"),
+        "a problem schema extends Problem"
+    );
+    let mut codes = BTreeSet::new();
+    for part in parts {
+        let code = &deref(doc, part)["properties"]["code"];
+        if let Some(one) = code["const"].as_str() {
+            codes.insert(one.to_owned());
+        }
+        for one in code["enum"].as_array().into_iter().flatten() {
+            codes.insert(one.as_str().unwrap().to_owned());
+        }
+    }
+    codes
+}
+
+#[test]
+fn the_problem_schema_matches_the_error_type() {
+    let doc = document();
+    let schema = &doc["components"]["schemas"]["Problem"];
+    let error = df_common::Error::new(
+        df_common::ErrorKind::RateLimited,
+        "gateway.rate_limited",
+        "Slow down.",
+    );
+    let with_id = serde_json::to_value(error.to_problem(Some("req-1"))).unwrap();
+    assert_eq!(object_keys(&with_id), object_keys(&schema["properties"]));
+    let without_id = serde_json::to_value(error.to_problem(None)).unwrap();
+    assert_eq!(
+        object_keys(&without_id),
+        required_keys(schema),
+        "request_id is the only optional member"
+    );
+}
+
+#[test]
+fn session_routes_declare_security_and_their_401() {
+    let doc = document();
+    let expected: BTreeSet<&str> = ["/v1/me", "/v1/auth/logout", "/v1/auth/logout-all"].into();
+    for (method, path, operation) in operations(&doc) {
+        let responses = &operation["responses"];
+        match operation.get("security") {
+            Some(security) => {
+                assert!(
+                    expected.contains(path.as_str()),
+                    "{method} {path} should not need a session"
+                );
+                let schemes: BTreeSet<BTreeSet<String>> = security
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(object_keys)
+                    .collect();
+                let either = BTreeSet::from([
+                    BTreeSet::from(["bearerAuth".to_owned()]),
+                    BTreeSet::from(["cookieAuth".to_owned()]),
+                ]);
+                assert_eq!(schemes, either, "{method} {path}: bearer or cookie");
+                let unauthorized = deref(&doc, &responses["401"]);
+                let codes = problem_codes(&doc, &unauthorized["content"][PROBLEM_JSON]["schema"]);
+                assert!(codes.contains("gateway.unauthenticated"), "{method} {path}");
+            }
+            None => assert!(
+                !expected.contains(path.as_str()),
+                "{method} {path} needs a session"
+            ),
+        }
+    }
+    assert!(
+        doc.get("security").is_none(),
+        "no document-wide requirement: most routes are public"
+    );
+}
+
+#[test]
+fn unsafe_methods_take_the_csrf_token_and_can_fail_the_check() {
+    let doc = document();
+    for (method, path, operation) in operations(&doc) {
+        let names: BTreeSet<String> = parameters(&doc, &path, &operation)
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["in"].as_str().unwrap(),
+                    p["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert!(names.contains("header X-Request-Id"), "{method} {path}");
+        let safe = matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE");
+        assert_eq!(
+            names.contains("header X-CSRF-Token"),
+            !safe,
+            "{method} {path}"
+        );
+        if !safe {
+            let forbidden = deref(&doc, &operation["responses"]["403"]);
+            let codes = problem_codes(&doc, &forbidden["content"][PROBLEM_JSON]["schema"]);
+            assert!(codes.contains("gateway.csrf_failed"), "{method} {path}");
+        }
+    }
+}
+
+fn parses<T: DeserializeOwned>(body: &Value) -> Result<(), String> {
+    serde_json::from_value::<T>(body.clone())
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+type Parser = fn(&Value) -> Result<(), String>;
+
+/// The request body type of each route that takes one.
+fn body_parser(method: &str, path: &str) -> Option<Parser> {
+    Some(match (method, path) {
+        ("POST", "/v1/auth/signup") => parses::<SignupBody>,
+        ("POST", "/v1/auth/verify-email") => parses::<VerifyEmailBody>,
+        ("POST", "/v1/auth/resend-verification") => parses::<ResendBody>,
+        ("POST", "/v1/auth/login") => parses::<LoginBody>,
+        ("POST", "/v1/auth/password-reset/request") => parses::<ResetRequestBody>,
+        ("POST", "/v1/auth/password-reset/confirm") => parses::<ResetConfirmBody>,
+        ("POST", "/v1/auth/unlock") => parses::<UnlockBody>,
+        _ => return None,
+    })
+}
+
+#[test]
+fn request_bodies_match_the_handlers_types() {
+    let doc = document();
+    for (method, path, operation) in operations(&doc) {
+        let parser = body_parser(&method, &path);
+        let Some(request_body) = operation.get("requestBody") else {
+            assert!(
+                parser.is_none(),
+                "{method} {path} takes a body the document does not describe"
+            );
+            continue;
+        };
+        let parse =
+            parser.unwrap_or_else(|| panic!("{method} {path}: documented body, no known type"));
+        assert_eq!(request_body["required"], true, "{method} {path}");
+        assert_eq!(
+            object_keys(&request_body["content"]),
+            BTreeSet::from(["application/json".to_owned()])
+        );
+        let media = &request_body["content"]["application/json"];
+        let schema = deref(&doc, &media["schema"]);
+        assert_eq!(schema["type"], "object", "{method} {path}");
+        assert_eq!(
+            schema["additionalProperties"], false,
+            "{method} {path}: bodies refuse unknown fields"
+        );
+
+        let example = media["example"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path}: no example"));
+        let properties = object_keys(&schema["properties"]);
+        assert_eq!(
+            object_keys(&media["example"]),
+            properties,
+            "{method} {path}: the example shows every field"
+        );
+        parse(&media["example"])
+            .unwrap_or_else(|e| panic!("{method} {path}: the handler refuses the example: {e}"));
+
+        let mut extra = example.clone();
+        extra.insert("unexpected".into(), json!(1));
+        assert!(
+            parse(&Value::Object(extra)).is_err(),
+            "{method} {path}: the handler accepts unknown fields"
+        );
+
+        let required = required_keys(schema);
+        for field in &properties {
+            let mut without = example.clone();
+            without.remove(field);
+            let outcome = parse(&Value::Object(without));
+            assert_eq!(
+                outcome.is_err(),
+                required.contains(field),
+                "{method} {path}: `{field}` required in the document: {}, by the handler: {}",
+                required.contains(field),
+                outcome.is_err()
+            );
+            let property = deref(&doc, &schema["properties"][field]);
+            let nullable = property["type"]
+                .as_array()
+                .is_some_and(|t| t.contains(&json!("null")));
+            let mut null = example.clone();
+            null.insert(field.clone(), Value::Null);
+            assert_eq!(
+                parse(&Value::Object(null)).is_ok(),
+                nullable,
+                "{method} {path}: `{field}` nullable"
+            );
+        }
+    }
+}
+
+#[test]
+fn response_bodies_match_the_handlers_types() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let user = UserView {
+        id: "0193a5b8-2f4c-7d1e-8a6b-5c3d2e1f0a9b".into(),
+        email: "fan@example.com".into(),
+        username: "night_owl".into(),
+        role: "fan",
+        email_verified: true,
+        created_at: "2026-11-20T09:15:00Z".into(),
+    };
+    let user_json = serde_json::to_value(&user).unwrap();
+    let login = LoginView {
+        session_token: Some("t".into()),
+        csrf_token: "c".into(),
+        expires_at: "2026-12-20T09:15:00Z".into(),
+        user,
+    };
+    let accepted = Accepted { status: "accepted" };
+    for (name, value) in [
+        ("User", user_json),
+        ("LoginResponse", serde_json::to_value(&login).unwrap()),
+        ("Accepted", serde_json::to_value(&accepted).unwrap()),
+    ] {
+        let schema = &schemas[name];
+        assert_eq!(
+            object_keys(&value),
+            object_keys(&schema["properties"]),
+            "{name}: fields"
+        );
+        // Every field is always sent, except the session token that browsers do not get.
+        let mut always = object_keys(&value);
+        always.remove("session_token");
+        assert_eq!(always, required_keys(schema), "{name}: fields always sent");
+    }
+    let roles: BTreeSet<&str> = schemas["Role"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let known: BTreeSet<&str> = [
+        df_common::auth::Role::Fan,
+        df_common::auth::Role::Creator,
+        df_common::auth::Role::Moderator,
+        df_common::auth::Role::Admin,
+    ]
+    .iter()
+    .map(|r| r.as_str())
+    .collect();
+    assert_eq!(roles, known);
+}
+
+#[actix_web::test]
+async fn the_document_is_served_as_json() {
+    let response = routes::openapi::handle().await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/json"
+    );
+    let bytes = body::to_bytes(response.into_body()).await.unwrap();
+    assert_eq!(bytes, DOCUMENT.as_bytes());
+}
