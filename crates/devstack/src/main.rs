@@ -1,0 +1,147 @@
+//! `df-dev`: every DirectFanz service in one process, for local development and demos.
+//!
+//! Configuration is the services' own, nested under `identity` and `gateway`
+//! (`DF_GATEWAY__HTTP__LISTEN`, `DF_IDENTITY__MAIL__OUTBOX_DIR`, …), with local defaults: loopback
+//! listeners, readable logs, email written to `.dev/mail`, and fresh internal keys generated at
+//! start when none are configured (both services live in this process, so they share them).
+
+use std::process::ExitCode;
+
+use base64::Engine;
+use df_common::config::Validate;
+use df_gateway::GatewayConfig;
+use df_identity::IdentityConfig;
+use rand::RngCore;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DevConfig {
+    identity: IdentityConfig,
+    gateway: GatewayConfig,
+}
+
+/// Local defaults, applied as if set in the environment so that any variable the caller sets
+/// overrides just that one setting.
+const DEV_DEFAULTS: &[(&str, &str)] = &[
+    ("DF_IDENTITY__GRPC__LISTEN", "127.0.0.1:50051"),
+    ("DF_IDENTITY__ADMIN__LISTEN", "127.0.0.1:9090"),
+    ("DF_IDENTITY__TELEMETRY__LOG_FORMAT", "pretty"),
+    ("DF_IDENTITY__MAIL__OUTBOX_DIR", ".dev/mail"),
+    ("DF_GATEWAY__HTTP__LISTEN", "127.0.0.1:8080"),
+    ("DF_GATEWAY__ADMIN__LISTEN", "127.0.0.1:9091"),
+    ("DF_GATEWAY__TELEMETRY__LOG_FORMAT", "pretty"),
+];
+
+impl Validate for DevConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        let mut identity = Vec::new();
+        self.identity.validate(&mut identity);
+        problems.extend(identity.into_iter().map(|p| format!("identity.{p}")));
+        let mut gateway = Vec::new();
+        self.gateway.validate(&mut gateway);
+        problems.extend(gateway.into_iter().map(|p| format!("gateway.{p}")));
+    }
+}
+
+fn random_key() -> String {
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+/// Fills in what the two services must agree on and what a newcomer has not configured.
+fn complete(config: &mut DevConfig) {
+    // The gateway mints principal tokens; identity verifies them with the public key.
+    // A fresh pair only when nothing is configured: generating a signing key next to a
+    // configured public key would make every call fail, so that case is left to validation.
+    if config.gateway.internal_auth.signing_key.is_none()
+        && config.identity.internal_auth.verifying_keys.is_empty()
+    {
+        let (seed, _) = df_common::auth::generate_key_pair();
+        config.gateway.internal_auth.signing_key = Some(seed);
+    }
+    if config.identity.internal_auth.verifying_keys.is_empty()
+        && let Some(seed) = &config.gateway.internal_auth.signing_key
+        && let Ok(public) = df_common::auth::public_key_of(seed)
+    {
+        let id = config.gateway.internal_auth.signing_key_id.clone();
+        config
+            .identity
+            .internal_auth
+            .verifying_keys
+            .insert(id, public);
+    }
+    if config.gateway.security.allowed_origins.is_empty() {
+        let listen = config.gateway.http.listen;
+        config.gateway.security.allowed_origins = vec![format!("http://{listen}")];
+        if listen.ip().is_loopback() {
+            config
+                .gateway
+                .security
+                .allowed_origins
+                .push(format!("http://localhost:{}", listen.port()));
+        }
+    }
+    if config.gateway.security.csrf_key.is_empty() {
+        config.gateway.security.csrf_key = random_key().into();
+    }
+    config.gateway.identity.url = format!("http://{}", config.identity.grpc.listen);
+    config.identity.identity.public_app_url = format!("http://{}", config.gateway.http.listen);
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut sources = df_common::config::Sources::from_process();
+    for (name, value) in DEV_DEFAULTS {
+        if !sources.env.iter().any(|(k, _)| k == name) {
+            sources
+                .env
+                .insert(0, ((*name).to_owned(), (*value).to_owned()));
+        }
+    }
+    let config: DevConfig = match df_common::config::load_completed(&sources, complete) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    let _telemetry = match df_common::telemetry::init("dev", &config.identity.telemetry) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("telemetry: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let shutdown = df_common::lifecycle::shutdown_on_signals();
+    let result = async {
+        let identity_listeners = df_identity::Listeners::bind(&config.identity).await?;
+        let gateway_listeners = df_gateway::Listeners::bind(&config.gateway).await?;
+        let gateway_url = format!("http://{}", config.gateway.http.listen);
+        let identity = tokio::spawn(df_identity::serve(
+            config.identity,
+            identity_listeners,
+            shutdown.clone(),
+        ));
+        let gateway = tokio::spawn(df_gateway::serve(
+            config.gateway,
+            gateway_listeners,
+            shutdown.clone(),
+        ));
+        tracing::info!(%gateway_url, "DirectFanz is up; press Ctrl-C to stop");
+        let (identity, gateway) = tokio::join!(identity, gateway);
+        shutdown.cancel();
+        identity.map_err(df_common::Error::internal)??;
+        gateway.map_err(df_common::Error::internal)??;
+        Ok::<(), df_common::Error>(())
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(code = error.code(), cause = ?error.cause(), "dev stack failed");
+            ExitCode::FAILURE
+        }
+    }
+}
