@@ -8,6 +8,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "directfanz/identity/v1/identity.proto",
         "directfanz/events/v1/envelope.proto",
         "directfanz/events/v1/identity.proto",
+        "directfanz/payments/v1/payments.proto",
+        "directfanz/events/v1/payments.proto",
+        "directfanz/events/v1/privacy.proto",
     ];
     let file_descriptors = protox::compile(files, [&root])?;
     tonic_prost_build::configure()

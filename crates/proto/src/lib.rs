@@ -9,6 +9,12 @@ pub mod identity {
     }
 }
 
+pub mod payments {
+    pub mod v1 {
+        tonic::include_proto!("directfanz.payments.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("directfanz.events.v1");

@@ -1,0 +1,13 @@
+//! The gateway crate's integration tests, linked into one binary: every module shares one build
+//! of the dependencies, which keeps the test build small and fast to link.
+
+mod account_flows;
+mod auth_flow;
+mod brute_force;
+mod csrf;
+mod identity_events;
+mod openapi_document;
+mod ratelimit_redis;
+mod redis_outage;
+mod security_headers;
+mod session_revocation;

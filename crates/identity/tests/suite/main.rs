@@ -1,0 +1,7 @@
+//! The identity crate's integration tests, linked into one binary: every module shares one build
+//! of the dependencies, which keeps the test build small and fast to link.
+
+mod breached_password;
+mod internal_auth;
+mod mail_adapters;
+mod mail_cooldown;
