@@ -1,4 +1,216 @@
 //! Payments service: creator payout accounts, subscription tiers, checkouts for subscriptions,
 //! tips and pay-per-view, entitlements, a double-entry ledger, payouts, disputes and tax forms.
+//!
+//! `serve` runs the whole service on listeners the caller bound, so the binary, the all-in-one
+//! dev runner and the end-to-end tests start exactly the same code.
 
+pub mod catalogue;
+pub mod charges;
+pub mod checkout;
+pub mod clock;
+pub mod config;
+pub mod disputes;
+pub mod earnings;
+pub mod entitlements;
+pub mod grpc_service;
+pub mod ledger;
+pub mod money;
+pub mod payouts;
 pub mod provider;
+pub mod scheduler;
+pub mod schema;
+pub mod service;
+pub mod subscriptions;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use df_common::{
+    Error,
+    auth::TokenSigner,
+    bus::{Bus, relay::OutboxRelay},
+    cache::Cache,
+    db::Db,
+    grpc::{PrincipalInterceptor, incoming},
+    lifecycle::{Readiness, serve_admin},
+};
+use df_proto::payments::v1::payments_server::PaymentsServer;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+
+pub use clock::Clock;
+pub use config::PaymentsConfig;
+use config::ProviderKind;
+use provider::{PaymentProvider, simulated::SimulatedProvider};
+pub use service::{SERVICE, Service};
+
+/// The embedded migrations of `df_payments`.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The sockets payments serves on.
+pub struct Listeners {
+    /// gRPC.
+    pub grpc: TcpListener,
+    /// `/healthz`, `/readyz`, `/metrics`.
+    pub admin: TcpListener,
+    /// The simulated provider's hosted pages (only with the simulated provider).
+    pub simulated: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the configured addresses.
+    pub async fn bind(config: &PaymentsConfig) -> Result<Self, Error> {
+        let simulated = match config.provider.kind {
+            ProviderKind::Simulated => Some(
+                TcpListener::bind(config.provider.simulated.listen)
+                    .await
+                    .map_err(Error::internal)?,
+            ),
+            ProviderKind::Stripe => None,
+        };
+        Ok(Self {
+            grpc: TcpListener::bind(config.grpc.listen)
+                .await
+                .map_err(Error::internal)?,
+            admin: TcpListener::bind(config.admin.listen)
+                .await
+                .map_err(Error::internal)?,
+            simulated,
+        })
+    }
+}
+
+/// Extra wiring the caller may supply (tests and the dev runner share the clock and reach the
+/// simulated provider's controls).
+#[derive(Clone, Default)]
+pub struct Wiring {
+    /// The clock; the system clock when `None`.
+    pub clock: Option<Clock>,
+    /// Receives the simulated provider once it exists.
+    pub simulated: Option<Arc<std::sync::OnceLock<SimulatedProvider>>>,
+}
+
+/// Runs payments until `shutdown` is cancelled, then drains and returns.
+pub async fn serve(
+    config: PaymentsConfig,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    serve_with(config, listeners, Wiring::default(), shutdown).await
+}
+
+/// [`serve`] with explicit wiring.
+pub async fn serve_with(
+    config: PaymentsConfig,
+    listeners: Listeners,
+    wiring: Wiring,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let db = Db::connect(&config.database)?;
+    if config.database.run_migrations {
+        db.run_migrations(MIGRATIONS).await?;
+    }
+    let cache = Cache::connect(&config.redis)?;
+    let bus = Bus::connect(&config.bus, SERVICE);
+    let (relay, relay_task) =
+        OutboxRelay::spawn(db.clone(), bus.clone(), &config.bus, shutdown.clone());
+    let clock = wiring.clock.clone().unwrap_or_default();
+
+    let mut side_tasks = Vec::new();
+    let provider: Arc<dyn PaymentProvider> = match config.provider.kind {
+        ProviderKind::Simulated => {
+            let sim_config = &config.provider.simulated;
+            let secret = config
+                .webhooks
+                .signing_secrets
+                .first()
+                .cloned()
+                .ok_or_else(|| Error::internal(anyhow::anyhow!("no webhook signing secret")))?;
+            let (sim, deliveries) = SimulatedProvider::new(
+                clock.clone(),
+                &sim_config.public_url,
+                secret,
+                &sim_config.webhook_url,
+                sim_config.delivery_attempts,
+            );
+            side_tasks.push(tokio::spawn(deliveries.run(shutdown.clone())));
+            if let Some(listener) = listeners.simulated {
+                let router = sim.router();
+                let stop = shutdown.clone();
+                side_tasks.push(tokio::spawn(async move {
+                    let served = axum::serve(listener, router)
+                        .with_graceful_shutdown(async move { stop.cancelled().await })
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "simulated provider pages stopped");
+                    }
+                }));
+            }
+            if let Some(slot) = &wiring.simulated {
+                let _ = slot.set(sim.clone());
+            }
+            Arc::new(sim)
+        }
+        ProviderKind::Stripe => {
+            return Err(Error::internal(anyhow::anyhow!(
+                "the Stripe adapter is configured but not built into this binary"
+            )));
+        }
+    };
+
+    let entitlements = entitlements::Entitlements::new(
+        cache,
+        std::time::Duration::from_secs(u64::from(config.policy.entitlement_cache_secs)),
+        entitlements::AccessPolicy {
+            grace: chrono::Duration::days(i64::from(config.policy.grace_days)),
+        },
+    );
+    let service = Service {
+        db: db.clone(),
+        entitlements,
+        provider,
+        clock,
+        policy: config.policy.clone(),
+        webhooks: config.webhooks.clone(),
+        relay,
+    };
+    let scheduler_task = scheduler::spawn(service.clone(), shutdown.clone());
+
+    let signer = Arc::new(TokenSigner::from_config(&config.internal_auth)?);
+    let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service))
+        .max_decoding_message_size(config.grpc.max_message_bytes);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<PaymentsServer<grpc_service::PaymentsService>>()
+        .await;
+    let readiness = Readiness::new().with_check("postgres", {
+        let db = db.clone();
+        move || {
+            let db = db.clone();
+            async move { db.ping().await }
+        }
+    });
+    let admin = tokio::spawn(serve_admin(listeners.admin, readiness, shutdown.clone()));
+    tracing::info!(service = SERVICE, "serving");
+    let grpc_shutdown = shutdown.clone();
+    df_common::grpc::server(&config.grpc)
+        .add_service(health_service)
+        .add_service(InterceptedService::new(
+            payments,
+            PrincipalInterceptor::new(signer),
+        ))
+        .serve_with_incoming_shutdown(incoming(listeners.grpc), async move {
+            grpc_shutdown.cancelled().await
+        })
+        .await
+        .map_err(Error::internal)?;
+    shutdown.cancel();
+    let _ = tokio::join!(relay_task, scheduler_task, admin);
+    for task in side_tasks {
+        let _ = task.await;
+    }
+    tracing::info!(service = SERVICE, "stopped");
+    Ok(())
+}

@@ -2,6 +2,8 @@
 //! embedded default. Payments never sees card data: fans pay on the provider's hosted pages, and
 //! what happened comes back as signed webhook events through one pipeline for both adapters.
 
+pub mod simulated;
+
 
 
 use std::collections::BTreeMap;
@@ -11,7 +13,7 @@ use chrono::{DateTime, Utc};
 use df_common::Error;
 
 /// What a checkout sells.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum CheckoutMode {
     /// A monthly subscription to a tier.
     Subscription {
@@ -107,6 +109,24 @@ pub struct RemoteSubscription {
     pub cancel_at_period_end: bool,
 }
 
+/// What is known about a payment when its processor fee is looked up; webhook events carry
+/// different references depending on their type and the API version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeeLookup {
+    /// `txn_...`, when the event carried it.
+    pub balance_transaction: Option<String>,
+    /// `ch_...`.
+    pub charge: Option<String>,
+    /// `pi_...`.
+    pub payment_intent: Option<String>,
+    /// `in_...` (subscription payments).
+    pub invoice: Option<String>,
+    /// The amount charged, in minor units.
+    pub amount: i64,
+    /// ISO 4217, lower case.
+    pub currency: String,
+}
+
 /// Everything payments asks of a payment provider.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync + 'static {
@@ -134,8 +154,8 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The provider's current state of a subscription.
     async fn retrieve_subscription(&self, subscription: &str) -> Result<RemoteSubscription, Error>;
 
-    /// The processor's fee for a charge, from its balance transaction.
-    async fn processor_fee(&self, balance_transaction: &str, amount: i64) -> Result<i64, Error>;
+    /// The processor's fee for a payment, from its charge's balance transaction.
+    async fn processor_fee(&self, lookup: &FeeLookup) -> Result<i64, Error>;
 
     /// Starts a payout from the connected account to the creator's bank; returns `po_...`.
     async fn create_payout(&self, request: &PayoutRequest) -> Result<String, Error>;

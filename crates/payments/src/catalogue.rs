@@ -1,0 +1,466 @@
+//! What creators offer: their payout account (onboarding at the provider), subscription tiers
+//! and PPV items.
+
+use chrono::{DateTime, Utc};
+use df_common::Error;
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::{
+    money,
+    schema::{payout_accounts, ppv_items, subscriptions, tiers},
+    service::Service,
+};
+
+/// Longest tier name.
+const MAX_NAME: usize = 80;
+/// Longest tier description or PPV title.
+const MAX_TEXT: usize = 1_000;
+
+/// A payout account.
+#[derive(Clone, Debug, diesel::Queryable)]
+pub struct PayoutAccount {
+    /// Creator.
+    pub creator_id: Uuid,
+    /// `acct_...`.
+    pub provider_account_id: String,
+    /// `pending`, `restricted`, `enabled`.
+    pub status: String,
+    /// The provider lets it take charges.
+    pub charges_enabled: bool,
+    /// The provider lets it receive payouts.
+    pub payouts_enabled: bool,
+    /// Settlement currency.
+    pub default_currency: String,
+}
+
+/// The creator's payout account.
+pub async fn payout_account(
+    conn: &mut AsyncPgConnection,
+    creator_id: Uuid,
+) -> Result<Option<PayoutAccount>, Error> {
+    Ok(payout_accounts::table
+        .find(creator_id)
+        .select((
+            payout_accounts::creator_id,
+            payout_accounts::provider_account_id,
+            payout_accounts::status,
+            payout_accounts::charges_enabled,
+            payout_accounts::payouts_enabled,
+            payout_accounts::default_currency,
+        ))
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+fn check_url(url: &str, field: &str) -> Result<(), Error> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2_048
+        && !url.chars().any(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "payments.invalid_url",
+            format!("{field} must be an http(s) URL of at most 2048 characters."),
+        ))
+    }
+}
+
+/// Creates the connected account on first use and returns a fresh onboarding link.
+pub async fn start_onboarding(
+    service: &Service,
+    creator_id: Uuid,
+    country: &str,
+    return_url: &str,
+    refresh_url: &str,
+) -> Result<String, Error> {
+    check_url(return_url, "return_url")?;
+    check_url(refresh_url, "refresh_url")?;
+    let country = country.trim().to_ascii_uppercase();
+    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(Error::invalid_input(
+            "payments.invalid_country",
+            "country must be a two-letter ISO 3166 code.",
+        ));
+    }
+    let mut conn = service.db.conn().await?;
+    let account = match payout_account(&mut conn, creator_id).await? {
+        Some(account) => account.provider_account_id,
+        None => {
+            let created = service
+                .provider
+                .create_connected_account(creator_id, &country)
+                .await?;
+            diesel::insert_into(payout_accounts::table)
+                .values((
+                    payout_accounts::creator_id.eq(creator_id),
+                    payout_accounts::provider_account_id.eq(&created),
+                    payout_accounts::country.eq(&country),
+                ))
+                .on_conflict(payout_accounts::creator_id)
+                .do_nothing()
+                .execute(&mut conn)
+                .await?;
+            payout_account(&mut conn, creator_id)
+                .await?
+                .map(|a| a.provider_account_id)
+                .unwrap_or(created)
+        }
+    };
+    service
+        .provider
+        .onboarding_link(&account, return_url, refresh_url)
+        .await
+}
+
+/// A tier as stored.
+#[derive(Clone, Debug, diesel::Queryable)]
+pub struct Tier {
+    /// Id.
+    pub id: Uuid,
+    /// Creator.
+    pub creator_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Monthly price.
+    pub price_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// Subscriber cap.
+    pub subscriber_cap: Option<i32>,
+    /// Free trial.
+    pub trial_days: i32,
+    /// Promotion.
+    pub promo_percent_off: Option<i32>,
+    /// Promotion end.
+    pub promo_ends_at: Option<DateTime<Utc>>,
+    /// Archived.
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl Tier {
+    /// The promotion running at `now`, if any.
+    pub fn promotion_at(&self, now: DateTime<Utc>) -> Option<u32> {
+        match (self.promo_percent_off, self.promo_ends_at) {
+            (Some(pct), Some(ends)) if ends > now => u32::try_from(pct).ok(),
+            _ => None,
+        }
+    }
+}
+
+const TIER_COLUMNS: (
+    tiers::id,
+    tiers::creator_id,
+    tiers::name,
+    tiers::description,
+    tiers::price_minor,
+    tiers::currency,
+    tiers::subscriber_cap,
+    tiers::trial_days,
+    tiers::promo_percent_off,
+    tiers::promo_ends_at,
+    tiers::archived_at,
+) = (
+    tiers::id,
+    tiers::creator_id,
+    tiers::name,
+    tiers::description,
+    tiers::price_minor,
+    tiers::currency,
+    tiers::subscriber_cap,
+    tiers::trial_days,
+    tiers::promo_percent_off,
+    tiers::promo_ends_at,
+    tiers::archived_at,
+);
+
+/// A checked tier definition.
+#[derive(Clone, Debug)]
+pub struct TierInput {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Monthly price.
+    pub price_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// Cap (`None`: unlimited).
+    pub subscriber_cap: Option<i32>,
+    /// Free trial days.
+    pub trial_days: i32,
+    /// Promotion percent and end.
+    pub promo: Option<(i32, DateTime<Utc>)>,
+}
+
+impl TierInput {
+    /// Checks raw values.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check(
+        name: &str,
+        description: &str,
+        price_minor: i64,
+        currency: &str,
+        subscriber_cap: u32,
+        trial_days: u32,
+        promo_percent_off: u32,
+        promo_ends_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Error> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME {
+            return Err(Error::invalid_input(
+                "payments.invalid_tier_name",
+                format!("The tier name must have 1 to {MAX_NAME} characters."),
+            ));
+        }
+        if description.chars().count() > MAX_TEXT {
+            return Err(Error::invalid_input(
+                "payments.invalid_description",
+                format!("The description may have at most {MAX_TEXT} characters."),
+            ));
+        }
+        let price_minor = money::amount(price_minor, 100)?;
+        let currency = money::currency(currency)?;
+        if trial_days > 90 {
+            return Err(Error::invalid_input(
+                "payments.invalid_trial",
+                "A free trial lasts at most 90 days.",
+            ));
+        }
+        if subscriber_cap > 10_000_000 {
+            return Err(Error::invalid_input(
+                "payments.invalid_cap",
+                "The subscriber cap is at most 10,000,000.",
+            ));
+        }
+        let promo = match (promo_percent_off, promo_ends_at) {
+            (0, _) => None,
+            (pct @ 1..=100, Some(ends)) if ends > now => {
+                Some((i32::try_from(pct).unwrap_or(100), ends))
+            }
+            _ => {
+                return Err(Error::invalid_input(
+                    "payments.invalid_promotion",
+                    "A promotion needs a percentage from 1 to 100 and an end in the future.",
+                ));
+            }
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            price_minor,
+            currency,
+            subscriber_cap: (subscriber_cap > 0).then(|| i32::try_from(subscriber_cap).unwrap_or(i32::MAX)),
+            trial_days: i32::try_from(trial_days).unwrap_or(0),
+            promo,
+        })
+    }
+}
+
+/// Creates a tier.
+pub async fn create_tier(
+    conn: &mut AsyncPgConnection,
+    creator_id: Uuid,
+    input: &TierInput,
+) -> Result<Tier, Error> {
+    let id = Uuid::now_v7();
+    diesel::insert_into(tiers::table)
+        .values((
+            tiers::id.eq(id),
+            tiers::creator_id.eq(creator_id),
+            tiers::name.eq(&input.name),
+            tiers::description.eq(&input.description),
+            tiers::price_minor.eq(input.price_minor),
+            tiers::currency.eq(&input.currency),
+            tiers::subscriber_cap.eq(input.subscriber_cap),
+            tiers::trial_days.eq(input.trial_days),
+            tiers::promo_percent_off.eq(input.promo.map(|p| p.0)),
+            tiers::promo_ends_at.eq(input.promo.map(|p| p.1)),
+        ))
+        .execute(conn)
+        .await?;
+    tier(conn, id).await?.ok_or_else(Error::not_found)
+}
+
+/// Changes a creator's own tier.
+pub async fn update_tier(
+    conn: &mut AsyncPgConnection,
+    creator_id: Uuid,
+    id: Uuid,
+    input: &TierInput,
+) -> Result<Tier, Error> {
+    let changed = diesel::update(
+        tiers::table
+            .find(id)
+            .filter(tiers::creator_id.eq(creator_id))
+            .filter(tiers::archived_at.is_null()),
+    )
+    .set((
+        tiers::name.eq(&input.name),
+        tiers::description.eq(&input.description),
+        tiers::price_minor.eq(input.price_minor),
+        tiers::currency.eq(&input.currency),
+        tiers::subscriber_cap.eq(input.subscriber_cap),
+        tiers::trial_days.eq(input.trial_days),
+        tiers::promo_percent_off.eq(input.promo.map(|p| p.0)),
+        tiers::promo_ends_at.eq(input.promo.map(|p| p.1)),
+        tiers::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await?;
+    if changed == 0 {
+        return Err(tier_not_found());
+    }
+    tier(conn, id).await?.ok_or_else(tier_not_found)
+}
+
+/// Archives a creator's own tier.
+pub async fn archive_tier(
+    conn: &mut AsyncPgConnection,
+    creator_id: Uuid,
+    id: Uuid,
+) -> Result<Tier, Error> {
+    let changed = diesel::update(
+        tiers::table
+            .find(id)
+            .filter(tiers::creator_id.eq(creator_id))
+            .filter(tiers::archived_at.is_null()),
+    )
+    .set(tiers::archived_at.eq(Some(Utc::now())))
+    .execute(conn)
+    .await?;
+    if changed == 0 {
+        return Err(tier_not_found());
+    }
+    tier(conn, id).await?.ok_or_else(tier_not_found)
+}
+
+/// Not found, with the tier's code.
+pub fn tier_not_found() -> Error {
+    Error::new(
+        df_common::ErrorKind::NotFound,
+        "payments.tier_not_found",
+        "No such tier.",
+    )
+}
+
+/// One tier.
+pub async fn tier(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Tier>, Error> {
+    Ok(tiers::table
+        .find(id)
+        .select(TIER_COLUMNS)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// A creator's tiers that are on offer, with their live subscriber counts.
+pub async fn tiers_of(
+    conn: &mut AsyncPgConnection,
+    creator_id: Uuid,
+) -> Result<Vec<(Tier, i64)>, Error> {
+    let list: Vec<Tier> = tiers::table
+        .filter(tiers::creator_id.eq(creator_id))
+        .filter(tiers::archived_at.is_null())
+        .select(TIER_COLUMNS)
+        .order(tiers::price_minor)
+        .limit(100)
+        .load(conn)
+        .await?;
+    let mut out = Vec::with_capacity(list.len());
+    for tier in list {
+        let count = subscriber_count(conn, tier.id).await?;
+        out.push((tier, count));
+    }
+    Ok(out)
+}
+
+/// Live subscribers of a tier.
+pub async fn subscriber_count(conn: &mut AsyncPgConnection, tier_id: Uuid) -> Result<i64, Error> {
+    Ok(subscriptions::table
+        .filter(subscriptions::tier_id.eq(tier_id))
+        .filter(subscriptions::status.eq_any(crate::subscriptions::LIVE_STATUSES))
+        .count()
+        .get_result(conn)
+        .await?)
+}
+
+/// A PPV item.
+#[derive(Clone, Debug, diesel::Queryable)]
+pub struct PpvItem {
+    /// Id.
+    pub id: Uuid,
+    /// Creator.
+    pub creator_id: Uuid,
+    /// The post it unlocks.
+    pub post_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Price.
+    pub price_minor: i64,
+    /// Currency.
+    pub currency: String,
+}
+
+/// Offers a post for a price (one offer per post).
+pub async fn create_ppv_item(
+    conn: &mut AsyncPgConnection,
+    creator_id: Uuid,
+    post_id: Uuid,
+    title: &str,
+    price_minor: i64,
+    currency: &str,
+) -> Result<PpvItem, Error> {
+    if title.chars().count() > MAX_TEXT {
+        return Err(Error::invalid_input(
+            "payments.invalid_title",
+            format!("The title may have at most {MAX_TEXT} characters."),
+        ));
+    }
+    let price_minor = money::amount(price_minor, 100)?;
+    let currency = money::currency(currency)?;
+    let id = Uuid::now_v7();
+    let inserted = diesel::insert_into(ppv_items::table)
+        .values((
+            ppv_items::id.eq(id),
+            ppv_items::creator_id.eq(creator_id),
+            ppv_items::post_id.eq(post_id),
+            ppv_items::title.eq(title.trim()),
+            ppv_items::price_minor.eq(price_minor),
+            ppv_items::currency.eq(&currency),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    if inserted == 0 {
+        return Err(Error::new(
+            df_common::ErrorKind::Conflict,
+            "payments.ppv_exists",
+            "This post already has a price.",
+        ));
+    }
+    ppv_item(conn, id).await?.ok_or_else(Error::not_found)
+}
+
+/// One PPV item.
+pub async fn ppv_item(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<PpvItem>, Error> {
+    Ok(ppv_items::table
+        .find(id)
+        .select((
+            ppv_items::id,
+            ppv_items::creator_id,
+            ppv_items::post_id,
+            ppv_items::title,
+            ppv_items::price_minor,
+            ppv_items::currency,
+        ))
+        .first(conn)
+        .await
+        .optional()?)
+}

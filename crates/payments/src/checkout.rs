@@ -1,0 +1,354 @@
+//! Checkouts: a fan asks to subscribe, tip or buy; payments records the intent and asks the
+//! provider for a hosted payment page. Nothing is granted here — access and money follow from
+//! the provider's signed events.
+
+use std::collections::BTreeMap;
+
+use df_common::{Error, ErrorKind};
+use diesel::{ExpressionMethods, QueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::{
+    catalogue::{self, PayoutAccount},
+    charges::Kind,
+    money::{self, FeeSplit},
+    provider::{CheckoutMode, CheckoutRequest, CheckoutSession},
+    schema::{checkouts, subscriptions},
+    service::Service,
+    subscriptions as subs,
+};
+
+/// Longest tip message.
+pub const MAX_TIP_MESSAGE: usize = 500;
+
+/// Where the provider sends the fan back to.
+#[derive(Clone, Debug)]
+pub struct ReturnUrls {
+    /// After paying.
+    pub success: String,
+    /// After abandoning.
+    pub cancel: String,
+}
+
+fn not_payable() -> Error {
+    Error::new(
+        ErrorKind::Conflict,
+        "payments.creator_not_payable",
+        "This creator cannot receive payments yet.",
+    )
+}
+
+async fn payable_account(
+    conn: &mut AsyncPgConnection,
+    creator_id: Uuid,
+) -> Result<PayoutAccount, Error> {
+    match catalogue::payout_account(conn, creator_id).await? {
+        Some(account) if account.charges_enabled => Ok(account),
+        _ => Err(not_payable()),
+    }
+}
+
+fn check_urls(urls: &ReturnUrls) -> Result<(), Error> {
+    for url in [&urls.success, &urls.cancel] {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() <= 2_048
+            && !url.chars().any(char::is_whitespace);
+        if !ok {
+            return Err(Error::invalid_input(
+                "payments.invalid_url",
+                "success_url and cancel_url must be http(s) URLs of at most 2048 characters.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+struct Intent {
+    kind: Kind,
+    fan_id: Uuid,
+    creator_id: Uuid,
+    tier_id: Option<Uuid>,
+    ppv_item_id: Option<Uuid>,
+    amount: i64,
+    currency: String,
+    message: Option<String>,
+    mode: CheckoutMode,
+    account: String,
+}
+
+/// Our checkout id and the provider's page.
+pub type Opened = (Uuid, CheckoutSession);
+
+async fn open(service: &Service, intent: Intent, urls: &ReturnUrls) -> Result<Opened, Error> {
+    let id = Uuid::now_v7();
+    let mut conn = service.db.conn().await?;
+    diesel::insert_into(checkouts::table)
+        .values((
+            checkouts::id.eq(id),
+            checkouts::kind.eq(intent.kind.as_str()),
+            checkouts::fan_id.eq(intent.fan_id),
+            checkouts::creator_id.eq(intent.creator_id),
+            checkouts::tier_id.eq(intent.tier_id),
+            checkouts::ppv_item_id.eq(intent.ppv_item_id),
+            checkouts::amount_minor.eq(intent.amount),
+            checkouts::currency.eq(&intent.currency),
+            checkouts::message.eq(&intent.message),
+        ))
+        .execute(&mut conn)
+        .await?;
+    let mut metadata = BTreeMap::new();
+    metadata.insert("df_checkout_id".to_owned(), id.to_string());
+    metadata.insert("kind".to_owned(), intent.kind.as_str().to_owned());
+    metadata.insert("fan_id".to_owned(), intent.fan_id.to_string());
+    metadata.insert("creator_id".to_owned(), intent.creator_id.to_string());
+    if let Some(tier) = intent.tier_id {
+        metadata.insert("tier_id".to_owned(), tier.to_string());
+    }
+    if let Some(item) = intent.ppv_item_id {
+        metadata.insert("ppv_item_id".to_owned(), item.to_string());
+    }
+    if let Some(message) = &intent.message {
+        metadata.insert("message".to_owned(), message.clone());
+    }
+    let request = CheckoutRequest {
+        checkout_id: id,
+        mode: intent.mode,
+        currency: intent.currency,
+        destination_account: intent.account,
+        success_url: urls.success.clone(),
+        cancel_url: urls.cancel.clone(),
+        metadata,
+    };
+    // No connection is held across the provider call.
+    drop(conn);
+    let session = service.provider.create_checkout(&request).await?;
+    let mut conn = service.db.conn().await?;
+    diesel::update(checkouts::table.find(id))
+        .set((
+            checkouts::provider_session_id.eq(Some(&session.provider_id)),
+            checkouts::url.eq(Some(&session.url)),
+            checkouts::expires_at.eq(Some(session.expires_at)),
+        ))
+        .execute(&mut conn)
+        .await?;
+    Ok((id, session))
+}
+
+/// A fan subscribes to a tier.
+pub async fn subscribe(
+    service: &Service,
+    fan_id: Uuid,
+    tier_id: Uuid,
+    urls: &ReturnUrls,
+) -> Result<Opened, Error> {
+    check_urls(urls)?;
+    let mut conn = service.db.conn().await?;
+    let tier = catalogue::tier(&mut conn, tier_id)
+        .await?
+        .filter(|t| t.archived_at.is_none())
+        .ok_or_else(catalogue::tier_not_found)?;
+    if tier.creator_id == fan_id {
+        return Err(Error::invalid_input(
+            "payments.own_tier",
+            "You cannot subscribe to your own tier.",
+        ));
+    }
+    let live: i64 = subscriptions::table
+        .filter(subscriptions::fan_id.eq(fan_id))
+        .filter(subscriptions::creator_id.eq(tier.creator_id))
+        .filter(subscriptions::status.eq_any(subs::LIVE_STATUSES))
+        .filter(subscriptions::cancel_at_period_end.eq(false))
+        .count()
+        .get_result(&mut conn)
+        .await?;
+    if live > 0 {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            "payments.already_subscribed",
+            "You already subscribe to this creator.",
+        ));
+    }
+    if let Some(cap) = tier.subscriber_cap {
+        if catalogue::subscriber_count(&mut conn, tier.id).await? >= i64::from(cap) {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "payments.tier_full",
+                "This tier has reached its subscriber limit.",
+            ));
+        }
+    }
+    let account = payable_account(&mut conn, tier.creator_id).await?;
+    drop(conn);
+    let fee_percent = f64::from(service.policy.platform_fee_bps) / 100.0;
+    let intent = Intent {
+        kind: Kind::Subscription,
+        fan_id,
+        creator_id: tier.creator_id,
+        tier_id: Some(tier.id),
+        ppv_item_id: None,
+        amount: tier.price_minor,
+        currency: tier.currency.clone(),
+        message: None,
+        mode: CheckoutMode::Subscription {
+            tier_name: tier.name.clone(),
+            unit_amount: tier.price_minor,
+            trial_days: u32::try_from(tier.trial_days).unwrap_or(0),
+            promo_percent_off: tier.promotion_at(service.clock.now()),
+            application_fee_percent: fee_percent,
+        },
+        account: account.provider_account_id,
+    };
+    open(service, intent, urls).await
+}
+
+/// A fan tips a creator.
+pub async fn tip(
+    service: &Service,
+    fan_id: Uuid,
+    creator_id: Uuid,
+    amount: i64,
+    currency: &str,
+    message: &str,
+    urls: &ReturnUrls,
+) -> Result<Opened, Error> {
+    check_urls(urls)?;
+    if fan_id == creator_id {
+        return Err(Error::invalid_input(
+            "payments.own_tip",
+            "You cannot tip yourself.",
+        ));
+    }
+    let amount = money::amount(amount, 100)?;
+    let currency = money::currency(currency)?;
+    let message = message.trim();
+    if message.chars().count() > MAX_TIP_MESSAGE {
+        return Err(Error::invalid_input(
+            "payments.tip_message_too_long",
+            format!("A tip message may have at most {MAX_TIP_MESSAGE} characters."),
+        ));
+    }
+    let mut conn = service.db.conn().await?;
+    let account = payable_account(&mut conn, creator_id).await?;
+    drop(conn);
+    let split = FeeSplit::of(amount, service.policy.platform_fee_bps);
+    let intent = Intent {
+        kind: Kind::Tip,
+        fan_id,
+        creator_id,
+        tier_id: None,
+        ppv_item_id: None,
+        amount,
+        currency,
+        message: (!message.is_empty()).then(|| message.to_owned()),
+        mode: CheckoutMode::Payment {
+            description: "Tip".into(),
+            amount,
+            application_fee_amount: split.platform_fee,
+        },
+        account: account.provider_account_id,
+    };
+    open(service, intent, urls).await
+}
+
+/// A fan buys a PPV item.
+pub async fn buy_ppv(
+    service: &Service,
+    fan_id: Uuid,
+    item_id: Uuid,
+    urls: &ReturnUrls,
+) -> Result<Opened, Error> {
+    check_urls(urls)?;
+    let mut conn = service.db.conn().await?;
+    let item = catalogue::ppv_item(&mut conn, item_id).await?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotFound,
+            "payments.ppv_not_found",
+            "No such pay-per-view item.",
+        )
+    })?;
+    if item.creator_id == fan_id {
+        return Err(Error::invalid_input(
+            "payments.own_item",
+            "You cannot buy your own item.",
+        ));
+    }
+    let question = crate::entitlements::Question {
+        fan_id,
+        creator_id: item.creator_id,
+        ppv_item_id: Some(item.id),
+    };
+    let policy = service.entitlements.policy();
+    if crate::entitlements::from_database(&mut conn, &question, policy)
+        .await?
+        .allows(service.clock.now())
+    {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            "payments.already_bought",
+            "You already own this item.",
+        ));
+    }
+    let account = payable_account(&mut conn, item.creator_id).await?;
+    drop(conn);
+    let split = FeeSplit::of(item.price_minor, service.policy.platform_fee_bps);
+    let intent = Intent {
+        kind: Kind::Ppv,
+        fan_id,
+        creator_id: item.creator_id,
+        tier_id: None,
+        ppv_item_id: Some(item.id),
+        amount: item.price_minor,
+        currency: item.currency.clone(),
+        message: None,
+        mode: CheckoutMode::Payment {
+            description: if item.title.is_empty() {
+                "Pay-per-view post".into()
+            } else {
+                item.title.clone()
+            },
+            amount: item.price_minor,
+            application_fee_amount: split.platform_fee,
+        },
+        account: account.provider_account_id,
+    };
+    open(service, intent, urls).await
+}
+
+/// A fan cancels: access lasts until the paid period ends.
+pub async fn cancel(
+    service: &Service,
+    fan_id: Uuid,
+    subscription_id: Uuid,
+) -> Result<subs::SubscriptionRow, Error> {
+    let mut conn = service.db.conn().await?;
+    let row = subs::by_id(&mut conn, subscription_id)
+        .await?
+        .filter(|s| s.fan_id == fan_id)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                "payments.subscription_not_found",
+                "No such subscription.",
+            )
+        })?;
+    if !subs::LIVE_STATUSES.contains(&row.status.as_str()) {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            "payments.subscription_not_active",
+            "This subscription has already ended.",
+        ));
+    }
+    if !row.cancel_at_period_end {
+        drop(conn);
+        service
+            .provider
+            .cancel_at_period_end(&row.provider_subscription_id)
+            .await?;
+        conn = service.db.conn().await?;
+        subs::mark_cancel_requested(&mut conn, row.id).await?;
+    }
+    subs::by_id(&mut conn, row.id)
+        .await?
+        .ok_or_else(Error::not_found)
+}

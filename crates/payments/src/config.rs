@@ -1,0 +1,322 @@
+//! Payments' configuration: the common sections plus its money policies. Every setting is
+//! documented in the README's configuration reference.
+
+use std::net::SocketAddr;
+
+use df_common::{
+    config::{
+        AdminConfig, BusConfig, DatabaseConfig, GrpcServerConfig, InternalAuthConfig, RedisConfig,
+        TelemetryConfig, Validate, check_range,
+    },
+    secret::Secret,
+};
+use serde::Deserialize;
+
+/// Everything payments reads at start-up.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// gRPC listener.
+    pub grpc: GrpcServerConfig,
+    /// Admin listener (`/healthz`, `/readyz`, `/metrics`).
+    pub admin: AdminConfig,
+    /// `df_payments` database.
+    pub database: DatabaseConfig,
+    /// Entitlement cache.
+    pub redis: RedisConfig,
+    /// Event bus.
+    pub bus: BusConfig,
+    /// Logs, traces, Sentry.
+    pub telemetry: TelemetryConfig,
+    /// Keys that verify principal tokens.
+    pub internal_auth: InternalAuthConfig,
+    /// Which payment provider, and its settings.
+    pub provider: ProviderConfig,
+    /// Provider webhook verification.
+    pub webhooks: WebhookConfig,
+    /// Fees, holds, payouts, grace periods, disputes.
+    pub policy: PolicyConfig,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        Self {
+            grpc: GrpcServerConfig {
+                listen: SocketAddr::from(([0, 0, 0, 0], 50052)),
+                ..GrpcServerConfig::default()
+            },
+            admin: AdminConfig {
+                listen: SocketAddr::from(([0, 0, 0, 0], 9091)),
+            },
+            database: DatabaseConfig {
+                url: "postgres://postgres@127.0.0.1:5432/df_payments".into(),
+                ..DatabaseConfig::default()
+            },
+            redis: RedisConfig {
+                key_prefix: "df:payments:".into(),
+                ..RedisConfig::default()
+            },
+            bus: BusConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            internal_auth: InternalAuthConfig::default(),
+            provider: ProviderConfig::default(),
+            webhooks: WebhookConfig::default(),
+            policy: PolicyConfig::default(),
+        }
+    }
+}
+
+impl Validate for PaymentsConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        self.grpc.validate(problems);
+        self.database.validate(problems);
+        self.redis.validate(problems);
+        self.bus.validate(problems);
+        self.telemetry.validate(problems);
+        self.internal_auth.validate(problems);
+        self.internal_auth.require_verifying_key(problems);
+        self.provider.validate(problems);
+        self.webhooks.validate(problems);
+        self.policy.validate(problems);
+    }
+}
+
+/// Which provider adapter runs.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// Completes payments locally and sends signed webhook events (the embedded default).
+    #[default]
+    Simulated,
+    /// Stripe Connect.
+    Stripe,
+}
+
+/// Provider selection and settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// `simulated` or `stripe`.
+    pub kind: ProviderKind,
+    /// Settings of the simulated provider.
+    pub simulated: SimulatedConfig,
+}
+
+impl Validate for ProviderConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        if self.kind == ProviderKind::Simulated {
+            self.simulated.validate(problems);
+        }
+    }
+}
+
+/// The simulated provider serves its hosted pages on its own listener, as Stripe's are on
+/// another host, and delivers webhooks to the gateway like Stripe does.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimulatedConfig {
+    /// Listener of the hosted checkout pages.
+    pub listen: SocketAddr,
+    /// Base URL fans are sent to (how `listen` is reached from a browser).
+    pub public_url: String,
+    /// Where webhook events are delivered: the gateway's `/v1/webhooks/stripe`.
+    pub webhook_url: String,
+    /// Webhook deliveries are retried with back-off for this long, like Stripe's.
+    pub delivery_attempts: u32,
+}
+
+impl Default for SimulatedConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8091)),
+            public_url: "http://127.0.0.1:8091".into(),
+            webhook_url: "http://127.0.0.1:8080/v1/webhooks/stripe".into(),
+            delivery_attempts: 20,
+        }
+    }
+}
+
+impl Validate for SimulatedConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        for (name, url) in [
+            ("provider.simulated.public_url", &self.public_url),
+            ("provider.simulated.webhook_url", &self.webhook_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(format!("{name}: must be an http(s) URL"));
+            }
+        }
+        check_range(
+            problems,
+            "provider.simulated.delivery_attempts",
+            self.delivery_attempts,
+            1,
+            100,
+        );
+    }
+}
+
+/// Webhook signature checking.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The endpoint's signing secret (`whsec_...`). Several may be configured while rotating.
+    pub signing_secrets: Vec<Secret<String>>,
+    /// Events signed longer ago than this are refused (replay protection).
+    pub tolerance_secs: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            signing_secrets: Vec::new(),
+            tolerance_secs: 300,
+        }
+    }
+}
+
+impl Validate for WebhookConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        if self.signing_secrets.is_empty() {
+            problems.push(
+                "webhooks.signing_secrets: at least one signing secret is required (from a secret file)"
+                    .into(),
+            );
+        }
+        if self.signing_secrets.iter().any(|s| s.expose().len() < 16) {
+            problems.push(
+                "webhooks.signing_secrets: each secret must be at least 16 characters (value hidden)"
+                    .into(),
+            );
+        }
+        check_range(
+            problems,
+            "webhooks.tolerance_secs",
+            self.tolerance_secs,
+            30,
+            3_600,
+        );
+    }
+}
+
+/// Money policies.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Platform fee in basis points of the gross (2000 = 20 %).
+    pub platform_fee_bps: u32,
+    /// Earnings stay pending this long before they can be paid out.
+    pub hold_days: u32,
+    /// Smallest balance paid out, in minor units of the account currency.
+    pub payout_minimum_minor: i64,
+    /// Payouts run this often.
+    pub payout_interval_hours: u32,
+    /// Failed payouts are retried this many times with back-off, then surfaced to admins.
+    pub payout_max_attempts: u32,
+    /// First retry delay; doubles with each attempt.
+    pub payout_retry_base_minutes: u32,
+    /// A past-due subscription keeps access this long unless payment succeeds.
+    pub grace_days: u32,
+    /// Disputes per fan that raise a flag.
+    pub dispute_flag_threshold: u32,
+    /// Evidence is submitted this long before the provider's due date at the latest.
+    pub evidence_lead_hours: u32,
+    /// How long an entitlement answer is cached (invalidated earlier by changes).
+    pub entitlement_cache_secs: u32,
+    /// The 1099-NEC threshold in minor units (USD).
+    pub nec_threshold_minor: i64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            platform_fee_bps: 2_000,
+            hold_days: 7,
+            payout_minimum_minor: 2_000,
+            payout_interval_hours: 7 * 24,
+            payout_max_attempts: 5,
+            payout_retry_base_minutes: 30,
+            grace_days: 3,
+            dispute_flag_threshold: 2,
+            evidence_lead_hours: 48,
+            entitlement_cache_secs: 60,
+            nec_threshold_minor: 200_000,
+        }
+    }
+}
+
+impl Validate for PolicyConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        check_range(
+            problems,
+            "policy.platform_fee_bps",
+            self.platform_fee_bps,
+            0,
+            10_000,
+        );
+        check_range(problems, "policy.hold_days", self.hold_days, 0, 90);
+        check_range(
+            problems,
+            "policy.payout_minimum_minor",
+            self.payout_minimum_minor,
+            1,
+            100_000_000,
+        );
+        check_range(
+            problems,
+            "policy.payout_interval_hours",
+            self.payout_interval_hours,
+            1,
+            31 * 24,
+        );
+        check_range(
+            problems,
+            "policy.payout_max_attempts",
+            self.payout_max_attempts,
+            1,
+            20,
+        );
+        check_range(
+            problems,
+            "policy.payout_retry_base_minutes",
+            self.payout_retry_base_minutes,
+            1,
+            24 * 60,
+        );
+        check_range(problems, "policy.grace_days", self.grace_days, 0, 30);
+        check_range(
+            problems,
+            "policy.dispute_flag_threshold",
+            self.dispute_flag_threshold,
+            1,
+            100,
+        );
+        check_range(
+            problems,
+            "policy.evidence_lead_hours",
+            self.evidence_lead_hours,
+            1,
+            24 * 14,
+        );
+        check_range(
+            problems,
+            "policy.entitlement_cache_secs",
+            self.entitlement_cache_secs,
+            1,
+            3_600,
+        );
+        check_range(
+            problems,
+            "policy.nec_threshold_minor",
+            self.nec_threshold_minor,
+            0,
+            i64::MAX,
+        );
+    }
+}
+
+impl df_common::lifecycle::ServiceConfig for PaymentsConfig {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
+    }
+}

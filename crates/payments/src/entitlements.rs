@@ -1,0 +1,350 @@
+//! Entitlements — the one answer to "may this fan see this": the creator themself, an unrevoked
+//! PPV purchase of the item, or a subscription whose access has not ended (the paid period,
+//! also after cancellation, or the grace period while a renewal is past due).
+//!
+//! Answers are cached in Redis. Each fan has a generation counter; a cached answer carries the
+//! generation it was computed under and is used only while that is still current. Every change
+//! of a fan's entitlements bumps the generation after its transaction commits, and an answer
+//! computed from the database is stored only if the generation did not move meanwhile, so a
+//! stale answer can never be cached over a fresh change.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use df_common::{Error, cache::Cache};
+use deadpool_redis::redis;
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::schema::{ppv_items, ppv_purchases, subscriptions};
+
+/// Why access is granted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The creator's own content.
+    Owner,
+    /// A subscription.
+    Subscription,
+    /// A PPV purchase.
+    Ppv,
+    /// No access.
+    None,
+}
+
+impl Reason {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Owner => "owner",
+            Reason::Subscription => "subscription",
+            Reason::Ppv => "ppv",
+            Reason::None => "none",
+        }
+    }
+
+    fn parse(value: &str) -> Self {
+        match value {
+            "owner" => Reason::Owner,
+            "subscription" => Reason::Subscription,
+            "ppv" => Reason::Ppv,
+            _ => Reason::None,
+        }
+    }
+}
+
+/// An answer: access until a moment (`None` = without end), or no access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// Why.
+    pub reason: Reason,
+    /// Access ends at this instant (`None`: it does not end).
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Grant {
+    /// No access.
+    pub const NONE: Grant = Grant {
+        reason: Reason::None,
+        until: None,
+    };
+
+    /// True when this grant allows access at `now`.
+    pub fn allows(&self, now: DateTime<Utc>) -> bool {
+        self.reason != Reason::None && self.until.is_none_or(|until| until > now)
+    }
+
+    fn encode(&self, generation: i64) -> String {
+        let until = self.until.map_or(-1, |u| u.timestamp_millis());
+        format!("{generation}|{}|{until}", self.reason.as_str())
+    }
+
+    fn decode(value: &str) -> Option<(i64, Grant)> {
+        let mut parts = value.splitn(3, '|');
+        let generation = parts.next()?.parse().ok()?;
+        let reason = Reason::parse(parts.next()?);
+        let until: i64 = parts.next()?.parse().ok()?;
+        let until = (until >= 0)
+            .then(|| DateTime::from_timestamp_millis(until))
+            .flatten();
+        Some((generation, Grant { reason, until }))
+    }
+}
+
+/// What is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Question {
+    /// The fan.
+    pub fan_id: Uuid,
+    /// The creator whose content it is.
+    pub creator_id: Uuid,
+    /// A PPV item (a subscription does not unlock it), or subscriber content when `None`.
+    pub ppv_item_id: Option<Uuid>,
+}
+
+/// How long past-due subscriptions keep access.
+#[derive(Clone, Copy, Debug)]
+pub struct AccessPolicy {
+    /// Grace after a failed renewal.
+    pub grace: chrono::Duration,
+}
+
+/// Computes the grant from the database.
+pub async fn from_database(
+    conn: &mut AsyncPgConnection,
+    question: &Question,
+    policy: AccessPolicy,
+) -> Result<Grant, Error> {
+    if question.fan_id == question.creator_id {
+        return Ok(Grant {
+            reason: Reason::Owner,
+            until: None,
+        });
+    }
+    if let Some(item) = question.ppv_item_id {
+        let bought: Option<Uuid> = ppv_purchases::table
+            .inner_join(ppv_items::table)
+            .filter(ppv_purchases::fan_id.eq(question.fan_id))
+            .filter(ppv_purchases::ppv_item_id.eq(item))
+            .filter(ppv_items::creator_id.eq(question.creator_id))
+            .filter(ppv_purchases::revoked_at.is_null())
+            .select(ppv_purchases::payment_id)
+            .first(conn)
+            .await
+            .optional()
+            .map_err(Error::internal)?;
+        return Ok(if bought.is_some() {
+            Grant {
+                reason: Reason::Ppv,
+                until: None,
+            }
+        } else {
+            Grant::NONE
+        });
+    }
+    let rows: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = subscriptions::table
+        .filter(subscriptions::fan_id.eq(question.fan_id))
+        .filter(subscriptions::creator_id.eq(question.creator_id))
+        .filter(subscriptions::status.ne("ended"))
+        .select((
+            subscriptions::status,
+            subscriptions::current_period_end,
+            subscriptions::past_due_since,
+        ))
+        .load(conn)
+        .await
+        .map_err(Error::internal)?;
+    let until = rows
+        .into_iter()
+        .filter_map(|(status, period_end, past_due_since)| {
+            access_until(&status, period_end, past_due_since, policy)
+        })
+        .max();
+    Ok(match until {
+        Some(until) => Grant {
+            reason: Reason::Subscription,
+            until: Some(until),
+        },
+        None => Grant::NONE,
+    })
+}
+
+/// When a subscription's access ends, by its state.
+pub fn access_until(
+    status: &str,
+    period_end: DateTime<Utc>,
+    past_due_since: Option<DateTime<Utc>>,
+    policy: AccessPolicy,
+) -> Option<DateTime<Utc>> {
+    match status {
+        "trialing" | "active" | "canceled" => Some(period_end),
+        "past_due" => {
+            let grace_end = past_due_since.unwrap_or(period_end) + policy.grace;
+            Some(grace_end.max(period_end))
+        }
+        _ => None,
+    }
+}
+
+/// The entitlement check with its cache.
+#[derive(Clone)]
+pub struct Entitlements {
+    cache: Cache,
+    ttl: Duration,
+    policy: AccessPolicy,
+}
+
+/// Stores `ARGV[1]` under `KEYS[1]` only if the fan's generation (`KEYS[2]`) still equals
+/// `ARGV[2]`.
+const STORE_IF_CURRENT: &str = r"
+local current = redis.call('GET', KEYS[2]) or '0'
+if current == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+end
+return 1
+";
+
+/// Generation keys outlive any cached answer.
+const GENERATION_TTL_MS: u64 = 7 * 24 * 3_600 * 1_000;
+
+impl Entitlements {
+    /// The check over `cache`.
+    pub fn new(cache: Cache, ttl: Duration, policy: AccessPolicy) -> Self {
+        Self { cache, ttl, policy }
+    }
+
+    /// The access policy.
+    pub fn policy(&self) -> AccessPolicy {
+        self.policy
+    }
+
+    fn keys(&self, question: &Question) -> (String, String) {
+        let answer = match question.ppv_item_id {
+            Some(item) => format!("ent:{}:p:{item}", question.fan_id),
+            None => format!("ent:{}:c:{}", question.fan_id, question.creator_id),
+        };
+        (
+            self.cache.key(&answer),
+            self.cache.key(&format!("entgen:{}", question.fan_id)),
+        )
+    }
+
+    /// The cached answer and the current generation, in one round trip. `None` when Redis is
+    /// unavailable.
+    pub async fn cached(&self, question: &Question) -> Option<(Option<Grant>, i64)> {
+        let (answer_key, generation_key) = self.keys(question);
+        let values: Vec<Option<String>> = self
+            .cache
+            .run(move |c| {
+                let (a, g) = (answer_key.clone(), generation_key.clone());
+                Box::pin(async move { redis::cmd("MGET").arg(a).arg(g).query_async(c).await })
+            })
+            .await
+            .ok()?;
+        let generation = values
+            .get(1)
+            .cloned()
+            .flatten()
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(0);
+        let grant = values
+            .get(0)
+            .cloned()
+            .flatten()
+            .and_then(|v| Grant::decode(&v))
+            .and_then(|(g, grant)| (g == generation).then_some(grant));
+        Some((grant, generation))
+    }
+
+    /// Stores an answer computed under `generation`, unless the generation moved since.
+    pub async fn store(&self, question: &Question, generation: i64, grant: Grant) {
+        let (answer_key, generation_key) = self.keys(question);
+        let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(60_000).max(1);
+        let value = grant.encode(generation);
+        let result = self
+            .cache
+            .run(move |c| {
+                let (a, g, v) = (answer_key.clone(), generation_key.clone(), value.clone());
+                Box::pin(async move {
+                    redis::cmd("EVAL")
+                        .arg(STORE_IF_CURRENT)
+                        .arg(2)
+                        .arg(a)
+                        .arg(g)
+                        .arg(v)
+                        .arg(generation.to_string())
+                        .arg(ttl_ms)
+                        .query_async::<i64>(c)
+                        .await
+                })
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "entitlement answer not cached");
+        }
+    }
+
+    /// Makes every cached answer of these fans stale. Call after the change committed.
+    pub async fn invalidate(&self, fans: &[Uuid]) -> Result<(), Error> {
+        if fans.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = fans
+            .iter()
+            .map(|fan| self.cache.key(&format!("entgen:{fan}")))
+            .collect();
+        self.cache
+            .run(move |c| {
+                let keys = keys.clone();
+                Box::pin(async move {
+                    let mut pipe = redis::pipe();
+                    for key in &keys {
+                        pipe.cmd("INCR").arg(key).ignore();
+                        pipe.cmd("PEXPIRE").arg(key).arg(GENERATION_TTL_MS).ignore();
+                    }
+                    pipe.query_async::<()>(c).await
+                })
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_round_trip_through_their_encoding() {
+        let until = DateTime::from_timestamp_millis(1_800_000_000_123);
+        for grant in [
+            Grant::NONE,
+            Grant {
+                reason: Reason::Subscription,
+                until,
+            },
+            Grant {
+                reason: Reason::Ppv,
+                until: None,
+            },
+        ] {
+            assert_eq!(Grant::decode(&grant.encode(42)), Some((42, grant)));
+        }
+        assert_eq!(Grant::decode("garbage"), None);
+    }
+
+    #[test]
+    fn access_follows_the_subscription_state() {
+        let policy = AccessPolicy {
+            grace: chrono::Duration::days(3),
+        };
+        let end = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        assert_eq!(access_until("active", end, None, policy), Some(end));
+        assert_eq!(access_until("canceled", end, None, policy), Some(end));
+        assert_eq!(
+            access_until("past_due", end, Some(end), policy),
+            Some(end + chrono::Duration::days(3))
+        );
+        assert_eq!(access_until("ended", end, None, policy), None);
+        assert_eq!(access_until("incomplete", end, None, policy), None);
+    }
+}

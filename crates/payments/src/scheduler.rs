@@ -1,0 +1,96 @@
+//! Background work on a timer: holds ending, scheduled payouts and retries, and dispute
+//! evidence submitted before it is due. Every job is safe to run on several replicas at once:
+//! each step locks what it changes and books effects under unique keys.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use df_common::Error;
+use diesel::QueryDsl;
+use diesel_async::RunQueryDsl;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    disputes, payouts,
+    provider::DisputeEvidence,
+    schema::{payment_details, payments},
+    service::Service,
+};
+
+/// How often the scheduler wakes up.
+const TICK: Duration = Duration::from_secs(60);
+
+/// Spawns the scheduler.
+pub fn spawn(service: Service, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = chrono::Duration::hours(i64::from(service.policy.payout_interval_hours));
+        let mut next_payout_run = service.clock.now() + interval;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(TICK) => {}
+            }
+            let now = service.clock.now();
+            if now >= next_payout_run {
+                next_payout_run = now + interval;
+                match payouts::run(&service).await {
+                    Ok(report) => tracing::info!(?report, "payout run"),
+                    Err(e) => e.log(),
+                }
+            }
+            if let Err(e) = submit_due_evidence(&service).await {
+                e.log();
+            }
+        }
+    })
+}
+
+/// Assembles and submits evidence for disputes due within the configured lead time.
+pub async fn submit_due_evidence(service: &Service) -> Result<usize, Error> {
+    let now = service.clock.now();
+    let lead = chrono::Duration::hours(i64::from(service.policy.evidence_lead_hours));
+    let mut conn = service.db.conn().await?;
+    let due = disputes::due_for_evidence(&mut conn, now, lead).await?;
+    let mut submitted = 0;
+    for (id, provider_id, payment_id) in due {
+        let (kind, fan_id, gross, currency): (String, uuid::Uuid, i64, String) = payments::table
+            .find(payment_id)
+            .select((
+                payments::kind,
+                payments::fan_id,
+                payments::gross_minor,
+                payments::currency,
+            ))
+            .first(&mut conn)
+            .await?;
+        let created_at: chrono::DateTime<Utc> = payment_details::table
+            .find(payment_id)
+            .select(payment_details::created_at)
+            .first(&mut conn)
+            .await?;
+        let evidence = DisputeEvidence {
+            product_description: format!("DirectFanz {kind} (digital content access)"),
+            receipt: format!(
+                "Payment {payment_id}: {gross} {} (minor units) on {}",
+                currency.to_uppercase(),
+                created_at.to_rfc3339()
+            ),
+            // The media service's delivery log joins here once it records deliveries.
+            access_activity_log: "Access is granted only after payment; no delivery log is available for this purchase.".into(),
+            customer_id: fan_id.to_string(),
+        };
+        match service
+            .provider
+            .submit_dispute_evidence(&provider_id, &evidence)
+            .await
+        {
+            Ok(()) => {
+                disputes::evidence_submitted(&mut conn, id, now).await?;
+                submitted += 1;
+            }
+            Err(e) => e.log(),
+        }
+    }
+    Ok(submitted)
+}

@@ -1,0 +1,64 @@
+//! The parts every payments flow shares: the database, the entitlement cache, the provider, the
+//! clock, the policies and the outbox relay.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use df_common::{Error, bus::relay::RelayHandle, db::Db};
+
+use uuid::Uuid;
+
+use crate::{
+    clock::Clock,
+    config::{PolicyConfig, WebhookConfig},
+    entitlements::Entitlements,
+    provider::PaymentProvider,
+};
+
+/// Name of this service in logs, metrics and on the bus.
+pub const SERVICE: &str = "payments";
+
+/// Shared state of the payments service.
+#[derive(Clone)]
+pub struct Service {
+    /// `df_payments`.
+    pub db: Db,
+    /// Cached entitlement answers.
+    pub entitlements: Entitlements,
+    /// Stripe or the simulated provider.
+    pub provider: Arc<dyn PaymentProvider>,
+    /// Now.
+    pub clock: Clock,
+    /// Money policies.
+    pub policy: PolicyConfig,
+    /// Webhook verification.
+    pub webhooks: WebhookConfig,
+    /// Wakes the outbox relay after a commit.
+    pub relay: RelayHandle,
+}
+
+impl Service {
+    /// The hold before earnings become available.
+    pub fn hold(&self) -> Duration {
+        Duration::days(i64::from(self.policy.hold_days))
+    }
+
+    /// After a commit that changed these fans' access: drops their cached answers and wakes the
+    /// relay. A cache failure is logged; the cached answers then expire within their TTL.
+    pub async fn after_commit(&self, fans: &[Uuid]) {
+        self.relay.notify();
+        if let Err(e) = self.entitlements.invalidate(fans).await {
+            tracing::warn!(error = %e, "entitlement cache not invalidated");
+        }
+    }
+}
+
+/// An event arrived before the object it refers to; the provider redelivers it later.
+pub fn out_of_order(what: &str) -> Error {
+    Error::new(
+        df_common::error::ErrorKind::Unavailable,
+        "payments.webhook_out_of_order",
+        "The event refers to something not known yet; deliver it again later.",
+    )
+    .with_cause(anyhow::anyhow!("webhook event before its {what}"))
+}

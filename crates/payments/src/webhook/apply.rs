@@ -1,0 +1,606 @@
+//! Applies a verified provider event exactly once. The event id goes into `webhook_events` in
+//! the same transaction as every change the event makes, so a redelivery is a no-op and a crash
+//! half-way applies nothing. Lookups at the provider (fees, current subscription state) happen
+//! before the transaction opens, so no connection is held across a network call.
+
+use chrono::{DateTime, Utc};
+use df_common::Error;
+use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::{
+    event::{self, Event, Obj, metadata_uuid},
+    signature,
+};
+use crate::{
+    charges::{self, Kind, NewPayment},
+    disputes,
+    money::FeeSplit,
+    payouts,
+    provider::{FeeLookup, RemoteSubscription},
+    schema::{checkouts, payout_accounts, webhook_events},
+    service::{Service, out_of_order},
+    subscriptions::{self, Attribution},
+};
+
+/// What happened to an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its changes were made.
+    Applied,
+    /// It was applied before; nothing changed.
+    Duplicate,
+    /// Not an event payments acts on (recorded, so redeliveries stay cheap).
+    Ignored,
+}
+
+impl Outcome {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+        }
+    }
+}
+
+/// Verifies, parses and applies one webhook delivery.
+pub async fn ingest(
+    service: &Service,
+    payload: &[u8],
+    signature_header: &str,
+) -> Result<(String, Outcome), Error> {
+    signature::verify(
+        payload,
+        signature_header,
+        &service.webhooks.signing_secrets,
+        service.webhooks.tolerance_secs,
+        service.clock.now().timestamp(),
+    )?;
+    let event = Event::parse(payload)?;
+    let mut conn = service.db.conn().await?;
+    let seen: Option<String> = webhook_events::table
+        .find(&event.id)
+        .select(webhook_events::event_id)
+        .first(&mut conn)
+        .await
+        .optional()?;
+    if seen.is_some() {
+        return Ok((event.id, Outcome::Duplicate));
+    }
+    let remote = prefetch(service, &mut conn, &event).await?;
+    let (event_ref, remote_ref) = (&event, &remote);
+    let (outcome, fans) = conn
+        .transaction::<(Outcome, Vec<Uuid>), Error, _>(async move |conn| {
+            let (event, remote) = (event_ref, remote_ref);
+            {
+                let recorded = diesel::insert_into(webhook_events::table)
+                    .values((
+                        webhook_events::event_id.eq(&event.id),
+                        webhook_events::event_type.eq(&event.event_type),
+                        webhook_events::created_at.eq(event.created_at()),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                if recorded == 0 {
+                    return Ok((Outcome::Duplicate, Vec::new()));
+                }
+                apply(service, conn, event, remote).await
+            }
+            })
+        .await?;
+    service.after_commit(&fans).await;
+    Ok((event.id, outcome))
+}
+
+/// What was looked up at the provider before the transaction.
+#[derive(Default)]
+struct Remote {
+    processor_fee: Option<i64>,
+    subscription: Option<RemoteSubscription>,
+}
+
+async fn prefetch(
+    service: &Service,
+    conn: &mut AsyncPgConnection,
+    event: &Event,
+) -> Result<Remote, Error> {
+    let obj = event.object();
+    let mut remote = Remote::default();
+    match event.event_type.as_str() {
+        "payment_intent.succeeded" => {
+            let amount = obj.int("amount_received").filter(|a| *a > 0).or(obj.int("amount"));
+            remote.processor_fee = Some(
+                service
+                    .provider
+                    .processor_fee(&FeeLookup {
+                        balance_transaction: obj
+                            .get("latest_charge")
+                            .id_of("balance_transaction")
+                            .map(str::to_owned),
+                        charge: obj.id_of("latest_charge").map(str::to_owned),
+                        payment_intent: obj.str("id").map(str::to_owned),
+                        invoice: None,
+                        amount: amount.unwrap_or(0),
+                        currency: obj.str("currency").unwrap_or_default().to_owned(),
+                    })
+                    .await?,
+            );
+        }
+        "invoice.paid" | "invoice.payment_succeeded" => {
+            let amount = obj.int("amount_paid").unwrap_or(0);
+            if amount > 0 {
+                remote.processor_fee = Some(
+                    service
+                        .provider
+                        .processor_fee(&FeeLookup {
+                            balance_transaction: None,
+                            charge: obj.id_of("charge").map(str::to_owned),
+                            payment_intent: obj.id_of("payment_intent").map(str::to_owned),
+                            invoice: obj.str("id").map(str::to_owned),
+                            amount,
+                            currency: obj.str("currency").unwrap_or_default().to_owned(),
+                        })
+                        .await?,
+                );
+            }
+        }
+        "charge.refunded" => {
+            // Only needed when the refund arrives before the payment it refunds.
+            let charge = obj.str("id").unwrap_or_default();
+            let pi = obj.id_of("payment_intent").unwrap_or_default();
+            let known = charges::find_for_update(conn, Some(charge), &[pi]).await?;
+            if known.is_none() {
+                remote.processor_fee = Some(
+                    service
+                        .provider
+                        .processor_fee(&FeeLookup {
+                            balance_transaction: obj.id_of("balance_transaction").map(str::to_owned),
+                            charge: Some(charge.to_owned()),
+                            payment_intent: (!pi.is_empty()).then(|| pi.to_owned()),
+                            invoice: None,
+                            amount: obj.int("amount").unwrap_or(0),
+                            currency: obj.str("currency").unwrap_or_default().to_owned(),
+                        })
+                        .await?,
+                );
+            }
+        }
+        "checkout.session.completed" => {
+            if let Some(sub) = obj.id_of("subscription") {
+                remote.subscription = fetch_subscription(service, sub).await;
+            }
+        }
+        "customer.subscription.created" | "customer.subscription.updated" => {
+            if let Some(sub) = obj.str("id") {
+                remote.subscription = fetch_subscription(service, sub).await;
+            }
+        }
+        _ => {}
+    }
+    Ok(remote)
+}
+
+/// The provider's current state, or `None` when it cannot be fetched (the event's own copy is
+/// then used, guarded by the event's time).
+async fn fetch_subscription(service: &Service, id: &str) -> Option<RemoteSubscription> {
+    match service.provider.retrieve_subscription(id).await {
+        Ok(sub) => Some(sub),
+        Err(e) => {
+            tracing::info!(code = e.code(), "subscription state not fetched; using the event's copy");
+            None
+        }
+    }
+}
+
+async fn apply(
+    service: &Service,
+    conn: &mut AsyncPgConnection,
+    event: &Event,
+    remote: &Remote,
+) -> Result<(Outcome, Vec<Uuid>), Error> {
+    let obj = event.object();
+    let at = event.created_at();
+    let fans = match event.event_type.as_str() {
+        "checkout.session.completed" => checkout_completed(conn, obj, remote, at).await?,
+        "payment_intent.succeeded" => one_off_paid(service, conn, obj, remote, at).await?,
+        "payment_intent.payment_failed" => {
+            if let Some(checkout) = metadata_uuid(obj, "df_checkout_id") {
+                tracing::info!(%checkout, "one-off payment failed");
+            }
+            Vec::new()
+        }
+        "invoice.paid" | "invoice.payment_succeeded" => {
+            invoice_paid(service, conn, obj, remote, at).await?
+        }
+        "invoice.payment_failed" => invoice_failed(conn, obj, at).await?,
+        "customer.subscription.created" | "customer.subscription.updated" => {
+            subscription_changed(conn, obj, remote, at).await?
+        }
+        "customer.subscription.deleted" => subscription_deleted(conn, obj, at).await?,
+        "charge.refunded" => refunded(service, conn, obj, remote, at).await?,
+        "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
+            dispute(service, conn, &event.event_type, obj, at).await?
+        }
+        "account.updated" => {
+            account_updated(conn, obj, at).await?;
+            Vec::new()
+        }
+        "payout.paid" | "payout.failed" => {
+            let paid = event.event_type == "payout.paid";
+            let id = obj.str("id").unwrap_or_default();
+            let known = payouts::on_provider_result(
+                conn,
+                id,
+                metadata_uuid(obj, "df_payout_id"),
+                paid,
+                obj.str("failure_code"),
+                at,
+            )
+            .await?;
+            if !known {
+                tracing::info!("payout event for a payout we did not start");
+            }
+            Vec::new()
+        }
+        _ => return Ok((Outcome::Ignored, Vec::new())),
+    };
+    Ok((Outcome::Applied, fans))
+}
+
+fn attribution(obj: Obj<'_>) -> Option<Attribution> {
+    Some(Attribution {
+        fan_id: metadata_uuid(obj, "fan_id")?,
+        creator_id: metadata_uuid(obj, "creator_id")?,
+        tier_id: metadata_uuid(obj, "tier_id")?,
+    })
+}
+
+fn unattributed() -> Error {
+    Error::invalid_input(
+        "payments.webhook_unattributed",
+        "The event does not carry the references payments put on its objects.",
+    )
+}
+
+async fn checkout_completed(
+    conn: &mut AsyncPgConnection,
+    obj: Obj<'_>,
+    remote: &Remote,
+    at: DateTime<Utc>,
+) -> Result<Vec<Uuid>, Error> {
+    if let Some(checkout) = metadata_uuid(obj, "df_checkout_id") {
+        diesel::update(checkouts::table.find(checkout))
+            .set(checkouts::status.eq("completed"))
+            .execute(conn)
+            .await?;
+    }
+    let Some(sub) = obj.id_of("subscription") else {
+        return Ok(Vec::new());
+    };
+    let who = attribution(obj).ok_or_else(unattributed)?;
+    let (status, period_end) = match &remote.subscription {
+        Some(r) => (subscriptions::status_from_provider(&r.status), r.current_period_end),
+        // Without the provider's view, access starts with the first paid invoice.
+        None => ("incomplete", at),
+    };
+    let row = subscriptions::ensure(conn, sub, who, status, period_end).await?;
+    if let Some(r) = &remote.subscription {
+        subscriptions::apply_state(conn, &row, r, at).await?;
+    }
+    Ok(vec![who.fan_id])
+}
+
+fn split_for(obj: Obj<'_>, gross: i64, fee_bps: u32) -> FeeSplit {
+    // The fee the provider actually applied wins over our own computation.
+    match obj.int("application_fee_amount") {
+        Some(fee) if (0..=gross).contains(&fee) => FeeSplit {
+            gross,
+            platform_fee: fee,
+            creator_net: gross - fee,
+        },
+        _ => FeeSplit::of(gross, fee_bps),
+    }
+}
+
+async fn one_off_paid(
+    service: &Service,
+    conn: &mut AsyncPgConnection,
+    obj: Obj<'_>,
+    remote: &Remote,
+    at: DateTime<Utc>,
+) -> Result<Vec<Uuid>, Error> {
+    let kind = obj.metadata("kind").and_then(Kind::parse);
+    let (Some(kind @ (Kind::Tip | Kind::Ppv)), Some(fan_id), Some(creator_id)) = (
+        kind,
+        metadata_uuid(obj, "fan_id"),
+        metadata_uuid(obj, "creator_id"),
+    ) else {
+        // Payment intents of subscription invoices carry no metadata of ours.
+        return Ok(Vec::new());
+    };
+    let gross = obj
+        .int("amount_received")
+        .filter(|a| *a > 0)
+        .or(obj.int("amount"))
+        .unwrap_or(0);
+    if gross <= 0 {
+        return Err(unattributed());
+    }
+    let ppv_item_id = metadata_uuid(obj, "ppv_item_id");
+    if kind == Kind::Ppv && ppv_item_id.is_none() {
+        return Err(unattributed());
+    }
+    let payment = NewPayment {
+        provider_payment_id: obj.str("id").unwrap_or_default().to_owned(),
+        provider_charge_id: obj.id_of("latest_charge").map(str::to_owned),
+        kind,
+        fan_id,
+        creator_id,
+        subscription_id: None,
+        ppv_item_id,
+        checkout_id: metadata_uuid(obj, "df_checkout_id"),
+        split: split_for(obj, gross, service.policy.platform_fee_bps),
+        processor_fee: remote.processor_fee.unwrap_or(0).clamp(0, gross),
+        currency: obj.str("currency").unwrap_or("usd").to_owned(),
+        message: obj.metadata("message").map(str::to_owned),
+        occurred_at: at,
+        available_at: at + service.hold(),
+    };
+    charges::book_payment(conn, &payment).await?;
+    Ok(vec![fan_id])
+}
+
+async fn invoice_paid(
+    service: &Service,
+    conn: &mut AsyncPgConnection,
+    obj: Obj<'_>,
+    remote: &Remote,
+    at: DateTime<Utc>,
+) -> Result<Vec<Uuid>, Error> {
+    let Some(sub) = event::invoice_subscription(obj) else {
+        return Ok(Vec::new());
+    };
+    let period_end = event::invoice_period_end(obj).unwrap_or(at);
+    let who = attribution(event::invoice_subscription_metadata(obj));
+    let row = match (subscriptions::find_for_update(conn, sub).await?, who) {
+        (Some(row), _) => row,
+        (None, Some(who)) => subscriptions::ensure(conn, sub, who, "active", period_end).await?,
+        (None, None) => return Err(out_of_order("subscription")),
+    };
+    let amount = obj.int("amount_paid").unwrap_or(0);
+    if amount > 0 {
+        let payment = NewPayment {
+            provider_payment_id: obj.str("id").unwrap_or_default().to_owned(),
+            provider_charge_id: obj.id_of("charge").map(str::to_owned),
+            kind: Kind::Subscription,
+            fan_id: row.fan_id,
+            creator_id: row.creator_id,
+            subscription_id: Some(row.id),
+            ppv_item_id: None,
+            checkout_id: None,
+            split: split_for(obj, amount, service.policy.platform_fee_bps),
+            processor_fee: remote.processor_fee.unwrap_or(0).clamp(0, amount),
+            currency: obj.str("currency").unwrap_or("usd").to_owned(),
+            message: None,
+            occurred_at: at,
+            available_at: at + service.hold(),
+        };
+        charges::book_payment(conn, &payment).await?;
+    }
+    subscriptions::paid_through(conn, &row, period_end).await?;
+    Ok(vec![row.fan_id])
+}
+
+async fn invoice_failed(
+    conn: &mut AsyncPgConnection,
+    obj: Obj<'_>,
+    at: DateTime<Utc>,
+) -> Result<Vec<Uuid>, Error> {
+    let Some(sub) = event::invoice_subscription(obj) else {
+        return Ok(Vec::new());
+    };
+    let Some(row) = subscriptions::find_for_update(conn, sub).await? else {
+        return Err(out_of_order("subscription"));
+    };
+    subscriptions::renewal_failed(conn, &row, at).await?;
+    Ok(vec![row.fan_id])
+}
+
+async fn subscription_changed(
+    conn: &mut AsyncPgConnection,
+    obj: Obj<'_>,
+    remote: &Remote,
+    at: DateTime<Utc>,
+) -> Result<Vec<Uuid>, Error> {
+    let id = obj.str("id").unwrap_or_default();
+    let state = match &remote.subscription {
+        Some(state) => state.clone(),
+        None => RemoteSubscription {
+            id: id.to_owned(),
+            status: obj.str("status").unwrap_or_default().to_owned(),
+            current_period_end: event::subscription_period_end(obj).unwrap_or(at),
+            cancel_at_period_end: obj.flag("cancel_at_period_end"),
+        },
+    };
+    let row = match (subscriptions::find_for_update(conn, id).await?, attribution(obj)) {
+        (Some(row), _) => row,
+        (None, Some(who)) => {
+            subscriptions::ensure(
+                conn,
+                id,
+                who,
+                subscriptions::status_from_provider(&state.status),
+                state.current_period_end,
+            )
+            .await?
+        }
+        (None, None) => return Err(out_of_order("subscription")),
+    };
+    // The fetched state is current whatever the event's age; the event's own copy only counts
+    // when it is newer than what was applied.
+    let observed = if remote.subscription.is_some() {
+        row.provider_event_at.map_or(at, |seen| seen.max(at))
+    } else {
+        at
+    };
+    subscriptions::apply_state(conn, &row, &state, observed).await?;
+    Ok(vec![row.fan_id])
+}
+
+async fn subscription_deleted(
+    conn: &mut AsyncPgConnection,
+    obj: Obj<'_>,
+    at: DateTime<Utc>,
+) -> Result<Vec<Uuid>, Error> {
+    let id = obj.str("id").unwrap_or_default();
+    let Some(row) = subscriptions::find_for_update(conn, id).await? else {
+        return Err(out_of_order("subscription"));
+    };
+    let ended_at = obj.time("ended_at").unwrap_or(at);
+    subscriptions::ended(conn, &row, ended_at).await?;
+    Ok(vec![row.fan_id])
+}
+
+async fn refunded(
+    service: &Service,
+    conn: &mut AsyncPgConnection,
+    obj: Obj<'_>,
+    remote: &Remote,
+    at: DateTime<Utc>,
+) -> Result<Vec<Uuid>, Error> {
+    let charge = obj.str("id").unwrap_or_default();
+    let pi = obj.id_of("payment_intent").unwrap_or_default();
+    let invoice = obj.id_of("invoice").unwrap_or_default();
+    let mut payment = charges::find_for_update(conn, Some(charge), &[pi, invoice]).await?;
+    if payment.is_none() {
+        // The refund overtook the payment: book the payment from the charge, which carries the
+        // same references (metadata, amount) as its payment intent.
+        let kind = obj.metadata("kind").and_then(Kind::parse);
+        let (Some(kind @ (Kind::Tip | Kind::Ppv)), Some(fan_id), Some(creator_id)) = (
+            kind,
+            metadata_uuid(obj, "fan_id"),
+            metadata_uuid(obj, "creator_id"),
+        ) else {
+            return Err(out_of_order("payment"));
+        };
+        let gross = obj.int("amount").unwrap_or(0);
+        if gross <= 0 || pi.is_empty() {
+            return Err(unattributed());
+        }
+        let new = NewPayment {
+            provider_payment_id: pi.to_owned(),
+            provider_charge_id: Some(charge.to_owned()),
+            kind,
+            fan_id,
+            creator_id,
+            subscription_id: None,
+            ppv_item_id: metadata_uuid(obj, "ppv_item_id"),
+            checkout_id: metadata_uuid(obj, "df_checkout_id"),
+            split: split_for(obj, gross, service.policy.platform_fee_bps),
+            processor_fee: remote.processor_fee.unwrap_or(0).clamp(0, gross),
+            currency: obj.str("currency").unwrap_or("usd").to_owned(),
+            message: obj.metadata("message").map(str::to_owned),
+            occurred_at: at,
+            available_at: at + service.hold(),
+        };
+        charges::book_payment(conn, &new).await?;
+        payment = charges::find_for_update(conn, Some(charge), &[pi]).await?;
+    }
+    let payment = payment.ok_or_else(|| out_of_order("payment"))?;
+    let fans = charges::apply_refund_total(conn, &payment, obj.int("amount_refunded").unwrap_or(0), at)
+        .await?;
+    Ok(fans.into_iter().collect())
+}
+
+async fn dispute(
+    service: &Service,
+    conn: &mut AsyncPgConnection,
+    event_type: &str,
+    obj: Obj<'_>,
+    at: DateTime<Utc>,
+) -> Result<Vec<Uuid>, Error> {
+    let charge = obj.id_of("charge");
+    let pi = obj.id_of("payment_intent").unwrap_or_default();
+    let Some(payment) = charges::find_for_update(conn, charge, &[pi]).await? else {
+        return Err(out_of_order("payment"));
+    };
+    let fee: i64 = obj
+        .0
+        .get("balance_transactions")
+        .and_then(|v| v.as_array())
+        .map(|txns| {
+            txns.iter()
+                .filter_map(|t| t.get("fee").and_then(serde_json::Value::as_i64))
+                .filter(|fee| *fee > 0)
+                .sum()
+        })
+        .unwrap_or(0);
+    let reported = disputes::Reported {
+        provider_dispute_id: obj.str("id").unwrap_or_default().to_owned(),
+        amount: obj.int("amount").unwrap_or(payment.gross).clamp(1, payment.gross),
+        fee,
+        status: obj.str("status").unwrap_or_default().to_owned(),
+        reason: obj.str("reason").unwrap_or_default().chars().take(100).collect(),
+        evidence_due_by: obj.get("evidence_details").time("due_by"),
+    };
+    if reported.provider_dispute_id.is_empty() {
+        return Err(unattributed());
+    }
+    // Whatever the order, the dispute is opened once before it changes or closes.
+    let mut fans = disputes::open(
+        conn,
+        &payment,
+        &reported,
+        at,
+        service.policy.dispute_flag_threshold,
+    )
+    .await?;
+    if event_type != "charge.dispute.created" {
+        // Re-read: opening it may have changed the payment's pending share.
+        let payment = charges::find_for_update(conn, charge, &[pi])
+            .await?
+            .ok_or_else(|| out_of_order("payment"))?;
+        fans.extend(disputes::update(conn, &payment, &reported, at).await?);
+    }
+    Ok(fans)
+}
+
+async fn account_updated(
+    conn: &mut AsyncPgConnection,
+    obj: Obj<'_>,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    let id = obj.str("id").unwrap_or_default();
+    let charges_enabled = obj.flag("charges_enabled");
+    let payouts_enabled = obj.flag("payouts_enabled");
+    let disabled = obj.get("requirements").str("disabled_reason").is_some();
+    let status = if charges_enabled && payouts_enabled {
+        "enabled"
+    } else if disabled {
+        "restricted"
+    } else {
+        "pending"
+    };
+    // Older events never overwrite newer state.
+    diesel::update(payout_accounts::table)
+        .filter(payout_accounts::provider_account_id.eq(id))
+        .filter(
+            payout_accounts::provider_event_at
+                .is_null()
+                .or(payout_accounts::provider_event_at.le(at)),
+        )
+        .set((
+            payout_accounts::status.eq(status),
+            payout_accounts::charges_enabled.eq(charges_enabled),
+            payout_accounts::payouts_enabled.eq(payouts_enabled),
+            payout_accounts::provider_event_at.eq(Some(at)),
+            payout_accounts::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Provider webhooks: signature check, the inbox of applied events, and the handlers.
+
+pub mod apply;
+pub mod event;
+pub mod signature;
+
+pub use apply::{Outcome, ingest};
