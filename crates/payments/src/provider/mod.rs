@@ -3,8 +3,7 @@
 //! what happened comes back as signed webhook events through one pipeline for both adapters.
 
 pub mod simulated;
-
-
+pub mod stripe;
 
 use std::collections::BTreeMap;
 
@@ -12,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use df_common::Error;
 
-/// What a checkout sells.
+/// What a checkout sells. `PartialEq` only: the fee percentage is a float.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CheckoutMode {
     /// A monthly subscription to a tier.

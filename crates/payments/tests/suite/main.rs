@@ -1,0 +1,4 @@
+//! The payments crate's integration tests, linked into one binary so that every module shares one
+//! build of the dependencies.
+
+mod stripe_wire;
