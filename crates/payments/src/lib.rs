@@ -21,6 +21,7 @@ pub mod scheduler;
 pub mod schema;
 pub mod service;
 pub mod subscriptions;
+pub mod tax;
 pub mod webhook;
 
 use std::sync::Arc;
