@@ -80,14 +80,14 @@ struct Inner {
     state: Mutex<SimState>,
     clock: Clock,
     public_url: String,
-    secret: Secret<String>,
+    _secret: Secret<String>,
     outbound: mpsc::UnboundedSender<Value>,
 }
 
 /// Delivers the simulated provider's events.
 pub struct Deliveries {
     receiver: mpsc::UnboundedReceiver<Value>,
-    secret: Secret<String>,
+    _secret: Secret<String>,
     webhook_url: String,
     attempts: u32,
     clock: Clock,
@@ -113,7 +113,7 @@ impl SimulatedProvider {
                 state: Mutex::new(SimState::default()),
                 clock: clock.clone(),
                 public_url: public_url.trim_end_matches('/').to_owned(),
-                secret: secret.clone(),
+                _secret: secret.clone(),
                 outbound,
             }),
         };
