@@ -256,7 +256,8 @@ impl TierInput {
             description: description.to_owned(),
             price_minor,
             currency,
-            subscriber_cap: (subscriber_cap > 0).then(|| i32::try_from(subscriber_cap).unwrap_or(i32::MAX)),
+            subscriber_cap: (subscriber_cap > 0)
+                .then(|| i32::try_from(subscriber_cap).unwrap_or(i32::MAX)),
             trial_days: i32::try_from(trial_days).unwrap_or(0),
             promo,
         })

@@ -289,7 +289,11 @@ pub async fn apply_refund_total(
         .execute(conn)
         .await?;
     diesel::update(payment_details::table.find(payment.id))
-        .set(payment_details::status.eq(if fully { "refunded" } else { "partially_refunded" }))
+        .set(payment_details::status.eq(if fully {
+            "refunded"
+        } else {
+            "partially_refunded"
+        }))
         .execute(conn)
         .await?;
     if fully && payment.kind == Kind::Ppv.as_str() {

@@ -260,13 +260,15 @@ pub async fn buy_ppv(
 ) -> Result<Opened, Error> {
     check_urls(urls)?;
     let mut conn = service.db.conn().await?;
-    let item = catalogue::ppv_item(&mut conn, item_id).await?.ok_or_else(|| {
-        Error::new(
-            ErrorKind::NotFound,
-            "payments.ppv_not_found",
-            "No such pay-per-view item.",
-        )
-    })?;
+    let item = catalogue::ppv_item(&mut conn, item_id)
+        .await?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                "payments.ppv_not_found",
+                "No such pay-per-view item.",
+            )
+        })?;
     if item.creator_id == fan_id {
         return Err(Error::invalid_input(
             "payments.own_item",

@@ -50,7 +50,10 @@ pub async fn statement(
             ledger_entries::account,
             ledger_entries::amount,
         ))
-        .order((ledger_transactions::occurred_at.desc(), ledger_transactions::id.desc()))
+        .order((
+            ledger_transactions::occurred_at.desc(),
+            ledger_transactions::id.desc(),
+        ))
         .limit(limit * 6)
         .load(conn)
         .await?;
@@ -60,7 +63,11 @@ pub async fn statement(
             account.as_str(),
             "creator_pending" | "creator_available" | "creator_receivable"
         );
-        let delta = if earning && kind != "release" { amount } else { 0 };
+        let delta = if earning && kind != "release" {
+            amount
+        } else {
+            0
+        };
         match lines.last_mut() {
             Some(line) if line.transaction_id == id => line.amount += delta,
             _ => {
@@ -86,7 +93,11 @@ pub async fn statement(
         .collect();
     let splits: Vec<(Uuid, i64, i64)> = payments::table
         .filter(payments::id.eq_any(&payment_ids))
-        .select((payments::id, payments::gross_minor, payments::platform_fee_minor))
+        .select((
+            payments::id,
+            payments::gross_minor,
+            payments::platform_fee_minor,
+        ))
         .load(conn)
         .await?;
     for line in &mut lines {

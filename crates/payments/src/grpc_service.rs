@@ -17,8 +17,7 @@ use crate::{
     disputes::timestamp,
     earnings,
     entitlements::{self, Question},
-    payouts,
-    schema,
+    payouts, schema,
     service::Service,
     subscriptions::SubscriptionRow,
     webhook,
@@ -97,7 +96,10 @@ fn tier_to_pb(tier: catalogue::Tier, subscribers: i64) -> pb::Tier {
         creator_id: tier.creator_id.to_string(),
         name: tier.name,
         price: money(tier.price_minor, &tier.currency),
-        subscriber_cap: tier.subscriber_cap.and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
+        subscriber_cap: tier
+            .subscriber_cap
+            .and_then(|c| u32::try_from(c).ok())
+            .unwrap_or(0),
         trial_days: u32::try_from(tier.trial_days).unwrap_or(0),
         promo_percent_off: tier
             .promo_percent_off
@@ -167,7 +169,11 @@ impl Payments for PaymentsService {
     ) -> Result<Response<pb::StartOnboardingResponse>, Status> {
         let creator_id = creator(&principal(&request)?)?;
         let r = request.into_inner();
-        let country = if r.country.is_empty() { "US" } else { &r.country };
+        let country = if r.country.is_empty() {
+            "US"
+        } else {
+            &r.country
+        };
         let url = catalogue::start_onboarding(
             &self.service,
             creator_id,
@@ -297,7 +303,10 @@ impl Payments for PaymentsService {
         Ok(Response::new(checkout_to_pb(opened)))
     }
 
-    async fn tip(&self, request: Request<pb::TipRequest>) -> Result<Response<pb::Checkout>, Status> {
+    async fn tip(
+        &self,
+        request: Request<pb::TipRequest>,
+    ) -> Result<Response<pb::Checkout>, Status> {
         let fan_id = user(&principal(&request)?)?;
         let r = request.into_inner();
         let creator_id = uuid(&r.creator_id, "creator_id")?;
@@ -322,9 +331,13 @@ impl Payments for PaymentsService {
         let fan_id = user(&principal(&request)?)?;
         let r = request.into_inner();
         let item = uuid(&r.ppv_item_id, "ppv_item_id")?;
-        let opened =
-            checkout::buy_ppv(&self.service, fan_id, item, &urls(r.success_url, r.cancel_url))
-                .await?;
+        let opened = checkout::buy_ppv(
+            &self.service,
+            fan_id,
+            item,
+            &urls(r.success_url, r.cancel_url),
+        )
+        .await?;
         Ok(Response::new(checkout_to_pb(opened)))
     }
 
@@ -369,7 +382,9 @@ impl Payments for PaymentsService {
             },
         };
         // Services ask for anyone; a user only about themself.
-        if !caller.has_role(Role::Service) && caller.user_id().map(|u| u.as_uuid()) != Some(question.fan_id) {
+        if !caller.has_role(Role::Service)
+            && caller.user_id().map(|u| u.as_uuid()) != Some(question.fan_id)
+        {
             return Err(Status::from(Error::forbidden()));
         }
         let grant = self.check(&question).await?;
@@ -377,7 +392,12 @@ impl Payments for PaymentsService {
         let allowed = grant.allows(now);
         Ok(Response::new(pb::CheckEntitlementResponse {
             allowed,
-            reason: if allowed { grant.reason.as_str() } else { "none" }.into(),
+            reason: if allowed {
+                grant.reason.as_str()
+            } else {
+                "none"
+            }
+            .into(),
             until: grant.until.filter(|_| allowed).and_then(ts),
         }))
     }
@@ -390,8 +410,7 @@ impl Payments for PaymentsService {
             .require_any_role(&[Role::Service])
             .map_err(Status::from)?;
         let r = request.into_inner();
-        let (event_id, outcome) =
-            webhook::ingest(&self.service, &r.payload, &r.signature).await?;
+        let (event_id, outcome) = webhook::ingest(&self.service, &r.payload, &r.signature).await?;
         Ok(Response::new(pb::IngestWebhookResponse {
             event_id,
             outcome: outcome.as_str().into(),
@@ -569,12 +588,9 @@ impl PaymentsService {
             return Ok(grant);
         }
         let mut conn = self.service.db.conn().await?;
-        let grant = entitlements::from_database(
-            &mut conn,
-            question,
-            self.service.entitlements.policy(),
-        )
-        .await?;
+        let grant =
+            entitlements::from_database(&mut conn, question, self.service.entitlements.policy())
+                .await?;
         if let Some((None, generation)) = cached {
             self.service
                 .entitlements

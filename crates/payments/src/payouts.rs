@@ -92,53 +92,51 @@ async fn start(
     let minimum = service.policy.payout_minimum_minor;
     let currency = currency.to_owned();
     conn.transaction::<Option<Uuid>, Error, _>(async move |conn| {
-        {
-            ledger::lock_creator(conn, creator_id).await?;
-            let open: i64 = payouts::table
-                .filter(payouts::creator_id.eq(creator_id))
-                .filter(payouts::currency.eq(&currency))
-                .filter(payouts::status.eq_any(["pending", "in_transit"]))
-                .count()
-                .get_result(conn)
-                .await?;
-            if open > 0 {
-                return Ok(None);
-            }
-            let balances = ledger::creator_balances(conn, creator_id, &currency).await?;
-            if balances.available < minimum {
-                return Ok(None);
-            }
-            let amount = balances.available;
-            let Some(postings) = policy::payout_started(&balances, amount) else {
-                return Ok(None);
-            };
-            let id = Uuid::now_v7();
-            diesel::insert_into(payouts::table)
-                .values((
-                    payouts::id.eq(id),
-                    payouts::creator_id.eq(creator_id),
-                    payouts::amount_minor.eq(amount),
-                    payouts::currency.eq(&currency),
-                    payouts::status.eq("pending"),
-                    payouts::next_attempt_at.eq(Some(now)),
-                ))
-                .execute(conn)
-                .await?;
-            ledger::book(
-                conn,
-                &Transaction {
-                    kind: TransactionKind::PayoutStarted,
-                    creator_id,
-                    currency: currency.clone(),
-                    reference: id.to_string(),
-                    effect_key: format!("payout:{id}:started"),
-                    occurred_at: now,
-                    postings,
-                },
-            )
+        ledger::lock_creator(conn, creator_id).await?;
+        let open: i64 = payouts::table
+            .filter(payouts::creator_id.eq(creator_id))
+            .filter(payouts::currency.eq(&currency))
+            .filter(payouts::status.eq_any(["pending", "in_transit"]))
+            .count()
+            .get_result(conn)
             .await?;
-            Ok(Some(id))
+        if open > 0 {
+            return Ok(None);
         }
+        let balances = ledger::creator_balances(conn, creator_id, &currency).await?;
+        if balances.available < minimum {
+            return Ok(None);
+        }
+        let amount = balances.available;
+        let Some(postings) = policy::payout_started(&balances, amount) else {
+            return Ok(None);
+        };
+        let id = Uuid::now_v7();
+        diesel::insert_into(payouts::table)
+            .values((
+                payouts::id.eq(id),
+                payouts::creator_id.eq(creator_id),
+                payouts::amount_minor.eq(amount),
+                payouts::currency.eq(&currency),
+                payouts::status.eq("pending"),
+                payouts::next_attempt_at.eq(Some(now)),
+            ))
+            .execute(conn)
+            .await?;
+        ledger::book(
+            conn,
+            &Transaction {
+                kind: TransactionKind::PayoutStarted,
+                creator_id,
+                currency: currency.clone(),
+                reference: id.to_string(),
+                effect_key: format!("payout:{id}:started"),
+                occurred_at: now,
+                postings,
+            },
+        )
+        .await?;
+        Ok(Some(id))
     })
     .await
 }
@@ -189,7 +187,10 @@ async fn attempt(service: &Service, payout_id: Uuid, account: &str) -> Result<()
             let max = i32::try_from(service.policy.payout_max_attempts).unwrap_or(5);
             let code = error.code().to_owned();
             if attempts >= max {
-                give_up(&mut conn, payout_id, creator_id, amount, &currency, &code, now).await?;
+                give_up(
+                    &mut conn, payout_id, creator_id, amount, &currency, &code, now,
+                )
+                .await?;
                 service.relay.notify();
             } else {
                 let base = i64::from(service.policy.payout_retry_base_minutes);
@@ -221,32 +222,30 @@ async fn give_up(
 ) -> Result<(), Error> {
     let (currency, code) = (currency.to_owned(), code.to_owned());
     conn.transaction::<(), Error, _>(async move |conn| {
-        {
-            settle(conn, payout_id, creator_id, amount, &currency, false, now).await?;
-            diesel::update(payouts::table.find(payout_id))
-                .set((
-                    payouts::status.eq("needs_attention"),
-                    payouts::attempts.eq(payouts::attempts + 1),
-                    payouts::failure_code.eq(Some(&code)),
-                    payouts::next_attempt_at.eq(None::<DateTime<Utc>>),
-                ))
-                .execute(conn)
-                .await?;
-            outbox::enqueue(
-                conn,
-                SERVICE,
-                "payments.payout.needs_attention",
-                &ev::PayoutNeedsAttention {
-                    payout_id: payout_id.to_string(),
-                    creator_id: creator_id.to_string(),
-                    amount,
-                    currency: currency.clone(),
-                    failure_code: code.clone(),
-                },
-            )
+        settle(conn, payout_id, creator_id, amount, &currency, false, now).await?;
+        diesel::update(payouts::table.find(payout_id))
+            .set((
+                payouts::status.eq("needs_attention"),
+                payouts::attempts.eq(payouts::attempts + 1),
+                payouts::failure_code.eq(Some(&code)),
+                payouts::next_attempt_at.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
             .await?;
-            Ok(())
-        }
+        outbox::enqueue(
+            conn,
+            SERVICE,
+            "payments.payout.needs_attention",
+            &ev::PayoutNeedsAttention {
+                payout_id: payout_id.to_string(),
+                creator_id: creator_id.to_string(),
+                amount,
+                currency: currency.clone(),
+                failure_code: code.clone(),
+            },
+        )
+        .await?;
+        Ok(())
     })
     .await
 }
@@ -264,7 +263,11 @@ async fn settle(
     ledger::lock_creator(conn, creator_id).await?;
     let balances = ledger::creator_balances(conn, creator_id, currency).await?;
     let (kind, postings, suffix) = if paid {
-        (TransactionKind::PayoutPaid, policy::payout_paid(amount), "paid")
+        (
+            TransactionKind::PayoutPaid,
+            policy::payout_paid(amount),
+            "paid",
+        )
     } else {
         (
             TransactionKind::PayoutFailed,

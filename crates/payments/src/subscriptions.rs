@@ -142,9 +142,9 @@ pub async fn ensure(
         .do_nothing()
         .execute(conn)
         .await?;
-    find_for_update(conn, provider_id).await?.ok_or_else(|| {
-        Error::internal(anyhow::anyhow!("subscription row vanished after insert"))
-    })
+    find_for_update(conn, provider_id)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("subscription row vanished after insert")))
 }
 
 /// Applies the provider's view of a subscription observed at `observed_at`.
@@ -241,10 +241,7 @@ pub async fn ended(
 }
 
 /// The fan asked to cancel: recorded at once, confirmed later by the provider's event.
-pub async fn mark_cancel_requested(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-) -> Result<(), Error> {
+pub async fn mark_cancel_requested(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), Error> {
     diesel::update(subscriptions::table.find(id))
         .set((
             subscriptions::cancel_at_period_end.eq(true),

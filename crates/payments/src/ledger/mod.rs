@@ -265,7 +265,8 @@ pub async fn book(conn: &mut AsyncPgConnection, transaction: &Transaction) -> Re
             (
                 ledger_entries::transaction_id.eq(id),
                 ledger_entries::account.eq(p.account.as_str()),
-                ledger_entries::owner_id.eq(p.account.is_per_creator().then_some(transaction.creator_id)),
+                ledger_entries::owner_id
+                    .eq(p.account.is_per_creator().then_some(transaction.creator_id)),
                 ledger_entries::currency.eq(&transaction.currency),
                 ledger_entries::amount.eq(p.amount),
             )
@@ -295,7 +296,10 @@ pub async fn book(conn: &mut AsyncPgConnection, transaction: &Transaction) -> Re
                 creator_balances::currency,
             ))
             .do_update()
-            .set(creator_balances::balance.eq(creator_balances::balance + excluded(creator_balances::balance)))
+            .set(
+                creator_balances::balance
+                    .eq(creator_balances::balance + excluded(creator_balances::balance)),
+            )
             .execute(conn)
             .await
             .map_err(Error::internal)?;

@@ -88,7 +88,9 @@ pub struct Debit {
 /// holds there), then from available, and the rest as a receivable.
 pub fn debit_creator(balances: &CreatorBalances, amount: i64, pending_share: i64) -> Debit {
     let amount = amount.max(0);
-    let from_pending = amount.min(pending_share.max(0)).min(balances.pending.max(0));
+    let from_pending = amount
+        .min(pending_share.max(0))
+        .min(balances.pending.max(0));
     let from_available = (amount - from_pending).min(balances.available.max(0));
     let owed = amount - from_pending - from_available;
     Debit {
@@ -117,9 +119,10 @@ pub fn refund(balances: &CreatorBalances, reversal: FeeSplit, pending_share: i64
     debit
         .postings
         .push(Posting::new(Account::Refunds, reversal.gross));
-    debit
-        .postings
-        .push(Posting::new(Account::PlatformRevenue, -reversal.platform_fee));
+    debit.postings.push(Posting::new(
+        Account::PlatformRevenue,
+        -reversal.platform_fee,
+    ));
     debit
 }
 
@@ -236,7 +239,8 @@ mod tests {
                     payment(split, crate::money::simulated_processor_fee(split.gross))
                 }
                 Step::Release(i) if !paid.is_empty() => {
-                    let p = &mut paid[usize::from(i) % paid.len()];
+                    let n = paid.len();
+                    let p = &mut paid[usize::from(i) % n];
                     if p.released {
                         continue;
                     }
@@ -245,7 +249,8 @@ mod tests {
                     release(&balances, amount)
                 }
                 Step::Refund(i, cut) if !paid.is_empty() => {
-                    let p = &mut paid[usize::from(i) % paid.len()];
+                    let n = paid.len();
+                    let p = &mut paid[usize::from(i) % n];
                     let left = p.split.gross - p.refunded;
                     if left == 0 {
                         continue;
@@ -258,7 +263,8 @@ mod tests {
                     debit.postings
                 }
                 Step::Dispute(i, fee) if !paid.is_empty() => {
-                    let p = &mut paid[usize::from(i) % paid.len()];
+                    let n = paid.len();
+                    let p = &mut paid[usize::from(i) % n];
                     let held = p.split.gross + i64::from(fee);
                     let debit = dispute_opened(&balances, held, p.pending_share);
                     p.pending_share -= debit.from_pending;
@@ -335,6 +341,9 @@ mod tests {
         };
         let mut after = balances;
         after.apply(&release(&balances, 500));
-        assert_eq!((after.pending, after.available, after.receivable), (0, 200, 0));
+        assert_eq!(
+            (after.pending, after.available, after.receivable),
+            (0, 200, 0)
+        );
     }
 }

@@ -80,14 +80,13 @@ struct Inner {
     state: Mutex<SimState>,
     clock: Clock,
     public_url: String,
-    _secret: Secret<String>,
     outbound: mpsc::UnboundedSender<Value>,
 }
 
 /// Delivers the simulated provider's events.
 pub struct Deliveries {
     receiver: mpsc::UnboundedReceiver<Value>,
-    _secret: Secret<String>,
+    secret: Secret<String>,
     webhook_url: String,
     attempts: u32,
     clock: Clock,
@@ -113,7 +112,6 @@ impl SimulatedProvider {
                 state: Mutex::new(SimState::default()),
                 clock: clock.clone(),
                 public_url: public_url.trim_end_matches('/').to_owned(),
-                _secret: secret.clone(),
                 outbound,
             }),
         };
@@ -259,7 +257,14 @@ impl SimulatedProvider {
         Ok(request.success_url)
     }
 
-    fn emit_invoice(&self, sub: &str, amount: i64, period_end: DateTime<Utc>, reason: &str, paid: bool) {
+    fn emit_invoice(
+        &self,
+        sub: &str,
+        amount: i64,
+        period_end: DateTime<Utc>,
+        reason: &str,
+        paid: bool,
+    ) {
         let Some(s) = self.state().subscriptions.get(sub).cloned() else {
             return;
         };
@@ -276,7 +281,11 @@ impl SimulatedProvider {
                        "subscription_details": {"subscription": sub, "metadata": s.metadata}},
         });
         self.emit(
-            if paid { "invoice.paid" } else { "invoice.payment_failed" },
+            if paid {
+                "invoice.paid"
+            } else {
+                "invoice.payment_failed"
+            },
             invoice,
             None,
         );
@@ -313,8 +322,18 @@ impl SimulatedProvider {
             } else if fail {
                 sub.status = "past_due".into();
                 self.state().subscriptions.insert(id.clone(), sub.clone());
-                self.emit_invoice(&id, sub.amount, sub.period_end + PERIOD, "subscription_cycle", false);
-                self.emit("customer.subscription.updated", Self::subscription_json(&id, &sub), None);
+                self.emit_invoice(
+                    &id,
+                    sub.amount,
+                    sub.period_end + PERIOD,
+                    "subscription_cycle",
+                    false,
+                );
+                self.emit(
+                    "customer.subscription.updated",
+                    Self::subscription_json(&id, &sub),
+                    None,
+                );
             } else {
                 while sub.period_end <= now {
                     sub.period_end += PERIOD;
@@ -445,9 +464,11 @@ impl Deliveries {
                     .await;
                 match result {
                     Ok(response) if response.status().is_success() => break,
-                    Ok(response) if response.status().is_client_error()
-                        && response.status() != StatusCode::TOO_MANY_REQUESTS
-                        && response.status() != StatusCode::CONFLICT => {
+                    Ok(response)
+                        if response.status().is_client_error()
+                            && response.status() != StatusCode::TOO_MANY_REQUESTS
+                            && response.status() != StatusCode::CONFLICT =>
+                    {
                         tracing::warn!(status = %response.status(), "simulated webhook refused");
                         break;
                     }
@@ -602,7 +623,13 @@ async fn checkout_page(
     };
     let what: String = what
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == ' ' { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     let status = if done { "Paid." } else { "" };
     Html(format!(
@@ -616,7 +643,9 @@ async fn checkout_page(
 
 async fn pay(State(sim): State<SimulatedProvider>, Path(session): Path<String>) -> Response {
     match sim.complete_checkout(&session) {
-        Ok(success_url) => (StatusCode::SEE_OTHER, [(header::LOCATION, success_url)]).into_response(),
+        Ok(success_url) => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, success_url)]).into_response()
+        }
         Err(_) => (StatusCode::NOT_FOUND, "no such checkout").into_response(),
     }
 }

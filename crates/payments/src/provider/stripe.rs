@@ -58,8 +58,8 @@ use stripe_connect::{
 use stripe_core::{
     balance_transaction::RetrieveBalanceTransaction,
     charge::RetrieveCharge,
-    payment_intent::RetrievePaymentIntent,
     dispute::{UpdateDispute, UpdateDisputeEvidence},
+    payment_intent::RetrievePaymentIntent,
     payout::CreatePayout,
 };
 use stripe_product::{CouponDuration, coupon::CreateCoupon};
@@ -622,13 +622,21 @@ impl PaymentProvider for StripeProvider {
     /// Stripe reports the fee on the charge's balance transaction; events name it directly, or
     /// only the charge, or only the payment intent, depending on their type.
     async fn processor_fee(&self, lookup: &FeeLookup) -> Result<i64, Error> {
-        let balance_transaction = match (&lookup.balance_transaction, &lookup.charge, &lookup.payment_intent) {
+        let balance_transaction = match (
+            &lookup.balance_transaction,
+            &lookup.charge,
+            &lookup.payment_intent,
+        ) {
             (Some(id), _, _) => id.clone(),
             (None, Some(charge), _) => {
-                let request = RetrieveCharge::new(charge.as_str()).expand(vec!["balance_transaction".to_owned()]);
+                let request = RetrieveCharge::new(charge.as_str())
+                    .expand(vec!["balance_transaction".to_owned()]);
                 let charge = self
                     .call("retrieve_charge", None, |strategy| {
-                        request.customize().request_strategy(strategy).send(&self.client)
+                        request
+                            .customize()
+                            .request_strategy(strategy)
+                            .send(&self.client)
                     })
                     .await?;
                 match charge.balance_transaction {
@@ -642,7 +650,10 @@ impl PaymentProvider for StripeProvider {
                     .expand(vec!["latest_charge.balance_transaction".to_owned()]);
                 let intent = self
                     .call("retrieve_payment_intent", None, |strategy| {
-                        request.customize().request_strategy(strategy).send(&self.client)
+                        request
+                            .customize()
+                            .request_strategy(strategy)
+                            .send(&self.client)
                     })
                     .await?;
                 match intent.latest_charge {
@@ -830,5 +841,7 @@ fn fee_unknown() -> Error {
         "payments.fee_unknown",
         "The payment's processor fee is not known yet; deliver the event again later.",
     )
-    .with_cause(anyhow::anyhow!("no balance transaction reachable from the event"))
+    .with_cause(anyhow::anyhow!(
+        "no balance transaction reachable from the event"
+    ))
 }

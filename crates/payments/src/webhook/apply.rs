@@ -90,7 +90,7 @@ pub async fn ingest(
                 }
                 apply(service, conn, event, remote).await
             }
-            })
+        })
         .await?;
     service.after_commit(&fans).await;
     Ok((event.id, outcome))
@@ -112,7 +112,10 @@ async fn prefetch(
     let mut remote = Remote::default();
     match event.event_type.as_str() {
         "payment_intent.succeeded" => {
-            let amount = obj.int("amount_received").filter(|a| *a > 0).or(obj.int("amount"));
+            let amount = obj
+                .int("amount_received")
+                .filter(|a| *a > 0)
+                .or(obj.int("amount"));
             remote.processor_fee = Some(
                 service
                     .provider
@@ -158,7 +161,9 @@ async fn prefetch(
                     service
                         .provider
                         .processor_fee(&FeeLookup {
-                            balance_transaction: obj.id_of("balance_transaction").map(str::to_owned),
+                            balance_transaction: obj
+                                .id_of("balance_transaction")
+                                .map(str::to_owned),
                             charge: Some(charge.to_owned()),
                             payment_intent: (!pi.is_empty()).then(|| pi.to_owned()),
                             invoice: None,
@@ -190,7 +195,10 @@ async fn fetch_subscription(service: &Service, id: &str) -> Option<RemoteSubscri
     match service.provider.retrieve_subscription(id).await {
         Ok(sub) => Some(sub),
         Err(e) => {
-            tracing::info!(code = e.code(), "subscription state not fetched; using the event's copy");
+            tracing::info!(
+                code = e.code(),
+                "subscription state not fetched; using the event's copy"
+            );
             None
         }
     }
@@ -283,7 +291,10 @@ async fn checkout_completed(
     };
     let who = attribution(obj).ok_or_else(unattributed)?;
     let (status, period_end) = match &remote.subscription {
-        Some(r) => (subscriptions::status_from_provider(&r.status), r.current_period_end),
+        Some(r) => (
+            subscriptions::status_from_provider(&r.status),
+            r.current_period_end,
+        ),
         // Without the provider's view, access starts with the first paid invoice.
         None => ("incomplete", at),
     };
@@ -426,7 +437,10 @@ async fn subscription_changed(
             cancel_at_period_end: obj.flag("cancel_at_period_end"),
         },
     };
-    let row = match (subscriptions::find_for_update(conn, id).await?, attribution(obj)) {
+    let row = match (
+        subscriptions::find_for_update(conn, id).await?,
+        attribution(obj),
+    ) {
         (Some(row), _) => row,
         (None, Some(who)) => {
             subscriptions::ensure(
@@ -511,8 +525,9 @@ async fn refunded(
         payment = charges::find_for_update(conn, Some(charge), &[pi]).await?;
     }
     let payment = payment.ok_or_else(|| out_of_order("payment"))?;
-    let fans = charges::apply_refund_total(conn, &payment, obj.int("amount_refunded").unwrap_or(0), at)
-        .await?;
+    let fans =
+        charges::apply_refund_total(conn, &payment, obj.int("amount_refunded").unwrap_or(0), at)
+            .await?;
     Ok(fans.into_iter().collect())
 }
 
@@ -541,10 +556,18 @@ async fn dispute(
         .unwrap_or(0);
     let reported = disputes::Reported {
         provider_dispute_id: obj.str("id").unwrap_or_default().to_owned(),
-        amount: obj.int("amount").unwrap_or(payment.gross).clamp(1, payment.gross),
+        amount: obj
+            .int("amount")
+            .unwrap_or(payment.gross)
+            .clamp(1, payment.gross),
         fee,
         status: obj.str("status").unwrap_or_default().to_owned(),
-        reason: obj.str("reason").unwrap_or_default().chars().take(100).collect(),
+        reason: obj
+            .str("reason")
+            .unwrap_or_default()
+            .chars()
+            .take(100)
+            .collect(),
         evidence_due_by: obj.get("evidence_details").time("due_by"),
     };
     if reported.provider_dispute_id.is_empty() {

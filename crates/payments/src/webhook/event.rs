@@ -127,7 +127,8 @@ impl<'a> Obj<'a> {
 
 /// Reads a UUID from metadata, refusing anything else.
 pub fn metadata_uuid(obj: Obj<'_>, key: &str) -> Option<uuid::Uuid> {
-    obj.metadata(key).and_then(|v| uuid::Uuid::parse_str(v).ok())
+    obj.metadata(key)
+        .and_then(|v| uuid::Uuid::parse_str(v).ok())
 }
 
 /// The subscription an invoice belongs to, in old and new API shapes.

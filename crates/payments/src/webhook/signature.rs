@@ -114,7 +114,9 @@ mod tests {
         let other: Secret<String> = "whsec_other_secret_value".into();
         assert!(verify(body, &header, &[other.clone(), secret()], 300, 1_000).is_ok());
         assert_eq!(
-            verify(body, &header, &[other], 300, 1_000).unwrap_err().code(),
+            verify(body, &header, &[other], 300, 1_000)
+                .unwrap_err()
+                .code(),
             "payments.webhook_signature_invalid"
         );
         for broken in ["", "t=1000", "v1=00", "t=abc,v1=00", "garbage"] {

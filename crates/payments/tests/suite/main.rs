@@ -2,3 +2,5 @@
 //! build of the dependencies.
 
 mod stripe_wire;
+mod support;
+mod webhook_storm;

@@ -625,7 +625,7 @@ async fn payouts_run_on_the_connected_account_and_are_retried_once_each() {
     assert_eq!(sent.field("amount"), "12345");
     assert_eq!(sent.field("currency"), "eur");
     assert_eq!(
-        sent.field("metadata[payout_id]"),
+        sent.field("metadata[df_payout_id]"),
         request.payout_id.to_string()
     );
 
@@ -671,7 +671,10 @@ async fn retries_stop_after_max_retries() {
     let (fake, provider) = setup(2).await;
     fake.fail_next(&[Fault::Status(500); 10]);
 
-    let error = provider.processor_fee("txn_1", 2_000).await.unwrap_err();
+    let error = provider
+        .processor_fee(&fee_of("txn_1", 2_000))
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
     assert_eq!(
         fake.requests_to(Method::GET, "/v1/balance_transactions/txn_1")
@@ -697,7 +700,10 @@ async fn silent_servers_time_out_and_closed_ports_are_unavailable() {
     })
     .unwrap();
     fake.fail_next(&[Fault::Silence, Fault::Silence]);
-    let error = provider.processor_fee("txn_1", 2_000).await.unwrap_err();
+    let error = provider
+        .processor_fee(&fee_of("txn_1", 2_000))
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
     assert_eq!(
         fake.requests().len(),
@@ -709,7 +715,10 @@ async fn silent_servers_time_out_and_closed_ports_are_unavailable() {
     let closed = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let provider = StripeProvider::new(&config(&closed, 1)).unwrap();
-    let error = provider.processor_fee("txn_1", 2_000).await.unwrap_err();
+    let error = provider
+        .processor_fee(&fee_of("txn_1", 2_000))
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
 }
 
@@ -734,7 +743,13 @@ async fn subscriptions_are_read_and_cancelled_at_period_end() {
 #[tokio::test]
 async fn the_processor_fee_comes_from_the_balance_transaction() {
     let (fake, provider) = setup(3).await;
-    assert_eq!(provider.processor_fee("txn_9", 2_000).await.unwrap(), 88);
+    assert_eq!(
+        provider
+            .processor_fee(&fee_of("txn_9", 2_000))
+            .await
+            .unwrap(),
+        88
+    );
     let seen = fake.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, Method::GET);
@@ -791,11 +806,24 @@ async fn a_wrong_key_is_an_internal_error_that_never_shows_the_key() {
     let provider = StripeProvider::new(&config).unwrap();
     assert!(!format!("{provider:?} {config:?}").contains(wrong));
 
-    let error = provider.processor_fee("txn_1", 100).await.unwrap_err();
+    let error = provider
+        .processor_fee(&fee_of("txn_1", 100))
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Internal);
     assert_eq!(fake.requests().len(), 1, "a 401 is not retried");
     // The server echoed the key it was given; the adapter scrubbed it.
     let printed = format!("{error:?} {error}");
     assert!(!printed.contains(wrong), "{printed}");
     assert!(printed.contains("Invalid API Key"), "{printed}");
+}
+
+/// A fee lookup naming the balance transaction, as `charge.*` events do.
+fn fee_of(balance_transaction: &str, amount: i64) -> df_payments::provider::FeeLookup {
+    df_payments::provider::FeeLookup {
+        balance_transaction: Some(balance_transaction.to_owned()),
+        amount,
+        currency: "usd".into(),
+        ..Default::default()
+    }
 }

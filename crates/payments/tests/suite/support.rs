@@ -1,0 +1,217 @@
+//! Starts payments in this process against a test database, with the simulated provider, and
+//! talks to it over gRPC as the gateway would.
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use df_common::{
+    auth::{Role, Subject, TokenSigner},
+    config::InternalAuthConfig,
+    grpc::request_with_principal,
+    ids::UserId,
+    secret::Secret,
+};
+use df_payments::{Clock, PaymentsConfig, provider::simulated::SimulatedProvider};
+use df_proto::payments::v1::payments_client::PaymentsClient;
+use df_testkit::{TestBus, TestDb, TestRedis};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// A payments instance and what a test needs around it.
+pub struct Payments {
+    pub db: TestDb,
+    pub redis: TestRedis,
+    pub bus: TestBus,
+    pub signer: Arc<TokenSigner>,
+    pub secret: Secret<String>,
+    pub clock: Clock,
+    pub grpc_addr: SocketAddr,
+    admin_url: String,
+    config: PaymentsConfig,
+    running: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
+    simulated: Arc<OnceLock<SimulatedProvider>>,
+}
+
+impl Payments {
+    /// A fresh database and a running service.
+    pub async fn start() -> Self {
+        df_common::telemetry::init_for_tests();
+        let db = TestDb::new(
+            "payments",
+            df_payments::MIGRATIONS,
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"),
+        )
+        .await;
+        let redis = TestRedis::new();
+        let bus = TestBus::new();
+        let (seed, public) = df_common::auth::generate_key_pair();
+        let signer = Arc::new(
+            TokenSigner::from_config(&InternalAuthConfig {
+                signing_key: Some(seed),
+                ..InternalAuthConfig::default()
+            })
+            .unwrap(),
+        );
+        let secret: Secret<String> = format!("whsec_{}", uuid::Uuid::new_v4().simple()).into();
+        let mut config = PaymentsConfig {
+            database: db.config(),
+            redis: redis.config(),
+            bus: bus.config(),
+            internal_auth: InternalAuthConfig {
+                verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
+                ..InternalAuthConfig::default()
+            },
+            ..PaymentsConfig::default()
+        };
+        config.webhooks.signing_secrets = vec![secret.clone()];
+        // Nothing listens here: tests feed events themselves.
+        config.provider.simulated.webhook_url = "http://127.0.0.1:9/unused".into();
+        config.provider.simulated.delivery_attempts = 1;
+        let grpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let grpc_addr = grpc.local_addr().unwrap();
+        drop(grpc);
+        let mut payments = Self {
+            db,
+            redis,
+            bus,
+            signer,
+            secret,
+            clock: Clock::system(),
+            grpc_addr,
+            admin_url: String::new(),
+            config,
+            running: None,
+            simulated: Arc::new(OnceLock::new()),
+        };
+        payments.restart().await;
+        payments
+    }
+
+    /// Starts the service (again) on the same gRPC port and database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let grpc = bind_with_retry(self.grpc_addr).await;
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.admin_url = format!("http://{}", admin.local_addr().unwrap());
+        let simulated = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut config = self.config.clone();
+        config.provider.simulated.public_url =
+            format!("http://{}", simulated.local_addr().unwrap());
+        let listeners = df_payments::Listeners {
+            grpc,
+            admin,
+            simulated: Some(simulated),
+        };
+        let wiring = df_payments::Wiring {
+            clock: Some(self.clock.clone()),
+            simulated: Some(self.simulated.clone()),
+        };
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = df_payments::serve_with(config, listeners, wiring, token).await {
+                panic!("payments stopped: {e:?}");
+            }
+        });
+        self.running = Some((shutdown, task));
+        self.wait_until_ready().await;
+    }
+
+    /// Stops the service and waits until it drained.
+    pub async fn stop(&mut self) {
+        if let Some((shutdown, task)) = self.running.take() {
+            shutdown.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+    }
+
+    async fn wait_until_ready(&self) {
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if client
+                .get(format!("{}/readyz", self.admin_url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "payments never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The simulated provider of the first start.
+    pub fn simulated(&self) -> &SimulatedProvider {
+        self.simulated
+            .get()
+            .expect("payments started with the simulated provider")
+    }
+
+    /// A gRPC client (connects lazily, reconnects after restarts).
+    pub fn client(&self) -> PaymentsClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(20))
+            .connect_lazy();
+        PaymentsClient::new(channel)
+    }
+
+    /// A request carrying the gateway's service principal.
+    pub fn as_service<T>(&self, message: T) -> tonic::Request<T> {
+        let token = self
+            .signer
+            .mint(
+                Subject::Service {
+                    name: "gateway".into(),
+                },
+                vec![Role::Service],
+            )
+            .unwrap();
+        request_with_principal(message, &token).unwrap()
+    }
+
+    /// A request carrying a user's principal.
+    pub fn as_user<T>(&self, user: uuid::Uuid, role: Role, message: T) -> tonic::Request<T> {
+        let token = self
+            .signer
+            .mint(
+                Subject::User {
+                    user_id: UserId::from_uuid(user),
+                },
+                vec![role],
+            )
+            .unwrap();
+        request_with_principal(message, &token).unwrap()
+    }
+
+    /// A connection to the payments database.
+    pub async fn conn(&self) -> df_common::db::PooledConn {
+        self.db.db().conn().await.unwrap()
+    }
+}
+
+async fn bind_with_retry(addr: SocketAddr) -> tokio::net::TcpListener {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "rebinding {addr}: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
