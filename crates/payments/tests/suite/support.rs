@@ -68,12 +68,16 @@ impl Payments {
             ..PaymentsConfig::default()
         };
         config.webhooks.signing_secrets = vec![secret.clone()];
-        // Nothing listens here: tests feed events themselves.
-        config.provider.simulated.webhook_url = "http://127.0.0.1:9/unused".into();
-        config.provider.simulated.delivery_attempts = 1;
         let grpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let grpc_addr = grpc.local_addr().unwrap();
         drop(grpc);
+        // The simulated provider's events reach payments through a relay that does what the
+        // gateway's webhook route does: raw body and signature in, IngestWebhook out.
+        let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        config.provider.simulated.webhook_url =
+            format!("http://{}/webhook", relay.local_addr().unwrap());
+        config.provider.simulated.delivery_attempts = 50;
+        tokio::spawn(relay_webhooks(relay, grpc_addr, signer.clone()));
         let mut payments = Self {
             db,
             redis,
@@ -214,4 +218,51 @@ async fn bind_with_retry(addr: SocketAddr) -> tokio::net::TcpListener {
             }
         }
     }
+}
+
+async fn relay_webhooks(
+    listener: tokio::net::TcpListener,
+    grpc_addr: SocketAddr,
+    signer: Arc<TokenSigner>,
+) {
+    use axum::{body::Bytes, http::HeaderMap, http::StatusCode, routing::post};
+    let channel = Channel::from_shared(format!("http://{grpc_addr}"))
+        .unwrap()
+        .connect_lazy();
+    let app = axum::Router::new().route(
+        "/webhook",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let mut client = PaymentsClient::new(channel.clone());
+            let signer = signer.clone();
+            async move {
+                let signature = headers
+                    .get("stripe-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let token = signer
+                    .mint(
+                        Subject::Service {
+                            name: "gateway".into(),
+                        },
+                        vec![Role::Service],
+                    )
+                    .unwrap();
+                let request = request_with_principal(
+                    df_proto::payments::v1::IngestWebhookRequest {
+                        payload: body.to_vec(),
+                        signature,
+                    },
+                    &token,
+                )
+                .unwrap();
+                match client.ingest_webhook(request).await {
+                    Ok(_) => StatusCode::OK,
+                    Err(s) if s.code() == tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
+                    Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }
+        }),
+    );
+    let _ = axum::serve(listener, app).await;
 }

@@ -1,0 +1,494 @@
+//! The money flows end to end with the simulated provider: onboarding, a subscription with
+//! cancellation and period end, a tip and a PPV purchase booked as gross, platform fee,
+//! processor fee and creator net, the hold, the payout run and the statement, a dispute, and
+//! dunning with its grace period.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use df_common::auth::Role;
+use df_payments::{ledger::integrity, money::simulated_processor_fee};
+use df_proto::payments::v1 as pb;
+use diesel::{QueryableByName, sql_types};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::support::Payments;
+
+const URLS: (&str, &str) = (
+    "https://app.directfanz.test/ok",
+    "https://app.directfanz.test/no",
+);
+
+/// Waits (up to 20 s) until `check` holds.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn entitled(p: &Payments, fan: Uuid, creator: Uuid, item: Option<&str>) -> bool {
+    p.client()
+        .check_entitlement(p.as_service(pb::CheckEntitlementRequest {
+            fan_id: fan.to_string(),
+            creator_id: creator.to_string(),
+            ppv_item_id: item.unwrap_or_default().to_owned(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .allowed
+}
+
+/// A creator whose payout account finished onboarding.
+async fn onboarded_creator(p: &Payments) -> Uuid {
+    let creator = Uuid::now_v7();
+    let link = p
+        .client()
+        .start_onboarding(p.as_user(
+            creator,
+            Role::Creator,
+            pb::StartOnboardingRequest {
+                return_url: URLS.0.into(),
+                refresh_url: URLS.1.into(),
+                country: "US".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .url;
+    // The creator completes the provider's onboarding page.
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&link)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    eventually("payout account enabled", || async {
+        p.client()
+            .get_payout_account(p.as_user(
+                creator,
+                Role::Creator,
+                pb::GetPayoutAccountRequest::default(),
+            ))
+            .await
+            .is_ok_and(|a| a.into_inner().charges_enabled)
+    })
+    .await;
+    creator
+}
+
+fn session_of(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_owned()
+}
+
+#[derive(QueryableByName)]
+struct Line {
+    #[diesel(sql_type = sql_types::Text)]
+    account: String,
+    #[diesel(sql_type = sql_types::BigInt)]
+    amount: i64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_tip_ppv_payout_and_statement() {
+    let p = Payments::start().await;
+    let creator = onboarded_creator(&p).await;
+    let fan = Uuid::now_v7();
+    let tier = p
+        .client()
+        .create_tier(p.as_user(
+            creator,
+            Role::Creator,
+            pb::TierInput {
+                name: "Inner circle".into(),
+                price: Some(pb::Money {
+                    amount: 1_000,
+                    currency: "usd".into(),
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Bad input is refused with a clear code and creates nothing.
+    let error = p
+        .client()
+        .create_tier(p.as_user(
+            creator,
+            Role::Creator,
+            pb::TierInput {
+                name: "Free lunch".into(),
+                price: Some(pb::Money {
+                    amount: 5,
+                    currency: "usd".into(),
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.metadata().get("x-df-error-code").unwrap(),
+        "payments.invalid_amount"
+    );
+    let fans_cannot = p
+        .client()
+        .create_tier(p.as_user(fan, Role::Fan, pb::TierInput::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(fans_cannot.code(), tonic::Code::PermissionDenied);
+
+    // Subscribe: no access before paying, access after.
+    assert!(!entitled(&p, fan, creator, None).await);
+    let checkout = p
+        .client()
+        .subscribe(p.as_user(
+            fan,
+            Role::Fan,
+            pb::SubscribeRequest {
+                tier_id: tier.id.clone(),
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!entitled(&p, fan, creator, None).await);
+    p.simulated()
+        .complete_checkout(&session_of(&checkout.url))
+        .unwrap();
+    eventually("subscriber access", || entitled(&p, fan, creator, None)).await;
+
+    // Cancel: access stays until the period ends, then goes.
+    let subscriptions = p
+        .client()
+        .list_my_subscriptions(p.as_user(fan, Role::Fan, pb::ListMySubscriptionsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .subscriptions;
+    assert_eq!(subscriptions.len(), 1);
+    let cancelled = p
+        .client()
+        .cancel_subscription(p.as_user(
+            fan,
+            Role::Fan,
+            pb::CancelSubscriptionRequest {
+                subscription_id: subscriptions[0].id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(cancelled.cancel_at_period_end);
+    p.simulated().advance(chrono::Duration::days(20));
+    assert!(
+        entitled(&p, fan, creator, None).await,
+        "access ended before the period did"
+    );
+    p.simulated().advance(chrono::Duration::days(11));
+    eventually("access ends at period end", || async {
+        !entitled(&p, fan, creator, None).await
+    })
+    .await;
+
+    // A tip and a PPV purchase.
+    let tip = p
+        .client()
+        .tip(p.as_user(
+            fan,
+            Role::Fan,
+            pb::TipRequest {
+                creator_id: creator.to_string(),
+                amount: Some(pb::Money {
+                    amount: 2_500,
+                    currency: "usd".into(),
+                }),
+                message: "thanks!".into(),
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    p.simulated()
+        .complete_checkout(&session_of(&tip.url))
+        .unwrap();
+    let item = p
+        .client()
+        .create_ppv_item(p.as_user(
+            creator,
+            Role::Creator,
+            pb::PpvItemInput {
+                post_id: Uuid::now_v7().to_string(),
+                price: Some(pb::Money {
+                    amount: 4_000,
+                    currency: "usd".into(),
+                }),
+                title: "Behind the scenes".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!entitled(&p, fan, creator, Some(&item.id)).await);
+    let buy = p
+        .client()
+        .buy_ppv(p.as_user(
+            fan,
+            Role::Fan,
+            pb::BuyPpvRequest {
+                ppv_item_id: item.id.clone(),
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    p.simulated()
+        .complete_checkout(&session_of(&buy.url))
+        .unwrap();
+    eventually("PPV access", || entitled(&p, fan, creator, Some(&item.id))).await;
+
+    // The tip's ledger transaction: gross, platform fee, processor fee, creator net, balanced.
+    let mut conn = p.conn().await;
+    let lines: Vec<Line> = diesel::sql_query(
+        "SELECT e.account, e.amount FROM ledger_entries e
+           JOIN ledger_transactions t ON t.id = e.transaction_id
+           JOIN payments p ON p.id::text = t.reference
+          WHERE t.kind = 'payment' AND p.kind = 'tip' ORDER BY e.id",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let fee = simulated_processor_fee(2_500);
+    let lines: Vec<(String, i64)> = lines.into_iter().map(|l| (l.account, l.amount)).collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("fan_payments".to_owned(), -2_500),
+            ("creator_pending".to_owned(), 2_000),
+            ("platform_revenue".to_owned(), 500),
+            ("platform_revenue".to_owned(), -fee),
+            ("processor_fees".to_owned(), fee),
+        ]
+    );
+    assert!(integrity::check(&mut conn).await.unwrap().is_empty());
+
+    // Earnings are pending during the hold; the run releases only the subscription payment (its
+    // hold ended while the period ran out) and pays nothing: 800 is below the minimum.
+    let admin = Uuid::now_v7();
+    let run = p
+        .client()
+        .run_payouts(p.as_user(admin, Role::Admin, pb::RunPayoutsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((run.released, run.payouts_started), (1, 0));
+    let earnings = |p: &Payments| {
+        let request = p.as_user(creator, Role::Creator, pb::GetEarningsRequest::default());
+        let mut client = p.client();
+        async move { client.get_earnings(request).await.unwrap().into_inner() }
+    };
+    let before = earnings(&p).await;
+    // Tip 2,000 + PPV 3,200 pending, subscription 800 available (creator nets after the 20 % fee).
+    assert_eq!(before.pending, 2_000 + 3_200);
+    assert_eq!(before.available, 800);
+
+    // After the hold the payout run pays the whole available balance.
+    p.simulated().advance(chrono::Duration::days(8));
+    let run = p
+        .client()
+        .run_payouts(p.as_user(admin, Role::Admin, pb::RunPayoutsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(run.payouts_started, 1);
+    assert_eq!(run.released, 2);
+    eventually("payout confirmed", || async {
+        earnings(&p).await.paid_out == 6_000
+    })
+    .await;
+    let after = earnings(&p).await;
+    assert_eq!(
+        (after.pending, after.available, after.in_transit),
+        (0, 0, 0)
+    );
+    let kinds: Vec<&str> = after.lines.iter().map(|l| l.kind.as_str()).collect();
+    assert!(
+        kinds.contains(&"payout_started") && kinds.contains(&"payment"),
+        "{kinds:?}"
+    );
+    let payouts = p
+        .client()
+        .list_payouts(p.as_user(creator, Role::Creator, pb::ListPayoutsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .payouts;
+    assert_eq!(payouts.len(), 1);
+    assert_eq!(payouts[0].status, "paid");
+    assert_eq!(payouts[0].amount.as_ref().unwrap().amount, 6_000);
+
+    // Another creator cannot read these earnings.
+    let other = Uuid::now_v7();
+    let refused = p
+        .client()
+        .get_earnings(p.as_user(
+            other,
+            Role::Creator,
+            pb::GetEarningsRequest {
+                creator_id: creator.to_string(),
+                currency: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    assert!(integrity::check(&mut conn).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_renewal_keeps_access_through_the_grace_period_only() {
+    let p = Payments::start().await;
+    let creator = onboarded_creator(&p).await;
+    let fan = Uuid::now_v7();
+    let tier = p
+        .client()
+        .create_tier(p.as_user(
+            creator,
+            Role::Creator,
+            pb::TierInput {
+                name: "Monthly".into(),
+                price: Some(pb::Money {
+                    amount: 700,
+                    currency: "usd".into(),
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let checkout = p
+        .client()
+        .subscribe(p.as_user(
+            fan,
+            Role::Fan,
+            pb::SubscribeRequest {
+                tier_id: tier.id,
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    p.simulated()
+        .complete_checkout(&session_of(&checkout.url))
+        .unwrap();
+    eventually("access", || entitled(&p, fan, creator, None)).await;
+
+    p.simulated().set_fail_renewals(true);
+    p.simulated().advance(chrono::Duration::days(31));
+    eventually("past due", || async {
+        p.client()
+            .list_my_subscriptions(p.as_user(fan, Role::Fan, pb::ListMySubscriptionsRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+            .subscriptions[0]
+            .status
+            == "past_due"
+    })
+    .await;
+    // Within the 3-day grace period access continues…
+    assert!(entitled(&p, fan, creator, None).await);
+    // …and ends after it, unless a payment succeeds.
+    p.simulated().advance(chrono::Duration::days(4));
+    assert!(!entitled(&p, fan, creator, None).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispute_holds_the_funds_and_a_loss_is_booked() {
+    let p = Payments::start().await;
+    let creator = onboarded_creator(&p).await;
+    let fan = Uuid::now_v7();
+    let tip = p
+        .client()
+        .tip(p.as_user(
+            fan,
+            Role::Fan,
+            pb::TipRequest {
+                creator_id: creator.to_string(),
+                amount: Some(pb::Money {
+                    amount: 5_000,
+                    currency: "usd".into(),
+                }),
+                message: String::new(),
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    p.simulated()
+        .complete_checkout(&session_of(&tip.url))
+        .unwrap();
+    let earnings = || {
+        let request = p.as_user(creator, Role::Creator, pb::GetEarningsRequest::default());
+        let mut client = p.client();
+        async move { client.get_earnings(request).await.unwrap().into_inner() }
+    };
+    eventually("tip booked", || async { earnings().await.pending == 4_000 }).await;
+
+    let mut conn = p.conn().await;
+    #[derive(QueryableByName)]
+    struct Pi {
+        #[diesel(sql_type = sql_types::Text)]
+        provider_payment_id: String,
+    }
+    let pi: Pi = diesel::sql_query("SELECT provider_payment_id FROM payments")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    let dispute = p.simulated().dispute(&pi.provider_payment_id).unwrap();
+    // The creator's 4,000 pending and the further 2,500 (rest of the gross and the fee) that
+    // they now owe move into the reserve.
+    eventually("funds held", || async {
+        earnings().await.dispute_reserve == 6_500
+    })
+    .await;
+    let held = earnings().await;
+    assert_eq!(
+        (held.pending, held.available, held.receivable),
+        (0, 0, 2_500)
+    );
+
+    p.simulated()
+        .close_dispute(&dispute, &pi.provider_payment_id, false)
+        .unwrap();
+    eventually("loss booked", || async {
+        earnings().await.dispute_reserve == 0
+    })
+    .await;
+    assert!(integrity::check(&mut conn).await.unwrap().is_empty());
+}
