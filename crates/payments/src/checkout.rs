@@ -169,8 +169,10 @@ pub async fn subscribe(
             "You already subscribe to this creator.",
         ));
     }
-    if let Some(cap) = tier.subscriber_cap {
-        if catalogue::subscriber_count(&mut conn, tier.id).await? >= i64::from(cap) {
+    if let Some(cap) = tier.subscriber_cap
+        && catalogue::subscriber_count(&mut conn, tier.id).await? >= i64::from(cap)
+    {
+        {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 "payments.tier_full",

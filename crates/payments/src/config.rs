@@ -100,13 +100,25 @@ pub struct ProviderConfig {
     pub kind: ProviderKind,
     /// Settings of the simulated provider.
     pub simulated: SimulatedConfig,
+    /// Settings of the Stripe adapter.
+    pub stripe: crate::provider::stripe::StripeConfig,
 }
 
 impl Validate for ProviderConfig {
     fn validate(&self, problems: &mut Vec<String>) {
-        if self.kind == ProviderKind::Simulated {
-            self.simulated.validate(problems);
+        // Each adapter's settings are checked only when it is the one configured.
+        let mut own = Vec::new();
+        match self.kind {
+            ProviderKind::Simulated => self.simulated.validate(&mut own),
+            ProviderKind::Stripe => self.stripe.validate(&mut own),
         }
+        problems.extend(own.into_iter().map(|p| {
+            if p.starts_with("provider.") {
+                p
+            } else {
+                format!("provider.{p}")
+            }
+        }));
     }
 }
 

@@ -247,8 +247,7 @@ impl Entitlements {
             .flatten()
             .and_then(|g| g.parse().ok())
             .unwrap_or(0);
-        let grant = values
-            .get(0)
+        let grant = <[Option<String>]>::first(&values)
             .cloned()
             .flatten()
             .and_then(|v| Grant::decode(&v))

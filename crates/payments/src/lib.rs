@@ -12,6 +12,7 @@ pub mod config;
 pub mod disputes;
 pub mod earnings;
 pub mod entitlements;
+pub mod erasure;
 pub mod grpc_service;
 pub mod ledger;
 pub mod money;
@@ -154,11 +155,9 @@ pub async fn serve_with(
             }
             Arc::new(sim)
         }
-        ProviderKind::Stripe => {
-            return Err(Error::internal(anyhow::anyhow!(
-                "the Stripe adapter is configured but not built into this binary"
-            )));
-        }
+        ProviderKind::Stripe => Arc::new(provider::stripe::StripeProvider::new(
+            &config.provider.stripe,
+        )?),
     };
 
     let entitlements = entitlements::Entitlements::new(
@@ -178,6 +177,13 @@ pub async fn serve_with(
         relay,
     };
     let scheduler_task = scheduler::spawn(service.clone(), shutdown.clone());
+    let erasure_task = df_common::bus::spawn_consumer(
+        db.clone(),
+        bus.clone(),
+        Arc::new(erasure::ErasureHandler),
+        &config.bus,
+        shutdown.clone(),
+    );
 
     let signer = Arc::new(TokenSigner::from_config(&config.internal_auth)?);
     let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service))
@@ -208,7 +214,7 @@ pub async fn serve_with(
         .await
         .map_err(Error::internal)?;
     shutdown.cancel();
-    let _ = tokio::join!(relay_task, scheduler_task, admin);
+    let _ = tokio::join!(relay_task, scheduler_task, erasure_task, admin);
     for task in side_tasks {
         let _ = task.await;
     }

@@ -7,6 +7,16 @@ pub fn server_url() -> String {
     std::env::var("DF_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned())
 }
 
+/// `host:port` of the test Redis server (for a fault proxy in front of it).
+pub fn server_addr() -> String {
+    let url = server_url();
+    url.trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or("127.0.0.1:6379")
+        .to_owned()
+}
+
 /// A key namespace that exists for one test; its keys are deleted on drop.
 pub struct TestRedis {
     prefix: String,

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use df_testkit::{Platform, TcpProxy, redis::server_url};
+use df_testkit::{Platform, TcpProxy, redis::server_addr};
 use serde_json::json;
 
 /// Far below the 5 s deadline of the gateway's calls to identity, far above a healthy answer:
@@ -14,14 +14,7 @@ use serde_json::json;
 const BOUND: Duration = Duration::from_secs(3);
 
 async fn proxy_for_redis() -> TcpProxy {
-    let url = server_url();
-    let host_port = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    TcpProxy::in_front_of(&host_port).await
+    TcpProxy::in_front_of(&server_addr()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -734,6 +734,19 @@ impl PaymentProvider for StripeProvider {
     }
 }
 
+/// The event carried no reference that leads to the fee; redelivery will not help either, so
+/// this is an error the operator sees.
+fn fee_unknown() -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        "payments.fee_unknown",
+        "The payment's processor fee is not known yet; deliver the event again later.",
+    )
+    .with_cause(anyhow::anyhow!(
+        "no balance transaction reachable from the event"
+    ))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -831,17 +844,4 @@ mod tests {
             MAX_EVIDENCE_CHARS
         );
     }
-}
-
-/// The event carried no reference that leads to the fee; redelivery will not help either, so
-/// this is an error the operator sees.
-fn fee_unknown() -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        "payments.fee_unknown",
-        "The payment's processor fee is not known yet; deliver the event again later.",
-    )
-    .with_cause(anyhow::anyhow!(
-        "no balance transaction reachable from the event"
-    ))
 }

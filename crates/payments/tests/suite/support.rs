@@ -24,8 +24,8 @@ use tonic::transport::Channel;
 /// A payments instance and what a test needs around it.
 pub struct Payments {
     pub db: TestDb,
-    pub redis: TestRedis,
-    pub bus: TestBus,
+    _redis: TestRedis,
+    _bus: TestBus,
     pub signer: Arc<TokenSigner>,
     pub secret: Secret<String>,
     pub clock: Clock,
@@ -39,6 +39,11 @@ pub struct Payments {
 impl Payments {
     /// A fresh database and a running service.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`Payments::start`], with a change to the configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut PaymentsConfig)) -> Self {
         df_common::telemetry::init_for_tests();
         let db = TestDb::new(
             "payments",
@@ -78,10 +83,11 @@ impl Payments {
             format!("http://{}/webhook", relay.local_addr().unwrap());
         config.provider.simulated.delivery_attempts = 50;
         tokio::spawn(relay_webhooks(relay, grpc_addr, signer.clone()));
+        adjust(&mut config);
         let mut payments = Self {
             db,
-            redis,
-            bus,
+            _redis: redis,
+            _bus: bus,
             signer,
             secret,
             clock: Clock::system(),
