@@ -55,7 +55,11 @@ async fn erasure_removes_personal_data_and_keeps_the_books() {
     let before = state(&mut conn).await;
     assert_eq!(before.message.as_deref(), Some("love, Alice"));
 
-    // Privacy's request, written to an outbox and relayed over the real broker.
+    // Privacy's request, written to an outbox and relayed over the real broker once payments'
+    // queue is bound (before that the exchange would have nowhere to route it).
+    p.bus
+        .wait_for_consumer(&p.bus.queue(df_payments::SERVICE, "user_erasure"))
+        .await;
     conn.transaction::<(), df_common::Error, _>(async move |conn| {
         df_common::bus::enqueue(
             conn,

@@ -25,7 +25,7 @@ use tonic::transport::Channel;
 pub struct Payments {
     pub db: TestDb,
     _redis: TestRedis,
-    _bus: TestBus,
+    pub bus: TestBus,
     pub signer: Arc<TokenSigner>,
     pub secret: Secret<String>,
     pub clock: Clock,
@@ -87,7 +87,7 @@ impl Payments {
         let mut payments = Self {
             db,
             _redis: redis,
-            _bus: bus,
+            bus,
             signer,
             secret,
             clock: Clock::system(),
