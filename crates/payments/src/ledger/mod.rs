@@ -181,9 +181,11 @@ impl Transaction {
 /// Serializes every balance-changing step of one creator within the current database
 /// transaction, so two concurrent debits can never both spend the same balance.
 pub async fn lock_creator(conn: &mut AsyncPgConnection, creator_id: Uuid) -> Result<(), Error> {
-    let (high, _) = creator_id.as_u64_pair();
+    // The low half of a UUIDv7 is random; the high half is mostly the creation time, which
+    // would put creators created together behind one lock.
+    let (_, low) = creator_id.as_u64_pair();
     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(high.cast_signed())
+        .bind::<diesel::sql_types::BigInt, _>(low.cast_signed())
         .execute(conn)
         .await
         .map_err(Error::internal)?;

@@ -1,0 +1,217 @@
+//! Measures payments on this machine: webhook ingestion (signature check, inbox, state, ledger,
+//! commit) through the gRPC API, and entitlement checks answered from the Redis cache.
+//! Run through `scripts/bench/payments`; prints a Markdown table.
+//!
+//! Settings (environment): BENCH_EVENTS (20000), BENCH_CHECKS (20000), BENCH_CONCURRENCY (32).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::{
+    path::Path,
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
+
+use df_common::{
+    auth::{Role, Subject, TokenSigner},
+    config::InternalAuthConfig,
+    grpc::request_with_principal,
+    secret::Secret,
+};
+use df_payments::{PaymentsConfig, webhook::signature};
+use df_proto::payments::v1::{self as pb, payments_client::PaymentsClient};
+use futures::StreamExt;
+use serde_json::json;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let events = setting("BENCH_EVENTS", 20_000);
+    let checks = setting("BENCH_CHECKS", 20_000);
+    let concurrency = setting("BENCH_CONCURRENCY", 32);
+
+    let db = df_testkit::TestDb::new(
+        "payments_bench",
+        df_payments::MIGRATIONS,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"),
+    )
+    .await;
+    let redis = df_testkit::TestRedis::new();
+    let bus = df_testkit::TestBus::new();
+    let (seed, public) = df_common::auth::generate_key_pair();
+    let signer = Arc::new(
+        TokenSigner::from_config(&InternalAuthConfig {
+            signing_key: Some(seed),
+            ..InternalAuthConfig::default()
+        })
+        .unwrap(),
+    );
+    let secret: Secret<String> = format!("whsec_{}", Uuid::new_v4().simple()).into();
+    let mut config = PaymentsConfig {
+        database: db.config(),
+        redis: redis.config(),
+        bus: bus.config(),
+        internal_auth: InternalAuthConfig {
+            verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
+            ..InternalAuthConfig::default()
+        },
+        ..PaymentsConfig::default()
+    };
+    config.database.max_connections = 16;
+    config.webhooks.signing_secrets = vec![secret.clone()];
+    config.telemetry.log_filter = "error".into();
+    config.provider.simulated.webhook_url = "http://127.0.0.1:9/unused".into();
+    config.provider.simulated.delivery_attempts = 1;
+    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = grpc.local_addr().unwrap();
+    let listeners = df_payments::Listeners {
+        grpc,
+        admin: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        simulated: Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let wiring = df_payments::Wiring {
+        clock: None,
+        simulated: Some(Arc::new(OnceLock::new())),
+    };
+    let server = tokio::spawn(df_payments::serve_with(
+        config,
+        listeners,
+        wiring,
+        shutdown.clone(),
+    ));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    let client = PaymentsClient::new(channel);
+    let service_token = signer
+        .mint(
+            Subject::Service {
+                name: "gateway".into(),
+            },
+            vec![Role::Service],
+        )
+        .unwrap();
+    // Wait until the server answers.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let probe = client
+            .clone()
+            .check_entitlement(
+                request_with_principal(
+                    pb::CheckEntitlementRequest {
+                        fan_id: Uuid::nil().to_string(),
+                        creator_id: Uuid::nil().to_string(),
+                        ppv_item_id: String::new(),
+                    },
+                    &service_token,
+                )
+                .unwrap(),
+            )
+            .await;
+        if probe.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "payments did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // 1. Webhook ingestion: signed tip events for 100 creators and 1,000 fans.
+    let creators: Vec<Uuid> = (0..100).map(|_| Uuid::now_v7()).collect();
+    let fans: Vec<Uuid> = (0..1_000).map(|_| Uuid::now_v7()).collect();
+    let now = chrono::Utc::now().timestamp();
+    let bodies: Vec<String> = (0..events)
+        .map(|n| {
+            json!({"id": format!("evt_bench_{n}"), "type": "payment_intent.succeeded",
+                "object": "event", "created": now,
+                "data": {"object": {"id": format!("pi_bench_{n}"), "object": "payment_intent",
+                    "amount": 500 + (n % 5_000) as i64, "amount_received": 500 + (n % 5_000) as i64,
+                    "currency": "usd", "status": "succeeded",
+                    "metadata": {"kind": "tip", "fan_id": fans[n % fans.len()].to_string(),
+                                 "creator_id": creators[n % creators.len()].to_string()}}}})
+            .to_string()
+        })
+        .collect();
+    let started = Instant::now();
+    let failures = futures::stream::iter(bodies.into_iter().map(|body| {
+        let mut client = client.clone();
+        let token = service_token.clone();
+        let secret = secret.clone();
+        async move {
+            let header =
+                signature::sign(body.as_bytes(), &secret, chrono::Utc::now().timestamp());
+            let request = request_with_principal(
+                pb::IngestWebhookRequest {
+                    payload: body.into_bytes(),
+                    signature: header,
+                },
+                &token,
+            )
+            .unwrap();
+            client.ingest_webhook(request).await.is_err()
+        }
+    }))
+    .buffer_unordered(concurrency)
+    .filter(|failed| futures::future::ready(*failed))
+    .count()
+    .await;
+    let elapsed = started.elapsed();
+    assert_eq!(failures, 0, "some events were not applied");
+    let rate = events as f64 / elapsed.as_secs_f64();
+
+    // 2. Entitlement checks: a cached answer for the same fan and creator, after warm-up.
+    let question = pb::CheckEntitlementRequest {
+        fan_id: fans[0].to_string(),
+        creator_id: creators[0].to_string(),
+        ppv_item_id: String::new(),
+    };
+    for _ in 0..100 {
+        client
+            .clone()
+            .check_entitlement(request_with_principal(question.clone(), &service_token).unwrap())
+            .await
+            .unwrap();
+    }
+    let mut latencies: Vec<Duration> = futures::stream::iter((0..checks).map(|_| {
+        let mut client = client.clone();
+        let request = request_with_principal(question.clone(), &service_token).unwrap();
+        async move {
+            let started = Instant::now();
+            client.check_entitlement(request).await.unwrap();
+            started.elapsed()
+        }
+    }))
+    .buffer_unordered(concurrency.min(8))
+    .collect()
+    .await;
+    latencies.sort();
+
+    println!("| measurement | result |");
+    println!("|---|---:|");
+    println!(
+        "| webhook ingestion (verify + inbox + ledger), {events} events, {concurrency} in flight | {rate:.0} events/s |"
+    );
+    println!(
+        "| entitlement check from cache, p50 | {:.2} ms |",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3
+    );
+    println!(
+        "| entitlement check from cache, p99 | {:.2} ms |",
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+    shutdown.cancel();
+    let _ = server.await;
+}
