@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use df_common::{Error, bus::outbox};
 use df_proto::events::v1 as ev;
-use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, sql_types};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -79,46 +79,52 @@ pub struct NewPayment {
     pub available_at: DateTime<Utc>,
 }
 
+#[derive(diesel::QueryableByName)]
+struct InsertedId {
+    #[diesel(sql_type = sql_types::Uuid)]
+    id: Uuid,
+}
+
 /// Books `payment` unless it was booked before. Returns the payment id when it was new.
 pub async fn book_payment(
     conn: &mut AsyncPgConnection,
     payment: &NewPayment,
 ) -> Result<Option<Uuid>, Error> {
     let id = Uuid::now_v7();
-    let inserted: Option<Uuid> = diesel::insert_into(payments::table)
-        .values((
-            payments::id.eq(id),
-            payments::provider_payment_id.eq(&payment.provider_payment_id),
-            payments::provider_charge_id.eq(&payment.provider_charge_id),
-            payments::kind.eq(payment.kind.as_str()),
-            payments::fan_id.eq(payment.fan_id),
-            payments::creator_id.eq(payment.creator_id),
-            payments::ppv_item_id.eq(payment.ppv_item_id),
-            payments::gross_minor.eq(payment.split.gross),
-            payments::platform_fee_minor.eq(payment.split.platform_fee),
-            payments::processor_fee_minor.eq(payment.processor_fee),
-            payments::net_minor.eq(payment.split.creator_net),
-            payments::currency.eq(&payment.currency),
-            payments::available_at.eq(payment.available_at),
-        ))
-        .on_conflict(payments::provider_payment_id)
-        .do_nothing()
-        .returning(payments::id)
-        .get_result(conn)
-        .await
-        .optional()?;
-    let Some(id) = inserted else {
+    // One statement for the whole row (diesel's `payments` and `payment_details` are two views
+    // of this table).
+    let inserted: Option<InsertedId> = diesel::sql_query(
+        "INSERT INTO payments (id, provider_payment_id, provider_charge_id, kind, fan_id,
+             creator_id, subscription_id, ppv_item_id, checkout_id, gross_minor,
+             platform_fee_minor, processor_fee_minor, net_minor, currency, message,
+             available_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         ON CONFLICT (provider_payment_id) DO NOTHING
+         RETURNING id",
+    )
+    .bind::<sql_types::Uuid, _>(id)
+    .bind::<sql_types::Text, _>(&payment.provider_payment_id)
+    .bind::<sql_types::Nullable<sql_types::Text>, _>(&payment.provider_charge_id)
+    .bind::<sql_types::Text, _>(payment.kind.as_str())
+    .bind::<sql_types::Uuid, _>(payment.fan_id)
+    .bind::<sql_types::Uuid, _>(payment.creator_id)
+    .bind::<sql_types::Nullable<sql_types::Uuid>, _>(payment.subscription_id)
+    .bind::<sql_types::Nullable<sql_types::Uuid>, _>(payment.ppv_item_id)
+    .bind::<sql_types::Nullable<sql_types::Uuid>, _>(payment.checkout_id)
+    .bind::<sql_types::BigInt, _>(payment.split.gross)
+    .bind::<sql_types::BigInt, _>(payment.split.platform_fee)
+    .bind::<sql_types::BigInt, _>(payment.processor_fee)
+    .bind::<sql_types::BigInt, _>(payment.split.creator_net)
+    .bind::<sql_types::Text, _>(&payment.currency)
+    .bind::<sql_types::Nullable<sql_types::Text>, _>(&payment.message)
+    .bind::<sql_types::Timestamptz, _>(payment.available_at)
+    .bind::<sql_types::Timestamptz, _>(payment.occurred_at)
+    .get_result(conn)
+    .await
+    .optional()?;
+    let Some(InsertedId { id }) = inserted else {
         return Ok(None);
     };
-    diesel::update(payment_details::table.find(id))
-        .set((
-            payment_details::subscription_id.eq(payment.subscription_id),
-            payment_details::checkout_id.eq(payment.checkout_id),
-            payment_details::message.eq(&payment.message),
-            payment_details::created_at.eq(payment.occurred_at),
-        ))
-        .execute(conn)
-        .await?;
     ledger::lock_creator(conn, payment.creator_id).await?;
     ledger::book(
         conn,

@@ -171,22 +171,27 @@ CREATE TRIGGER ledger_transactions_append_only BEFORE UPDATE OR DELETE ON ledger
 CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
     FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 
--- A transaction that does not balance cannot commit: checked once per transaction at commit.
+-- Every statement that adds entries must leave the transactions it touched balanced, so entries
+-- can only be added as whole transactions (one INSERT) and never appended to a booked one.
 CREATE FUNCTION ledger_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    unbalanced uuid;
 BEGIN
-    IF EXISTS (
-        SELECT 1 FROM ledger_entries
-        WHERE transaction_id = NEW.transaction_id
-        GROUP BY currency HAVING sum(amount) <> 0
-    ) THEN
-        RAISE EXCEPTION 'ledger transaction % does not balance', NEW.transaction_id;
+    SELECT e.transaction_id INTO unbalanced
+      FROM ledger_entries e
+     WHERE e.transaction_id IN (SELECT DISTINCT transaction_id FROM new_entries)
+     GROUP BY e.transaction_id, e.currency
+    HAVING sum(e.amount) <> 0
+     LIMIT 1;
+    IF unbalanced IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger transaction % does not balance', unbalanced;
     END IF;
     RETURN NULL;
 END;
 $$;
-CREATE CONSTRAINT TRIGGER ledger_entries_balanced AFTER INSERT ON ledger_entries
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
+CREATE TRIGGER ledger_entries_balanced AFTER INSERT ON ledger_entries
+    REFERENCING NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_check_balanced();
 
 CREATE TABLE payouts (
     id                 uuid PRIMARY KEY,
