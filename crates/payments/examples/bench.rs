@@ -71,7 +71,7 @@ async fn main() {
         ..PaymentsConfig::default()
     };
     config.database.max_connections = 16;
-    config.webhooks.signing_secrets = vec![secret.clone()];
+    config.webhooks.signing_secret = secret.clone();
     config.telemetry.log_filter = "error".into();
     config.provider.simulated.webhook_url = "http://127.0.0.1:9/unused".into();
     config.provider.simulated.delivery_attempts = 1;

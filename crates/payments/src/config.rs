@@ -172,8 +172,10 @@ impl Validate for SimulatedConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// The endpoint's signing secret (`whsec_...`). Several may be configured while rotating.
-    pub signing_secrets: Vec<Secret<String>>,
+    /// The endpoint's signing secret (`whsec_...`); a secret file in production.
+    pub signing_secret: Secret<String>,
+    /// The previous secret, accepted too while the endpoint's secret rotates.
+    pub previous_signing_secret: Option<Secret<String>>,
     /// Events signed longer ago than this are refused (replay protection).
     pub tolerance_secs: u64,
 }
@@ -181,24 +183,33 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
-            signing_secrets: Vec::new(),
+            signing_secret: Secret::default(),
+            previous_signing_secret: None,
             tolerance_secs: 300,
         }
     }
 }
 
+impl WebhookConfig {
+    /// Every secret a signature may be made with.
+    pub fn secrets(&self) -> Vec<Secret<String>> {
+        std::iter::once(self.signing_secret.clone())
+            .chain(self.previous_signing_secret.clone())
+            .collect()
+    }
+}
+
 impl Validate for WebhookConfig {
     fn validate(&self, problems: &mut Vec<String>) {
-        if self.signing_secrets.is_empty() {
+        if self.signing_secret.is_empty() {
             problems.push(
-                "webhooks.signing_secrets: at least one signing secret is required (from a secret file)"
+                "webhooks.signing_secret: required (the endpoint's whsec_… secret, from a secret file)"
                     .into(),
             );
         }
-        if self.signing_secrets.iter().any(|s| s.expose().len() < 16) {
+        if self.secrets().iter().any(|s| !s.is_empty() && s.expose().len() < 16) {
             problems.push(
-                "webhooks.signing_secrets: each secret must be at least 16 characters (value hidden)"
-                    .into(),
+                "webhooks.signing_secret: must be at least 16 characters (value hidden)".into(),
             );
         }
         check_range(

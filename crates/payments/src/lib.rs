@@ -124,12 +124,7 @@ pub async fn serve_with(
     let provider: Arc<dyn PaymentProvider> = match config.provider.kind {
         ProviderKind::Simulated => {
             let sim_config = &config.provider.simulated;
-            let secret = config
-                .webhooks
-                .signing_secrets
-                .first()
-                .cloned()
-                .ok_or_else(|| Error::internal(anyhow::anyhow!("no webhook signing secret")))?;
+            let secret = config.webhooks.signing_secret.clone();
             let (sim, deliveries) = SimulatedProvider::new(
                 clock.clone(),
                 &sim_config.public_url,

@@ -55,7 +55,7 @@ pub async fn ingest(
     signature::verify(
         payload,
         signature_header,
-        &service.webhooks.signing_secrets,
+        &service.webhooks.secrets(),
         service.webhooks.tolerance_secs,
         service.clock.now().timestamp(),
     )?;

@@ -72,7 +72,7 @@ impl Payments {
             },
             ..PaymentsConfig::default()
         };
-        config.webhooks.signing_secrets = vec![secret.clone()];
+        config.webhooks.signing_secret = secret.clone();
         let grpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let grpc_addr = grpc.local_addr().unwrap();
         drop(grpc);
