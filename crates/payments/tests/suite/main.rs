@@ -9,4 +9,5 @@ mod ledger_guards;
 mod money_flows;
 mod stripe_wire;
 mod support;
+mod tax_flows;
 mod webhook_storm;
