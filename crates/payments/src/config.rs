@@ -36,6 +36,8 @@ pub struct PaymentsConfig {
     pub webhooks: WebhookConfig,
     /// Fees, holds, payouts, grace periods, disputes.
     pub policy: PolicyConfig,
+    /// Tax data encryption, the payer on forms, the filing threshold.
+    pub tax: crate::tax::TaxConfig,
 }
 
 impl Default for PaymentsConfig {
@@ -62,6 +64,7 @@ impl Default for PaymentsConfig {
             provider: ProviderConfig::default(),
             webhooks: WebhookConfig::default(),
             policy: PolicyConfig::default(),
+            tax: crate::tax::TaxConfig::default(),
         }
     }
 }
@@ -78,6 +81,7 @@ impl Validate for PaymentsConfig {
         self.provider.validate(problems);
         self.webhooks.validate(problems);
         self.policy.validate(problems);
+        self.tax.validate(problems);
     }
 }
 
@@ -246,8 +250,6 @@ pub struct PolicyConfig {
     pub evidence_lead_hours: u32,
     /// How long an entitlement answer is cached (invalidated earlier by changes).
     pub entitlement_cache_secs: u32,
-    /// The 1099-NEC threshold in minor units (USD).
-    pub nec_threshold_minor: i64,
 }
 
 impl Default for PolicyConfig {
@@ -263,7 +265,6 @@ impl Default for PolicyConfig {
             dispute_flag_threshold: 2,
             evidence_lead_hours: 48,
             entitlement_cache_secs: 60,
-            nec_threshold_minor: 200_000,
         }
     }
 }
@@ -327,13 +328,6 @@ impl Validate for PolicyConfig {
             self.entitlement_cache_secs,
             1,
             3_600,
-        );
-        check_range(
-            problems,
-            "policy.nec_threshold_minor",
-            self.nec_threshold_minor,
-            0,
-            i64::MAX,
         );
     }
 }

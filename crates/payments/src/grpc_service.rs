@@ -20,6 +20,11 @@ use crate::{
     payouts, schema,
     service::Service,
     subscriptions::SubscriptionRow,
+    tax::{
+        forms,
+        profiles::{self, TaxAddress, TaxProfileInput, TaxProfileView},
+        reports,
+    },
     webhook,
 };
 
@@ -134,6 +139,24 @@ fn checkout_to_pb((id, session): checkout::Opened) -> pb::Checkout {
         id: id.to_string(),
         url: session.url,
         expires_at: ts(session.expires_at),
+    }
+}
+
+fn profile_to_pb(view: TaxProfileView) -> pb::TaxProfile {
+    pb::TaxProfile {
+        creator_id: view.creator_id.to_string(),
+        legal_name: view.legal_name,
+        address: Some(pb::Address {
+            line1: view.address.line1,
+            line2: view.address.line2,
+            city: view.address.city,
+            state: view.address.state,
+            postal_code: view.address.postal_code,
+            country: view.address.country,
+        }),
+        tin_masked: view.tin_masked,
+        bank_account_masked: view.bank_account_masked.unwrap_or_default(),
+        updated_at: ts(view.updated_at),
     }
 }
 
@@ -480,36 +503,106 @@ impl Payments for PaymentsService {
         &self,
         request: Request<pb::TaxProfileInput>,
     ) -> Result<Response<pb::TaxProfile>, Status> {
-        let _ = creator(&principal(&request)?)?;
-        Err(Status::from(Error::new(
-            ErrorKind::Unavailable,
-            "payments.tax_unavailable",
-            "Tax profiles are not available yet.",
-        )))
+        let creator_id = creator(&principal(&request)?)?;
+        let r = request.into_inner();
+        let address = r.address.unwrap_or_default();
+        let blank_to_none = |s: String| (!s.trim().is_empty()).then_some(s);
+        let input = TaxProfileInput {
+            legal_name: r.legal_name,
+            address: TaxAddress {
+                line1: address.line1,
+                line2: address.line2,
+                city: address.city,
+                state: address.state,
+                postal_code: address.postal_code,
+                country: address.country,
+            },
+            tin: r.tin.into(),
+            tin_kind: None,
+            bank_routing_number: blank_to_none(r.bank_routing_number),
+            bank_account_number: blank_to_none(r.bank_account_number).map(Into::into),
+        };
+        let mut conn = self.service.db.conn().await?;
+        let view =
+            profiles::put_profile(&mut conn, &self.service.tax.keyring, creator_id, &input).await?;
+        Ok(Response::new(profile_to_pb(view)))
     }
 
     async fn get_tax_profile(
         &self,
         request: Request<pb::GetTaxProfileRequest>,
     ) -> Result<Response<pb::TaxProfile>, Status> {
-        let _ = own_or_admin(&principal(&request)?, &request.get_ref().creator_id)?;
-        Err(Status::from(Error::new(
-            ErrorKind::Unavailable,
-            "payments.tax_unavailable",
-            "Tax profiles are not available yet.",
-        )))
+        let creator_id = own_or_admin(&principal(&request)?, &request.get_ref().creator_id)?;
+        let mut conn = self.service.db.conn().await?;
+        let view = profiles::get_profile(&mut conn, creator_id)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    "payments.no_tax_profile",
+                    "No tax profile yet.",
+                )
+            })?;
+        Ok(Response::new(profile_to_pb(view)))
     }
 
     async fn get_tax_form(
         &self,
         request: Request<pb::GetTaxFormRequest>,
     ) -> Result<Response<pb::TaxForm>, Status> {
-        let _ = own_or_admin(&principal(&request)?, &request.get_ref().creator_id)?;
-        Err(Status::from(Error::new(
-            ErrorKind::Unavailable,
-            "payments.tax_unavailable",
-            "Tax forms are not available yet.",
-        )))
+        let caller = principal(&request)?;
+        let r = request.into_inner();
+        let pdf = match r.format.as_str() {
+            "" | "csv" => false,
+            "pdf" => true,
+            _ => {
+                return Err(Status::from(Error::invalid_input(
+                    "payments.invalid_format",
+                    "format must be csv or pdf.",
+                )));
+            }
+        };
+        let tax = &self.service.tax.config;
+        let payer = tax.payer();
+        let mut conn = self.service.db.conn().await?;
+        // An admin asking without a creator gets every creator's summary as one CSV.
+        if r.creator_id.is_empty() && caller.has_role(Role::Admin) {
+            if pdf {
+                return Err(Status::from(Error::invalid_input(
+                    "payments.invalid_format",
+                    "All creators' forms come as one CSV; ask for one creator to get a PDF.",
+                )));
+            }
+            let forms: Vec<_> =
+                reports::all_summaries(&mut conn, r.tax_year, tax.nec_threshold_minor, &payer)
+                    .await?
+                    .into_iter()
+                    .map(|(_, form)| form)
+                    .collect();
+            return Ok(Response::new(pb::TaxForm {
+                filename: format!("1099-nec-{}-all.csv", r.tax_year),
+                content_type: "text/csv; charset=utf-8".into(),
+                content: forms::to_csv(&forms),
+            }));
+        }
+        let creator_id = own_or_admin(&caller, &r.creator_id)?;
+        let form =
+            reports::summary_for(&mut conn, creator_id, r.tax_year, tax.nec_threshold_minor, &payer)
+                .await?;
+        let (content, content_type, extension) = if pdf {
+            (forms::to_pdf(&form), "application/pdf", "pdf")
+        } else {
+            (
+                forms::to_csv(std::slice::from_ref(&form)),
+                "text/csv; charset=utf-8",
+                "csv",
+            )
+        };
+        Ok(Response::new(pb::TaxForm {
+            filename: format!("1099-nec-{}-{creator_id}.{extension}", r.tax_year),
+            content_type: content_type.into(),
+            content,
+        }))
     }
 
     async fn list_disputes(

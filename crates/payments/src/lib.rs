@@ -170,6 +170,11 @@ pub async fn serve_with(
         policy: config.policy.clone(),
         webhooks: config.webhooks.clone(),
         relay,
+        tax: Arc::new(service::TaxSettings {
+            keyring: tax::crypto::Keyring::from_config(&config.tax.encryption)
+                .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?,
+            config: config.tax.clone(),
+        }),
     };
     let scheduler_task = scheduler::spawn(service.clone(), shutdown.clone());
     let erasure_task = df_common::bus::spawn_consumer(

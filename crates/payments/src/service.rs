@@ -35,6 +35,16 @@ pub struct Service {
     pub webhooks: WebhookConfig,
     /// Wakes the outbox relay after a commit.
     pub relay: RelayHandle,
+    /// Keys of the tax data and the payer on forms.
+    pub tax: Arc<TaxSettings>,
+}
+
+/// What the tax flows need.
+pub struct TaxSettings {
+    /// Encrypts TINs and bank details.
+    pub keyring: crate::tax::crypto::Keyring,
+    /// The payer on forms and the filing threshold.
+    pub config: crate::tax::TaxConfig,
 }
 
 impl Service {
