@@ -28,6 +28,8 @@ pub struct GatewayConfig {
     pub internal_auth: InternalAuthConfig,
     /// Identity service.
     pub identity: ClientConfig,
+    /// Payments service. Not part of readiness: payments being down must not take logins down.
+    pub payments: ClientConfig,
     /// Headers, CSRF, CORS, rate limits, body limits.
     pub security: SecurityConfig,
 }
@@ -46,6 +48,10 @@ impl Default for GatewayConfig {
             telemetry: TelemetryConfig::default(),
             internal_auth: InternalAuthConfig::default(),
             identity: ClientConfig::default(),
+            payments: ClientConfig {
+                url: "http://127.0.0.1:50052".into(),
+                ..ClientConfig::default()
+            },
             security: SecurityConfig::default(),
         }
     }
@@ -61,6 +67,9 @@ impl Validate for GatewayConfig {
         let mut identity = Vec::new();
         self.identity.validate(&mut identity);
         problems.extend(identity.into_iter().map(|p| format!("identity.{p}")));
+        let mut payments = Vec::new();
+        self.payments.validate(&mut payments);
+        problems.extend(payments.into_iter().map(|p| format!("payments.{p}")));
         self.security.validate(problems);
     }
 }

@@ -55,15 +55,18 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let signer = Arc::new(TokenSigner::from_config(&config.internal_auth)?);
-    let identity = upstream::Identity::new(&config.identity, signer)?;
-    let server = build_server(&config, listeners.http, identity.clone())?;
+    let identity = upstream::Identity::new(&config.identity, Arc::clone(&signer))?;
+    let payments = upstream::Payments::new(&config.payments, signer)?;
+    let server = build_server(&config, listeners.http, identity.clone(), payments)?;
     let handle = server.handle();
     let stopper = shutdown.clone();
     tokio::spawn(async move {
         stopper.cancelled().await;
         handle.stop(true).await;
     });
-    // The gateway is ready when it can reach identity; Redis is optional (local limits).
+    // The gateway is ready when it can reach identity; Redis is optional (local limits). Payments
+    // is deliberately left out: while it is down, its routes answer 503 but sign-up, login and
+    // everything else keep working, and webhooks get the 503 that makes the provider retry.
     let readiness = Readiness::new().with_check("identity", move || {
         let identity = identity.clone();
         async move { identity.is_serving().await }
@@ -83,6 +86,7 @@ fn build_server(
     config: &GatewayConfig,
     listener: std::net::TcpListener,
     identity: upstream::Identity,
+    payments: upstream::Payments,
 ) -> Result<actix_web::dev::Server, Error> {
     let cache = Cache::connect(&config.redis)?;
     let security = Security::from_config(&config.security, Some(cache))
@@ -92,9 +96,11 @@ fn build_server(
             identity.clone(),
             config.security.session_cookie_name.clone(),
         )
-        .with_lookup_limit(Arc::clone(&security.limiter)),
+        .with_lookup_limit(Arc::clone(&security.limiter))
+        .ignoring(routes::SESSIONLESS_PREFIXES),
     );
     let identity = web::Data::new(identity);
+    let payments = web::Data::new(payments);
     let csrf_data = web::Data::from(Arc::clone(&security.csrf));
     let proxies = web::Data::from(Arc::clone(&security.trusted_proxies));
     let cors_policy = web::Data::new(Arc::new(cors::CorsPolicy::new(
@@ -110,6 +116,7 @@ fn build_server(
             .app_data(security::query_config())
             .app_data(security::path_config())
             .app_data(identity.clone())
+            .app_data(payments.clone())
             .app_data(auth_state.clone())
             .app_data(csrf_data.clone())
             .app_data(proxies.clone())
@@ -119,6 +126,12 @@ fn build_server(
                     .wrap(RateLimit::new(Arc::clone(&security.limiter), "auth"))
                     .configure(routes::auth_scope),
             )
+            // Before `/v1`, which would otherwise take these paths and answer 404.
+            .service(
+                web::scope("/v1/webhooks")
+                    .wrap(RateLimit::new(Arc::clone(&security.limiter), "webhook"))
+                    .configure(routes::webhook_scope),
+            )
             .service(
                 web::scope("/v1")
                     .wrap(RateLimit::new(Arc::clone(&security.limiter), "api"))
@@ -127,7 +140,7 @@ fn build_server(
             )
             .default_service(web::to(security::not_found))
             .wrap(from_fn(auth::resolve_session))
-            .wrap(Csrf::new(Arc::clone(&security.csrf)))
+            .wrap(Csrf::new(Arc::clone(&security.csrf)).exempt(routes::SESSIONLESS_PREFIXES))
             .wrap(from_fn(cors::handle))
             .wrap(from_fn(http_metrics::record))
             .wrap(RequestIdMiddleware::new())

@@ -1,5 +1,8 @@
-//! The gateway's client of identity. Every call carries a principal token minted here: the
-//! gateway's own service principal for anonymous calls, the user's once a session is validated.
+//! The gateway's clients of the internal services. Every call carries a principal token minted
+//! here: the gateway's own service principal for anonymous calls, the user's once a session is
+//! validated.
+
+pub mod payments;
 
 use std::sync::Arc;
 
@@ -14,6 +17,30 @@ use tonic::transport::Channel;
 
 /// Name the gateway signs its service principal with.
 pub const GATEWAY_SERVICE: &str = "gateway";
+
+pub use payments::{Caller, Payments};
+
+/// A request carrying the gateway's own service principal.
+pub(crate) fn as_gateway<T>(signer: &TokenSigner, message: T) -> Result<tonic::Request<T>, Error> {
+    let token = signer.mint(
+        Subject::Service {
+            name: GATEWAY_SERVICE.into(),
+        },
+        vec![Role::Service],
+    )?;
+    request_with_principal(message, &token)
+}
+
+/// A request carrying the principal of a user whose session identity validated.
+pub(crate) fn as_user<T>(
+    signer: &TokenSigner,
+    user_id: UserId,
+    role: Role,
+    message: T,
+) -> Result<tonic::Request<T>, Error> {
+    let token = signer.mint(Subject::User { user_id }, vec![role])?;
+    request_with_principal(message, &token)
+}
 
 /// A cheap-to-clone identity client.
 #[derive(Clone)]
@@ -71,13 +98,7 @@ impl Identity {
     }
 
     fn as_gateway<T>(&self, message: T) -> Result<tonic::Request<T>, Error> {
-        let token = self.signer.mint(
-            Subject::Service {
-                name: GATEWAY_SERVICE.into(),
-            },
-            vec![Role::Service],
-        )?;
-        request_with_principal(message, &token)
+        as_gateway(&self.signer, message)
     }
 
     fn as_user<T>(
@@ -86,8 +107,7 @@ impl Identity {
         role: Role,
         message: T,
     ) -> Result<tonic::Request<T>, Error> {
-        let token = self.signer.mint(Subject::User { user_id }, vec![role])?;
-        request_with_principal(message, &token)
+        as_user(&self.signer, user_id, role, message)
     }
 
     /// Signup.

@@ -1,18 +1,20 @@
-//! Starts identity and the gateway in this process on ephemeral ports, each test with its own
-//! database, Redis prefix, bus namespace and mail directory, and offers the helpers end-to-end
-//! tests need (an HTTP client, the email outbox, a verified user).
+//! Starts identity and the gateway (and, on request, payments with the simulated provider) in
+//! this process on ephemeral ports, each test with its own databases, Redis prefix, bus
+//! namespace and mail directory, and offers the helpers end-to-end tests need (an HTTP client,
+//! the email outbox, a verified user, bearer-authenticated JSON calls).
 
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, OnceLock},
     time::Duration,
 };
 
 use base64::Engine;
-use df_common::{auth::TokenSigner, config::InternalAuthConfig};
+use df_common::{auth::TokenSigner, config::InternalAuthConfig, secret::Secret};
 use df_gateway::GatewayConfig;
 use df_identity::IdentityConfig;
+use df_payments::{PaymentsConfig, provider::simulated::SimulatedProvider};
 use tokio_util::sync::CancellationToken;
 
 use crate::{TestBus, TestDb, TestRedis};
@@ -35,6 +37,21 @@ pub struct Platform {
     pub redis: TestRedis,
     /// The bus namespace.
     pub bus: TestBus,
+    /// Payments' gRPC address (only with [`PlatformBuilder::with_payments`]).
+    pub payments_addr: Option<SocketAddr>,
+    /// Payments' admin listener.
+    pub payments_admin_url: Option<String>,
+    /// Payments' database.
+    pub payments_db: Option<TestDb>,
+    /// Where the simulated provider serves its hosted pages.
+    pub provider_url: Option<String>,
+    /// The webhook signing secret: payments verifies with it, the simulated provider signs
+    /// with it.
+    pub webhook_secret: Option<Secret<String>>,
+    /// Payments' clock (move it with [`SimulatedProvider::advance`], which also does what the
+    /// provider would have done meanwhile).
+    pub clock: df_payments::Clock,
+    simulated: Arc<OnceLock<SimulatedProvider>>,
     mail_dir: tempfile::TempDir,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -47,6 +64,7 @@ type Adjust<T> = Box<dyn FnOnce(&mut T) + Send>;
 pub struct PlatformBuilder {
     identity: Vec<Adjust<IdentityConfig>>,
     gateway: Vec<Adjust<GatewayConfig>>,
+    payments: Option<Vec<Adjust<PaymentsConfig>>>,
     redis_url: Option<String>,
 }
 
@@ -59,6 +77,7 @@ impl Platform {
         PlatformBuilder {
             identity: Vec::new(),
             gateway: Vec::new(),
+            payments: None,
             redis_url: None,
         }
     }
@@ -97,6 +116,44 @@ impl Platform {
             status,
             serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
         )
+    }
+
+    /// Sends a request with `Authorization: Bearer <token>` and `body` (if any) as JSON; returns
+    /// the status and the JSON answer (`Null` when the answer is empty or not JSON).
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .http()
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// GETs `path` with `Authorization: Bearer <token>`; see [`Platform::send_json`].
+    pub async fn get_json(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        self.send_json(reqwest::Method::GET, path, token, None)
+            .await
+    }
+
+    /// The simulated payment provider (with [`PlatformBuilder::with_payments`]).
+    pub fn simulated(&self) -> &SimulatedProvider {
+        self.simulated
+            .get()
+            .expect("the platform was started with payments")
     }
 
     /// The mail outbox directory.
@@ -236,6 +293,18 @@ impl PlatformBuilder {
         self
     }
 
+    /// Also starts payments, with the simulated provider delivering its webhooks to the gateway.
+    pub fn with_payments(mut self) -> Self {
+        self.payments.get_or_insert_with(Vec::new);
+        self
+    }
+
+    /// Changes payments' configuration (and starts payments).
+    pub fn payments(mut self, f: impl FnOnce(&mut PaymentsConfig) + Send + 'static) -> Self {
+        self.payments.get_or_insert_with(Vec::new).push(Box::new(f));
+        self
+    }
+
     /// Points both services at another Redis URL (e.g. a fault proxy).
     pub fn redis_url(mut self, url: String) -> Self {
         self.redis_url = Some(url);
@@ -277,7 +346,7 @@ impl PlatformBuilder {
             database: db.config(),
             redis: redis_config.clone(),
             bus: bus.config(),
-            internal_auth: identity_auth,
+            internal_auth: identity_auth.clone(),
             ..IdentityConfig::default()
         };
         identity.mail.outbox_dir = mail_dir.path().to_owned();
@@ -293,25 +362,68 @@ impl PlatformBuilder {
         let identity_admin_url =
             format!("http://{}", identity_listeners.admin.local_addr().unwrap());
 
+        let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let gateway_url = format!("http://{}", http.local_addr().unwrap());
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway_admin_url = format!("http://{}", admin.local_addr().unwrap());
+
+        let clock = df_payments::Clock::system();
+        let simulated = Arc::new(OnceLock::new());
+        let payments = match self.payments {
+            Some(adjust) => Some(
+                PaymentsSetup::new(
+                    &redis_config,
+                    &bus,
+                    identity_auth.clone(),
+                    &gateway_url,
+                    adjust,
+                )
+                .await,
+            ),
+            None => None,
+        };
+
         let mut gateway = GatewayConfig {
             redis: redis_config,
             internal_auth,
             ..GatewayConfig::default()
         };
         gateway.identity.url = format!("http://{identity_addr}");
+        if let Some(payments) = &payments {
+            gateway.payments.url = format!("http://{}", payments.grpc_addr);
+        }
         gateway.http.workers = 2;
         gateway.security.allowed_origins = vec![TEST_ORIGIN.into()];
         gateway.security.csrf_key = csrf_key.into();
         for f in self.gateway {
             f(&mut gateway);
         }
-        let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let gateway_url = format!("http://{}", http.local_addr().unwrap());
-        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway_admin_url = format!("http://{}", admin.local_addr().unwrap());
 
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
+        let mut payments_parts = None;
+        if let Some(setup) = payments {
+            let PaymentsSetup {
+                db,
+                config,
+                listeners,
+                grpc_addr,
+                admin_url,
+                provider_url,
+                secret,
+            } = setup;
+            let wiring = df_payments::Wiring {
+                clock: Some(clock.clone()),
+                simulated: Some(simulated.clone()),
+            };
+            let token = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = df_payments::serve_with(config, listeners, wiring, token).await {
+                    panic!("payments stopped: {e:?}");
+                }
+            }));
+            payments_parts = Some((db, grpc_addr, admin_url, provider_url, secret));
+        }
         let token = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = df_identity::serve(identity, identity_listeners, token).await {
@@ -326,6 +438,17 @@ impl PlatformBuilder {
                 panic!("gateway stopped: {e:?}");
             }
         }));
+        let (payments_db, payments_addr, payments_admin_url, provider_url, webhook_secret) =
+            match payments_parts {
+                Some((db, addr, admin, provider, secret)) => (
+                    Some(db),
+                    Some(addr),
+                    Some(admin),
+                    Some(provider),
+                    Some(secret),
+                ),
+                None => Default::default(),
+            };
         let platform = Platform {
             gateway_url,
             gateway_admin_url,
@@ -335,6 +458,13 @@ impl PlatformBuilder {
             db,
             redis,
             bus,
+            payments_addr,
+            payments_admin_url,
+            payments_db,
+            provider_url,
+            webhook_secret,
+            clock,
+            simulated,
             mail_dir,
             shutdown,
             tasks,
@@ -348,10 +478,17 @@ impl Platform {
     async fn wait_until_ready(&self) {
         let client = self.http();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let payments = self
+            .payments_admin_url
+            .as_ref()
+            .map(|url| format!("{url}/readyz"));
         for url in [
             format!("{}/readyz", self.identity_admin_url),
             format!("{}/readyz", self.gateway_admin_url),
-        ] {
+        ]
+        .into_iter()
+        .chain(payments)
+        {
             loop {
                 if client
                     .get(&url)
@@ -371,6 +508,78 @@ impl Platform {
     }
 }
 
+/// Payments, configured and bound but not yet running.
+struct PaymentsSetup {
+    db: TestDb,
+    config: PaymentsConfig,
+    listeners: df_payments::Listeners,
+    grpc_addr: SocketAddr,
+    admin_url: String,
+    provider_url: String,
+    secret: Secret<String>,
+}
+
+impl PaymentsSetup {
+    /// A fresh database, the platform's Redis (under a prefix of its own) and bus namespace,
+    /// identity's verifying key, and the simulated provider delivering to the gateway's webhook
+    /// route, as in production.
+    async fn new(
+        redis: &df_common::config::RedisConfig,
+        bus: &TestBus,
+        internal_auth: InternalAuthConfig,
+        gateway_url: &str,
+        adjust: Vec<Adjust<PaymentsConfig>>,
+    ) -> Self {
+        let db = TestDb::new(
+            "payments",
+            df_payments::MIGRATIONS,
+            &payments_migrations_dir(),
+        )
+        .await;
+        let listeners = df_payments::Listeners {
+            grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            admin: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            simulated: Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+        };
+        let grpc_addr = listeners.grpc.local_addr().unwrap();
+        let admin_url = format!("http://{}", listeners.admin.local_addr().unwrap());
+        let provider_addr = listeners
+            .simulated
+            .as_ref()
+            .map(|l| l.local_addr().unwrap())
+            .unwrap();
+        let provider_url = format!("http://{provider_addr}");
+        let secret: Secret<String> = uuid::Uuid::new_v4().simple().to_string().into();
+        let mut config = PaymentsConfig {
+            database: db.config(),
+            redis: df_common::config::RedisConfig {
+                key_prefix: format!("{}payments:", redis.key_prefix),
+                ..redis.clone()
+            },
+            bus: bus.config(),
+            internal_auth,
+            ..PaymentsConfig::default()
+        };
+        config.provider.kind = df_payments::config::ProviderKind::Simulated;
+        config.provider.simulated.listen = provider_addr;
+        config.provider.simulated.public_url = provider_url.clone();
+        config.provider.simulated.webhook_url = format!("{gateway_url}/v1/webhooks/stripe");
+        config.webhooks.signing_secrets = vec![secret.clone()];
+        for f in adjust {
+            f(&mut config);
+        }
+        Self {
+            db,
+            config,
+            listeners,
+            grpc_addr,
+            admin_url,
+            provider_url,
+            secret,
+        }
+    }
+}
+
 fn rand_key() -> [u8; 32] {
     let mut key = [0u8; 32];
     for (i, b) in uuid::Uuid::new_v4()
@@ -386,4 +595,8 @@ fn rand_key() -> [u8; 32] {
 
 fn identity_migrations_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../identity/migrations")
+}
+
+fn payments_migrations_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../payments/migrations")
 }

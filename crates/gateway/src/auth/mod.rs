@@ -70,6 +70,7 @@ pub struct AuthState {
     cache: SessionCache,
     cookie_name: String,
     lookups: Option<Arc<RateLimiter>>,
+    ignored: Vec<&'static str>,
 }
 
 impl AuthState {
@@ -80,7 +81,17 @@ impl AuthState {
             cache: SessionCache::default(),
             cookie_name,
             lookups: None,
+            ignored: Vec::new(),
         }
+    }
+
+    /// Never looks at credentials on paths starting with one of `prefixes`: routes that act for
+    /// no user (provider webhooks) then cost no identity call and keep working while identity is
+    /// down, whatever cookies the sender carries.
+    #[must_use]
+    pub fn ignoring(mut self, prefixes: &[&'static str]) -> Self {
+        self.ignored = prefixes.to_vec();
+        self
     }
 
     /// Bounds, per client IP, the lookups that miss the edge cache and cost a call to identity
@@ -171,6 +182,7 @@ pub async fn resolve_session(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, ActixError> {
     if let Some(state) = request.app_data::<web::Data<AuthState>>().cloned()
+        && !state.ignored.iter().any(|p| request.path().starts_with(p))
         && let Some((token, credential)) = credential_of(request.request(), state.cookie_name())
     {
         match state.validate(&token, request.request()).await {

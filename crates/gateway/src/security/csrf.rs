@@ -16,6 +16,10 @@
 //! from an allowed origin. Safe methods (GET, HEAD, OPTIONS, TRACE) are never checked: they must
 //! not change state.
 //!
+//! Routes that never act on a session, such as payment-provider webhooks (authenticated by
+//! their signature, sent by servers that have no origin and no cookies), are exempted by path
+//! prefix with [`Csrf::exempt`].
+//!
 //! The session cookie is found by scanning the raw `Cookie` headers rather than with a strict
 //! parser, so a malformed neighbouring cookie cannot hide the session and skip the checks while a
 //! more lenient reader downstream still authenticates the request.
@@ -273,12 +277,25 @@ fn refusal(reason: &'static str) -> ApiError {
 #[derive(Clone, Debug)]
 pub struct Csrf {
     config: Arc<CsrfConfig>,
+    exempt: Arc<[&'static str]>,
 }
 
 impl Csrf {
     /// The middleware with `config`.
     pub fn new(config: Arc<CsrfConfig>) -> Self {
-        Self { config }
+        Self {
+            config,
+            exempt: Arc::new([]),
+        }
+    }
+
+    /// Leaves requests whose path starts with one of `prefixes` unchecked. Only for routes that
+    /// ignore sessions altogether (the session layer must skip them too), or a page on another
+    /// site could drive them with the victim's cookie.
+    #[must_use]
+    pub fn exempt(mut self, prefixes: &[&'static str]) -> Self {
+        self.exempt = prefixes.into();
+        self
     }
 }
 
@@ -297,6 +314,7 @@ where
         ready(Ok(CsrfService {
             service: Rc::new(service),
             config: Arc::clone(&self.config),
+            exempt: Arc::clone(&self.exempt),
         }))
     }
 }
@@ -305,6 +323,7 @@ where
 pub struct CsrfService<S> {
     service: Rc<S>,
     config: Arc<CsrfConfig>,
+    exempt: Arc<[&'static str]>,
 }
 
 impl<S, B> Service<ServiceRequest> for CsrfService<S>
@@ -319,7 +338,13 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        match self.config.check(req.method(), req.headers()) {
+        let exempt = self.exempt.iter().any(|p| req.path().starts_with(p));
+        let verdict = if exempt {
+            Ok(())
+        } else {
+            self.config.check(req.method(), req.headers())
+        };
+        match verdict {
             Ok(()) => {
                 let service = Rc::clone(&self.service);
                 Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) })
@@ -415,6 +440,32 @@ mod tests {
             .insert_header((header::ORIGIN, "http://localhost:5173"))
             .insert_header((CSRF_HEADER, token()));
         assert_eq!(status_of(req).await, 204);
+    }
+
+    #[actix_web::test]
+    async fn exempt_prefixes_skip_the_checks_and_nothing_else_does() {
+        let app = actix_test::init_service(
+            App::new()
+                .route(
+                    "/v1/hooks/provider",
+                    web::post().to(|| async { HttpResponse::Ok().body("hook") }),
+                )
+                .route(
+                    "/v1/thing",
+                    web::post().to(|| async { HttpResponse::Ok().body("done") }),
+                )
+                .wrap(Csrf::new(config()).exempt(&["/v1/hooks/"])),
+        )
+        .await;
+        for (path, expected) in [("/v1/hooks/provider", 200), ("/v1/thing", 403)] {
+            let req = actix_test::TestRequest::post()
+                .uri(path)
+                .insert_header(cookie())
+                .insert_header((header::ORIGIN, "https://evil.example"))
+                .to_request();
+            let response = actix_test::call_service(&app, req).await;
+            assert_eq!(response.status().as_u16(), expected, "{path}");
+        }
     }
 
     #[actix_web::test]

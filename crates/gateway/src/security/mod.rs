@@ -16,10 +16,11 @@
 //! App::new()
 //!     .app_data(problem::json_config(max_body_bytes)) // + query_config(), path_config()
 //!     .service(web::scope("/v1/auth").wrap(RateLimit::new(limiter.clone(), "auth")) ...)
+//!     .service(web::scope("/v1/webhooks").wrap(RateLimit::new(limiter.clone(), "webhook")) ...)
 //!     .service(web::scope("/v1").wrap(RateLimit::new(limiter.clone(), "api")) ...)
 //!     .default_service(web::to(problem::not_found))
 //!     .wrap(auth)              // sets the user the limiter's user key reads
-//!     .wrap(Csrf::new(csrf))
+//!     .wrap(Csrf::new(csrf).exempt(&["/v1/webhooks/"]))
 //!     .wrap(cors)
 //!     .wrap(RequestIdMiddleware::new())
 //!     .wrap(SecurityHeaders::new(hsts_max_age_secs)) // outermost
@@ -67,8 +68,8 @@ pub struct SecurityConfig {
     pub csrf_key: Secret<String>,
     /// Name of the session cookie.
     pub session_cookie_name: String,
-    /// Rules per route class; the built-in `auth`, `api` and `public` keep their defaults unless
-    /// set here.
+    /// Rules per route class; the built-in `auth`, `api`, `public` and `webhook` keep their
+    /// defaults unless set here.
     pub rate_limits: HashMap<String, RateLimitRule>,
     /// How long a rate-limit decision may wait for Redis before the local limits answer.
     pub rate_limit_redis_budget_ms: u64,

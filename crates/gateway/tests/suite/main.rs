@@ -7,6 +7,7 @@ mod brute_force;
 mod csrf;
 mod identity_events;
 mod openapi_document;
+mod payments_routes;
 mod ratelimit_redis;
 mod redis_outage;
 mod security_headers;

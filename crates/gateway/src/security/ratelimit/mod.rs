@@ -60,6 +60,10 @@ pub const CLASS_AUTH: &str = "auth";
 pub const CLASS_API: &str = "api";
 /// Route class of public, unauthenticated reads.
 pub const CLASS_PUBLIC: &str = "public";
+/// Route class of payment-provider webhooks: a provider sends bursts from few addresses (after
+/// an outage it redelivers everything at once), and each delivery is authenticated by its
+/// signature, so the budget is generous and only stops floods.
+pub const CLASS_WEBHOOK: &str = "webhook";
 /// How long a Redis decision may take before the local store answers instead.
 pub const DEFAULT_REDIS_BUDGET: Duration = Duration::from_millis(200);
 
@@ -117,12 +121,14 @@ impl RateLimitRule {
     }
 }
 
-/// The built-in rules: `auth` 20 per minute, `api` 600 per minute, `public` 1200 per minute.
+/// The built-in rules: `auth` 20 per minute, `api` 600 per minute, `public` 1200 per minute,
+/// `webhook` 6000 per minute.
 pub fn default_rules() -> HashMap<String, RateLimitRule> {
     HashMap::from([
         (CLASS_AUTH.to_owned(), RateLimitRule::new(20, 60)),
         (CLASS_API.to_owned(), RateLimitRule::new(600, 60)),
         (CLASS_PUBLIC.to_owned(), RateLimitRule::new(1_200, 60)),
+        (CLASS_WEBHOOK.to_owned(), RateLimitRule::new(6_000, 60)),
     ])
 }
 

@@ -1,0 +1,388 @@
+//! The payments routes through the real gateway, identity and payments, with the simulated
+//! provider serving its hosted pages and delivering its signed webhooks to the gateway's
+//! webhook route: onboarding, a tier, a subscription unlocking content, a tip reaching the
+//! creator's earnings, and the webhook route's refusals.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use df_testkit::Platform;
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+/// Where the client app wants the provider to send people back (never followed here).
+const APP: &str = "https://app.directfanz.test";
+
+/// Polls `probe` until it yields a value, for at most 20 seconds.
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A browser that does not follow redirects, so the test sees where the provider sends it.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Signs up, verifies and logs in; returns the session token and the user id.
+async fn member(platform: &Platform, name: &str, role: &str) -> (String, String) {
+    let email = format!("{name}@example.com");
+    let password = platform.verified_user(&email, name, role).await;
+    let token = platform.login(&email, &password).await;
+    let (status, me) = platform.get_json("/v1/me", &token).await;
+    assert_eq!(status, 200, "{me}");
+    (token, me["id"].as_str().unwrap().to_owned())
+}
+
+/// Pays a checkout on the provider's hosted page, as the fan's browser would.
+async fn pay(platform: &Platform, checkout: &Value, success_url: &str) {
+    let url = checkout["checkout_url"].as_str().unwrap();
+    assert!(
+        url.starts_with(platform.provider_url.as_deref().unwrap()),
+        "{url}"
+    );
+    let page = browser().get(url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let paid = browser().post(url).send().await.unwrap();
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    assert_eq!(paid.headers()[header::LOCATION], success_url);
+}
+
+fn checkout_urls() -> (String, String) {
+    (format!("{APP}/paid"), format!("{APP}/cancelled"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creator_onboards_and_fans_subscribe_and_tip_through_the_gateway() {
+    let platform = Platform::builder().with_payments().start().await;
+    let (creator, creator_id) = member(&platform, "maker_one", "creator").await;
+    let (fan, fan_id) = member(&platform, "fan_one", "fan").await;
+
+    // Errors keep payments' codes; the user's role travels with the call.
+    let (status, problem) = platform
+        .get_json("/v1/creator/payout-account", &creator)
+        .await;
+    assert_eq!(status, 404, "{problem}");
+    assert_eq!(problem["code"], "payments.no_payout_account");
+    let onboarding = json!({
+        "return_url": format!("{APP}/creator/payouts"),
+        "refresh_url": format!("{APP}/creator/payouts/retry"),
+        "country": "US",
+    });
+    let (status, problem) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/payout-account/onboarding",
+            &fan,
+            Some(onboarding.clone()),
+        )
+        .await;
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["code"], "common.forbidden");
+
+    // Onboarding: the provider's page completes it and reports back through the webhook route.
+    let (status, link) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/payout-account/onboarding",
+            &creator,
+            Some(onboarding),
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(platform.provider_url.as_deref().unwrap()),
+        "{url}"
+    );
+    let page = browser().get(url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.headers()[header::LOCATION],
+        format!("{APP}/creator/payouts").as_str()
+    );
+    let account = eventually("the payout account can take payments", || async {
+        let (status, account) = platform
+            .get_json("/v1/creator/payout-account", &creator)
+            .await;
+        (status == 200 && account["charges_enabled"] == true).then_some(account)
+    })
+    .await;
+    assert_eq!(account["creator_id"], creator_id.as_str());
+    assert_eq!(account["payouts_enabled"], true);
+
+    // A tier, visible to fans.
+    let (status, tier) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/tiers",
+            &creator,
+            Some(json!({
+                "name": "Gold",
+                "price": {"amount_minor": 999, "currency": "usd"},
+                "description": "Every post, every week.",
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{tier}");
+    assert_eq!(
+        tier["price"],
+        json!({"amount_minor": 999, "currency": "usd"})
+    );
+    assert_eq!(tier["subscriber_cap"], Value::Null);
+    assert_eq!(tier["archived"], false);
+    let tier_id = tier["id"].as_str().unwrap().to_owned();
+    let (status, tiers) = platform
+        .get_json(&format!("/v1/creators/{creator_id}/tiers"), &fan)
+        .await;
+    assert_eq!(status, 200, "{tiers}");
+    assert_eq!(tiers["items"][0]["id"], tier_id.as_str());
+    assert_eq!(tiers["next_cursor"], Value::Null);
+
+    // No access before paying; the question is always about the caller.
+    let entitlement = format!("/v1/creators/{creator_id}/entitlement");
+    let (status, answer) = platform.get_json(&entitlement, &fan).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"allowed": false, "reason": "none", "until": null})
+    );
+    let (_, answer) = platform.get_json(&entitlement, &creator).await;
+    assert_eq!(answer["reason"], "owner");
+
+    // Subscribe, pay on the provider's page, and the subscription unlocks the content.
+    let (success_url, cancel_url) = checkout_urls();
+    let (status, checkout) = platform
+        .send_json(
+            Method::POST,
+            "/v1/subscriptions",
+            &fan,
+            Some(json!({"tier_id": tier_id, "success_url": success_url, "cancel_url": cancel_url})),
+        )
+        .await;
+    assert_eq!(status, 201, "{checkout}");
+    assert!(
+        checkout["checkout_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    chrono::DateTime::parse_from_rfc3339(checkout["expires_at"].as_str().unwrap()).unwrap();
+    pay(&platform, &checkout, &success_url).await;
+    let answer = eventually("the subscription unlocks the creator's content", || async {
+        let (status, answer) = platform.get_json(&entitlement, &fan).await;
+        (status == 200 && answer["allowed"] == true).then_some(answer)
+    })
+    .await;
+    assert_eq!(answer["reason"], "subscription");
+    chrono::DateTime::parse_from_rfc3339(answer["until"].as_str().unwrap()).unwrap();
+    let (status, mine) = platform.get_json("/v1/me/subscriptions", &fan).await;
+    assert_eq!(status, 200, "{mine}");
+    let subscriptions = mine["items"].as_array().unwrap();
+    assert_eq!(subscriptions.len(), 1, "{mine}");
+    assert_eq!(subscriptions[0]["tier_id"], tier_id.as_str());
+    assert_eq!(subscriptions[0]["creator_id"], creator_id.as_str());
+    assert_eq!(subscriptions[0]["status"], "active");
+    // Another fan's subscriptions are not this fan's.
+    let (_, theirs) = platform.get_json("/v1/me/subscriptions", &creator).await;
+    assert_eq!(theirs["items"], json!([]));
+
+    // A tip reaches the creator's earnings.
+    let (status, checkout) = platform
+        .send_json(
+            Method::POST,
+            "/v1/tips",
+            &fan,
+            Some(json!({
+                "creator_id": creator_id,
+                "amount": {"amount_minor": 500, "currency": "usd"},
+                "message": "Thanks for the tutorials!",
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{checkout}");
+    pay(&platform, &checkout, &success_url).await;
+    let earnings = eventually("the tip shows in the creator's earnings", || async {
+        let (status, earnings) = platform
+            .get_json("/v1/creator/earnings?currency=usd", &creator)
+            .await;
+        let tipped = earnings["lines"].as_array().is_some_and(|lines| {
+            lines
+                .iter()
+                .any(|l| l["kind"] == "payment" && l["gross"]["amount_minor"] == 500)
+        });
+        (status == 200 && tipped).then_some(earnings)
+    })
+    .await;
+    assert_eq!(earnings["creator_id"], creator_id.as_str());
+    assert_eq!(earnings["currency"], "usd");
+    assert_eq!(earnings["pending"]["currency"], "usd");
+    assert!(
+        earnings["pending"]["amount_minor"].as_i64().unwrap() > 0,
+        "{earnings}"
+    );
+    // Earnings are the caller's own: the fan who paid sees none of the creator's.
+    let (status, theirs) = platform.get_json("/v1/creator/earnings", &fan).await;
+    if status == 200 {
+        assert_eq!(theirs["creator_id"], fan_id.as_str());
+        assert_eq!(theirs["lines"], json!([]));
+    } else {
+        assert_eq!(status, 403, "{theirs}");
+    }
+    platform.stop().await;
+}
+
+/// `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as the provider signs.
+fn stripe_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_route_hands_the_raw_body_to_payments_and_keeps_its_refusals() {
+    let platform = Platform::builder().with_payments().start().await;
+    let http = platform.http();
+    let webhook = platform.url("/v1/webhooks/stripe");
+    let secret = platform.webhook_secret.as_ref().unwrap().expose().clone();
+    let now = platform.clock.now().timestamp();
+
+    // A correctly signed event goes through byte for byte (the signature covers the exact
+    // body, whitespace included); the same delivery again is a duplicate.
+    let event = format!(
+        "{{\"id\": \"evt_gw_{}\", \"object\": \"event\", \"type\": \"customer.created\",\n \"created\": {now}, \"data\": {{\"object\": {{}}}}}}",
+        uuid::Uuid::new_v4().simple()
+    );
+    for outcome in ["ignored", "duplicate"] {
+        let response = http
+            .post(&webhook)
+            .header("content-type", "application/json")
+            .header(
+                "stripe-signature",
+                stripe_signature(&secret, now, event.as_bytes()),
+            )
+            .body(event.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, json!({"received": true, "outcome": outcome}));
+    }
+
+    // A bad signature is payments' 400, even with a stray session cookie and no origin (the
+    // route is exempt from CSRF checks, which would refuse that with 403).
+    let response = http
+        .post(&webhook)
+        .header("content-type", "application/json")
+        .header("cookie", "__Host-df_session=not-a-session")
+        .header(
+            "stripe-signature",
+            stripe_signature("another secret", now, event.as_bytes()),
+        )
+        .body(event.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "payments.webhook_signature_invalid");
+
+    // No signature header at all: refused at the edge.
+    let response = http
+        .post(&webhook)
+        .body(event.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "gateway.webhook_signature_missing");
+
+    // Bodies past 256 KiB are refused before payments sees them.
+    let large = vec![b' '; 256 * 1024 + 1];
+    let response = http
+        .post(&webhook)
+        .header("stripe-signature", stripe_signature(&secret, now, &large))
+        .body(large)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "common.payload_too_large");
+
+    // The webhook has its own rate-limit class.
+    let response = http.post(&webhook).body("{}").send().await.unwrap();
+    assert_eq!(response.headers()["ratelimit-policy"], "6000;w=60");
+
+    // The other payments routes need a session.
+    let response = http
+        .get(platform.url("/v1/me/subscriptions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "gateway.unauthenticated");
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_payments_down_logins_still_work_and_webhooks_get_503() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // The platform starts only once the gateway reports ready, so readiness ignores payments.
+    let platform = Platform::builder()
+        .gateway(move |config| config.payments.url = format!("http://{closed}"))
+        .start()
+        .await;
+    let (fan, _) = member(&platform, "fan_two", "fan").await;
+
+    let (status, problem) = platform.get_json("/v1/me/subscriptions", &fan).await;
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(problem["code"], "common.unavailable");
+
+    // The provider must deliver again later: 503, not a 4xx that would make it give up.
+    let response = platform
+        .http()
+        .post(platform.url("/v1/webhooks/stripe"))
+        .header("stripe-signature", "t=1,v1=00")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "common.unavailable");
+    platform.stop().await;
+}
