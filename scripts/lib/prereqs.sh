@@ -18,6 +18,7 @@ DF_PG_PORT=5432
 DF_REDIS_PORT=6379
 DF_AMQP_PORT=5672
 DF_IDENTITY_DB=df_identity
+DF_PAYMENTS_DB=df_payments
 # psql and createdb give up on a server that does not answer instead of hanging.
 export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-5}
 
@@ -183,6 +184,7 @@ df_ensure_postgres() {
         df_die "PostgreSQL answers on $DF_PG_HOST:$DF_PG_PORT, but user postgres cannot connect over TCP without a password. Allow it for loopback in pg_hba.conf ('host all all 127.0.0.1/32 trust'), or export PGPASSWORD and set DF_DATABASE__URL to match."
     fi
     df_ensure_database "$DF_IDENTITY_DB"
+    df_ensure_database "$DF_PAYMENTS_DB"
     df_log "PostgreSQL ready on $DF_PG_HOST:$DF_PG_PORT"
 }
 

@@ -1,9 +1,10 @@
 //! `df-dev`: every DirectFanz service in one process, for local development and demos.
 //!
-//! Configuration is the services' own, nested under `identity` and `gateway`
+//! Configuration is the services' own, nested under `identity`, `payments` and `gateway`
 //! (`DF_GATEWAY__HTTP__LISTEN`, `DF_IDENTITY__MAIL__OUTBOX_DIR`, …), with local defaults: loopback
-//! listeners, readable logs, email written to `.dev/mail`, and fresh internal keys generated at
-//! start when none are configured (both services live in this process, so they share them).
+//! listeners, readable logs, email written to `.dev/mail`, the simulated payment provider, and
+//! fresh internal keys, webhook secret and tax key generated at start when none are configured
+//! (the services live in this process, so they share them).
 
 use std::process::ExitCode;
 
@@ -11,6 +12,7 @@ use base64::Engine;
 use df_common::config::Validate;
 use df_gateway::GatewayConfig;
 use df_identity::IdentityConfig;
+use df_payments::PaymentsConfig;
 use rand::RngCore;
 use serde::Deserialize;
 
@@ -18,6 +20,7 @@ use serde::Deserialize;
 #[serde(default, deny_unknown_fields)]
 struct DevConfig {
     identity: IdentityConfig,
+    payments: PaymentsConfig,
     gateway: GatewayConfig,
 }
 
@@ -28,6 +31,10 @@ const DEV_DEFAULTS: &[(&str, &str)] = &[
     ("DF_IDENTITY__ADMIN__LISTEN", "127.0.0.1:9090"),
     ("DF_IDENTITY__TELEMETRY__LOG_FORMAT", "pretty"),
     ("DF_IDENTITY__MAIL__OUTBOX_DIR", ".dev/mail"),
+    ("DF_PAYMENTS__GRPC__LISTEN", "127.0.0.1:50052"),
+    ("DF_PAYMENTS__ADMIN__LISTEN", "127.0.0.1:9092"),
+    ("DF_PAYMENTS__TELEMETRY__LOG_FORMAT", "pretty"),
+    ("DF_PAYMENTS__PROVIDER__SIMULATED__LISTEN", "127.0.0.1:8091"),
     ("DF_GATEWAY__HTTP__LISTEN", "127.0.0.1:8080"),
     ("DF_GATEWAY__ADMIN__LISTEN", "127.0.0.1:9091"),
     ("DF_GATEWAY__TELEMETRY__LOG_FORMAT", "pretty"),
@@ -38,6 +45,9 @@ impl Validate for DevConfig {
         let mut identity = Vec::new();
         self.identity.validate(&mut identity);
         problems.extend(identity.into_iter().map(|p| format!("identity.{p}")));
+        let mut payments = Vec::new();
+        self.payments.validate(&mut payments);
+        problems.extend(payments.into_iter().map(|p| format!("payments.{p}")));
         let mut gateway = Vec::new();
         self.gateway.validate(&mut gateway);
         problems.extend(gateway.into_iter().map(|p| format!("gateway.{p}")));
@@ -86,6 +96,22 @@ fn complete(config: &mut DevConfig) {
     if config.gateway.security.csrf_key.is_empty() {
         config.gateway.security.csrf_key = random_key().into();
     }
+    if config.payments.internal_auth.verifying_keys.is_empty() {
+        config.payments.internal_auth.verifying_keys =
+            config.identity.internal_auth.verifying_keys.clone();
+    }
+    if config.payments.webhooks.signing_secret.is_empty() {
+        config.payments.webhooks.signing_secret = format!("whsec_{}", random_key()).into();
+    }
+    if config.payments.tax.encryption.keys.is_empty() {
+        // A fresh key per start: tax details entered in a dev session are shown masked later,
+        // but cannot be decrypted after a restart. Set tax.encryption.keys to keep them.
+        config.payments.tax = df_payments::tax::TaxConfig::ephemeral();
+    }
+    let simulated = &mut config.payments.provider.simulated;
+    simulated.public_url = format!("http://{}", simulated.listen);
+    simulated.webhook_url = format!("http://{}/v1/webhooks/stripe", config.gateway.http.listen);
+    config.gateway.payments.url = format!("http://{}", config.payments.grpc.listen);
     config.gateway.identity.url = format!("http://{}", config.identity.grpc.listen);
     config.identity.identity.public_app_url = format!("http://{}", config.gateway.http.listen);
 }
@@ -117,11 +143,17 @@ async fn main() -> ExitCode {
     let shutdown = df_common::lifecycle::shutdown_on_signals();
     let result = async {
         let identity_listeners = df_identity::Listeners::bind(&config.identity).await?;
+        let payments_listeners = df_payments::Listeners::bind(&config.payments).await?;
         let gateway_listeners = df_gateway::Listeners::bind(&config.gateway).await?;
         let gateway_url = format!("http://{}", config.gateway.http.listen);
         let identity = tokio::spawn(df_identity::serve(
             config.identity,
             identity_listeners,
+            shutdown.clone(),
+        ));
+        let payments = tokio::spawn(df_payments::serve(
+            config.payments,
+            payments_listeners,
             shutdown.clone(),
         ));
         let gateway = tokio::spawn(df_gateway::serve(
@@ -130,9 +162,10 @@ async fn main() -> ExitCode {
             shutdown.clone(),
         ));
         tracing::info!(%gateway_url, "DirectFanz is up; press Ctrl-C to stop");
-        let (identity, gateway) = tokio::join!(identity, gateway);
+        let (identity, payments, gateway) = tokio::join!(identity, payments, gateway);
         shutdown.cancel();
         identity.map_err(df_common::Error::internal)??;
+        payments.map_err(df_common::Error::internal)??;
         gateway.map_err(df_common::Error::internal)??;
         Ok::<(), df_common::Error>(())
     }

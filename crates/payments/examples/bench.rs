@@ -72,6 +72,7 @@ async fn main() {
     };
     config.database.max_connections = 16;
     config.webhooks.signing_secret = secret.clone();
+    config.tax = df_payments::tax::TaxConfig::ephemeral();
     config.telemetry.log_filter = "error".into();
     config.provider.simulated.webhook_url = "http://127.0.0.1:9/unused".into();
     config.provider.simulated.delivery_attempts = 1;
@@ -151,8 +152,7 @@ async fn main() {
         let token = service_token.clone();
         let secret = secret.clone();
         async move {
-            let header =
-                signature::sign(body.as_bytes(), &secret, chrono::Utc::now().timestamp());
+            let header = signature::sign(body.as_bytes(), &secret, chrono::Utc::now().timestamp());
             let request = request_with_principal(
                 pb::IngestWebhookRequest {
                     payload: body.into_bytes(),

@@ -326,6 +326,7 @@ pub async fn archive_tier(
     conn: &mut AsyncPgConnection,
     creator_id: Uuid,
     id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<Tier, Error> {
     let changed = diesel::update(
         tiers::table
@@ -333,7 +334,7 @@ pub async fn archive_tier(
             .filter(tiers::creator_id.eq(creator_id))
             .filter(tiers::archived_at.is_null()),
     )
-    .set(tiers::archived_at.eq(Some(Utc::now())))
+    .set(tiers::archived_at.eq(Some(now)))
     .execute(conn)
     .await?;
     if changed == 0 {

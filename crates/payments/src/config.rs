@@ -211,7 +211,11 @@ impl Validate for WebhookConfig {
                     .into(),
             );
         }
-        if self.secrets().iter().any(|s| !s.is_empty() && s.expose().len() < 16) {
+        if self
+            .secrets()
+            .iter()
+            .any(|s| !s.is_empty() && s.expose().len() < 16)
+        {
             problems.push(
                 "webhooks.signing_secret: must be at least 16 characters (value hidden)".into(),
             );

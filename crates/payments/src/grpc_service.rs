@@ -66,7 +66,7 @@ fn own_or_admin(principal: &Principal, creator_id: &str) -> Result<Uuid, Status>
     if principal.has_role(Role::Admin) && !creator_id.is_empty() {
         return uuid(creator_id, "creator_id");
     }
-    let me = user(principal)?;
+    let me = creator(principal)?;
     if creator_id.is_empty() || uuid(creator_id, "creator_id")? == me {
         Ok(me)
     } else {
@@ -264,7 +264,8 @@ impl Payments for PaymentsService {
         let creator_id = creator(&principal(&request)?)?;
         let id = uuid(&request.get_ref().tier_id, "tier_id")?;
         let mut conn = self.service.db.conn().await?;
-        let tier = catalogue::archive_tier(&mut conn, creator_id, id).await?;
+        let tier =
+            catalogue::archive_tier(&mut conn, creator_id, id, self.service.clock.now()).await?;
         let count = catalogue::subscriber_count(&mut conn, id).await?;
         Ok(Response::new(tier_to_pb(tier, count)))
     }
@@ -586,9 +587,14 @@ impl Payments for PaymentsService {
             }));
         }
         let creator_id = own_or_admin(&caller, &r.creator_id)?;
-        let form =
-            reports::summary_for(&mut conn, creator_id, r.tax_year, tax.nec_threshold_minor, &payer)
-                .await?;
+        let form = reports::summary_for(
+            &mut conn,
+            creator_id,
+            r.tax_year,
+            tax.nec_threshold_minor,
+            &payer,
+        )
+        .await?;
         let (content, content_type, extension) = if pdf {
             (forms::to_pdf(&form), "application/pdf", "pdf")
         } else {

@@ -564,7 +564,8 @@ impl PaymentsSetup {
         config.provider.simulated.listen = provider_addr;
         config.provider.simulated.public_url = provider_url.clone();
         config.provider.simulated.webhook_url = format!("{gateway_url}/v1/webhooks/stripe");
-        config.webhooks.signing_secrets = vec![secret.clone()];
+        config.webhooks.signing_secret = secret.clone();
+        config.tax = df_payments::tax::TaxConfig::ephemeral();
         for f in adjust {
             f(&mut config);
         }

@@ -73,6 +73,7 @@ impl Payments {
             ..PaymentsConfig::default()
         };
         config.webhooks.signing_secret = secret.clone();
+        config.tax = df_payments::tax::TaxConfig::ephemeral();
         let grpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let grpc_addr = grpc.local_addr().unwrap();
         drop(grpc);
