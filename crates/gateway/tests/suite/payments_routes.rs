@@ -1,7 +1,8 @@
 //! The payments routes through the real gateway, identity and payments, with the simulated
 //! provider serving its hosted pages and delivering its signed webhooks to the gateway's
-//! webhook route: onboarding, a tier, a subscription unlocking content, a tip reaching the
-//! creator's earnings, and the webhook route's refusals.
+//! webhook route: onboarding, a tier, a subscription unlocking content until its paid period
+//! ends after cancellation, a tip and a PPV purchase booked in the ledger, the payout run and the
+//! statement, and the webhook route's refusals.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -70,7 +71,7 @@ fn checkout_urls() -> (String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_creator_onboards_and_fans_subscribe_and_tip_through_the_gateway() {
+async fn the_whole_money_path_runs_through_the_gateway() {
     let platform = Platform::builder().with_payments().start().await;
     let (creator, creator_id) = member(&platform, "maker_one", "creator").await;
     let (fan, fan_id) = member(&platform, "fan_one", "fan").await;
@@ -239,14 +240,176 @@ async fn a_creator_onboards_and_fans_subscribe_and_tip_through_the_gateway() {
         earnings["pending"]["amount_minor"].as_i64().unwrap() > 0,
         "{earnings}"
     );
-    // Earnings are the caller's own: the fan who paid sees none of the creator's.
+    // Earnings are creators' own: the fan who paid is refused.
     let (status, theirs) = platform.get_json("/v1/creator/earnings", &fan).await;
-    if status == 200 {
-        assert_eq!(theirs["creator_id"], fan_id.as_str());
-        assert_eq!(theirs["lines"], json!([]));
-    } else {
-        assert_eq!(status, 403, "{theirs}");
+    assert_eq!(status, 403, "{theirs}");
+    let _ = fan_id;
+
+    // A PPV purchase unlocks its item, and only that item.
+    let (status, item) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/ppv-items",
+            &creator,
+            Some(
+                json!({"post_id": uuid::Uuid::now_v7(), "title": "Studio tour",
+                        "price": {"amount_minor": 1_500, "currency": "usd"}}),
+            ),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{item}");
+    let item_id = item["id"].as_str().unwrap().to_owned();
+    let item_entitlement = format!("{entitlement}?ppv_item_id={item_id}");
+    let (_, answer) = platform.get_json(&item_entitlement, &fan).await;
+    assert_eq!(
+        answer["allowed"], false,
+        "a subscription must not unlock a PPV item"
+    );
+    let (status, checkout) = platform
+        .send_json(
+            Method::POST,
+            &format!("/v1/ppv-items/{item_id}/purchase"),
+            &fan,
+            Some(json!({"success_url": success_url, "cancel_url": cancel_url})),
+        )
+        .await;
+    assert_eq!(status, 201, "{checkout}");
+    pay(&platform, &checkout, &success_url).await;
+    let answer = eventually("the purchase unlocks the item", || async {
+        let (_, answer) = platform.get_json(&item_entitlement, &fan).await;
+        (answer["allowed"] == true).then_some(answer)
+    })
+    .await;
+    assert_eq!(answer["reason"], "ppv");
+
+    // The tip and the purchase are booked as gross, platform fee, processor fee and creator
+    // net, and every transaction balances.
+    let payments_db = platform.payments_db.as_ref().unwrap().db();
+    let mut conn = payments_db.conn().await.unwrap();
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        account: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        amount: i64,
     }
+    let lines: Vec<Line> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT p.kind, e.account, e.amount FROM ledger_entries e
+               JOIN ledger_transactions t ON t.id = e.transaction_id AND t.kind = 'payment'
+               JOIN payments p ON p.id::text = t.reference
+              WHERE p.kind IN ('tip', 'ppv') ORDER BY p.kind DESC, e.id",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    let line = |kind: &str, account: &str, amount: i64| Line {
+        kind: kind.into(),
+        account: account.into(),
+        amount,
+    };
+    let fee = |gross: i64| df_payments::money::simulated_processor_fee(gross);
+    assert_eq!(
+        lines,
+        vec![
+            line("tip", "fan_payments", -500),
+            line("tip", "creator_pending", 400),
+            line("tip", "platform_revenue", 100),
+            line("tip", "platform_revenue", -fee(500)),
+            line("tip", "processor_fees", fee(500)),
+            line("ppv", "fan_payments", -1_500),
+            line("ppv", "creator_pending", 1_200),
+            line("ppv", "platform_revenue", 300),
+            line("ppv", "platform_revenue", -fee(1_500)),
+            line("ppv", "processor_fees", fee(1_500)),
+        ]
+    );
+    assert!(
+        df_payments::ledger::integrity::check(&mut conn)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The fan cancels: access lasts until the paid period ends, and ends after it.
+    let subscription_id = subscriptions[0]["id"].as_str().unwrap().to_owned();
+    let (status, cancelled) = platform
+        .send_json(
+            Method::POST,
+            &format!("/v1/subscriptions/{subscription_id}/cancel"),
+            &fan,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["cancel_at_period_end"], true);
+    platform.simulated().advance(chrono::Duration::days(29));
+    let (_, answer) = platform.get_json(&entitlement, &fan).await;
+    assert_eq!(
+        answer["allowed"], true,
+        "access ended before the paid period did"
+    );
+    platform.simulated().advance(chrono::Duration::days(2));
+    eventually("access ends with the period", || async {
+        let (_, answer) = platform.get_json(&entitlement, &fan).await;
+        (answer["allowed"] == false).then_some(())
+    })
+    .await;
+
+    // The holds have ended: an admin's payout run pays the whole available balance, and the
+    // creator's statement and payout list show it.
+    let admin_password = platform
+        .verified_user("admin_one@example.com", "admin_one", "fan")
+        .await;
+    let mut identity = platform.db.db().conn().await.unwrap();
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE users SET role = 'admin' WHERE username = 'admin_one'"),
+        &mut identity,
+    )
+    .await
+    .unwrap();
+    let admin = platform
+        .login("admin_one@example.com", &admin_password)
+        .await;
+    let (status, refused) = platform
+        .send_json(Method::POST, "/v1/admin/payouts/run", &creator, None)
+        .await;
+    assert_eq!(status, 403, "{refused}");
+    let (status, run) = platform
+        .send_json(Method::POST, "/v1/admin/payouts/run", &admin, None)
+        .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["payouts_started"], 1, "{run}");
+    let expected_payout = 799 + 400 + 1_200;
+    let payouts = eventually("the payout is confirmed", || async {
+        let (_, payouts) = platform.get_json("/v1/creator/payouts", &creator).await;
+        (payouts["items"][0]["status"] == "paid").then_some(payouts)
+    })
+    .await;
+    assert_eq!(
+        payouts["items"][0]["amount"],
+        json!({"amount_minor": expected_payout, "currency": "usd"})
+    );
+    let (_, earnings) = platform
+        .get_json("/v1/creator/earnings?currency=usd", &creator)
+        .await;
+    assert_eq!(earnings["available"]["amount_minor"], 0, "{earnings}");
+    assert_eq!(
+        earnings["paid_out"]["amount_minor"], expected_payout,
+        "{earnings}"
+    );
+    assert!(
+        earnings["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["kind"] == "payout_started"
+                && l["amount"]["amount_minor"] == -expected_payout),
+        "{earnings}"
+    );
     platform.stop().await;
 }
 
