@@ -254,6 +254,8 @@ pub struct PolicyConfig {
     pub evidence_lead_hours: u32,
     /// How long an entitlement answer is cached (invalidated earlier by changes).
     pub entitlement_cache_secs: u32,
+    /// How often background jobs (scheduled payouts, dispute evidence) look for work.
+    pub job_interval_secs: u32,
 }
 
 impl Default for PolicyConfig {
@@ -269,6 +271,7 @@ impl Default for PolicyConfig {
             dispute_flag_threshold: 2,
             evidence_lead_hours: 48,
             entitlement_cache_secs: 60,
+            job_interval_secs: 60,
         }
     }
 }
@@ -325,6 +328,13 @@ impl Validate for PolicyConfig {
             self.evidence_lead_hours,
             1,
             24 * 14,
+        );
+        check_range(
+            problems,
+            "policy.job_interval_secs",
+            self.job_interval_secs,
+            1,
+            3_600,
         );
         check_range(
             problems,

@@ -18,18 +18,16 @@ use crate::{
     service::Service,
 };
 
-/// How often the scheduler wakes up.
-const TICK: Duration = Duration::from_secs(60);
-
 /// Spawns the scheduler.
 pub fn spawn(service: Service, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let tick = Duration::from_secs(u64::from(service.policy.job_interval_secs));
         let interval = chrono::Duration::hours(i64::from(service.policy.payout_interval_hours));
         let mut next_payout_run = service.clock.now() + interval;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(TICK) => {}
+                () = tokio::time::sleep(tick) => {}
             }
             let now = service.clock.now();
             if now >= next_payout_run {

@@ -427,8 +427,8 @@ async fn a_failed_renewal_keeps_access_through_the_grace_period_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dispute_holds_the_funds_and_a_loss_is_booked() {
-    let p = Payments::start().await;
+async fn a_dispute_holds_the_funds_gets_evidence_and_a_loss_is_booked() {
+    let p = Payments::start_with(|config| config.policy.job_interval_secs = 1).await;
     let creator = onboarded_creator(&p).await;
     let fan = Uuid::now_v7();
     let tip = p
@@ -490,5 +490,81 @@ async fn a_dispute_holds_the_funds_and_a_loss_is_booked() {
         earnings().await.dispute_reserve == 0
     })
     .await;
+    assert!(integrity::check(&mut conn).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_payouts_are_retried_then_surfaced_to_admins_with_the_money_back() {
+    let p = Payments::start_with(|config| {
+        config.policy.payout_max_attempts = 2;
+        config.policy.payout_retry_base_minutes = 10;
+    })
+    .await;
+    let creator = onboarded_creator(&p).await;
+    let fan = Uuid::now_v7();
+    let tip = p
+        .client()
+        .tip(p.as_user(
+            fan,
+            Role::Fan,
+            pb::TipRequest {
+                creator_id: creator.to_string(),
+                amount: Some(pb::Money {
+                    amount: 10_000,
+                    currency: "usd".into(),
+                }),
+                message: String::new(),
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    p.simulated()
+        .complete_checkout(&session_of(&tip.url))
+        .unwrap();
+    let earnings = || {
+        let request = p.as_user(creator, Role::Creator, pb::GetEarningsRequest::default());
+        let mut client = p.client();
+        async move { client.get_earnings(request).await.unwrap().into_inner() }
+    };
+    eventually("tip booked", || async { earnings().await.pending == 8_000 }).await;
+    p.simulated().advance(chrono::Duration::days(8));
+    p.simulated().fail_next_payouts(10);
+    let admin = Uuid::now_v7();
+    let run = || {
+        let request = p.as_user(admin, Role::Admin, pb::RunPayoutsRequest {});
+        let mut client = p.client();
+        async move { client.run_payouts(request).await.unwrap().into_inner() }
+    };
+
+    // First attempt fails: the money waits in transit, a retry is scheduled.
+    assert_eq!(run().await.payouts_started, 1);
+    let during = earnings().await;
+    assert_eq!((during.available, during.in_transit), (0, 8_000));
+    // Not yet due: nothing is retried.
+    assert_eq!(run().await.retried, 0);
+    // After the back-off the retry fails too, the last attempt: the money is available again
+    // and admins see the payout.
+    p.simulated().advance(chrono::Duration::minutes(11));
+    assert_eq!(run().await.retried, 1);
+    let after = earnings().await;
+    assert_eq!(
+        (after.available, after.in_transit, after.paid_out),
+        (8_000, 0, 0)
+    );
+    let failed = p
+        .client()
+        .list_failed_payouts(p.as_user(admin, Role::Admin, pb::ListFailedPayoutsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .payouts;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].status, "needs_attention");
+    assert_eq!(failed[0].attempts, 2);
+    assert_eq!(failed[0].failure_code, "payments.provider_unavailable");
+    let mut conn = p.conn().await;
     assert!(integrity::check(&mut conn).await.unwrap().is_empty());
 }
