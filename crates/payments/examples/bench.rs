@@ -2,7 +2,9 @@
 //! commit) through the gRPC API, and entitlement checks answered from the Redis cache.
 //! Run through `scripts/bench/payments`; prints a Markdown table.
 //!
-//! Settings (environment): BENCH_EVENTS (20000), BENCH_CHECKS (20000), BENCH_CONCURRENCY (32).
+//! Settings (environment): BENCH_EVENTS (20000 per ingestion run), BENCH_CHECKS (20000 per
+//! concurrency level), BENCH_CONCURRENCY (32 events in flight).
+//! The client runs in the same process as the service, so both share this machine's cores.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -73,7 +75,6 @@ async fn main() {
     config.database.max_connections = 16;
     config.webhooks.signing_secret = secret.clone();
     config.tax = df_payments::tax::TaxConfig::ephemeral();
-    config.telemetry.log_filter = "error".into();
     config.provider.simulated.webhook_url = "http://127.0.0.1:9/unused".into();
     config.provider.simulated.delivery_attempts = 1;
     let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -84,9 +85,11 @@ async fn main() {
         simulated: Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
+    let service_slot = Arc::new(OnceLock::new());
     let wiring = df_payments::Wiring {
         clock: None,
         simulated: Some(Arc::new(OnceLock::new())),
+        service: Some(service_slot.clone()),
     };
     let server = tokio::spawn(df_payments::serve_with(
         config,
@@ -130,32 +133,39 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // 1. Webhook ingestion: signed tip events for 100 creators and 1,000 fans.
+    // 1. Webhook ingestion: signed tip events for 100 creators and 1,000 fans, first through the
+    //    gRPC API (as the gateway calls it), then straight into the pipeline (verify + apply +
+    //    ledger, no transport).
     let creators: Vec<Uuid> = (0..100).map(|_| Uuid::now_v7()).collect();
     let fans: Vec<Uuid> = (0..1_000).map(|_| Uuid::now_v7()).collect();
     let now = chrono::Utc::now().timestamp();
-    let bodies: Vec<String> = (0..events)
+    let body = |n: usize| {
+        json!({"id": format!("evt_bench_{n}"), "type": "payment_intent.succeeded",
+            "object": "event", "created": now,
+            "data": {"object": {"id": format!("pi_bench_{n}"), "object": "payment_intent",
+                "amount": 500 + (n % 5_000) as i64, "amount_received": 500 + (n % 5_000) as i64,
+                "currency": "usd", "status": "succeeded",
+                "metadata": {"kind": "tip", "fan_id": fans[n % fans.len()].to_string(),
+                             "creator_id": creators[n % creators.len()].to_string()}}}})
+        .to_string()
+    };
+    let signed: Vec<(Vec<u8>, String)> = (0..2 * events)
         .map(|n| {
-            json!({"id": format!("evt_bench_{n}"), "type": "payment_intent.succeeded",
-                "object": "event", "created": now,
-                "data": {"object": {"id": format!("pi_bench_{n}"), "object": "payment_intent",
-                    "amount": 500 + (n % 5_000) as i64, "amount_received": 500 + (n % 5_000) as i64,
-                    "currency": "usd", "status": "succeeded",
-                    "metadata": {"kind": "tip", "fan_id": fans[n % fans.len()].to_string(),
-                                 "creator_id": creators[n % creators.len()].to_string()}}}})
-            .to_string()
+            let payload = body(n);
+            let header =
+                signature::sign(payload.as_bytes(), &secret, chrono::Utc::now().timestamp());
+            (payload.into_bytes(), header)
         })
         .collect();
+    let (over_grpc, direct) = signed.split_at(events);
     let started = Instant::now();
-    let failures = futures::stream::iter(bodies.into_iter().map(|body| {
+    let failures = futures::stream::iter(over_grpc.iter().cloned().map(|(payload, header)| {
         let mut client = client.clone();
         let token = service_token.clone();
-        let secret = secret.clone();
         async move {
-            let header = signature::sign(body.as_bytes(), &secret, chrono::Utc::now().timestamp());
             let request = request_with_principal(
                 pb::IngestWebhookRequest {
-                    payload: body.into_bytes(),
+                    payload,
                     signature: header,
                 },
                 &token,
@@ -168,9 +178,25 @@ async fn main() {
     .filter(|failed| futures::future::ready(*failed))
     .count()
     .await;
-    let elapsed = started.elapsed();
+    let grpc_rate = events as f64 / started.elapsed().as_secs_f64();
     assert_eq!(failures, 0, "some events were not applied");
-    let rate = events as f64 / elapsed.as_secs_f64();
+
+    let service = service_slot.get().expect("payments started").clone();
+    let started = Instant::now();
+    let failures = futures::stream::iter(direct.iter().map(|(payload, header)| {
+        let service = service.clone();
+        async move {
+            df_payments::webhook::ingest(&service, payload, header)
+                .await
+                .is_err()
+        }
+    }))
+    .buffer_unordered(concurrency)
+    .filter(|failed| futures::future::ready(*failed))
+    .count()
+    .await;
+    let direct_rate = events as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(failures, 0, "some events were not applied");
 
     // 2. Entitlement checks: a cached answer for the same fan and creator, after warm-up.
     let question = pb::CheckEntitlementRequest {
@@ -185,33 +211,43 @@ async fn main() {
             .await
             .unwrap();
     }
-    let mut latencies: Vec<Duration> = futures::stream::iter((0..checks).map(|_| {
-        let mut client = client.clone();
-        let request = request_with_principal(question.clone(), &service_token).unwrap();
-        async move {
-            let started = Instant::now();
-            client.check_entitlement(request).await.unwrap();
-            started.elapsed()
-        }
-    }))
-    .buffer_unordered(concurrency.min(8))
-    .collect()
-    .await;
-    latencies.sort();
+    let mut latency_rows = Vec::new();
+    for in_flight in [1_usize, 4, 8] {
+        let mut latencies: Vec<Duration> = futures::stream::iter((0..checks).map(|_| {
+            let mut client = client.clone();
+            let request = request_with_principal(question.clone(), &service_token).unwrap();
+            async move {
+                let started = Instant::now();
+                client.check_entitlement(request).await.unwrap();
+                started.elapsed()
+            }
+        }))
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
+        latencies.sort();
+        latency_rows.push((
+            in_flight,
+            percentile(&latencies, 0.50),
+            percentile(&latencies, 0.99),
+        ));
+    }
 
     println!("| measurement | result |");
     println!("|---|---:|");
     println!(
-        "| webhook ingestion (verify + inbox + ledger), {events} events, {concurrency} in flight | {rate:.0} events/s |"
+        "| webhook ingestion through gRPC (`IngestWebhook`), {events} events, {concurrency} in flight | {grpc_rate:.0} events/s |"
     );
     println!(
-        "| entitlement check from cache, p50 | {:.2} ms |",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3
+        "| webhook ingestion in process (verify + apply + ledger), {events} events, {concurrency} in flight | {direct_rate:.0} events/s |"
     );
-    println!(
-        "| entitlement check from cache, p99 | {:.2} ms |",
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3
-    );
+    for (in_flight, p50, p99) in latency_rows {
+        println!(
+            "| entitlement check from cache over gRPC, {in_flight} in flight: p50 / p99 | {:.2} ms / {:.2} ms |",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
     shutdown.cancel();
     let _ = server.await;
 }

@@ -92,6 +92,8 @@ pub struct Wiring {
     pub clock: Option<Clock>,
     /// Receives the simulated provider once it exists.
     pub simulated: Option<Arc<std::sync::OnceLock<SimulatedProvider>>>,
+    /// Receives the service's shared state once it exists (benchmarks call the flows directly).
+    pub service: Option<Arc<std::sync::OnceLock<Service>>>,
 }
 
 /// Runs payments until `shutdown` is cancelled, then drains and returns.
@@ -176,6 +178,9 @@ pub async fn serve_with(
             config: config.tax.clone(),
         }),
     };
+    if let Some(slot) = &wiring.service {
+        let _ = slot.set(service.clone());
+    }
     let scheduler_task = scheduler::spawn(service.clone(), shutdown.clone());
     let erasure_task = df_common::bus::spawn_consumer(
         db.clone(),

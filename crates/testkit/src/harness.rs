@@ -415,6 +415,7 @@ impl PlatformBuilder {
             let wiring = df_payments::Wiring {
                 clock: Some(clock.clone()),
                 simulated: Some(simulated.clone()),
+                service: None,
             };
             let token = shutdown.clone();
             tasks.push(tokio::spawn(async move {

@@ -120,6 +120,7 @@ impl Payments {
         let wiring = df_payments::Wiring {
             clock: Some(self.clock.clone()),
             simulated: Some(self.simulated.clone()),
+            service: None,
         };
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
