@@ -150,7 +150,20 @@ impl Accounts {
                     .first(conn)
                     .await
                     .optional()?;
-                if existing.is_some() {
+                if let Some(existing) = existing {
+                    // One notice per address an hour: repeated signups with someone else's
+                    // address must not become a way to flood their inbox. The answer is the
+                    // same whether a notice goes out or not.
+                    let due = diesel::sql_query(
+                        "UPDATE users SET signup_notice_at = now() WHERE id = $1 \
+                         AND (signup_notice_at IS NULL OR signup_notice_at < now() - interval '1 hour')",
+                    )
+                    .bind::<diesel::sql_types::Uuid, _>(existing)
+                    .execute(conn)
+                    .await?;
+                    if due == 0 {
+                        return Ok(None);
+                    }
                     mail_queue::enqueue(conn, &Email {
                         to: email.clone(),
                         subject: "Someone tried to sign up with your email".into(),

@@ -74,6 +74,29 @@ async fn signup_refuses_bad_input_and_hides_existing_accounts() {
     platform
         .wait_for_email("dup@example.com", "already has one")
         .await;
+    // More attempts within the hour get the same answer but send no further notice: the
+    // reset email queued after them arrives, and still only one notice is there.
+    for n in 3..6 {
+        let again = json!({"email": "dup@example.com", "username": format!("dup_{n}"), "password": "another quiet orbit 8"});
+        let (status, body) = platform.post_json("/v1/auth/signup", again).await;
+        assert_eq!((status, &body), (status_first, &body_first));
+    }
+    let (status, _) = platform
+        .post_json(
+            "/v1/auth/password-reset/request",
+            json!({"email": "dup@example.com"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    platform
+        .wait_for_email("dup@example.com", "reset-password?token=")
+        .await;
+    let notices = platform
+        .emails()
+        .iter()
+        .filter(|m| m.contains("To: dup@example.com") && m.contains("already has one"))
+        .count();
+    assert_eq!(notices, 1, "one signup notice an hour");
 
     // A taken username is said to be taken whether or not the email is registered, so the
     // answer cannot be used to test emails.

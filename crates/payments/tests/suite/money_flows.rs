@@ -89,6 +89,41 @@ async fn onboarded_creator(p: &Payments) -> Uuid {
     creator
 }
 
+/// A fan's tip of `amount` cents, paid on the provider's page.
+async fn paid_tip(p: &Payments, fan: Uuid, creator: Uuid, amount: i64) {
+    let tip = p
+        .client()
+        .tip(p.as_user(
+            fan,
+            Role::Fan,
+            pb::TipRequest {
+                creator_id: creator.to_string(),
+                amount: Some(pb::Money {
+                    amount,
+                    currency: "usd".into(),
+                }),
+                message: String::new(),
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    p.simulated()
+        .complete_checkout(&session_of(&tip.url))
+        .unwrap();
+}
+
+/// The creator's balances and statement in USD.
+async fn earnings_of(p: &Payments, creator: Uuid) -> pb::Earnings {
+    p.client()
+        .get_earnings(p.as_user(creator, Role::Creator, pb::GetEarningsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 fn session_of(url: &str) -> String {
     url.rsplit('/').next().unwrap().to_owned()
 }
@@ -302,12 +337,7 @@ async fn subscription_tip_ppv_payout_and_statement() {
         .unwrap()
         .into_inner();
     assert_eq!((run.released, run.payouts_started), (1, 0));
-    let earnings = |p: &Payments| {
-        let request = p.as_user(creator, Role::Creator, pb::GetEarningsRequest::default());
-        let mut client = p.client();
-        async move { client.get_earnings(request).await.unwrap().into_inner() }
-    };
-    let before = earnings(&p).await;
+    let before = earnings_of(&p, creator).await;
     // Tip 2,000 + PPV 3,200 pending, subscription 800 available (creator nets after the 20 % fee).
     assert_eq!(before.pending, 2_000 + 3_200);
     assert_eq!(before.available, 800);
@@ -323,10 +353,10 @@ async fn subscription_tip_ppv_payout_and_statement() {
     assert_eq!(run.payouts_started, 1);
     assert_eq!(run.released, 2);
     eventually("payout confirmed", || async {
-        earnings(&p).await.paid_out == 6_000
+        earnings_of(&p, creator).await.paid_out == 6_000
     })
     .await;
-    let after = earnings(&p).await;
+    let after = earnings_of(&p, creator).await;
     assert_eq!(
         (after.pending, after.available, after.in_transit),
         (0, 0, 0)
@@ -431,33 +461,8 @@ async fn a_dispute_holds_the_funds_gets_evidence_and_a_loss_is_booked() {
     let p = Payments::start_with(|config| config.policy.job_interval_secs = 1).await;
     let creator = onboarded_creator(&p).await;
     let fan = Uuid::now_v7();
-    let tip = p
-        .client()
-        .tip(p.as_user(
-            fan,
-            Role::Fan,
-            pb::TipRequest {
-                creator_id: creator.to_string(),
-                amount: Some(pb::Money {
-                    amount: 5_000,
-                    currency: "usd".into(),
-                }),
-                message: String::new(),
-                success_url: URLS.0.into(),
-                cancel_url: URLS.1.into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    p.simulated()
-        .complete_checkout(&session_of(&tip.url))
-        .unwrap();
-    let earnings = || {
-        let request = p.as_user(creator, Role::Creator, pb::GetEarningsRequest::default());
-        let mut client = p.client();
-        async move { client.get_earnings(request).await.unwrap().into_inner() }
-    };
+    paid_tip(&p, fan, creator, 5_000).await;
+    let earnings = || earnings_of(&p, creator);
     eventually("tip booked", || async { earnings().await.pending == 4_000 }).await;
 
     let mut conn = p.conn().await;
@@ -502,33 +507,8 @@ async fn failing_payouts_are_retried_then_surfaced_to_admins_with_the_money_back
     .await;
     let creator = onboarded_creator(&p).await;
     let fan = Uuid::now_v7();
-    let tip = p
-        .client()
-        .tip(p.as_user(
-            fan,
-            Role::Fan,
-            pb::TipRequest {
-                creator_id: creator.to_string(),
-                amount: Some(pb::Money {
-                    amount: 10_000,
-                    currency: "usd".into(),
-                }),
-                message: String::new(),
-                success_url: URLS.0.into(),
-                cancel_url: URLS.1.into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    p.simulated()
-        .complete_checkout(&session_of(&tip.url))
-        .unwrap();
-    let earnings = || {
-        let request = p.as_user(creator, Role::Creator, pb::GetEarningsRequest::default());
-        let mut client = p.client();
-        async move { client.get_earnings(request).await.unwrap().into_inner() }
-    };
+    paid_tip(&p, fan, creator, 10_000).await;
+    let earnings = || earnings_of(&p, creator);
     eventually("tip booked", || async { earnings().await.pending == 8_000 }).await;
     p.simulated().advance(chrono::Duration::days(8));
     p.simulated().fail_next_payouts(10);
