@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use df_common::{Error, ErrorKind};
-use diesel::{ExpressionMethods, QueryDsl};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
@@ -21,6 +23,100 @@ use crate::{
 
 /// Longest tip message.
 pub const MAX_TIP_MESSAGE: usize = 500;
+
+/// Longest client idempotency key.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// A client's idempotency key with the digest of the request it came with.
+#[derive(Clone, Debug)]
+pub struct Idempotency {
+    key: Option<String>,
+    digest: Vec<u8>,
+}
+
+impl Idempotency {
+    /// `key` (empty: none) for a request described by `parts`.
+    pub fn new(key: &str, parts: &[&str]) -> Result<Self, Error> {
+        let key = key.trim();
+        if key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(|c| !c.is_ascii_graphic()) {
+            return Err(Error::invalid_input(
+                "payments.invalid_idempotency_key",
+                format!(
+                    "An idempotency key is 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters."
+                ),
+            ));
+        }
+        let mut hasher = Sha256::new();
+        for part in parts {
+            // Length-prefixed, so no two different requests hash alike by shifting text.
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        Ok(Self {
+            key: (!key.is_empty()).then(|| key.to_owned()),
+            digest: hasher.finalize().to_vec(),
+        })
+    }
+}
+
+/// Id, request digest, provider session, page URL and expiry of an earlier checkout.
+type EarlierCheckout = (
+    Uuid,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
+
+/// The checkout an earlier request with the same key opened, if any.
+async fn replay(
+    service: &Service,
+    fan_id: Uuid,
+    idempotency: &Idempotency,
+) -> Result<Option<Opened>, Error> {
+    let Some(key) = &idempotency.key else {
+        return Ok(None);
+    };
+    let mut conn = service.db.conn().await?;
+    let earlier: Option<EarlierCheckout> = checkouts::table
+        .filter(checkouts::fan_id.eq(fan_id))
+        .filter(checkouts::idempotency_key.eq(key))
+        .select((
+            checkouts::id,
+            checkouts::request_digest,
+            checkouts::provider_session_id,
+            checkouts::url,
+            checkouts::expires_at,
+        ))
+        .first(&mut conn)
+        .await
+        .optional()?;
+    let Some((id, digest, session, url, expires_at)) = earlier else {
+        return Ok(None);
+    };
+    if digest.as_deref() != Some(idempotency.digest.as_slice()) {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            "payments.idempotency_key_reused",
+            "This idempotency key was used for a different request.",
+        ));
+    }
+    match (session, url, expires_at) {
+        (Some(provider_id), Some(url), Some(expires_at)) => Ok(Some((
+            id,
+            CheckoutSession {
+                provider_id,
+                url,
+                expires_at,
+            },
+        ))),
+        _ => Err(Error::new(
+            ErrorKind::Conflict,
+            "payments.checkout_in_progress",
+            "The first request with this idempotency key is still being processed; retry shortly.",
+        )),
+    }
+}
 
 /// Where the provider sends the fan back to.
 #[derive(Clone, Debug)]
@@ -80,10 +176,15 @@ struct Intent {
 /// Our checkout id and the provider's page.
 pub type Opened = (Uuid, CheckoutSession);
 
-async fn open(service: &Service, intent: Intent, urls: &ReturnUrls) -> Result<Opened, Error> {
+async fn open(
+    service: &Service,
+    intent: Intent,
+    urls: &ReturnUrls,
+    idempotency: &Idempotency,
+) -> Result<Opened, Error> {
     let id = Uuid::now_v7();
     let mut conn = service.db.conn().await?;
-    diesel::insert_into(checkouts::table)
+    let inserted = diesel::insert_into(checkouts::table)
         .values((
             checkouts::id.eq(id),
             checkouts::kind.eq(intent.kind.as_str()),
@@ -94,9 +195,23 @@ async fn open(service: &Service, intent: Intent, urls: &ReturnUrls) -> Result<Op
             checkouts::amount_minor.eq(intent.amount),
             checkouts::currency.eq(&intent.currency),
             checkouts::message.eq(&intent.message),
+            checkouts::idempotency_key.eq(&idempotency.key),
+            checkouts::request_digest.eq(&idempotency.digest),
         ))
         .execute(&mut conn)
-        .await?;
+        .await;
+    if let Err(diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::UniqueViolation,
+        _,
+    )) = inserted
+    {
+        // A concurrent request with the same key won the race.
+        drop(conn);
+        return replay(service, intent.fan_id, idempotency)
+            .await?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("idempotent checkout vanished")));
+    }
+    inserted?;
     let mut metadata = BTreeMap::new();
     metadata.insert("df_checkout_id".to_owned(), id.to_string());
     metadata.insert("kind".to_owned(), intent.kind.as_str().to_owned());
@@ -141,8 +256,21 @@ pub async fn subscribe(
     fan_id: Uuid,
     tier_id: Uuid,
     urls: &ReturnUrls,
+    idempotency_key: &str,
 ) -> Result<Opened, Error> {
     check_urls(urls)?;
+    let idempotency = Idempotency::new(
+        idempotency_key,
+        &[
+            "subscription",
+            &tier_id.to_string(),
+            &urls.success,
+            &urls.cancel,
+        ],
+    )?;
+    if let Some(opened) = replay(service, fan_id, &idempotency).await? {
+        return Ok(opened);
+    }
     let mut conn = service.db.conn().await?;
     let tier = catalogue::tier(&mut conn, tier_id)
         .await?
@@ -201,10 +329,11 @@ pub async fn subscribe(
         },
         account: account.provider_account_id,
     };
-    open(service, intent, urls).await
+    open(service, intent, urls, &idempotency).await
 }
 
 /// A fan tips a creator.
+#[allow(clippy::too_many_arguments)]
 pub async fn tip(
     service: &Service,
     fan_id: Uuid,
@@ -213,8 +342,24 @@ pub async fn tip(
     currency: &str,
     message: &str,
     urls: &ReturnUrls,
+    idempotency_key: &str,
 ) -> Result<Opened, Error> {
     check_urls(urls)?;
+    let idempotency = Idempotency::new(
+        idempotency_key,
+        &[
+            "tip",
+            &creator_id.to_string(),
+            &amount.to_string(),
+            currency,
+            message,
+            &urls.success,
+            &urls.cancel,
+        ],
+    )?;
+    if let Some(opened) = replay(service, fan_id, &idempotency).await? {
+        return Ok(opened);
+    }
     if fan_id == creator_id {
         return Err(Error::invalid_input(
             "payments.own_tip",
@@ -250,7 +395,7 @@ pub async fn tip(
         },
         account: account.provider_account_id,
     };
-    open(service, intent, urls).await
+    open(service, intent, urls, &idempotency).await
 }
 
 /// A fan buys a PPV item.
@@ -259,8 +404,16 @@ pub async fn buy_ppv(
     fan_id: Uuid,
     item_id: Uuid,
     urls: &ReturnUrls,
+    idempotency_key: &str,
 ) -> Result<Opened, Error> {
     check_urls(urls)?;
+    let idempotency = Idempotency::new(
+        idempotency_key,
+        &["ppv", &item_id.to_string(), &urls.success, &urls.cancel],
+    )?;
+    if let Some(opened) = replay(service, fan_id, &idempotency).await? {
+        return Ok(opened);
+    }
     let mut conn = service.db.conn().await?;
     let item = catalogue::ppv_item(&mut conn, item_id)
         .await?
@@ -316,7 +469,7 @@ pub async fn buy_ppv(
         },
         account: account.provider_account_id,
     };
-    open(service, intent, urls).await
+    open(service, intent, urls, &idempotency).await
 }
 
 /// A fan cancels: access lasts until the paid period ends.

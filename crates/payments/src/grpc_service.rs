@@ -322,6 +322,7 @@ impl Payments for PaymentsService {
             fan_id,
             tier_id,
             &urls(r.success_url, r.cancel_url),
+            &r.idempotency_key,
         )
         .await?;
         Ok(Response::new(checkout_to_pb(opened)))
@@ -343,6 +344,7 @@ impl Payments for PaymentsService {
             &amount.currency,
             &r.message,
             &urls(r.success_url, r.cancel_url),
+            &r.idempotency_key,
         )
         .await?;
         Ok(Response::new(checkout_to_pb(opened)))
@@ -360,6 +362,7 @@ impl Payments for PaymentsService {
             fan_id,
             item,
             &urls(r.success_url, r.cancel_url),
+            &r.idempotency_key,
         )
         .await?;
         Ok(Response::new(checkout_to_pb(opened)))

@@ -61,6 +61,8 @@ diesel::table! {
         status -> Text,
         expires_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        idempotency_key -> Nullable<Text>,
+        request_digest -> Nullable<Bytea>,
     }
 }
 

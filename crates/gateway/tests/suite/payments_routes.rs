@@ -204,22 +204,42 @@ async fn the_whole_money_path_runs_through_the_gateway() {
     let (_, theirs) = platform.get_json("/v1/me/subscriptions", &creator).await;
     assert_eq!(theirs["items"], json!([]));
 
-    // A tip reaches the creator's earnings.
-    let (status, checkout) = platform
-        .send_json(
-            Method::POST,
-            "/v1/tips",
-            &fan,
-            Some(json!({
-                "creator_id": creator_id,
-                "amount": {"amount_minor": 500, "currency": "usd"},
-                "message": "Thanks for the tutorials!",
-                "success_url": success_url,
-                "cancel_url": cancel_url,
-            })),
-        )
-        .await;
+    // A tip reaches the creator's earnings. The app retries its request with the same
+    // Idempotency-Key and gets the same checkout, not a second one.
+    let tip = json!({
+        "creator_id": creator_id,
+        "amount": {"amount_minor": 500, "currency": "usd"},
+        "message": "Thanks for the tutorials!",
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    });
+    let send_tip = |body: Value, key: &'static str| {
+        let request = platform
+            .http()
+            .post(platform.url("/v1/tips"))
+            .bearer_auth(&fan)
+            .header("Idempotency-Key", key)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, checkout) = send_tip(tip.clone(), "tip-7f3e2a").await;
     assert_eq!(status, 201, "{checkout}");
+    let (status, again) = send_tip(tip.clone(), "tip-7f3e2a").await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["checkout_id"], checkout["checkout_id"]);
+    assert_eq!(again["checkout_url"], checkout["checkout_url"]);
+    let mut bigger = tip.clone();
+    bigger["amount"]["amount_minor"] = json!(5_000);
+    let (status, problem) = send_tip(bigger, "tip-7f3e2a").await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["code"], "payments.idempotency_key_reused");
+    let (status, problem) = send_tip(tip, "not a valid key").await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["code"], "gateway.invalid_idempotency_key");
     pay(&platform, &checkout, &success_url).await;
     let earnings = eventually("the tip shows in the creator's earnings", || async {
         let (status, earnings) = platform

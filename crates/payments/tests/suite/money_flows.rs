@@ -105,6 +105,7 @@ async fn paid_tip(p: &Payments, fan: Uuid, creator: Uuid, amount: i64) {
                 message: String::new(),
                 success_url: URLS.0.into(),
                 cancel_url: URLS.1.into(),
+                ..Default::default()
             },
         ))
         .await
@@ -198,6 +199,7 @@ async fn subscription_tip_ppv_payout_and_statement() {
                 tier_id: tier.id.clone(),
                 success_url: URLS.0.into(),
                 cancel_url: URLS.1.into(),
+                ..Default::default()
             },
         ))
         .await
@@ -257,6 +259,7 @@ async fn subscription_tip_ppv_payout_and_statement() {
                 message: "thanks!".into(),
                 success_url: URLS.0.into(),
                 cancel_url: URLS.1.into(),
+                ..Default::default()
             },
         ))
         .await
@@ -292,6 +295,7 @@ async fn subscription_tip_ppv_payout_and_statement() {
                 ppv_item_id: item.id.clone(),
                 success_url: URLS.0.into(),
                 cancel_url: URLS.1.into(),
+                ..Default::default()
             },
         ))
         .await
@@ -426,6 +430,7 @@ async fn a_failed_renewal_keeps_access_through_the_grace_period_only() {
                 tier_id: tier.id,
                 success_url: URLS.0.into(),
                 cancel_url: URLS.1.into(),
+                ..Default::default()
             },
         ))
         .await

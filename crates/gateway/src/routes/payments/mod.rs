@@ -116,6 +116,38 @@ pub(crate) fn checkout_created(checkout: pb::Checkout) -> HttpResponse {
     HttpResponse::Created().json(CheckoutView::from(checkout))
 }
 
+/// The client's optional `Idempotency-Key` header on requests that open a checkout; payments
+/// answers a repeated request with the checkout the first one opened.
+pub struct IdempotencyKey(pub String);
+
+impl actix_web::FromRequest for IdempotencyKey {
+    type Error = crate::security::ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(
+        request: &actix_web::HttpRequest,
+        _: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let key = match request.headers().get("idempotency-key") {
+            None => Ok(Self(String::new())),
+            Some(value) => match value.to_str() {
+                Ok(key)
+                    if !key.is_empty()
+                        && key.len() <= 255
+                        && key.chars().all(|c| c.is_ascii_graphic()) =>
+                {
+                    Ok(Self(key.to_owned()))
+                }
+                _ => Err(crate::security::ApiError(df_common::Error::invalid_input(
+                    "gateway.invalid_idempotency_key",
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                ))),
+            },
+        };
+        std::future::ready(key)
+    }
+}
+
 /// A list. These lists are short and come whole, so `next_cursor` is always `null` for now;
 /// clients that follow it keep working once they are paged.
 #[derive(Debug, Serialize)]

@@ -6,7 +6,7 @@ use df_proto::payments::v1 as pb;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Money, checkout_created, money};
+use super::{IdempotencyKey, Money, checkout_created, money};
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
 /// Request body of `create`.
@@ -78,6 +78,7 @@ pub async fn purchase(
     caller: Authenticated,
     payments: web::Data<Payments>,
     id: web::Path<Uuid>,
+    idempotency: IdempotencyKey,
     body: web::Json<PurchaseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -88,6 +89,7 @@ pub async fn purchase(
                 ppv_item_id: id.into_inner().to_string(),
                 success_url: body.success_url,
                 cancel_url: body.cancel_url,
+                idempotency_key: idempotency.0,
             },
         )
         .await?;

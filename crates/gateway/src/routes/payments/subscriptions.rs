@@ -6,7 +6,7 @@ use df_proto::payments::v1 as pb;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Page, checkout_created, instant, required_instant};
+use super::{IdempotencyKey, Page, checkout_created, instant, required_instant};
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
 /// Request body of `subscribe`.
@@ -56,6 +56,7 @@ impl From<pb::Subscription> for SubscriptionView {
 pub async fn subscribe(
     caller: Authenticated,
     payments: web::Data<Payments>,
+    idempotency: IdempotencyKey,
     body: web::Json<SubscribeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -66,6 +67,7 @@ pub async fn subscribe(
                 tier_id: body.tier_id.to_string(),
                 success_url: body.success_url,
                 cancel_url: body.cancel_url,
+                idempotency_key: idempotency.0,
             },
         )
         .await?;

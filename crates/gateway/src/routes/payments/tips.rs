@@ -5,7 +5,7 @@ use df_common::ids::CreatorId;
 use df_proto::payments::v1 as pb;
 use serde::Deserialize;
 
-use super::{Money, checkout_created};
+use super::{IdempotencyKey, Money, checkout_created};
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
 /// Request body.
@@ -25,6 +25,7 @@ pub struct TipBody {
 pub async fn tip(
     caller: Authenticated,
     payments: web::Data<Payments>,
+    idempotency: IdempotencyKey,
     body: web::Json<TipBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -37,6 +38,7 @@ pub async fn tip(
                 message: body.message.unwrap_or_default(),
                 success_url: body.success_url,
                 cancel_url: body.cancel_url,
+                idempotency_key: idempotency.0,
             },
         )
         .await?;
