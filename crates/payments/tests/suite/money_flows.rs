@@ -89,6 +89,26 @@ async fn onboarded_creator(p: &Payments) -> Uuid {
     creator
 }
 
+/// A creator's monthly tier at `price` cents.
+async fn monthly_tier(p: &Payments, creator: Uuid, name: &str, price: i64) -> pb::Tier {
+    p.client()
+        .create_tier(p.as_user(
+            creator,
+            Role::Creator,
+            pb::TierInput {
+                name: name.into(),
+                price: Some(pb::Money {
+                    amount: price,
+                    currency: "usd".into(),
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// A fan's tip of `amount` cents, paid on the provider's page.
 async fn paid_tip(p: &Payments, fan: Uuid, creator: Uuid, amount: i64) {
     let tip = p
@@ -142,23 +162,7 @@ async fn subscription_tip_ppv_payout_and_statement() {
     let p = Payments::start().await;
     let creator = onboarded_creator(&p).await;
     let fan = Uuid::now_v7();
-    let tier = p
-        .client()
-        .create_tier(p.as_user(
-            creator,
-            Role::Creator,
-            pb::TierInput {
-                name: "Inner circle".into(),
-                price: Some(pb::Money {
-                    amount: 1_000,
-                    currency: "usd".into(),
-                }),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let tier = monthly_tier(&p, creator, "Inner circle", 1_000).await;
 
     // Bad input is refused with a clear code and creates nothing.
     let error = p
@@ -404,23 +408,7 @@ async fn a_failed_renewal_keeps_access_through_the_grace_period_only() {
     let p = Payments::start().await;
     let creator = onboarded_creator(&p).await;
     let fan = Uuid::now_v7();
-    let tier = p
-        .client()
-        .create_tier(p.as_user(
-            creator,
-            Role::Creator,
-            pb::TierInput {
-                name: "Monthly".into(),
-                price: Some(pb::Money {
-                    amount: 700,
-                    currency: "usd".into(),
-                }),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let tier = monthly_tier(&p, creator, "Monthly", 700).await;
     let checkout = p
         .client()
         .subscribe(p.as_user(
