@@ -84,6 +84,43 @@ pub fn server(config: &GrpcServerConfig) -> Server {
         })
 }
 
+/// Serves one internal gRPC service until `shutdown`: behind [`PrincipalInterceptor`] with the
+/// keys of `signer`, next to the standard health service (reporting it serving), with the
+/// deadlines and tracing of [`server`]. Returns once in-flight calls have drained.
+pub async fn serve_authenticated<S>(
+    config: &GrpcServerConfig,
+    listener: tokio::net::TcpListener,
+    service: S,
+    signer: Arc<TokenSigner>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), Error>
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<S>().await;
+    server(config)
+        .add_service(health_service)
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            service,
+            PrincipalInterceptor::new(signer),
+        ))
+        .serve_with_incoming_shutdown(incoming(listener), async move {
+            shutdown.cancelled().await;
+        })
+        .await
+        .map_err(Error::internal)
+}
+
 /// The incoming stream of a bound listener (tests bind port 0 and read the address first).
 pub fn incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))

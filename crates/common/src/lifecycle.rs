@@ -69,6 +69,16 @@ impl Readiness {
         self
     }
 
+    /// Adds the check every database-owning service has: Postgres answers.
+    #[must_use]
+    pub fn with_postgres(self, db: &crate::db::Db) -> Self {
+        let db = db.clone();
+        self.with_check("postgres", move || {
+            let db = db.clone();
+            async move { db.ping().await }
+        })
+    }
+
     /// Runs every check concurrently, each bounded to one second.
     pub async fn report(&self) -> (bool, Vec<(&'static str, bool)>) {
         let results =

@@ -375,12 +375,25 @@ pub async fn tiers_of(
         .limit(100)
         .load(conn)
         .await?;
-    let mut out = Vec::with_capacity(list.len());
-    for tier in list {
-        let count = subscriber_count(conn, tier.id).await?;
-        out.push((tier, count));
-    }
-    Ok(out)
+    // One grouped count for all the tiers, not one query per tier.
+    let ids: Vec<Uuid> = list.iter().map(|t| t.id).collect();
+    let counts: Vec<(Uuid, i64)> = subscriptions::table
+        .filter(subscriptions::tier_id.eq_any(&ids))
+        .filter(subscriptions::status.eq_any(crate::subscriptions::LIVE_STATUSES))
+        .group_by(subscriptions::tier_id)
+        .select((subscriptions::tier_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    Ok(list
+        .into_iter()
+        .map(|tier| {
+            let count = counts
+                .iter()
+                .find(|(id, _)| *id == tier.id)
+                .map_or(0, |(_, n)| *n);
+            (tier, count)
+        })
+        .collect())
 }
 
 /// Live subscribers of a tier.

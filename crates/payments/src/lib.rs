@@ -33,14 +33,12 @@ use df_common::{
     bus::{Bus, relay::OutboxRelay},
     cache::Cache,
     db::Db,
-    grpc::{PrincipalInterceptor, incoming},
     lifecycle::{Readiness, serve_admin},
 };
 use df_proto::payments::v1::payments_server::PaymentsServer;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
 
 pub use clock::Clock;
 pub use config::PaymentsConfig;
@@ -193,31 +191,17 @@ pub async fn serve_with(
     let signer = Arc::new(TokenSigner::from_config(&config.internal_auth)?);
     let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service))
         .max_decoding_message_size(config.grpc.max_message_bytes);
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<PaymentsServer<grpc_service::PaymentsService>>()
-        .await;
-    let readiness = Readiness::new().with_check("postgres", {
-        let db = db.clone();
-        move || {
-            let db = db.clone();
-            async move { db.ping().await }
-        }
-    });
+    let readiness = Readiness::new().with_postgres(&db);
     let admin = tokio::spawn(serve_admin(listeners.admin, readiness, shutdown.clone()));
     tracing::info!(service = SERVICE, "serving");
-    let grpc_shutdown = shutdown.clone();
-    df_common::grpc::server(&config.grpc)
-        .add_service(health_service)
-        .add_service(InterceptedService::new(
-            payments,
-            PrincipalInterceptor::new(signer),
-        ))
-        .serve_with_incoming_shutdown(incoming(listeners.grpc), async move {
-            grpc_shutdown.cancelled().await
-        })
-        .await
-        .map_err(Error::internal)?;
+    df_common::grpc::serve_authenticated(
+        &config.grpc,
+        listeners.grpc,
+        payments,
+        signer,
+        shutdown.clone(),
+    )
+    .await?;
     shutdown.cancel();
     let _ = tokio::join!(relay_task, scheduler_task, erasure_task, admin);
     for task in side_tasks {

@@ -89,6 +89,24 @@ async fn onboarded_creator(p: &Payments) -> Uuid {
     creator
 }
 
+/// A fan's checkout for a tier (not paid yet).
+async fn open_subscription(p: &Payments, fan: Uuid, tier_id: &str) -> pb::Checkout {
+    p.client()
+        .subscribe(p.as_user(
+            fan,
+            Role::Fan,
+            pb::SubscribeRequest {
+                tier_id: tier_id.to_owned(),
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// A creator's monthly tier at `price` cents.
 async fn monthly_tier(p: &Payments, creator: Uuid, name: &str, price: i64) -> pb::Tier {
     p.client()
@@ -194,21 +212,7 @@ async fn subscription_tip_ppv_payout_and_statement() {
 
     // Subscribe: no access before paying, access after.
     assert!(!entitled(&p, fan, creator, None).await);
-    let checkout = p
-        .client()
-        .subscribe(p.as_user(
-            fan,
-            Role::Fan,
-            pb::SubscribeRequest {
-                tier_id: tier.id.clone(),
-                success_url: URLS.0.into(),
-                cancel_url: URLS.1.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let checkout = open_subscription(&p, fan, &tier.id).await;
     assert!(!entitled(&p, fan, creator, None).await);
     p.simulated()
         .complete_checkout(&session_of(&checkout.url))
@@ -409,21 +413,7 @@ async fn a_failed_renewal_keeps_access_through_the_grace_period_only() {
     let creator = onboarded_creator(&p).await;
     let fan = Uuid::now_v7();
     let tier = monthly_tier(&p, creator, "Monthly", 700).await;
-    let checkout = p
-        .client()
-        .subscribe(p.as_user(
-            fan,
-            Role::Fan,
-            pb::SubscribeRequest {
-                tier_id: tier.id,
-                success_url: URLS.0.into(),
-                cancel_url: URLS.1.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let checkout = open_subscription(&p, fan, &tier.id).await;
     p.simulated()
         .complete_checkout(&session_of(&checkout.url))
         .unwrap();
@@ -540,4 +530,120 @@ async fn failing_payouts_are_retried_then_surfaced_to_admins_with_the_money_back
     assert_eq!(failed[0].failure_code, "payments.provider_unavailable");
     let mut conn = p.conn().await;
     assert!(integrity::check(&mut conn).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiers_change_archive_and_fill_up_as_their_creator_says() {
+    let p = Payments::start().await;
+    let creator = onboarded_creator(&p).await;
+    let tier = monthly_tier(&p, creator, "Front row", 900).await;
+    let capped = pb::TierInput {
+        name: "Front row".into(),
+        price: Some(pb::Money {
+            amount: 1_200,
+            currency: "usd".into(),
+        }),
+        subscriber_cap: 1,
+        ..Default::default()
+    };
+    // Only the tier's creator may change it.
+    let stranger = p
+        .client()
+        .update_tier(p.as_user(
+            Uuid::now_v7(),
+            Role::Creator,
+            pb::UpdateTierRequest {
+                tier_id: tier.id.clone(),
+                tier: Some(capped.clone()),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stranger.code(), tonic::Code::NotFound);
+    let updated = p
+        .client()
+        .update_tier(p.as_user(
+            creator,
+            Role::Creator,
+            pb::UpdateTierRequest {
+                tier_id: tier.id.clone(),
+                tier: Some(capped),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.price.unwrap().amount, 1_200);
+    assert_eq!(updated.subscriber_cap, 1);
+
+    // The first fan fills the tier; the second is refused before any checkout opens.
+    let subscribe = |fan: Uuid| {
+        let request = p.as_user(
+            fan,
+            Role::Fan,
+            pb::SubscribeRequest {
+                tier_id: tier.id.clone(),
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+                ..Default::default()
+            },
+        );
+        let mut client = p.client();
+        async move { client.subscribe(request).await }
+    };
+    let first = Uuid::now_v7();
+    let checkout = subscribe(first).await.unwrap().into_inner();
+    p.simulated()
+        .complete_checkout(&session_of(&checkout.url))
+        .unwrap();
+    eventually("the first subscriber has access", || {
+        entitled(&p, first, creator, None)
+    })
+    .await;
+    let full = subscribe(Uuid::now_v7()).await.unwrap_err();
+    assert_eq!(
+        full.metadata().get("x-df-error-code").unwrap(),
+        "payments.tier_full"
+    );
+    let again = subscribe(first).await.unwrap_err();
+    assert_eq!(
+        again.metadata().get("x-df-error-code").unwrap(),
+        "payments.already_subscribed"
+    );
+    let listed = p
+        .client()
+        .list_tiers(p.as_user(
+            first,
+            Role::Fan,
+            pb::ListTiersRequest {
+                creator_id: creator.to_string(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .tiers;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].subscriber_count, 1);
+
+    // Archived, the tier is no longer offered; its subscriber keeps access.
+    let archived = p
+        .client()
+        .archive_tier(p.as_user(
+            creator,
+            Role::Creator,
+            pb::ArchiveTierRequest {
+                tier_id: tier.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(archived.archived);
+    let gone = subscribe(Uuid::now_v7()).await.unwrap_err();
+    assert_eq!(
+        gone.metadata().get("x-df-error-code").unwrap(),
+        "payments.tier_not_found"
+    );
+    assert!(entitled(&p, first, creator, None).await);
 }
