@@ -122,8 +122,9 @@ async fn the_sorted_set_holds_at_most_the_limit_and_expires() {
         .unwrap();
     assert_eq!(count, 5);
     assert!(
-        ttl > 0 && ttl <= 60_000,
-        "the key expires with its window: {ttl}"
+        ttl > 0
+            && ttl <= 60_000 + df_gateway::security::ratelimit::redis_store::MAX_LEASE_MS as i64,
+        "the key expires with its window (and the longest lease): {ttl}"
     );
 }
 
@@ -262,4 +263,111 @@ async fn several_budgets_are_decided_all_or_nothing() {
         decision.remaining, 2,
         "2 earlier admissions + this one out of 5"
     );
+}
+
+/// A small deterministic generator, so a failure can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % bound
+    }
+}
+
+/// The largest number of `times` (sorted) inside any window `[t, t + window)`.
+fn busiest_window(times: &[u64], window: u64) -> usize {
+    let mut busiest = 0;
+    let mut start = 0;
+    for end in 0..times.len() {
+        while times[end] >= times[start] + window {
+            start += 1;
+        }
+        busiest = busiest.max(end - start + 1);
+    }
+    busiest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leased_budgets_never_admit_more_than_the_limit_in_any_window() {
+    let redis = TestRedis::new();
+    let instances: Vec<RateLimiter> = (0..3).map(|_| limiter(redis.cache())).collect();
+    // 640 per 2 s: leases of up to 20 requests.
+    let rule = RateLimitRule::new(640, 2);
+    let keys = vec!["api:user:u1".to_owned(), "api:ip:192.0.2.9".to_owned()];
+    for seed in [1_u64, 7, 42] {
+        let mut rng = Lcg(seed);
+        let prefix = format!("s{seed}:");
+        let keys: Vec<String> = keys.iter().map(|k| format!("{prefix}{k}")).collect();
+        let mut now = T0;
+        let mut admitted = Vec::new();
+        let mut asked = 0;
+        // Bursts (up to 1 request/ms) and lulls, spread over three instances, for ~8 windows.
+        while now < T0 + 16_000 {
+            let burst = rng.next(4) != 0;
+            for _ in 0..200 {
+                now += if burst { rng.next(2) } else { rng.next(12) };
+                let instance = &instances[rng.next(3) as usize];
+                asked += 1;
+                let outcome = instance.check_all_at(&keys, rule, now).await;
+                assert_eq!(outcome.store, StoreKind::Redis);
+                if outcome.decision.allowed {
+                    admitted.push(now);
+                } else {
+                    assert!(outcome.decision.retry_after_ms > 0);
+                }
+            }
+        }
+        let busiest = busiest_window(&admitted, rule.window_ms());
+        assert!(
+            busiest <= 640,
+            "seed {seed}: {busiest} admitted in one window"
+        );
+        // The demand exceeds the budget, and leases must not waste most of it.
+        assert!(asked > admitted.len(), "seed {seed}: nothing refused");
+        assert!(
+            busiest >= 500,
+            "seed {seed}: only {busiest} in the busiest window"
+        );
+    }
+    let round_trips: u64 = instances.iter().map(RateLimiter::redis_round_trips).sum();
+    assert!(round_trips > 0);
+}
+
+#[tokio::test]
+async fn a_steady_client_under_its_budget_is_never_refused_and_rarely_costs_a_round_trip() {
+    let redis = TestRedis::new();
+    let limiter = limiter(redis.cache());
+    let rule = RateLimitRule::new(640, 2);
+    let keys = vec!["api:user:u2".to_owned(), "api:ip:192.0.2.10".to_owned()];
+    // 240 requests a second (75 % of the budget) for 10 seconds.
+    let mut now = T0;
+    let requests = 2_400;
+    for i in 0..requests {
+        now = T0 + i * 1_000 / 240;
+        let outcome = limiter.check_all_at(&keys, rule, now).await;
+        assert!(outcome.decision.allowed, "request {i} at +{} ms", now - T0);
+        assert_eq!(outcome.store, StoreKind::Redis);
+    }
+    let round_trips = limiter.redis_round_trips();
+    assert!(
+        round_trips * 10 < requests,
+        "{round_trips} round trips for {requests} requests"
+    );
+    // A quiet key keeps exact single admissions: one round trip each.
+    let quiet = vec!["api:ip:192.0.2.11".to_owned()];
+    let before = limiter.redis_round_trips();
+    for i in 0..3 {
+        assert!(
+            limiter
+                .check_all_at(&quiet, rule, now + 10_000 * (i + 1))
+                .await
+                .decision
+                .allowed
+        );
+    }
+    assert_eq!(limiter.redis_round_trips() - before, 3);
 }

@@ -7,7 +7,10 @@
 //! [`AuthenticatedUser`] into the request extensions before this runs), also against its user;
 //! it must fit both budgets.
 //!
-//! The budgets live in Redis, shared by every gateway instance ([`redis_store`]). **When Redis is
+//! The budgets live in Redis, shared by every gateway instance ([`redis_store`]). A budget that
+//! one instance spends quickly is leased in blocks for a fifth of a second ([`lease`]), so a
+//! busy client costs a Redis round trip per lease rather than per request, and no window ever
+//! holds more than `limit` admissions across all instances. **When Redis is
 //! unavailable (an error, a timeout, or the cache's breaker open) the limiter fails to local
 //! limits**: each instance enforces the same budget alone from its in-process store
 //! ([`local_store`]), so during an outage the effective budget is at most `limit × instances`.
@@ -18,6 +21,7 @@
 //! (seconds) and `RateLimit-Policy: <limit>;w=<window>`; refusals are 429 problems
 //! `gateway.rate_limited` with `Retry-After`.
 
+pub mod lease;
 pub mod local_store;
 pub mod redis_store;
 pub mod window;
@@ -28,10 +32,10 @@ use std::{
     net::IpAddr,
     rc::Rc,
     sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use actix_web::{
@@ -43,16 +47,18 @@ use actix_web::{
 use df_common::{ErrorKind, cache::Cache, ids::UserId};
 use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 pub use self::{
     local_store::LocalStore,
-    redis_store::RedisStore,
+    redis_store::{LeaseRequest, RedisStore},
     window::{Decision, SlidingWindow},
 };
 use super::{
     client_ip::{ClientIp, TrustedProxies},
     problem::ApiError,
 };
+use lease::{LeaseBook, Local, Renewal};
 
 /// Route class of sign-up, login, password reset and similar.
 pub const CLASS_AUTH: &str = "auth";
@@ -173,6 +179,10 @@ pub struct RateLimiter {
     trusted: Arc<TrustedProxies>,
     user_key: UserKeyFn,
     degraded: AtomicBool,
+    leases: Mutex<LeaseBook>,
+    renewed: Arc<Notify>,
+    started: Instant,
+    round_trips: AtomicU64,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -203,6 +213,10 @@ impl RateLimiter {
             trusted,
             user_key: Arc::new(authenticated_user),
             degraded: AtomicBool::new(false),
+            leases: Mutex::new(LeaseBook::default()),
+            renewed: Arc::new(Notify::new()),
+            started: Instant::now(),
+            round_trips: AtomicU64::new(0),
         }
     }
 
@@ -263,32 +277,170 @@ impl RateLimiter {
     }
 
     async fn decide(&self, key: &str, rule: RateLimitRule, now_ms: Option<u64>) -> Outcome {
-        let window_ms = rule.window_ms();
+        self.admit(&[key.to_owned()], rule, now_ms).await
+    }
+
+    /// Decides one request against the budgets of `keys` (all or nothing): from this instance's
+    /// leases when each budget holds one, else through Redis (renewing the leases of the budgets
+    /// that lack one), else, when Redis is unavailable or slower than its budget, locally.
+    async fn admit(&self, keys: &[String], rule: RateLimitRule, now_ms: Option<u64>) -> Outcome {
         if let Some(redis) = &self.redis {
-            let attempt = tokio::time::timeout(
-                self.redis_budget,
-                redis.try_admit(key, now_ms, rule.limit, window_ms),
-            )
-            .await;
-            match attempt {
-                Ok(Ok(decision)) => {
-                    if self.degraded.swap(false, Ordering::Relaxed) {
-                        tracing::info!("rate limits are shared through Redis again");
+            let deadline = tokio::time::Instant::now() + self.redis_budget;
+            loop {
+                let local_now = now_ms.unwrap_or_else(|| self.monotonic_ms());
+                let mut notified = Box::pin(Arc::clone(&self.renewed).notified_owned());
+                let step = match self.leases.lock() {
+                    Ok(mut book) => {
+                        let step = book.take(keys, rule.limit, local_now);
+                        if step == Local::Wait {
+                            // Registered before the lock is released: no wake-up is missed.
+                            notified.as_mut().enable();
+                        }
+                        step
                     }
-                    return Outcome {
-                        decision,
-                        store: StoreKind::Redis,
-                    };
+                    Err(_) => break,
+                };
+                match step {
+                    Local::Admitted(decision) => {
+                        return Outcome {
+                            decision,
+                            store: StoreKind::Redis,
+                        };
+                    }
+                    Local::Wait => {
+                        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                            break;
+                        }
+                    }
+                    Local::Renew(renewals) => {
+                        if let Some(outcome) = self
+                            .renew(redis, keys, rule, &renewals, now_ms, local_now, deadline)
+                            .await
+                        {
+                            return outcome;
+                        }
+                        break;
+                    }
                 }
-                Ok(Err(error)) => self.note_degraded(&error.to_string()),
-                Err(_) => self.note_degraded("redis answer took longer than the budget"),
             }
         }
         let now_ms = now_ms.unwrap_or_else(wall_clock_ms);
+        let mut reported: Option<Decision> = None;
+        for key in keys {
+            let decision = self
+                .local
+                .try_admit(key, now_ms, rule.limit, rule.window_ms());
+            if !decision.allowed {
+                return Outcome {
+                    decision,
+                    store: StoreKind::Local,
+                };
+            }
+            if reported.is_none_or(|r| decision.remaining < r.remaining) {
+                reported = Some(decision);
+            }
+        }
         Outcome {
-            decision: self.local.try_admit(key, now_ms, rule.limit, window_ms),
+            decision: reported.unwrap_or(Decision {
+                allowed: true,
+                remaining: rule.limit,
+                reset_after_ms: 0,
+                retry_after_ms: 0,
+            }),
             store: StoreKind::Local,
         }
+    }
+
+    /// Asks Redis for the budgets that lack a lease. `None` when Redis did not answer in time.
+    #[allow(clippy::too_many_arguments)]
+    async fn renew(
+        &self,
+        redis: &RedisStore,
+        keys: &[String],
+        rule: RateLimitRule,
+        renewals: &[(usize, Renewal)],
+        now_ms: Option<u64>,
+        local_now: u64,
+        deadline: tokio::time::Instant,
+    ) -> Option<Outcome> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let member = redis_store::new_member();
+        let requests: Vec<LeaseRequest> = renewals
+            .iter()
+            .map(|(index, renewal)| LeaseRequest {
+                key: keys[*index].clone(),
+                limit: rule.limit,
+                window_ms: rule.window_ms(),
+                wanted: renewal.wanted,
+                lease_ms: renewal.lease_ms,
+                returned: renewal.returned.clone(),
+            })
+            .collect();
+        let answer =
+            tokio::time::timeout_at(deadline, redis.lease_all(&requests, &member, now_ms)).await;
+        let mut book = self.leases.lock().ok();
+        let outcome = match answer {
+            Ok(Ok(grants)) => {
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("rate limits are shared through Redis again");
+                }
+                let mut reported: Option<Decision> = None;
+                for ((index, renewal), grant) in renewals.iter().zip(&grants) {
+                    let decision = book.as_mut().and_then(|book| {
+                        book.granted(
+                            &keys[*index],
+                            &member,
+                            renewal,
+                            grant,
+                            rule.limit,
+                            local_now,
+                        )
+                    });
+                    let decision = decision.unwrap_or(grant.decision);
+                    if reported.is_none_or(|r| decision.remaining < r.remaining) {
+                        reported = Some(decision);
+                    }
+                }
+                // Refused: report the exhausted budget.
+                let refusal = grants
+                    .iter()
+                    .map(|g| g.decision)
+                    .find(|d| !d.allowed && d.remaining == 0)
+                    .or_else(|| grants.iter().map(|g| g.decision).find(|d| !d.allowed));
+                refusal.or(reported).map(|decision| Outcome {
+                    decision,
+                    store: StoreKind::Redis,
+                })
+            }
+            Ok(Err(error)) => {
+                self.note_degraded(&error.to_string());
+                None
+            }
+            Err(_) => {
+                self.note_degraded("redis answer took longer than the budget");
+                None
+            }
+        };
+        if outcome.is_none()
+            && let Some(book) = book.as_mut()
+        {
+            for (index, _) in renewals {
+                book.abandoned(&keys[*index]);
+            }
+        }
+        drop(book);
+        self.renewed.notify_waiters();
+        outcome
+    }
+
+    /// Decisions that asked Redis so far (the others were answered from leases or locally).
+    pub fn redis_round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// Milliseconds on this instance's monotonic clock (for leases).
+    fn monotonic_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Logs the switch to local limits once per outage, not once per request.
@@ -313,59 +465,13 @@ impl RateLimiter {
             keys.push(format!("{class}:user:{user}"));
         }
         keys.push(format!("{class}:ip:{}", ip_key(ip)));
-        if let Some(redis) = &self.redis {
-            let budgets: Vec<(String, u32, u64)> = keys
-                .iter()
-                .map(|key| (key.clone(), rule.limit, rule.window_ms()))
-                .collect();
-            let attempt =
-                tokio::time::timeout(self.redis_budget, redis.try_admit_all(&budgets, None)).await;
-            match attempt {
-                Ok(Ok(decisions)) => {
-                    if self.degraded.swap(false, Ordering::Relaxed) {
-                        tracing::info!("rate limits are shared through Redis again");
-                    }
-                    let reported = decisions
-                        .iter()
-                        .copied()
-                        .find(|d| !d.allowed && d.remaining == 0)
-                        .or_else(|| decisions.iter().copied().min_by_key(|d| d.remaining));
-                    if let Some(decision) = reported {
-                        return Outcome {
-                            decision,
-                            store: StoreKind::Redis,
-                        };
-                    }
-                }
-                Ok(Err(error)) => self.note_degraded(&error.to_string()),
-                Err(_) => self.note_degraded("redis answer took longer than the budget"),
-            }
-        }
-        let now_ms = wall_clock_ms();
-        let mut reported: Option<Decision> = None;
-        for key in &keys {
-            let decision = self
-                .local
-                .try_admit(key, now_ms, rule.limit, rule.window_ms());
-            if !decision.allowed {
-                return Outcome {
-                    decision,
-                    store: StoreKind::Local,
-                };
-            }
-            if reported.is_none_or(|r| decision.remaining < r.remaining) {
-                reported = Some(decision);
-            }
-        }
-        Outcome {
-            decision: reported.unwrap_or(Decision {
-                allowed: true,
-                remaining: rule.limit,
-                reset_after_ms: 0,
-                retry_after_ms: 0,
-            }),
-            store: StoreKind::Local,
-        }
+        self.admit(&keys, rule, None).await
+    }
+
+    /// Decides one request against several budgets at `now_ms` (tests move through time with
+    /// it), all or nothing, as [`RateLimit`] does for a user's and an IP's budget.
+    pub async fn check_all_at(&self, keys: &[String], rule: RateLimitRule, now_ms: u64) -> Outcome {
+        self.admit(keys, rule, Some(now_ms)).await
     }
 }
 
