@@ -5,7 +5,12 @@
 
 pub mod session_cache;
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+};
 
 use actix_web::{
     Error as ActixError, FromRequest, HttpMessage, HttpRequest,
@@ -16,6 +21,10 @@ use actix_web::{
     web,
 };
 use df_common::{Error, ErrorKind, auth::Role, ids::UserId};
+use futures::{
+    FutureExt,
+    future::{BoxFuture, Shared},
+};
 
 use crate::{
     security::{
@@ -64,10 +73,48 @@ pub struct Authenticated {
 #[derive(Clone)]
 struct AuthUnavailable(Arc<Error>);
 
+/// An error as every request waiting for a flight gets its own copy of it.
+#[derive(Clone)]
+struct SharedError {
+    kind: ErrorKind,
+    code: String,
+    message: String,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl SharedError {
+    fn of(error: &Error) -> Self {
+        Self {
+            kind: error.kind(),
+            code: error.code().to_owned(),
+            message: error.message().to_owned(),
+            retry_after: error.retry_after(),
+        }
+    }
+
+    fn into_error(self) -> Error {
+        let error = Error::new(self.kind, self.code, self.message);
+        match self.retry_after {
+            Some(after) => error.with_retry_after(after),
+            None => error,
+        }
+    }
+}
+
+/// What a validation in flight resolves to.
+type FlightResult = Result<ValidatedSession, SharedError>;
+/// One call to identity that every request presenting the same token waits for.
+type Flight = Shared<BoxFuture<'static, FlightResult>>;
+/// Flights kept at most (each ends with its call; the cap only bounds abandoned ones).
+const MAX_FLIGHTS: usize = 10_000;
+
 /// Shared state of the session middleware.
 pub struct AuthState {
     identity: Identity,
-    cache: SessionCache,
+    cache: Arc<SessionCache>,
+    /// Validations under way, by token digest: when a cached answer expires under load, one
+    /// call to identity answers every request that was waiting for it.
+    flights: Arc<Mutex<HashMap<[u8; 32], Flight>>>,
     cookie_name: String,
     lookups: Option<Arc<RateLimiter>>,
     ignored: Vec<&'static str>,
@@ -78,7 +125,8 @@ impl AuthState {
     pub fn new(identity: Identity, cookie_name: String) -> Self {
         Self {
             identity,
-            cache: SessionCache::default(),
+            cache: Arc::new(SessionCache::default()),
+            flights: Arc::new(Mutex::new(HashMap::new())),
             cookie_name,
             lookups: None,
             ignored: Vec::new(),
@@ -122,39 +170,94 @@ impl AuthState {
             Some(Cached::Invalid) => return Err(invalid_session()),
             None => {}
         }
-        if let Some(limiter) = &self.lookups {
-            let ip = limiter.client_ip(request);
-            let outcome = limiter
-                .check(
-                    &format!("session_lookup:ip:{}", ip_key(ip)),
-                    limiter.rule("public"),
-                )
-                .await;
-            if !outcome.decision.allowed {
-                return Err(Error::new(
-                    ErrorKind::RateLimited,
-                    "gateway.rate_limited",
-                    "Too many requests. Try again later.",
-                )
-                .with_retry_after(std::time::Duration::from_millis(
-                    outcome.decision.retry_after_ms.max(1),
-                )));
-            }
+        let digest = session_cache::key(token);
+        self.join_or_start_flight(token, digest, request)
+            .await
+            .map_err(SharedError::into_error)
+    }
+
+    /// Bounds, per client IP, the lookups that cost a call to identity.
+    async fn check_lookup_budget(
+        limiter: Option<Arc<RateLimiter>>,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<(), Error> {
+        let (Some(limiter), Some(ip)) = (limiter, ip) else {
+            return Ok(());
+        };
+        let outcome = limiter
+            .check(
+                &format!("session_lookup:ip:{}", ip_key(ip)),
+                limiter.rule("public"),
+            )
+            .await;
+        if outcome.decision.allowed {
+            return Ok(());
         }
-        match self.identity.validate_session(token.to_owned()).await {
-            Ok(session) => {
-                self.cache.put(token, &session);
-                Ok(session)
-            }
-            Err(error) => {
-                // A token that is invalid now never becomes valid, so remembering the refusal
-                // briefly makes floods of made-up tokens cheap.
-                if error.kind() == ErrorKind::Unauthenticated {
-                    self.cache.put_invalid(token);
+        Err(Error::new(
+            ErrorKind::RateLimited,
+            "gateway.rate_limited",
+            "Too many requests. Try again later.",
+        )
+        .with_retry_after(std::time::Duration::from_millis(
+            outcome.decision.retry_after_ms.max(1),
+        )))
+    }
+
+    /// Joins the call to identity for `token` that another request started, or starts it.
+    /// The flight caches its answer and removes itself when it lands.
+    fn join_or_start_flight(&self, token: &str, digest: [u8; 32], request: &HttpRequest) -> Flight {
+        let Ok(mut flights) = self.flights.lock() else {
+            // A poisoned map only costs the sharing.
+            return self.flight(token, digest, request);
+        };
+        if let Some(flight) = flights.get(&digest) {
+            return flight.clone();
+        }
+        if flights.len() >= MAX_FLIGHTS {
+            flights.clear();
+        }
+        let flight = self.flight(token, digest, request);
+        flights.insert(digest, flight.clone());
+        flight
+    }
+
+    /// The lookup: the client IP's lookup budget, then identity; the answer is cached.
+    fn flight(&self, token: &str, digest: [u8; 32], request: &HttpRequest) -> Flight {
+        let (identity, cache, flights, limiter) = (
+            self.identity.clone(),
+            Arc::clone(&self.cache),
+            Arc::clone(&self.flights),
+            self.lookups.clone(),
+        );
+        let ip = limiter.as_ref().map(|l| l.client_ip(request));
+        let token = token.to_owned();
+        async move {
+            let checked = Self::check_lookup_budget(limiter, ip).await;
+            let validated = match checked {
+                Ok(()) => identity.validate_session(token.clone()).await,
+                Err(refused) => Err(refused),
+            };
+            let result = match validated {
+                Ok(session) => {
+                    cache.put(&token, &session);
+                    Ok(session)
                 }
-                Err(error)
+                Err(error) => {
+                    // A token that is invalid now never becomes valid, so remembering the
+                    // refusal briefly makes floods of made-up tokens cheap.
+                    if error.kind() == ErrorKind::Unauthenticated {
+                        cache.put_invalid(&token);
+                    }
+                    Err(SharedError::of(&error))
+                }
+            };
+            if let Ok(mut flights) = flights.lock() {
+                flights.remove(&digest);
             }
+            result
         }
+        .boxed()
+        .shared()
     }
 }
 

@@ -37,7 +37,8 @@ pub struct SessionCache {
     entries: Mutex<HashMap<[u8; 32], (Cached, Instant)>>,
 }
 
-fn key(token: &str) -> [u8; 32] {
+/// The digest a token is kept under.
+pub fn key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 

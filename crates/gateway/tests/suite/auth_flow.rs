@@ -142,3 +142,32 @@ async fn made_up_tokens_cannot_flood_identity() {
     assert_eq!(response.status(), 401);
     platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_with_one_new_session_share_one_lookup() {
+    // Two lookups per minute per IP: a burst of 40 requests with a session the edge has not
+    // cached yet must cost one call to identity, not forty.
+    let platform = Platform::builder()
+        .gateway(|c| {
+            c.security.rate_limits.insert(
+                "public".into(),
+                df_gateway::security::RateLimitRule::new(2, 60),
+            );
+        })
+        .start()
+        .await;
+    let email = "burst@example.com";
+    let password = platform.verified_user(email, "burster", "fan").await;
+    let token = platform.login(email, &password).await;
+    let http = platform.http();
+    let calls = (0..40).map(|_| http.get(platform.url("/v1/me")).bearer_auth(&token).send());
+    let responses = futures::future::join_all(calls).await;
+    for response in responses {
+        let response = response.unwrap();
+        let status = response.status();
+        let me: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{me}");
+        assert_eq!(me["email"], email);
+    }
+    platform.stop().await;
+}
