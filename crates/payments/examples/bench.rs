@@ -198,7 +198,16 @@ async fn main() {
     let direct_rate = events as f64 / started.elapsed().as_secs_f64();
     assert_eq!(failures, 0, "some events were not applied");
 
-    // 2. Entitlement checks: a cached answer for the same fan and creator, after warm-up.
+    // 2. Entitlement checks: a cached answer for the same fan and creator, after warm-up. The
+    //    principal token is minted afresh, as the gateway does before its tokens expire.
+    let service_token = signer
+        .mint(
+            Subject::Service {
+                name: "gateway".into(),
+            },
+            vec![Role::Service],
+        )
+        .unwrap();
     let question = pb::CheckEntitlementRequest {
         fan_id: fans[0].to_string(),
         creator_id: creators[0].to_string(),

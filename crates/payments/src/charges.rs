@@ -1,5 +1,6 @@
 //! Captured payments and their refunds: the rows, the ledger transactions, PPV access, events.
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use df_common::{Error, bus::outbox};
 use df_proto::events::v1 as ev;
@@ -80,81 +81,20 @@ pub struct NewPayment {
 }
 
 #[derive(diesel::QueryableByName)]
-struct InsertedId {
-    #[diesel(sql_type = sql_types::Uuid)]
-    id: Uuid,
+struct BookedId {
+    #[diesel(sql_type = sql_types::Nullable<sql_types::Uuid>)]
+    id: Option<Uuid>,
 }
 
-/// Books `payment` unless it was booked before. Returns the payment id when it was new.
-pub async fn book_payment(
-    conn: &mut AsyncPgConnection,
-    payment: &NewPayment,
-) -> Result<Option<Uuid>, Error> {
+/// Everything the `payments_book` database function writes for `payment`: the row, the
+/// ledger postings (computed here, by the reserve policy) and the sealed outbox event.
+fn booking(payment: &NewPayment) -> Result<String, Error> {
     let id = Uuid::now_v7();
-    // One statement for the whole row (diesel's `payments` and `payment_details` are two views
-    // of this table).
-    let inserted: Option<InsertedId> = diesel::sql_query(
-        "INSERT INTO payments (id, provider_payment_id, provider_charge_id, kind, fan_id,
-             creator_id, subscription_id, ppv_item_id, checkout_id, gross_minor,
-             platform_fee_minor, processor_fee_minor, net_minor, currency, message,
-             available_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         ON CONFLICT (provider_payment_id) DO NOTHING
-         RETURNING id",
-    )
-    .bind::<sql_types::Uuid, _>(id)
-    .bind::<sql_types::Text, _>(&payment.provider_payment_id)
-    .bind::<sql_types::Nullable<sql_types::Text>, _>(&payment.provider_charge_id)
-    .bind::<sql_types::Text, _>(payment.kind.as_str())
-    .bind::<sql_types::Uuid, _>(payment.fan_id)
-    .bind::<sql_types::Uuid, _>(payment.creator_id)
-    .bind::<sql_types::Nullable<sql_types::Uuid>, _>(payment.subscription_id)
-    .bind::<sql_types::Nullable<sql_types::Uuid>, _>(payment.ppv_item_id)
-    .bind::<sql_types::Nullable<sql_types::Uuid>, _>(payment.checkout_id)
-    .bind::<sql_types::BigInt, _>(payment.split.gross)
-    .bind::<sql_types::BigInt, _>(payment.split.platform_fee)
-    .bind::<sql_types::BigInt, _>(payment.processor_fee)
-    .bind::<sql_types::BigInt, _>(payment.split.creator_net)
-    .bind::<sql_types::Text, _>(&payment.currency)
-    .bind::<sql_types::Nullable<sql_types::Text>, _>(&payment.message)
-    .bind::<sql_types::Timestamptz, _>(payment.available_at)
-    .bind::<sql_types::Timestamptz, _>(payment.occurred_at)
-    .get_result(conn)
-    .await
-    .optional()?;
-    let Some(InsertedId { id }) = inserted else {
-        return Ok(None);
-    };
-    ledger::lock_creator(conn, payment.creator_id).await?;
-    ledger::book(
-        conn,
-        &Transaction {
-            kind: TransactionKind::Payment,
-            creator_id: payment.creator_id,
-            currency: payment.currency.clone(),
-            reference: id.to_string(),
-            effect_key: format!("payment:{}", payment.provider_payment_id),
-            occurred_at: payment.occurred_at,
-            postings: policy::payment(payment.split, payment.processor_fee),
-        },
-    )
-    .await?;
-    if let (Kind::Ppv, Some(item)) = (payment.kind, payment.ppv_item_id) {
-        diesel::insert_into(ppv_purchases::table)
-            .values((
-                ppv_purchases::fan_id.eq(payment.fan_id),
-                ppv_purchases::ppv_item_id.eq(item),
-                ppv_purchases::payment_id.eq(id),
-            ))
-            .on_conflict((ppv_purchases::fan_id, ppv_purchases::ppv_item_id))
-            .do_nothing()
-            .execute(conn)
-            .await?;
-    }
-    outbox::enqueue(
-        conn,
+    let postings = policy::payment(payment.split, payment.processor_fee);
+    let postings: Vec<_> = postings.iter().filter(|p| p.amount != 0).collect();
+    let (event_id, event) = outbox::seal(
         SERVICE,
-        "payments.payment.succeeded",
+        PAYMENT_SUCCEEDED,
         &ev::PaymentSucceeded {
             payment_id: id.to_string(),
             fan_id: payment.fan_id.to_string(),
@@ -163,9 +103,73 @@ pub async fn book_payment(
             gross: payment.split.gross,
             currency: payment.currency.clone(),
         },
+    )?;
+    Ok(serde_json::json!({
+        "id": id,
+        "provider_payment_id": payment.provider_payment_id,
+        "provider_charge_id": payment.provider_charge_id,
+        "kind": payment.kind.as_str(),
+        "fan_id": payment.fan_id,
+        "creator_id": payment.creator_id,
+        "subscription_id": payment.subscription_id,
+        "ppv_item_id": payment.ppv_item_id,
+        "checkout_id": payment.checkout_id,
+        "gross": payment.split.gross,
+        "platform_fee": payment.split.platform_fee,
+        "processor_fee": payment.processor_fee,
+        "net": payment.split.creator_net,
+        "currency": payment.currency,
+        "message": payment.message,
+        "available_at": payment.available_at,
+        "occurred_at": payment.occurred_at,
+        "transaction_id": Uuid::now_v7(),
+        "accounts": postings.iter().map(|p| p.account.as_str()).collect::<Vec<_>>(),
+        "amounts": postings.iter().map(|p| p.amount).collect::<Vec<_>>(),
+        "per_creator": postings.iter().map(|p| p.account.is_per_creator()).collect::<Vec<_>>(),
+        "event_id": event_id.as_uuid(),
+        "event_type": PAYMENT_SUCCEEDED,
+        "event": base64::engine::general_purpose::STANDARD.encode(event),
+    })
+    .to_string())
+}
+
+/// The event announcing a captured payment.
+const PAYMENT_SUCCEEDED: &str = "payments.payment.succeeded";
+
+/// Books `payment` unless it was booked before: the payment row, its balanced ledger
+/// transaction, the PPV access it buys and its event, in one call to the database. Returns the
+/// payment id when it was new. Must run inside a transaction.
+pub async fn book_payment(
+    conn: &mut AsyncPgConnection,
+    payment: &NewPayment,
+) -> Result<Option<Uuid>, Error> {
+    let booked: BookedId = diesel::sql_query("SELECT payments_book($1::jsonb) AS id")
+        .bind::<sql_types::Text, _>(booking(payment)?)
+        .get_result(conn)
+        .await?;
+    Ok(booked.id)
+}
+
+/// Books several payments in one round trip, in the given order (callers order them by
+/// creator lock key, so concurrent batches lock creators alike and never deadlock). Returns,
+/// per payment, its id when it was new. Must run inside a transaction.
+pub async fn book_payments(
+    conn: &mut AsyncPgConnection,
+    payments: &[&NewPayment],
+) -> Result<Vec<Option<Uuid>>, Error> {
+    let bookings = payments
+        .iter()
+        .map(|p| booking(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let booked: Vec<BookedId> = diesel::sql_query(
+        "SELECT payments_book(b::jsonb) AS id
+           FROM unnest($1::text[]) WITH ORDINALITY AS u(b, n)
+          ORDER BY n",
     )
+    .bind::<sql_types::Array<sql_types::Text>, _>(bookings)
+    .load(conn)
     .await?;
-    Ok(Some(id))
+    Ok(booked.into_iter().map(|b| b.id).collect())
 }
 
 /// The stored state of a payment that refunds and disputes change.

@@ -42,6 +42,27 @@ pub async fn enqueue(
             "bus::outbox::enqueue called outside a transaction"
         )));
     }
+    let (id, sealed) = seal(source, event_type, payload)?;
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::id.eq(id),
+            outbox::event_type.eq(event_type),
+            outbox::payload.eq(sealed),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// The id and wire bytes (envelope) of an event, for code that writes the outbox row itself
+/// in the same transaction as its change (a database function booking many changes in one
+/// call); [`enqueue`] is the usual way.
+pub fn seal(
+    source: &str,
+    event_type: &str,
+    payload: &impl Message,
+) -> Result<(EventId, Vec<u8>), Error> {
+    envelope::validate_event_type(event_type)?;
     let id = EventId::new();
     let envelope = envelope::build(
         id,
@@ -52,15 +73,7 @@ pub async fn enqueue(
         propagation::inject_current_into_map(),
         payload.encode_to_vec(),
     );
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::id.eq(id),
-            outbox::event_type.eq(event_type),
-            outbox::payload.eq(envelope.encode_to_vec()),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(id)
+    Ok((id, envelope.encode_to_vec()))
 }
 
 /// Events not yet published (for metrics and tests).

@@ -7,11 +7,11 @@ pub mod policy;
 
 use chrono::{DateTime, Utc};
 use df_common::Error;
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, upsert::excluded};
+use diesel::{ExpressionMethods, QueryDsl, sql_types};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::schema::{creator_balances, ledger_entries, ledger_transactions};
+use crate::schema::creator_balances;
 
 /// The ledger's accounts. Creator accounts, the dispute reserve and payouts are kept per
 /// creator; the others are the platform's.
@@ -178,14 +178,19 @@ impl Transaction {
     }
 }
 
+/// The advisory lock key of a creator (the database's `ledger_lock_key` computes the same).
+/// The low half of a UUIDv7 is random; the high half is mostly the creation time, which would
+/// put creators created together behind one lock.
+pub fn lock_key(creator_id: Uuid) -> i64 {
+    creator_id.as_u64_pair().1.cast_signed()
+}
+
 /// Serializes every balance-changing step of one creator within the current database
-/// transaction, so two concurrent debits can never both spend the same balance.
+/// transaction, so two concurrent debits can never both spend the same balance. Steps that
+/// read balances before booking take it first; [`book`] takes it too (it is re-entrant).
 pub async fn lock_creator(conn: &mut AsyncPgConnection, creator_id: Uuid) -> Result<(), Error> {
-    // The low half of a UUIDv7 is random; the high half is mostly the creation time, which
-    // would put creators created together behind one lock.
-    let (_, low) = creator_id.as_u64_pair();
     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(low.cast_signed())
+        .bind::<diesel::sql_types::BigInt, _>(lock_key(creator_id))
         .execute(conn)
         .await
         .map_err(Error::internal)?;
@@ -242,69 +247,34 @@ pub async fn book(conn: &mut AsyncPgConnection, transaction: &Transaction) -> Re
     if postings.is_empty() {
         return Ok(false);
     }
-    let id = Uuid::now_v7();
-    let inserted: Option<Uuid> = diesel::insert_into(ledger_transactions::table)
-        .values((
-            ledger_transactions::id.eq(id),
-            ledger_transactions::kind.eq(transaction.kind.as_str()),
-            ledger_transactions::reference.eq(&transaction.reference),
-            ledger_transactions::effect_key.eq(&transaction.effect_key),
-            ledger_transactions::occurred_at.eq(transaction.occurred_at),
-        ))
-        .on_conflict(ledger_transactions::effect_key)
-        .do_nothing()
-        .returning(ledger_transactions::id)
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(Error::internal)?;
-    if inserted.is_none() {
-        return Ok(false);
-    }
-    let rows: Vec<_> = postings
+    let accounts: Vec<&str> = postings.iter().map(|p| p.account.as_str()).collect();
+    let amounts: Vec<i64> = postings.iter().map(|p| p.amount).collect();
+    let per_creator: Vec<bool> = postings
         .iter()
-        .map(|p| {
-            (
-                ledger_entries::transaction_id.eq(id),
-                ledger_entries::account.eq(p.account.as_str()),
-                ledger_entries::owner_id
-                    .eq(p.account.is_per_creator().then_some(transaction.creator_id)),
-                ledger_entries::currency.eq(&transaction.currency),
-                ledger_entries::amount.eq(p.amount),
-            )
-        })
+        .map(|p| p.account.is_per_creator())
         .collect();
-    diesel::insert_into(ledger_entries::table)
-        .values(&rows)
-        .execute(conn)
-        .await
-        .map_err(Error::internal)?;
-    // Aggregate per account first: one upsert per account keeps the row order deterministic.
-    let mut per_account: std::collections::BTreeMap<Account, i64> = Default::default();
-    for p in postings.iter().filter(|p| p.account.is_per_creator()) {
-        *per_account.entry(p.account).or_default() += p.amount;
-    }
-    for (account, delta) in per_account {
-        diesel::insert_into(creator_balances::table)
-            .values((
-                creator_balances::owner_id.eq(transaction.creator_id),
-                creator_balances::account.eq(account.as_str()),
-                creator_balances::currency.eq(&transaction.currency),
-                creator_balances::balance.eq(delta),
-            ))
-            .on_conflict((
-                creator_balances::owner_id,
-                creator_balances::account,
-                creator_balances::currency,
-            ))
-            .do_update()
-            .set(
-                creator_balances::balance
-                    .eq(creator_balances::balance + excluded(creator_balances::balance)),
-            )
-            .execute(conn)
+    // One call books the header, the entries and the running balances (see the `ledger_book`
+    // function in the migrations), under the creator's lock.
+    let booked: Booked =
+        diesel::sql_query("SELECT ledger_book($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS booked")
+            .bind::<sql_types::Uuid, _>(Uuid::now_v7())
+            .bind::<sql_types::Text, _>(transaction.kind.as_str())
+            .bind::<sql_types::Text, _>(&transaction.reference)
+            .bind::<sql_types::Text, _>(&transaction.effect_key)
+            .bind::<sql_types::Timestamptz, _>(transaction.occurred_at)
+            .bind::<sql_types::Uuid, _>(transaction.creator_id)
+            .bind::<sql_types::Text, _>(&transaction.currency)
+            .bind::<sql_types::Array<sql_types::Text>, _>(&accounts)
+            .bind::<sql_types::Array<sql_types::BigInt>, _>(&amounts)
+            .bind::<sql_types::Array<sql_types::Bool>, _>(&per_creator)
+            .get_result(conn)
             .await
             .map_err(Error::internal)?;
-    }
-    Ok(true)
+    Ok(booked.booked)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Booked {
+    #[diesel(sql_type = sql_types::Bool)]
+    booked: bool,
 }

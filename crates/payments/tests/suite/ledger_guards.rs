@@ -83,6 +83,22 @@ async fn the_books_refuse_edits_and_imbalance_and_the_check_finds_drift() {
         })
         .await;
     assert!(forged.unwrap_err().to_string().contains("does not balance"));
+    // Balanced entries appended to a booked transaction are refused as well.
+    let appended = diesel::sql_query(
+        "INSERT INTO ledger_entries (transaction_id, account, owner_id, currency, amount)
+         SELECT id, 'platform_revenue', NULL::uuid, 'usd', 5 FROM ledger_transactions
+          WHERE effect_key = 'payment:pi_1'
+         UNION ALL
+         SELECT id, 'processor_fees', NULL::uuid, 'usd', -5 FROM ledger_transactions
+          WHERE effect_key = 'payment:pi_1'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap_err();
+    assert!(
+        appended.to_string().contains("does not balance"),
+        "{appended}"
+    );
     // And the ledger refuses to book one itself.
     let mut lopsided = tip(creator, "pi_2");
     lopsided
@@ -107,4 +123,26 @@ async fn the_books_refuse_edits_and_imbalance_and_the_check_finds_drift() {
         "running_balance_differs_from_entries"
     );
     assert_eq!(violations[0].amount, 5);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Key {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    key: i64,
+}
+
+#[tokio::test]
+async fn the_database_and_the_service_lock_a_creator_under_the_same_key() {
+    let p = Payments::start().await;
+    let mut conn = p.conn().await;
+    let mut creators = vec![Uuid::nil(), Uuid::max()];
+    creators.extend((0..20).map(|_| Uuid::now_v7()));
+    for creator in creators {
+        let Key { key } = diesel::sql_query("SELECT ledger_lock_key($1) AS key")
+            .bind::<diesel::sql_types::Uuid, _>(creator)
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(key, ledger::lock_key(creator), "{creator}");
+    }
 }
