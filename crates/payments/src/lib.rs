@@ -162,6 +162,8 @@ pub async fn serve_with(
             grace: chrono::Duration::days(i64::from(config.policy.grace_days)),
         },
     );
+    let payment_batches =
+        webhook::batch::PaymentBatcher::spawn(db.clone(), entitlements.clone(), relay.clone());
     let service = Service {
         db: db.clone(),
         entitlements,
@@ -170,6 +172,7 @@ pub async fn serve_with(
         policy: config.policy.clone(),
         webhooks: config.webhooks.clone(),
         relay,
+        payment_batches,
         tax: Arc::new(service::TaxSettings {
             keyring: tax::crypto::Keyring::from_config(&config.tax.encryption)
                 .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?,

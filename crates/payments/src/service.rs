@@ -37,6 +37,8 @@ pub struct Service {
     pub relay: RelayHandle,
     /// Keys of the tax data and the payer on forms.
     pub tax: Arc<TaxSettings>,
+    /// Writes concurrent one-off payment events together.
+    pub payment_batches: crate::webhook::batch::PaymentBatcher,
 }
 
 /// What the tax flows need.

@@ -71,6 +71,18 @@ pub async fn ingest(
         return Ok((event.id, Outcome::Duplicate));
     }
     let remote = prefetch(service, &mut conn, &event).await?;
+    // Tips and PPV purchases are written together with whatever else is arriving.
+    if event.event_type == "payment_intent.succeeded"
+        && let Some(payment) =
+            one_off_payment(service, event.object(), &remote, event.created_at())?
+    {
+        drop(conn);
+        let outcome = service
+            .payment_batches
+            .apply(&event.id, &event.event_type, event.created_at(), payment)
+            .await?;
+        return Ok((event.id, outcome));
+    }
     let (event_ref, remote_ref) = (&event, &remote);
     let (outcome, fans) = conn
         .transaction::<(Outcome, Vec<Uuid>), Error, _>(async move |conn| {
@@ -324,14 +336,28 @@ async fn one_off_paid(
     remote: &Remote,
     at: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, Error> {
+    let Some(payment) = one_off_payment(service, obj, remote, at)? else {
+        return Ok(Vec::new());
+    };
+    charges::book_payment(conn, &payment).await?;
+    Ok(vec![payment.fan_id])
+}
+
+/// The tip or PPV purchase a succeeded payment intent pays for; `None` for payment intents
+/// of subscription invoices, which carry no metadata of ours.
+fn one_off_payment(
+    service: &Service,
+    obj: Obj<'_>,
+    remote: &Remote,
+    at: DateTime<Utc>,
+) -> Result<Option<NewPayment>, Error> {
     let kind = obj.metadata("kind").and_then(Kind::parse);
     let (Some(kind @ (Kind::Tip | Kind::Ppv)), Some(fan_id), Some(creator_id)) = (
         kind,
         metadata_uuid(obj, "fan_id"),
         metadata_uuid(obj, "creator_id"),
     ) else {
-        // Payment intents of subscription invoices carry no metadata of ours.
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let gross = obj
         .int("amount_received")
@@ -345,7 +371,7 @@ async fn one_off_paid(
     if kind == Kind::Ppv && ppv_item_id.is_none() {
         return Err(unattributed());
     }
-    let payment = NewPayment {
+    Ok(Some(NewPayment {
         provider_payment_id: obj.str("id").unwrap_or_default().to_owned(),
         provider_charge_id: obj.id_of("latest_charge").map(str::to_owned),
         kind,
@@ -360,9 +386,7 @@ async fn one_off_paid(
         message: obj.metadata("message").map(str::to_owned),
         occurred_at: at,
         available_at: at + service.hold(),
-    };
-    charges::book_payment(conn, &payment).await?;
-    Ok(vec![fan_id])
+    }))
 }
 
 async fn invoice_paid(

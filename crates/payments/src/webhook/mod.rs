@@ -1,6 +1,7 @@
 //! Provider webhooks: signature check, the inbox of applied events, and the handlers.
 
 pub mod apply;
+pub mod batch;
 pub mod event;
 pub mod signature;
 
