@@ -173,6 +173,7 @@ pub async fn serve_with(
         webhooks: config.webhooks.clone(),
         relay,
         payment_batches,
+        seen_events: webhook::seen::SeenEvents::spawn(db.clone()),
         tax: Arc::new(service::TaxSettings {
             keyring: tax::crypto::Keyring::from_config(&config.tax.encryption)
                 .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?,

@@ -39,6 +39,8 @@ pub struct Service {
     pub tax: Arc<TaxSettings>,
     /// Writes concurrent one-off payment events together.
     pub payment_batches: crate::webhook::batch::PaymentBatcher,
+    /// Tells redelivered events apart before any provider lookup, many per query.
+    pub seen_events: crate::webhook::seen::SeenEvents,
 }
 
 /// What the tax flows need.

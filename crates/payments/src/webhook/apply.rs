@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use df_common::Error;
-use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -60,29 +60,22 @@ pub async fn ingest(
         service.clock.now().timestamp(),
     )?;
     let event = Event::parse(payload)?;
-    let mut conn = service.db.conn().await?;
-    let seen: Option<String> = webhook_events::table
-        .find(&event.id)
-        .select(webhook_events::event_id)
-        .first(&mut conn)
-        .await
-        .optional()?;
-    if seen.is_some() {
+    if service.seen_events.contains(&event.id).await? {
         return Ok((event.id, Outcome::Duplicate));
     }
-    let remote = prefetch(service, &mut conn, &event).await?;
+    let remote = prefetch(service, &event).await?;
     // Tips and PPV purchases are written together with whatever else is arriving.
     if event.event_type == "payment_intent.succeeded"
         && let Some(payment) =
             one_off_payment(service, event.object(), &remote, event.created_at())?
     {
-        drop(conn);
         let outcome = service
             .payment_batches
             .apply(&event.id, &event.event_type, event.created_at(), payment)
             .await?;
         return Ok((event.id, outcome));
     }
+    let mut conn = service.db.conn().await?;
     let (event_ref, remote_ref) = (&event, &remote);
     let (outcome, fans) = conn
         .transaction::<(Outcome, Vec<Uuid>), Error, _>(async move |conn| {
@@ -115,11 +108,7 @@ struct Remote {
     subscription: Option<RemoteSubscription>,
 }
 
-async fn prefetch(
-    service: &Service,
-    conn: &mut AsyncPgConnection,
-    event: &Event,
-) -> Result<Remote, Error> {
+async fn prefetch(service: &Service, event: &Event) -> Result<Remote, Error> {
     let obj = event.object();
     let mut remote = Remote::default();
     match event.event_type.as_str() {
@@ -167,7 +156,8 @@ async fn prefetch(
             // Only needed when the refund arrives before the payment it refunds.
             let charge = obj.str("id").unwrap_or_default();
             let pi = obj.id_of("payment_intent").unwrap_or_default();
-            let known = charges::find_for_update(conn, Some(charge), &[pi]).await?;
+            let mut conn = service.db.conn().await?;
+            let known = charges::find_for_update(&mut conn, Some(charge), &[pi]).await?;
             if known.is_none() {
                 remote.processor_fee = Some(
                     service

@@ -84,7 +84,8 @@ impl PaymentBatcher {
     }
 }
 
-fn stopped() -> Error {
+/// The answer while the service shuts down.
+pub(crate) fn stopped() -> Error {
     Error::new(
         df_common::ErrorKind::Unavailable,
         "payments.shutting_down",

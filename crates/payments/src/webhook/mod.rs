@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod batch;
 pub mod event;
+pub mod seen;
 pub mod signature;
 
 pub use apply::{Outcome, ingest};
