@@ -141,9 +141,12 @@ pub struct TokenSigner {
     signing: Option<(String, SigningKey)>,
     verifying: BTreeMap<String, VerifyingKey>,
     ttl: Duration,
-    minted: Arc<Mutex<HashMap<(Subject, Vec<Role>), (String, i64)>>>,
+    minted: Arc<Mutex<MintedTokens>>,
     verified: Arc<Mutex<HashMap<String, Principal>>>,
 }
+
+/// Tokens minted, by subject and roles, with their expiry.
+type MintedTokens = HashMap<(Subject, Vec<Role>), (String, i64)>;
 
 /// Tokens remembered at most on each side; the memory is cleared when full.
 const REMEMBERED_TOKENS: usize = 10_000;

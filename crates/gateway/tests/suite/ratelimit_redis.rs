@@ -297,7 +297,7 @@ async fn leased_budgets_never_admit_more_than_the_limit_in_any_window() {
     let instances: Vec<RateLimiter> = (0..3).map(|_| limiter(redis.cache())).collect();
     // 640 per 2 s: leases of up to 20 requests.
     let rule = RateLimitRule::new(640, 2);
-    let keys = vec!["api:user:u1".to_owned(), "api:ip:192.0.2.9".to_owned()];
+    let keys = ["api:user:u1".to_owned(), "api:ip:192.0.2.9".to_owned()];
     for seed in [1_u64, 7, 42] {
         let mut rng = Lcg(seed);
         let prefix = format!("s{seed}:");
