@@ -101,14 +101,19 @@ async fn main() {
         .unwrap()
         .connect_lazy();
     let client = PaymentsClient::new(channel);
-    let service_token = signer
-        .mint(
-            Subject::Service {
-                name: "gateway".into(),
-            },
-            vec![Role::Service],
-        )
-        .unwrap();
+    // A service principal, as the gateway presents; minted again before each phase, as the
+    // gateway does before its tokens expire.
+    let mint = || {
+        signer
+            .mint(
+                Subject::Service {
+                    name: "gateway".into(),
+                },
+                vec![Role::Service],
+            )
+            .unwrap()
+    };
+    let service_token = mint();
     // Wait until the server answers.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -210,16 +215,8 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // 2. Entitlement checks: a cached answer for the same fan and creator, after warm-up. The
-    //    principal token is minted afresh, as the gateway does before its tokens expire.
-    let service_token = signer
-        .mint(
-            Subject::Service {
-                name: "gateway".into(),
-            },
-            vec![Role::Service],
-        )
-        .unwrap();
+    // 2. Entitlement checks: a cached answer for the same fan and creator, after warm-up.
+    let service_token = mint();
     let question = pb::CheckEntitlementRequest {
         fan_id: fans[0].to_string(),
         creator_id: creators[0].to_string(),
@@ -234,6 +231,7 @@ async fn main() {
     }
     let mut latency_rows = Vec::new();
     for in_flight in [1_usize, 4, 8] {
+        let service_token = mint();
         let mut latencies: Vec<Duration> = futures::stream::iter((0..checks).map(|_| {
             let mut client = client.clone();
             let request = request_with_principal(question.clone(), &service_token).unwrap();
