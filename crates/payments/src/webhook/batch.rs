@@ -100,19 +100,8 @@ async fn write_batches(
     relay: RelayHandle,
 ) {
     loop {
-        let mut jobs = {
-            let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                return;
-            };
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
-            jobs
+        let Some(mut jobs) = next_batch(&queue, MAX_BATCH).await else {
+            return;
         };
         // Every batch takes creators' locks in the same order, so two batches never deadlock.
         jobs.sort_by_key(|job| ledger::lock_key(job.payment.creator_id));
@@ -148,6 +137,22 @@ async fn write_batches(
             let _ = job.reply.send(outcome);
         }
     }
+}
+
+/// Waits for the next item of `queue`, then takes whatever else is already waiting, up to
+/// `max` in all. `None` once every sender is gone. Readers sharing the queue take turns, so one
+/// gathers the next batch while another writes its own.
+pub(crate) async fn next_batch<T>(queue: &Mutex<mpsc::Receiver<T>>, max: usize) -> Option<Vec<T>> {
+    let mut queue = queue.lock().await;
+    let first = queue.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match queue.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 #[derive(diesel::QueryableByName)]

@@ -58,19 +58,8 @@ impl SeenEvents {
 
 async fn answer(queue: Arc<Mutex<mpsc::Receiver<Question>>>, db: Db) {
     loop {
-        let questions = {
-            let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                return;
-            };
-            let mut questions = vec![first];
-            while questions.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(question) => questions.push(question),
-                    Err(_) => break,
-                }
-            }
-            questions
+        let Some(questions) = super::batch::next_batch(&queue, MAX_BATCH).await else {
+            return;
         };
         let ids: Vec<&str> = questions.iter().map(|q| q.event_id.as_str()).collect();
         let found = lookup(&db, &ids).await;
