@@ -257,6 +257,20 @@ impl Error {
         &self.message
     }
 
+    /// What the client may see of this error (kind, code, message, retry hint), without the
+    /// private cause: for answering several waiters of one failed operation, whose cause is
+    /// logged once where it happened.
+    #[must_use]
+    pub fn public_copy(&self) -> Self {
+        Self {
+            kind: self.kind,
+            code: self.code.clone(),
+            message: self.message.clone(),
+            retry_after: self.retry_after,
+            cause: None,
+        }
+    }
+
     /// The retry hint, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
@@ -414,6 +428,19 @@ mod tests {
         let status: tonic::Status = Error::internal(anyhow::anyhow!("secret detail")).into();
         assert!(!status.message().contains("secret"));
         assert_eq!(status.code(), tonic::Code::Internal);
+    }
+
+    #[test]
+    fn a_public_copy_keeps_what_clients_see_and_drops_the_cause() {
+        let error = Error::new(ErrorKind::RateLimited, "x.limited", "Slow down.")
+            .with_retry_after(Duration::from_secs(3))
+            .with_cause(anyhow::anyhow!("db password=hunter2"));
+        let copy = error.public_copy();
+        assert_eq!(copy.kind(), ErrorKind::RateLimited);
+        assert_eq!(copy.code(), "x.limited");
+        assert_eq!(copy.message(), "Slow down.");
+        assert_eq!(copy.retry_after(), Some(Duration::from_secs(3)));
+        assert!(!format!("{copy:?}").contains("hunter2"));
     }
 
     #[test]

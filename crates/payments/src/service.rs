@@ -60,10 +60,16 @@ impl Service {
     /// After a commit that changed these fans' access: drops their cached answers and wakes the
     /// relay. A cache failure is logged; the cached answers then expire within their TTL.
     pub async fn after_commit(&self, fans: &[Uuid]) {
-        self.relay.notify();
-        if let Err(e) = self.entitlements.invalidate(fans).await {
-            tracing::warn!(error = %e, "entitlement cache not invalidated");
-        }
+        after_commit(&self.relay, &self.entitlements, fans).await;
+    }
+}
+
+/// What follows a commit that changed money or access: the relay is woken for the events in
+/// the outbox, and the changed fans' cached entitlements are made stale.
+pub async fn after_commit(relay: &RelayHandle, entitlements: &Entitlements, fans: &[Uuid]) {
+    relay.notify();
+    if let Err(e) = entitlements.invalidate(fans).await {
+        tracing::warn!(error = %e, "entitlement cache not invalidated");
     }
 }
 

@@ -73,36 +73,9 @@ pub struct Authenticated {
 #[derive(Clone)]
 struct AuthUnavailable(Arc<Error>);
 
-/// An error as every request waiting for a flight gets its own copy of it.
-#[derive(Clone)]
-struct SharedError {
-    kind: ErrorKind,
-    code: String,
-    message: String,
-    retry_after: Option<std::time::Duration>,
-}
-
-impl SharedError {
-    fn of(error: &Error) -> Self {
-        Self {
-            kind: error.kind(),
-            code: error.code().to_owned(),
-            message: error.message().to_owned(),
-            retry_after: error.retry_after(),
-        }
-    }
-
-    fn into_error(self) -> Error {
-        let error = Error::new(self.kind, self.code, self.message);
-        match self.retry_after {
-            Some(after) => error.with_retry_after(after),
-            None => error,
-        }
-    }
-}
-
-/// What a validation in flight resolves to.
-type FlightResult = Result<ValidatedSession, SharedError>;
+/// What a validation in flight resolves to; each waiting request answers with a public copy
+/// of the error.
+type FlightResult = Result<ValidatedSession, Arc<Error>>;
 /// One call to identity that every request presenting the same token waits for.
 type Flight = Shared<BoxFuture<'static, FlightResult>>;
 /// Flights kept at most (each ends with its call; the cap only bounds abandoned ones).
@@ -173,7 +146,7 @@ impl AuthState {
         let digest = session_cache::key(token);
         self.join_or_start_flight(token, digest, request)
             .await
-            .map_err(SharedError::into_error)
+            .map_err(|error| error.public_copy())
     }
 
     /// Bounds, per client IP, the lookups that cost a call to identity.
@@ -248,7 +221,7 @@ impl AuthState {
                     if error.kind() == ErrorKind::Unauthenticated {
                         cache.put_invalid(&token);
                     }
-                    Err(SharedError::of(&error))
+                    Err(Arc::new(error))
                 }
             };
             if let Ok(mut flights) = flights.lock() {
@@ -338,11 +311,7 @@ impl FromRequest for Authenticated {
         let result = if let Some(authenticated) = extensions.get::<Authenticated>() {
             Ok(authenticated.clone())
         } else if let Some(AuthUnavailable(error)) = extensions.get::<AuthUnavailable>() {
-            Err(ApiError(Error::new(
-                error.kind(),
-                error.code().to_owned(),
-                error.message().to_owned(),
-            )))
+            Err(ApiError(error.public_copy()))
         } else {
             Err(ApiError(unauthenticated()))
         };

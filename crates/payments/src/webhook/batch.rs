@@ -127,10 +127,7 @@ async fn write_batches(
             .map(|(job, _)| job.payment.fan_id)
             .collect();
         if !fans.is_empty() {
-            relay.notify();
-            if let Err(e) = entitlements.invalidate(&fans).await {
-                tracing::warn!(error = %e, "entitlement cache not invalidated");
-            }
+            crate::service::after_commit(&relay, &entitlements, &fans).await;
         }
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
             // The delivery may have given up waiting; its event is written all the same.

@@ -66,11 +66,7 @@ async fn answer(queue: Arc<Mutex<mpsc::Receiver<Question>>>, db: Db) {
         for question in questions {
             let _ = question.reply.send(match &found {
                 Ok(found) => Ok(found.contains(&question.event_id)),
-                Err(error) => Err(Error::new(
-                    error.kind(),
-                    error.code().to_owned(),
-                    error.message().to_owned(),
-                )),
+                Err(error) => Err(error.public_copy()),
             });
         }
     }

@@ -4,7 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use df_payments::{ledger::integrity, webhook::signature};
+use std::collections::HashMap;
+
+use df_payments::{
+    ledger::integrity,
+    webhook::{seen::SeenEvents, signature},
+};
 use df_proto::payments::v1::IngestWebhookRequest;
 use diesel_async::RunQueryDsl;
 use futures::StreamExt;
@@ -54,11 +59,13 @@ async fn a_bad_event_fails_alone_and_duplicates_in_a_batch_apply_once() {
     .to_string();
     const TIPS: usize = 60;
     // Every tip twice, the bad one in the middle, all at once.
-    let mut deliveries: Vec<String> = (0..TIPS).chain(0..TIPS).map(tip).collect();
+    // A redelivery is the same bytes as the first delivery.
+    let tips: Vec<String> = (0..TIPS).map(tip).collect();
+    let mut deliveries: Vec<String> = tips.iter().chain(&tips).cloned().collect();
     deliveries.insert(TIPS, bad.clone());
 
     let client = p.client();
-    let results: Vec<(String, bool)> =
+    let results: Vec<(String, Option<String>)> =
         futures::stream::iter(deliveries.into_iter().map(|payload| {
             let mut client = client.clone();
             let header = signature::sign(
@@ -71,16 +78,31 @@ async fn a_bad_event_fails_alone_and_duplicates_in_a_batch_apply_once() {
                 signature: header,
             });
             async move {
-                let ok = client.ingest_webhook(request).await.is_ok();
-                (payload, ok)
+                let outcome = client
+                    .ingest_webhook(request)
+                    .await
+                    .ok()
+                    .map(|r| r.into_inner().outcome);
+                (payload, outcome)
             }
         }))
         .buffer_unordered(64)
         .collect()
         .await;
 
-    for (payload, ok) in &results {
-        assert_eq!(*ok, *payload != bad, "{payload}");
+    // The bad event alone failed; of each tip's two deliveries one applied it and the other,
+    // whether it met the first in a batch or came after it, was told it is a duplicate.
+    let mut outcomes: HashMap<String, Vec<String>> = HashMap::new();
+    for (payload, outcome) in results {
+        assert_eq!(outcome.is_some(), payload != bad, "{payload}");
+        if let Some(outcome) = outcome {
+            outcomes.entry(payload).or_default().push(outcome);
+        }
+    }
+    assert_eq!(outcomes.len(), TIPS);
+    for (payload, mut seen) in outcomes {
+        seen.sort();
+        assert_eq!(seen, ["applied", "duplicate"], "{payload}");
     }
     let recorded = count(&p, "SELECT count(*)::bigint AS n FROM webhook_events").await;
     assert_eq!(
@@ -122,4 +144,30 @@ async fn a_bad_event_fails_alone_and_duplicates_in_a_batch_apply_once() {
         count(&p, "SELECT count(*)::bigint AS n FROM webhook_events").await,
         TIPS as i64
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_redelivery_checks_are_answered_each_for_its_own_event() {
+    let p = Payments::start().await;
+    let mut conn = p.conn().await;
+    diesel::sql_query(
+        "INSERT INTO webhook_events (event_id, event_type, created_at)
+         SELECT 'evt_seen_' || n, 'payment_intent.succeeded', now()
+           FROM generate_series(0, 99, 2) AS n",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let seen = SeenEvents::spawn(p.db.db().clone());
+    let answers: Vec<(usize, bool)> = futures::stream::iter((0..100).map(|n| {
+        let seen = seen.clone();
+        async move { (n, seen.contains(&format!("evt_seen_{n}")).await.unwrap()) }
+    }))
+    .buffer_unordered(100)
+    .collect()
+    .await;
+    assert_eq!(answers.len(), 100);
+    for (n, recorded) in answers {
+        assert_eq!(recorded, n % 2 == 0, "evt_seen_{n}");
+    }
 }

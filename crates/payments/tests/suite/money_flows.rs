@@ -127,8 +127,8 @@ async fn monthly_tier(p: &Payments, creator: Uuid, name: &str, price: i64) -> pb
         .into_inner()
 }
 
-/// A fan's tip of `amount` cents, paid on the provider's page.
-async fn paid_tip(p: &Payments, fan: Uuid, creator: Uuid, amount: i64) {
+/// A fan's tip of `amount` cents with `message`, paid on the provider's page.
+async fn paid_tip(p: &Payments, fan: Uuid, creator: Uuid, amount: i64, message: &str) {
     let tip = p
         .client()
         .tip(p.as_user(
@@ -140,7 +140,7 @@ async fn paid_tip(p: &Payments, fan: Uuid, creator: Uuid, amount: i64) {
                     amount,
                     currency: "usd".into(),
                 }),
-                message: String::new(),
+                message: message.into(),
                 success_url: URLS.0.into(),
                 cancel_url: URLS.1.into(),
                 ..Default::default()
@@ -253,29 +253,7 @@ async fn subscription_tip_ppv_payout_and_statement() {
     .await;
 
     // A tip and a PPV purchase.
-    let tip = p
-        .client()
-        .tip(p.as_user(
-            fan,
-            Role::Fan,
-            pb::TipRequest {
-                creator_id: creator.to_string(),
-                amount: Some(pb::Money {
-                    amount: 2_500,
-                    currency: "usd".into(),
-                }),
-                message: "thanks!".into(),
-                success_url: URLS.0.into(),
-                cancel_url: URLS.1.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    p.simulated()
-        .complete_checkout(&session_of(&tip.url))
-        .unwrap();
+    paid_tip(&p, fan, creator, 2_500, "thanks!").await;
     let item = p
         .client()
         .create_ppv_item(p.as_user(
@@ -444,7 +422,7 @@ async fn a_dispute_holds_the_funds_gets_evidence_and_a_loss_is_booked() {
     let p = Payments::start_with(|config| config.policy.job_interval_secs = 1).await;
     let creator = onboarded_creator(&p).await;
     let fan = Uuid::now_v7();
-    paid_tip(&p, fan, creator, 5_000).await;
+    paid_tip(&p, fan, creator, 5_000, "").await;
     let earnings = || earnings_of(&p, creator);
     eventually("tip booked", || async { earnings().await.pending == 4_000 }).await;
 
@@ -490,7 +468,7 @@ async fn failing_payouts_are_retried_then_surfaced_to_admins_with_the_money_back
     .await;
     let creator = onboarded_creator(&p).await;
     let fan = Uuid::now_v7();
-    paid_tip(&p, fan, creator, 10_000).await;
+    paid_tip(&p, fan, creator, 10_000, "").await;
     let earnings = || earnings_of(&p, creator);
     eventually("tip booked", || async { earnings().await.pending == 8_000 }).await;
     p.simulated().advance(chrono::Duration::days(8));
