@@ -265,9 +265,33 @@ df_ensure_rabbitmq() {
             df_missing_server RabbitMQ "$DF_AMQP_PORT" rabbitmq-server
         fi
     fi
-    df_wait_for "RabbitMQ (AMQP) on 127.0.0.1:$DF_AMQP_PORT" df_amqp_ready
+    if ! df_wait_for_quietly df_amqp_ready; then
+        # The port is open but nothing answers the protocol header: the node is hung (seen
+        # with an Erlang VM whose CLI and distribution no longer answered). Only a node this
+        # machine runs itself can be restarted; anything else is reported.
+        if df_is_root && command -v rabbitmq-server >/dev/null 2>&1; then
+            df_restart_rabbitmq_local
+        fi
+        df_wait_for "RabbitMQ (AMQP) on 127.0.0.1:$DF_AMQP_PORT" df_amqp_ready
+    fi
     df_log "RabbitMQ ready on 127.0.0.1:$DF_AMQP_PORT"
 }
+
+# Stops the local RabbitMQ node, politely first and by signal if it does not answer, then
+# starts it again.
+df_restart_rabbitmq_local() {
+    df_log "RabbitMQ on 127.0.0.1:$DF_AMQP_PORT does not answer AMQP: restarting the local node"
+    timeout 30 rabbitmqctl stop >/dev/null 2>&1 || true
+    local signal
+    for signal in TERM KILL; do
+        pgrep -f 'beam.*rabbit' >/dev/null 2>&1 || break
+        pkill "-$signal" -f 'beam.*rabbit' || true
+        df_wait_for_quietly df_rabbitmq_node_gone || true
+    done
+    rabbitmq-server -detached
+}
+
+df_rabbitmq_node_gone() { ! pgrep -f 'beam.*rabbit' >/dev/null 2>&1; }
 
 # --- Rust -------------------------------------------------------------------------------------
 
