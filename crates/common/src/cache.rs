@@ -1,5 +1,12 @@
 //! Redis through deadpool-redis, with timeouts, bounded retries and a short circuit breaker.
 //!
+//! Commands share one multiplexed connection taken from the pool, instead of checking a
+//! connection out per command: a checkout costs a `PING` round trip (deadpool-redis recycles
+//! with one), which would double the round trips of every cache read. None of the commands
+//! used here depend on connection state (no `WATCH`, no blocking reads, no pub/sub), so
+//! sharing is safe. A connection that fails a command or times out is dropped, and the next
+//! command takes a fresh one from the pool.
+//!
 //! Every call is bounded: getting a connection by `connect_timeout_ms`, each command by
 //! `command_timeout_ms`, and at most `max_retries` retries with jittered exponential back-off.
 //! After a failure the cache is considered down for a moment and calls fail at once, so a dead
@@ -8,13 +15,16 @@
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use deadpool_redis::{Pool, Runtime, redis};
+use deadpool_redis::{
+    Pool, Runtime,
+    redis::{self, aio::MultiplexedConnection},
+};
 use futures::future::BoxFuture;
 use rand::Rng;
 
@@ -36,6 +46,49 @@ pub struct Cache {
     max_retries: u32,
     retry_base: Duration,
     breaker: Arc<Breaker>,
+    shared: Arc<SharedConnection>,
+}
+
+/// The multiplexed connection commands share, numbered so that a caller whose command failed
+/// drops only the connection it used, never a fresh one another caller has put in meanwhile.
+#[derive(Default)]
+struct SharedConnection {
+    current: Mutex<Option<(u64, MultiplexedConnection)>>,
+    next_number: AtomicU64,
+}
+
+impl SharedConnection {
+    fn get(&self) -> Option<(u64, MultiplexedConnection)> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn put(&self, conn: MultiplexedConnection) -> (u64, MultiplexedConnection) {
+        let number = self.next_number.fetch_add(1, Ordering::Relaxed);
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Two callers may have connected at once; the first one in is kept and the other's
+        // connection serves only its own command.
+        if let Some(kept) = current.as_ref() {
+            return kept.clone();
+        }
+        *current = Some((number, conn.clone()));
+        (number, conn)
+    }
+
+    fn drop_if_current(&self, number: u64) {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.as_ref().is_some_and(|(n, _)| *n == number) {
+            *current = None;
+        }
+    }
 }
 
 impl std::fmt::Debug for Cache {
@@ -139,6 +192,7 @@ impl Cache {
                 open_until_ms: AtomicU64::new(0),
                 probing: AtomicBool::new(false),
             }),
+            shared: Arc::new(SharedConnection::default()),
         })
     }
 
@@ -152,12 +206,13 @@ impl Cache {
         &self.prefix
     }
 
-    /// Runs `op` on a pooled connection with the timeouts, retries and breaker described above.
-    /// `op` may run more than once, so it must be idempotent (or harmless to repeat).
+    /// Runs `op` on the shared connection with the timeouts, retries and breaker described
+    /// above. `op` may run more than once, so it must be idempotent (or harmless to repeat), and
+    /// it must not change the connection's state.
     pub async fn run<T, F>(&self, op: F) -> Result<T, Error>
     where
         T: Send,
-        F: for<'c> Fn(&'c mut deadpool_redis::Connection) -> BoxFuture<'c, redis::RedisResult<T>>
+        F: for<'c> Fn(&'c mut MultiplexedConnection) -> BoxFuture<'c, redis::RedisResult<T>>
             + Send
             + Sync,
     {
@@ -191,27 +246,36 @@ impl Cache {
 
     async fn attempt<T, F>(&self, op: &F) -> Result<T, Failure>
     where
-        F: for<'c> Fn(&'c mut deadpool_redis::Connection) -> BoxFuture<'c, redis::RedisResult<T>>,
+        F: for<'c> Fn(&'c mut MultiplexedConnection) -> BoxFuture<'c, redis::RedisResult<T>>,
     {
-        let mut conn = tokio::time::timeout(self.connect_timeout, self.pool.get())
-            .await
-            .map_err(|_| Failure::TimedOut(anyhow::anyhow!("redis connect timed out")))?
-            .map_err(|e| Failure::Failed(anyhow::anyhow!("redis connect: {e}")))?;
+        let (number, mut conn) = match self.shared.get() {
+            Some(shared) => shared,
+            None => self.shared.put(self.open_connection().await?),
+        };
         let result = tokio::time::timeout(self.command_timeout, op(&mut conn)).await;
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => {
-                // A broken connection must not go back to the pool.
-                let _ = deadpool_redis::Connection::take(conn);
+                // A broken connection must not serve the next command.
+                self.shared.drop_if_current(number);
                 Err(Failure::Failed(anyhow::anyhow!("redis command: {e}")))
             }
             Err(_) => {
-                let _ = deadpool_redis::Connection::take(conn);
+                self.shared.drop_if_current(number);
                 Err(Failure::TimedOut(anyhow::anyhow!(
                     "redis command timed out"
                 )))
             }
         }
+    }
+
+    /// A new connection from the pool, no longer counted by it.
+    async fn open_connection(&self) -> Result<MultiplexedConnection, Failure> {
+        let conn = tokio::time::timeout(self.connect_timeout, self.pool.get())
+            .await
+            .map_err(|_| Failure::TimedOut(anyhow::anyhow!("redis connect timed out")))?
+            .map_err(|e| Failure::Failed(anyhow::anyhow!("redis connect: {e}")))?;
+        Ok(deadpool_redis::Connection::take(conn))
     }
 
     /// Full jitter: a random delay up to `base * 2^attempt`.

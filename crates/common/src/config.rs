@@ -458,7 +458,8 @@ pub struct RedisConfig {
     pub url: Secret<String>,
     /// Prefix put before every key (isolates tenants and tests).
     pub key_prefix: String,
-    /// Largest number of pooled connections.
+    /// Largest number of connections being opened at once. Commands share one multiplexed
+    /// connection; the pool opens a new one when it breaks.
     pub pool_size: usize,
     /// Connection timeout.
     pub connect_timeout_ms: u64,
