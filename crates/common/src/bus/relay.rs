@@ -36,6 +36,9 @@ use crate::{config::BusConfig, db::Db, error::Error, telemetry::metrics};
 const RETRY_BASE: Duration = Duration::from_millis(100);
 /// How often the backlog metric is refreshed while the broker is unreachable.
 const BACKLOG_REFRESH: Duration = Duration::from_secs(5);
+/// How often, at most, a busy relay counts the backlog for the metric: a count scans the
+/// outbox, which under load would cost more than the rounds themselves.
+const BACKLOG_COUNT_EVERY: Duration = Duration::from_secs(1);
 /// AMQP persistent delivery mode: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
 /// Longest `last_error` kept, so a chatty error cannot bloat the table.
@@ -80,6 +83,7 @@ impl OutboxRelay {
             wake: Arc::clone(&wake),
             channel: None,
             backlog: backlog_gauge(bus_service),
+            backlog_counted: None,
         };
         let task = tokio::spawn(relay.run(shutdown));
         (RelayHandle { wake }, task)
@@ -99,6 +103,8 @@ struct Relay {
     channel: Option<(Channel, u64)>,
     /// `df_<service>_outbox_backlog`, when the service name makes a valid metric name.
     backlog: Option<IntGauge>,
+    /// When the backlog was last counted after a round.
+    backlog_counted: Option<Instant>,
 }
 
 #[derive(diesel::Queryable, diesel::Selectable)]
@@ -258,7 +264,16 @@ impl Relay {
             })
             .await?;
         drop(conn);
-        self.refresh_backlog().await;
+        // An idle relay's count is cheap (the outbox is empty or nearly) and keeps the metric
+        // exact at rest; a busy one counts at most once per `BACKLOG_COUNT_EVERY`.
+        if round.fetched == 0
+            || self
+                .backlog_counted
+                .is_none_or(|at| at.elapsed() >= BACKLOG_COUNT_EVERY)
+        {
+            self.refresh_backlog().await;
+            self.backlog_counted = Some(Instant::now());
+        }
         if round.failed > 0 {
             // Start the next round on a fresh channel; a hung link is replaced altogether.
             self.channel = None;
