@@ -541,6 +541,10 @@ pub struct BusConfig {
     pub retry_max_ms: u64,
     /// Largest reconnect delay.
     pub reconnect_max_ms: u64,
+    /// When set, the broker deletes a consumer queue (and its dead-letter queue) that has had
+    /// no consumer for this long. Off in production, where a queue outlives any outage of its
+    /// service; test namespaces set it so that no queue outlives its test.
+    pub idle_queue_expiry_ms: Option<u64>,
 }
 
 impl Default for BusConfig {
@@ -556,6 +560,7 @@ impl Default for BusConfig {
             retry_base_ms: 200,
             retry_max_ms: 30_000,
             reconnect_max_ms: 10_000,
+            idle_queue_expiry_ms: None,
         }
     }
 }
@@ -604,6 +609,17 @@ impl Validate for BusConfig {
             10,
             600_000,
         );
+        if let Some(expiry) = self.idle_queue_expiry_ms {
+            // The broker takes a 32-bit count of milliseconds; under a minute would race a
+            // consumer reconnecting after a broker restart.
+            check_range(
+                problems,
+                "bus.idle_queue_expiry_ms",
+                expiry,
+                60_000,
+                u64::from(u32::MAX),
+            );
+        }
         if self
             .namespace
             .chars()
@@ -850,6 +866,7 @@ mod tests {
     struct TestConfig {
         database: DatabaseConfig,
         redis: RedisConfig,
+        bus: BusConfig,
         name: String,
     }
 
@@ -858,6 +875,7 @@ mod tests {
             Self {
                 database: Default::default(),
                 redis: Default::default(),
+                bus: Default::default(),
                 name: "svc".into(),
             }
         }
@@ -867,6 +885,7 @@ mod tests {
         fn validate(&self, problems: &mut Vec<String>) {
             self.database.validate(problems);
             self.redis.validate(problems);
+            self.bus.validate(problems);
         }
     }
 
@@ -939,6 +958,24 @@ mod tests {
                 .problems
                 .iter()
                 .any(|p| p.starts_with("redis.command_timeout_ms"))
+        );
+    }
+
+    #[test]
+    fn an_idle_queue_expiry_is_off_by_default_and_at_least_a_minute() {
+        let load = |pairs: &[(&str, &str)]| {
+            load_from::<TestConfig>(&Sources {
+                env: env(pairs),
+                ..Default::default()
+            })
+        };
+        assert_eq!(load(&[]).unwrap().bus.idle_queue_expiry_ms, None);
+        let set = load(&[("DF_BUS__IDLE_QUEUE_EXPIRY_MS", "600000")]).unwrap();
+        assert_eq!(set.bus.idle_queue_expiry_ms, Some(600_000));
+        let error = load(&[("DF_BUS__IDLE_QUEUE_EXPIRY_MS", "1000")]).unwrap_err();
+        assert!(
+            error.problems.len() == 1 && error.problems[0].starts_with("bus.idle_queue_expiry_ms"),
+            "{error}"
         );
     }
 

@@ -29,6 +29,10 @@ pub fn server_url() -> String {
 /// How long the waiting helpers wait before failing the test.
 const WAIT: Duration = Duration::from_secs(20);
 
+/// How long the broker keeps a test's queue once nothing consumes it: longer than any test
+/// runs (nextest kills a test after three minutes).
+const IDLE_QUEUE_EXPIRY: Duration = Duration::from_secs(10 * 60);
+
 /// A message read from a dead-letter queue.
 #[derive(Clone, Debug)]
 pub struct DeadLetter {
@@ -84,6 +88,9 @@ impl TestBus {
             retry_base_ms: 20,
             retry_max_ms: 200,
             reconnect_max_ms: 500,
+            // Queues of a test that never cleaned up (killed, or a service's own consumers)
+            // leave the shared broker by themselves.
+            idle_queue_expiry_ms: Some(IDLE_QUEUE_EXPIRY.as_millis() as u64),
         }
     }
 
@@ -186,6 +193,32 @@ impl TestBus {
         close_channel(&channel).await;
         let _ = connection.close(200, "done".into()).await;
         declared.message_count()
+    }
+
+    /// Whether the broker has a queue named `queue`.
+    pub async fn queue_exists(&self, queue: &str) -> bool {
+        let connection = self.connect().await;
+        // A passive declare of a missing queue closes its channel, so the channel is not reused.
+        let channel = connection.create_channel().await.unwrap();
+        let declared = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await;
+        close_channel(&channel).await;
+        let _ = connection.close(200, "done".into()).await;
+        match declared {
+            Ok(_) => true,
+            Err(e) if matches!(e.kind(), lapin::ErrorKind::ProtocolError(amqp) if amqp.get_id() == 404) => {
+                false
+            }
+            Err(e) => panic!("queue {queue}: {e}"),
+        }
     }
 
     /// Takes every message now in the dead-letter queue of `queue`.

@@ -88,6 +88,7 @@ pub fn spawn_consumer(
         retry_base: Duration::from_millis(config.retry_base_ms),
         retry_max: Duration::from_millis(config.retry_max_ms),
         resume_max: Duration::from_millis(config.reconnect_max_ms),
+        idle_queue_expiry_ms: config.idle_queue_expiry_ms,
     });
     tokio::spawn(worker.run(shutdown))
 }
@@ -101,6 +102,7 @@ struct Worker {
     retry_base: Duration,
     retry_max: Duration,
     resume_max: Duration,
+    idle_queue_expiry_ms: Option<u64>,
 }
 
 impl Worker {
@@ -111,7 +113,8 @@ impl Worker {
             self.handler.name(),
             self.handler.bindings(),
             self.delivery_limit,
-        )?;
+        )?
+        .with_idle_expiry(self.idle_queue_expiry_ms);
         let mut tasks = JoinSet::new();
         let mut failures: u32 = 0;
         loop {

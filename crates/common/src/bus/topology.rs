@@ -45,6 +45,8 @@ pub(crate) struct QueueSpec {
     pub bindings: Vec<String>,
     /// Deliveries before the broker dead-letters a message.
     pub delivery_limit: u32,
+    /// How long the broker keeps the queues without a consumer (`x-expires`); `None` keeps them.
+    pub idle_expiry_ms: Option<u64>,
 }
 
 impl QueueSpec {
@@ -86,7 +88,14 @@ impl QueueSpec {
             queue,
             bindings,
             delivery_limit,
+            idle_expiry_ms: None,
         })
+    }
+
+    /// The same queue, deleted by the broker after `expiry_ms` without a consumer.
+    pub(crate) fn with_idle_expiry(mut self, expiry_ms: Option<u64>) -> Self {
+        self.idle_expiry_ms = expiry_ms;
+        self
     }
 }
 
@@ -146,6 +155,13 @@ pub(crate) async fn declare_queue(
 
     let mut dlq_args = FieldTable::default();
     dlq_args.insert("x-queue-type".into(), text("quorum"));
+    if let Some(expiry) = spec.idle_expiry_ms {
+        // A dead-letter queue has no consumer of its own: it goes with its queue's expiry.
+        dlq_args.insert(
+            "x-expires".into(),
+            AMQPValue::LongLongInt(i64::try_from(expiry).unwrap_or(i64::MAX)),
+        );
+    }
     channel
         .queue_declare(short(&dlq)?, durable, dlq_args)
         .await
@@ -169,6 +185,12 @@ pub(crate) async fn declare_queue(
     );
     args.insert("x-dead-letter-exchange".into(), text(&dlx));
     args.insert("x-dead-letter-routing-key".into(), text(&spec.queue));
+    if let Some(expiry) = spec.idle_expiry_ms {
+        args.insert(
+            "x-expires".into(),
+            AMQPValue::LongLongInt(i64::try_from(expiry).unwrap_or(i64::MAX)),
+        );
+    }
     channel
         .queue_declare(short(&spec.queue)?, durable, args)
         .await

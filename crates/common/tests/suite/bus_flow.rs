@@ -284,6 +284,45 @@ async fn enqueue_outside_a_transaction_is_refused() {
     t.stop().await;
 }
 
+/// With an idle expiry, a consumer's queue and its dead-letter queue leave the broker once the
+/// consumer is gone (test namespaces use this so no queue outlives its test); while consumed,
+/// the queue stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_with_an_idle_expiry_leave_the_broker_once_unconsumed() {
+    let mut t = Ctx::new(|c| c.idle_queue_expiry_ms = Some(1_000)).await;
+    let bus = Bus::connect(&t.config, SERVICE);
+    // Started by hand: `Ctx::consume` names the queue to the test namespace, which would
+    // delete it on drop, and this test is about what happens when nobody does.
+    let queue = topology::queue_name(t.bus.namespace(), SERVICE, "expiring");
+    t.consumers.push(spawn_consumer(
+        t.db.clone(),
+        bus.clone(),
+        Recorder::new("expiring", None),
+        &t.config,
+        t.shutdown.clone(),
+    ));
+    t.bus.wait_for_consumer(&queue).await;
+    let dead_letters = topology::dead_letter_queue(&queue);
+    let relay = t.relay(&bus);
+    let id = t.emit(&relay, "test.user.registered").await;
+    eventually("the event is applied", async || {
+        t.applied_count(id).await == 1
+    })
+    .await;
+    assert!(t.bus.queue_exists(&queue).await);
+
+    t.stop().await;
+    let probe = TestBus::new();
+    eventually("the queue expired", async || {
+        !probe.queue_exists(&queue).await
+    })
+    .await;
+    eventually("the dead-letter queue expired", async || {
+        !probe.queue_exists(&dead_letters).await
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_is_relayed_and_applied_exactly_once() {
     // One message in flight at a time, so the order of settlement is the order of the queue.
