@@ -80,15 +80,15 @@ pub struct NewPayment {
     pub available_at: DateTime<Utc>,
 }
 
-#[derive(diesel::QueryableByName)]
-struct BookedId {
-    #[diesel(sql_type = sql_types::Nullable<sql_types::Uuid>)]
-    id: Option<Uuid>,
+diesel::define_sql_function! {
+    /// Books an array of payments (migration `000004_batch_booking`); per payment, its id when
+    /// it was new.
+    fn payments_book_many(p: sql_types::Jsonb) -> sql_types::Array<sql_types::Nullable<sql_types::Uuid>>;
 }
 
-/// Everything the `payments_book` database function writes for `payment`: the row, the
+/// Everything the `payments_book_many` database function writes for `payment`: the row, the
 /// ledger postings (computed here, by the reserve policy) and the sealed outbox event.
-fn booking(payment: &NewPayment) -> Result<String, Error> {
+pub(crate) fn booking(payment: &NewPayment) -> Result<serde_json::Value, Error> {
     let id = Uuid::now_v7();
     let postings = policy::payment(payment.split, payment.processor_fee);
     let postings: Vec<_> = postings.iter().filter(|p| p.amount != 0).collect();
@@ -123,14 +123,18 @@ fn booking(payment: &NewPayment) -> Result<String, Error> {
         "available_at": payment.available_at,
         "occurred_at": payment.occurred_at,
         "transaction_id": Uuid::now_v7(),
-        "accounts": postings.iter().map(|p| p.account.as_str()).collect::<Vec<_>>(),
-        "amounts": postings.iter().map(|p| p.amount).collect::<Vec<_>>(),
-        "per_creator": postings.iter().map(|p| p.account.is_per_creator()).collect::<Vec<_>>(),
+        "postings": postings
+            .iter()
+            .map(|p| serde_json::json!({
+                "account": p.account.as_str(),
+                "amount": p.amount,
+                "per_creator": p.account.is_per_creator(),
+            }))
+            .collect::<Vec<_>>(),
         "event_id": event_id.as_uuid(),
         "event_type": PAYMENT_SUCCEEDED,
         "event": base64::engine::general_purpose::STANDARD.encode(event),
-    })
-    .to_string())
+    }))
 }
 
 /// The event announcing a captured payment.
@@ -143,16 +147,14 @@ pub async fn book_payment(
     conn: &mut AsyncPgConnection,
     payment: &NewPayment,
 ) -> Result<Option<Uuid>, Error> {
-    let booked: BookedId = diesel::sql_query("SELECT payments_book($1::jsonb) AS id")
-        .bind::<sql_types::Text, _>(booking(payment)?)
-        .get_result(conn)
-        .await?;
-    Ok(booked.id)
+    let booked = book_payments(conn, &[payment]).await?;
+    Ok(booked.into_iter().next().flatten())
 }
 
-/// Books several payments in one round trip, in the given order (callers order them by
-/// creator lock key, so concurrent batches lock creators alike and never deadlock). Returns,
-/// per payment, its id when it was new. Must run inside a transaction.
+/// Books several payments in one round trip, each kind of row in one statement for the whole
+/// set (the database takes the creators' locks in key order first, so concurrent batches never
+/// deadlock). Returns, per payment and in order, its id when it was new: a payment booked before,
+/// or earlier in `payments`, gets `None`. Must run inside a transaction.
 pub async fn book_payments(
     conn: &mut AsyncPgConnection,
     payments: &[&NewPayment],
@@ -161,15 +163,12 @@ pub async fn book_payments(
         .iter()
         .map(|p| booking(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let booked: Vec<BookedId> = diesel::sql_query(
-        "SELECT payments_book(b::jsonb) AS id
-           FROM unnest($1::text[]) WITH ORDINALITY AS u(b, n)
-          ORDER BY n",
-    )
-    .bind::<sql_types::Array<sql_types::Text>, _>(bookings)
-    .load(conn)
-    .await?;
-    Ok(booked.into_iter().map(|b| b.id).collect())
+    // A query built with the DSL is prepared once per connection; raw SQL would be parsed and
+    // planned on every call.
+    diesel::select(payments_book_many(serde_json::Value::Array(bookings)))
+        .get_result(conn)
+        .await
+        .map_err(Error::from)
 }
 
 /// The stored state of a payment that refunds and disputes change.

@@ -1,20 +1,21 @@
 //! Applies concurrent one-off payment events (tips and PPV purchases, the bulk of a creator
 //! platform's webhook traffic) together: deliveries that arrive while a batch is being written
 //! wait for the next one, which records their event ids and books their payments in one
-//! database transaction and two statements, however many there are. Under load the cost of a
-//! commit and of the round trips is shared; alone, an event is written at once.
+//! statement (one prepared call of a database function, its own transaction), however many
+//! there are. Under load the cost of a commit and of the round trips is shared; alone, an event
+//! is written at once.
 //!
 //! Exactly-once is kept as for every other event: the event ids are recorded in the same
 //! transaction as the bookings, and an id recorded before marks the delivery a duplicate. If a
 //! batch fails as a whole, each of its events is applied again on its own, so one bad event
 //! never takes others down with it, and each delivery gets its own answer.
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use df_common::{Error, bus::RelayHandle, db::Db};
 use diesel::sql_types;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -22,7 +23,6 @@ use super::apply::Outcome;
 use crate::{
     charges::{self, NewPayment},
     entitlements::Entitlements,
-    ledger,
 };
 
 /// Events written together at most.
@@ -100,11 +100,9 @@ async fn write_batches(
     relay: RelayHandle,
 ) {
     loop {
-        let Some(mut jobs) = next_batch(&queue, MAX_BATCH).await else {
+        let Some(jobs) = next_batch(&queue, MAX_BATCH).await else {
             return;
         };
-        // Every batch takes creators' locks in the same order, so two batches never deadlock.
-        jobs.sort_by_key(|job| ledger::lock_key(job.payment.creator_id));
         let outcomes = match write_together(&db, &jobs).await {
             Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
             Err(error) => {
@@ -115,18 +113,26 @@ async fn write_batches(
                 );
                 let mut outcomes = Vec::with_capacity(jobs.len());
                 for job in &jobs {
-                    outcomes.push(write_alone(&db, job).await);
+                    // A batch of one: its answer has exactly one outcome.
+                    let alone = write_together(&db, std::slice::from_ref(job)).await;
+                    outcomes.push(alone.map(|mut one| one.remove(0)));
                 }
                 outcomes
             }
         };
-        let fans: Vec<Uuid> = jobs
+        let applied: Vec<&NewPayment> = jobs
             .iter()
             .zip(&outcomes)
             .filter(|(_, outcome)| matches!(outcome, Ok(Outcome::Applied)))
-            .map(|(job, _)| job.payment.fan_id)
+            .map(|(job, _)| &job.payment)
             .collect();
-        if !fans.is_empty() {
+        if !applied.is_empty() {
+            // Of these, only a PPV purchase changes what its fan may see; a tip does not.
+            let fans: Vec<Uuid> = applied
+                .iter()
+                .filter(|payment| payment.kind == charges::Kind::Ppv)
+                .map(|payment| payment.fan_id)
+                .collect();
             crate::service::after_commit(&relay, &entitlements, &fans).await;
         }
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -152,84 +158,47 @@ pub(crate) async fn next_batch<T>(queue: &Mutex<mpsc::Receiver<T>>, max: usize) 
     Some(batch)
 }
 
-#[derive(diesel::QueryableByName)]
-struct Recorded {
-    #[diesel(sql_type = sql_types::Text)]
-    event_id: String,
+diesel::define_sql_function! {
+    /// Records a batch of deliveries and books the payments of the new ones (migration
+    /// `000004_batch_booking`); per delivery, whether it applied its event.
+    fn webhook_payments_apply(p: sql_types::Jsonb) -> sql_types::Array<sql_types::Bool>;
 }
 
-/// One transaction for the whole batch: the event ids, then the payments of the new ones.
+/// The whole batch in one statement, and so in one transaction: the event ids, then the
+/// payments of the deliveries whose event is new. One round trip of a prepared statement, with
+/// no `BEGIN` and `COMMIT` of its own.
 async fn write_together(db: &Db, jobs: &[Job]) -> Result<Vec<Outcome>, Error> {
+    let deliveries = jobs
+        .iter()
+        .map(|job| {
+            Ok(serde_json::json!({
+                "event_id": job.event_id,
+                "event_type": job.event_type,
+                "event_created_at": job.created_at,
+                "booking": charges::booking(&job.payment)?,
+            }))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let mut conn = db.conn().await?;
-    conn.transaction::<Vec<Outcome>, Error, _>(async |conn| {
-        let recorded: Vec<Recorded> = diesel::sql_query(
-            "INSERT INTO webhook_events (event_id, event_type, created_at)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-             ON CONFLICT DO NOTHING
-             RETURNING event_id",
-        )
-        .bind::<sql_types::Array<sql_types::Text>, _>(
-            jobs.iter().map(|j| j.event_id.as_str()).collect::<Vec<_>>(),
-        )
-        .bind::<sql_types::Array<sql_types::Text>, _>(
-            jobs.iter()
-                .map(|j| j.event_type.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind::<sql_types::Array<sql_types::Timestamptz>, _>(
-            jobs.iter().map(|j| j.created_at).collect::<Vec<_>>(),
-        )
-        .load(conn)
-        .await?;
-        // The first delivery of a newly recorded id applies it; any other is a duplicate.
-        let mut new: HashSet<String> = recorded.into_iter().map(|r| r.event_id).collect();
-        let outcomes: Vec<Outcome> = jobs
-            .iter()
-            .map(|job| {
-                if new.remove(&job.event_id) {
-                    Outcome::Applied
-                } else {
-                    Outcome::Duplicate
-                }
-            })
-            .collect();
-        let payments: Vec<&NewPayment> = jobs
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, outcome)| **outcome == Outcome::Applied)
-            .map(|(job, _)| &job.payment)
-            .collect();
-        if !payments.is_empty() {
-            charges::book_payments(conn, &payments).await?;
-        }
-        Ok(outcomes)
-    })
-    .await
-}
-
-/// One event in its own transaction (after its batch failed).
-async fn write_alone(db: &Db, job: &Job) -> Result<Outcome, Error> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<Outcome, Error, _>(async |conn| {
-        if !record(conn, job).await? {
-            return Ok(Outcome::Duplicate);
-        }
-        charges::book_payment(conn, &job.payment).await?;
-        Ok(Outcome::Applied)
-    })
-    .await
-}
-
-async fn record(conn: &mut AsyncPgConnection, job: &Job) -> Result<bool, Error> {
-    let recorded: Vec<Recorded> = diesel::sql_query(
-        "INSERT INTO webhook_events (event_id, event_type, created_at) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING
-         RETURNING event_id",
-    )
-    .bind::<sql_types::Text, _>(&job.event_id)
-    .bind::<sql_types::Text, _>(&job.event_type)
-    .bind::<sql_types::Timestamptz, _>(job.created_at)
-    .load(conn)
-    .await?;
-    Ok(!recorded.is_empty())
+    let applied: Vec<bool> =
+        diesel::select(webhook_payments_apply(serde_json::Value::Array(deliveries)))
+            .get_result(&mut conn)
+            .await?;
+    if applied.len() != jobs.len() {
+        return Err(Error::internal(anyhow::anyhow!(
+            "{} answers for a batch of {}",
+            applied.len(),
+            jobs.len()
+        )));
+    }
+    Ok(applied
+        .into_iter()
+        .map(|applied| {
+            if applied {
+                Outcome::Applied
+            } else {
+                Outcome::Duplicate
+            }
+        })
+        .collect())
 }

@@ -171,3 +171,122 @@ async fn many_concurrent_redelivery_checks_are_answered_each_for_its_own_event()
         assert_eq!(recorded, n % 2 == 0, "evt_seen_{n}");
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct Balance {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    owner_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    balance: i64,
+}
+
+/// One call books a whole batch set-wise: the same provider payment twice in it (two different
+/// events about one payment intent) is booked once, PPV access is granted, and each creator's
+/// running balance moves by the sum of their new payments' shares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_booking_counts_a_payment_once_and_moves_each_balance_by_its_sum() {
+    use df_payments::{
+        charges::{self, Kind, NewPayment},
+        money::FeeSplit,
+    };
+    use diesel_async::AsyncConnection;
+
+    let p = Payments::start().await;
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let item = Uuid::now_v7();
+    let fan = Uuid::now_v7();
+    let mut conn = p.conn().await;
+    diesel::sql_query(
+        "INSERT INTO ppv_items (id, creator_id, post_id, price_minor, currency)
+         VALUES ($1, $2, $3, 900, 'usd')",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(item)
+    .bind::<diesel::sql_types::Uuid, _>(bob)
+    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let payment = |id: &str, creator: Uuid, gross: i64, kind: Kind| NewPayment {
+        provider_payment_id: id.into(),
+        provider_charge_id: None,
+        kind,
+        fan_id: fan,
+        creator_id: creator,
+        subscription_id: None,
+        ppv_item_id: (kind == Kind::Ppv).then_some(item),
+        checkout_id: None,
+        split: FeeSplit::of(gross, 2_000),
+        processor_fee: 30 + gross / 40,
+        currency: "usd".into(),
+        message: None,
+        occurred_at: chrono::Utc::now(),
+        available_at: chrono::Utc::now() + chrono::Duration::days(7),
+    };
+    let batch = [
+        payment("pi_many_1", alice, 1_000, Kind::Tip),
+        payment("pi_many_2", bob, 900, Kind::Ppv),
+        payment("pi_many_1", alice, 1_000, Kind::Tip),
+        payment("pi_many_3", alice, 2_500, Kind::Tip),
+    ];
+    let refs: Vec<&NewPayment> = batch.iter().collect();
+    let (booked, events) = conn
+        .transaction::<_, df_common::Error, _>(async |conn| {
+            let booked = charges::book_payments(conn, &refs).await?;
+            // Counted before the commit: once committed, the relay publishes and deletes them.
+            let events: Count = diesel::sql_query("SELECT count(*)::bigint AS n FROM outbox")
+                .get_result(conn)
+                .await?;
+            Ok((booked, events.n))
+        })
+        .await
+        .unwrap();
+    assert_eq!(events, 3, "one event per new payment");
+    assert_eq!(
+        booked.iter().map(Option::is_some).collect::<Vec<_>>(),
+        [true, true, false, true],
+        "the repeated payment intent is new only the first time"
+    );
+    // Booking the same batch again changes nothing.
+    let again = conn
+        .transaction::<_, df_common::Error, _>(async |conn| {
+            charges::book_payments(conn, &refs).await
+        })
+        .await
+        .unwrap();
+    assert!(again.iter().all(Option::is_none));
+
+    assert_eq!(
+        count(&p, "SELECT count(*)::bigint AS n FROM payments").await,
+        3
+    );
+    assert_eq!(
+        count(
+            &p,
+            "SELECT count(*)::bigint AS n FROM ledger_transactions WHERE kind = 'payment'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(&p, "SELECT count(*)::bigint AS n FROM ppv_purchases").await,
+        1
+    );
+    let balances: Vec<Balance> = diesel::sql_query(
+        "SELECT owner_id, balance FROM creator_balances
+          WHERE account = 'creator_pending' ORDER BY owner_id",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let net = |gross: i64| FeeSplit::of(gross, 2_000).creator_net;
+    let mut expected = vec![(alice, net(1_000) + net(2_500)), (bob, net(900))];
+    expected.sort();
+    assert_eq!(
+        balances
+            .iter()
+            .map(|b| (b.owner_id, b.balance))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert!(integrity::check(&mut conn).await.unwrap().is_empty());
+}

@@ -99,6 +99,17 @@ async fn the_books_refuse_edits_and_imbalance_and_the_check_finds_drift() {
         appended.to_string().contains("does not balance"),
         "{appended}"
     );
+    // So are balanced entries of a transaction that was never booked.
+    let orphans = diesel::sql_query(format!(
+        "INSERT INTO ledger_entries (transaction_id, account, owner_id, currency, amount)
+         VALUES ('{orphan}', 'platform_revenue', NULL, 'usd', 5),
+                ('{orphan}', 'processor_fees', NULL, 'usd', -5)",
+        orphan = Uuid::now_v7()
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap_err();
+    assert!(orphans.to_string().contains("foreign key"), "{orphans}");
     // And the ledger refuses to book one itself.
     let mut lopsided = tip(creator, "pi_2");
     lopsided
