@@ -24,6 +24,20 @@ async fn send(p: &Payments, event: serde_json::Value) {
         .unwrap();
 }
 
+/// A `payment_intent.succeeded` event for `amount` cents with our `metadata`.
+fn payment_succeeded(
+    event_id: &str,
+    intent_id: &str,
+    amount: i64,
+    metadata: serde_json::Value,
+) -> serde_json::Value {
+    json!({"id": event_id, "type": "payment_intent.succeeded", "object": "event",
+        "created": chrono::Utc::now().timestamp(),
+        "data": {"object": {"id": intent_id, "object": "payment_intent", "amount": amount,
+            "amount_received": amount, "currency": "usd", "status": "succeeded",
+            "metadata": metadata}}})
+}
+
 async fn allowed(p: &Payments, fan: Uuid, creator: Uuid, item: Uuid) -> bool {
     p.client()
         .check_entitlement(p.as_service(pb::CheckEntitlementRequest {
@@ -62,12 +76,13 @@ async fn purchase(p: &Payments) -> (Uuid, Uuid, Uuid) {
     assert!(!allowed(p, fan, creator, item).await);
     send(
         p,
-        json!({"id": "evt_ppv_1", "type": "payment_intent.succeeded", "object": "event",
-            "created": chrono::Utc::now().timestamp(),
-            "data": {"object": {"id": "pi_ppv_1", "object": "payment_intent", "amount": 900,
-                "amount_received": 900, "currency": "usd", "status": "succeeded",
-                "metadata": {"kind": "ppv", "fan_id": fan.to_string(),
-                    "creator_id": creator.to_string(), "ppv_item_id": item.to_string()}}}}),
+        payment_succeeded(
+            "evt_ppv_1",
+            "pi_ppv_1",
+            900,
+            json!({"kind": "ppv", "fan_id": fan.to_string(), "creator_id": creator.to_string(),
+                   "ppv_item_id": item.to_string()}),
+        ),
     )
     .await;
     (fan, creator, item)
@@ -88,6 +103,22 @@ async fn answers_are_cached_and_invalidated_by_the_events_that_change_them() {
         .await
         .unwrap();
     assert!(allowed(&p, fan, creator, item).await);
+
+    // A tip from the same fan grants no access, so it leaves the cached answers in place.
+    send(
+        &p,
+        payment_succeeded(
+            "evt_tip_1",
+            "pi_tip_1",
+            500,
+            json!({"kind": "tip", "fan_id": fan.to_string(), "creator_id": creator.to_string()}),
+        ),
+    )
+    .await;
+    assert!(
+        allowed(&p, fan, creator, item).await,
+        "a tip does not invalidate the fan's cached answers"
+    );
 
     // A full refund arrives: the change invalidates the answer and access ends at once.
     send(
