@@ -3,7 +3,9 @@
 //! Run through `scripts/bench/payments`; prints a Markdown table.
 //!
 //! Settings (environment): BENCH_EVENTS (20000 per ingestion run), BENCH_CHECKS (20000 per
-//! concurrency level), BENCH_CONCURRENCY (32 events in flight).
+//! concurrency level), BENCH_CONCURRENCY (events in flight, one ingestion run per level,
+//! comma-separated: `32,128`). Each run starts once the relay has published the previous
+//! run's events, so runs do not compete with each other's background work.
 //! The client runs in the same process as the service, so both share this machine's cores.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -43,7 +45,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     let events = setting("BENCH_EVENTS", 20_000);
     let checks = setting("BENCH_CHECKS", 20_000);
-    let concurrency = setting("BENCH_CONCURRENCY", 32);
+    let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
+        .unwrap_or_else(|_| "32,128".into())
+        .split(',')
+        .map(|level| level.trim().parse().expect("BENCH_CONCURRENCY: numbers"))
+        .collect();
 
     let db = df_testkit::TestDb::new(
         "payments_bench",
@@ -138,84 +144,11 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // 1. Webhook ingestion: signed tip events for 100 creators and 1,000 fans, first through the
-    //    gRPC API (as the gateway calls it), then straight into the pipeline (verify + apply +
-    //    ledger, no transport).
     let creators: Vec<Uuid> = (0..100).map(|_| Uuid::now_v7()).collect();
     let fans: Vec<Uuid> = (0..1_000).map(|_| Uuid::now_v7()).collect();
-    let now = chrono::Utc::now().timestamp();
-    let body = |n: usize| {
-        json!({"id": format!("evt_bench_{n}"), "type": "payment_intent.succeeded",
-            "object": "event", "created": now,
-            "data": {"object": {"id": format!("pi_bench_{n}"), "object": "payment_intent",
-                "amount": 500 + (n % 5_000) as i64, "amount_received": 500 + (n % 5_000) as i64,
-                "currency": "usd", "status": "succeeded",
-                "metadata": {"kind": "tip", "fan_id": fans[n % fans.len()].to_string(),
-                             "creator_id": creators[n % creators.len()].to_string()}}}})
-        .to_string()
-    };
-    let signed: Vec<(Vec<u8>, String)> = (0..2 * events)
-        .map(|n| {
-            let payload = body(n);
-            let header =
-                signature::sign(payload.as_bytes(), &secret, chrono::Utc::now().timestamp());
-            (payload.into_bytes(), header)
-        })
-        .collect();
-    let (over_grpc, direct) = signed.split_at(events);
-    let started = Instant::now();
-    let failures = futures::stream::iter(over_grpc.iter().cloned().map(|(payload, header)| {
-        let mut client = client.clone();
-        let token = service_token.clone();
-        async move {
-            let request = request_with_principal(
-                pb::IngestWebhookRequest {
-                    payload,
-                    signature: header,
-                },
-                &token,
-            )
-            .unwrap();
-            client.ingest_webhook(request).await.is_err()
-        }
-    }))
-    .buffer_unordered(concurrency)
-    .filter(|failed| futures::future::ready(*failed))
-    .count()
-    .await;
-    let grpc_rate = events as f64 / started.elapsed().as_secs_f64();
-    assert_eq!(failures, 0, "some events were not applied");
-
-    let service = service_slot.get().expect("payments started").clone();
-    let started = Instant::now();
-    let failures = futures::stream::iter(direct.iter().map(|(payload, header)| {
-        let service = service.clone();
-        async move {
-            df_payments::webhook::ingest(&service, payload, header)
-                .await
-                .is_err()
-        }
-    }))
-    .buffer_unordered(concurrency)
-    .filter(|failed| futures::future::ready(*failed))
-    .count()
-    .await;
-    let direct_rate = events as f64 / started.elapsed().as_secs_f64();
-    assert_eq!(failures, 0, "some events were not applied");
-
-    // The relay publishes the ingested events in the background; the checks are measured once
-    // it is done, so they do not compete with it for this machine's two cores.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let mut conn = service.db.conn().await.unwrap();
-        if df_common::bus::outbox::backlog(&mut conn).await.unwrap() == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the outbox did not drain");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
-    // 2. Entitlement checks: a cached answer for the same fan and creator, after warm-up.
+    // 1. Entitlement checks: a cached answer for the same fan and creator, after warm-up, measured
+    //    first, on a machine not yet busy with the background work (vacuum, checkpoints) that
+    //    ingestion leaves behind.
     let service_token = mint();
     let question = pb::CheckEntitlementRequest {
         fan_id: fans[0].to_string(),
@@ -252,14 +185,102 @@ async fn main() {
         ));
     }
 
+    // 2. Webhook ingestion: signed tip events for 100 creators and 1,000 fans, first through the
+    //    gRPC API (as the gateway calls it), then straight into the pipeline (verify + apply +
+    //    ledger, no transport).
+    let now = chrono::Utc::now().timestamp();
+    let body = |n: usize| {
+        json!({"id": format!("evt_bench_{n}"), "type": "payment_intent.succeeded",
+            "object": "event", "created": now,
+            "data": {"object": {"id": format!("pi_bench_{n}"), "object": "payment_intent",
+                "amount": 500 + (n % 5_000) as i64, "amount_received": 500 + (n % 5_000) as i64,
+                "currency": "usd", "status": "succeeded",
+                "metadata": {"kind": "tip", "fan_id": fans[n % fans.len()].to_string(),
+                             "creator_id": creators[n % creators.len()].to_string()}}}})
+        .to_string()
+    };
+    let service = service_slot.get().expect("payments started").clone();
+    let mut ingestion_rows = Vec::new();
+    let mut next_event = 0;
+    for &concurrency in &levels {
+        let mut sign_next = |count: usize| -> Vec<(Vec<u8>, String)> {
+            let signed = (next_event..next_event + count)
+                .map(|n| {
+                    let payload = body(n);
+                    let header = signature::sign(
+                        payload.as_bytes(),
+                        &secret,
+                        chrono::Utc::now().timestamp(),
+                    );
+                    (payload.into_bytes(), header)
+                })
+                .collect();
+            next_event += count;
+            signed
+        };
+        let over_grpc = sign_next(events);
+        let direct = sign_next(events);
+        let service_token = mint();
+        let started = Instant::now();
+        let failures = futures::stream::iter(over_grpc.into_iter().map(|(payload, header)| {
+            let mut client = client.clone();
+            let token = service_token.clone();
+            async move {
+                let request = request_with_principal(
+                    pb::IngestWebhookRequest {
+                        payload,
+                        signature: header,
+                    },
+                    &token,
+                )
+                .unwrap();
+                client.ingest_webhook(request).await.is_err()
+            }
+        }))
+        .buffer_unordered(concurrency)
+        .filter(|failed| futures::future::ready(*failed))
+        .count()
+        .await;
+        let grpc_rate = events as f64 / started.elapsed().as_secs_f64();
+        assert_eq!(failures, 0, "some events were not applied");
+        wait_for_relay(&service).await;
+
+        let started = Instant::now();
+        // Each delivery in its own task, as the gRPC server runs each request, so that both
+        // cores work on deliveries.
+        let failures = futures::stream::iter(direct.into_iter().map(|(payload, header)| {
+            let service = service.clone();
+            async move {
+                tokio::spawn(async move {
+                    df_payments::webhook::ingest(&service, &payload, &header)
+                        .await
+                        .is_err()
+                })
+                .await
+                .unwrap_or(true)
+            }
+        }))
+        .buffer_unordered(concurrency)
+        .filter(|failed| futures::future::ready(*failed))
+        .count()
+        .await;
+        let direct_rate = events as f64 / started.elapsed().as_secs_f64();
+        assert_eq!(failures, 0, "some events were not applied");
+        // The next run starts once the relay is done, so they do not compete for the cores.
+        wait_for_relay(&service).await;
+        ingestion_rows.push((concurrency, grpc_rate, direct_rate));
+    }
+
     println!("| measurement | result |");
     println!("|---|---:|");
-    println!(
-        "| webhook ingestion through gRPC (`IngestWebhook`), {events} events, {concurrency} in flight | {grpc_rate:.0} events/s |"
-    );
-    println!(
-        "| webhook ingestion in process (verify + apply + ledger), {events} events, {concurrency} in flight | {direct_rate:.0} events/s |"
-    );
+    for (concurrency, grpc_rate, direct_rate) in ingestion_rows {
+        println!(
+            "| webhook ingestion through gRPC (`IngestWebhook`), {events} events, {concurrency} in flight | {grpc_rate:.0} events/s |"
+        );
+        println!(
+            "| webhook ingestion in process (verify + apply + ledger), {events} events, {concurrency} in flight | {direct_rate:.0} events/s |"
+        );
+    }
     for (in_flight, p50, p99) in latency_rows {
         println!(
             "| entitlement check from cache over gRPC, {in_flight} in flight: p50 / p99 | {:.2} ms / {:.2} ms |",
@@ -269,4 +290,17 @@ async fn main() {
     }
     shutdown.cancel();
     let _ = server.await;
+}
+
+/// Waits until the relay has published every event in the outbox.
+async fn wait_for_relay(service: &df_payments::Service) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut conn = service.db.conn().await.unwrap();
+        if df_common::bus::outbox::backlog(&mut conn).await.unwrap() == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the outbox did not drain");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
