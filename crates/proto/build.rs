@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "directfanz/payments/v1/payments.proto",
         "directfanz/events/v1/payments.proto",
         "directfanz/events/v1/privacy.proto",
+        "directfanz/events/v1/media.proto",
     ];
     let file_descriptors = protox::compile(files, [&root])?;
     tonic_prost_build::configure()

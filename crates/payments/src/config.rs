@@ -256,6 +256,10 @@ pub struct PolicyConfig {
     pub entitlement_cache_secs: u32,
     /// How often background jobs (scheduled payouts, dispute evidence) look for work.
     pub job_interval_secs: u32,
+    /// How long the access record for dispute evidence (content deliveries) is kept. Card
+    /// networks accept disputes up to about 120 days after a charge, and evidence covers the
+    /// use before that.
+    pub access_log_retention_days: u32,
 }
 
 impl Default for PolicyConfig {
@@ -272,6 +276,7 @@ impl Default for PolicyConfig {
             evidence_lead_hours: 48,
             entitlement_cache_secs: 60,
             job_interval_secs: 60,
+            access_log_retention_days: 180,
         }
     }
 }
@@ -342,6 +347,13 @@ impl Validate for PolicyConfig {
             self.entitlement_cache_secs,
             1,
             3_600,
+        );
+        check_range(
+            problems,
+            "policy.access_log_retention_days",
+            self.access_log_retention_days,
+            30,
+            3 * 365,
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Erasure: when privacy asks to erase a user, payments removes the personal data it holds —
-//! tip messages, checkout pages, bank details — and keeps the financial records the law
+//! tip messages, checkout pages, bank details, the addresses and devices content was delivered
+//! to — and keeps the financial records the law
 //! requires, which name the user only by an id that identity no longer maps to a person.
 //! A creator's legal name, address and (encrypted) TIN stay for the tax-record retention period:
 //! the platform must still be able to file and correct their information returns.
@@ -74,6 +75,7 @@ pub async fn erase(conn: &mut AsyncPgConnection, user: Uuid) -> Result<(), Error
         ))
         .execute(conn)
         .await?;
+    crate::access_log::erase(conn, user).await?;
     diesel::insert_into(erased_users::table)
         .values(erased_users::user_id.eq(user))
         .on_conflict_do_nothing()

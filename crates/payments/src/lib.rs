@@ -4,6 +4,7 @@
 //! `serve` runs the whole service on listeners the caller bound, so the binary, the all-in-one
 //! dev runner and the end-to-end tests start exactly the same code.
 
+pub mod access_log;
 pub mod catalogue;
 pub mod charges;
 pub mod checkout;
@@ -191,6 +192,13 @@ pub async fn serve_with(
         &config.bus,
         shutdown.clone(),
     );
+    let access_log_task = df_common::bus::spawn_consumer(
+        db.clone(),
+        bus.clone(),
+        Arc::new(access_log::AccessLogHandler),
+        &config.bus,
+        shutdown.clone(),
+    );
 
     let signer = Arc::new(TokenSigner::from_config(&config.internal_auth)?);
     let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service))
@@ -207,7 +215,13 @@ pub async fn serve_with(
     )
     .await?;
     shutdown.cancel();
-    let _ = tokio::join!(relay_task, scheduler_task, erasure_task, admin);
+    let _ = tokio::join!(
+        relay_task,
+        scheduler_task,
+        erasure_task,
+        access_log_task,
+        admin
+    );
     for task in side_tasks {
         let _ = task.await;
     }

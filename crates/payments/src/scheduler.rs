@@ -1,5 +1,5 @@
-//! Background work on a timer: holds ending, scheduled payouts and retries, and dispute
-//! evidence submitted before it is due. Every job is safe to run on several replicas at once:
+//! Background work on a timer: holds ending, scheduled payouts and retries, dispute evidence
+//! submitted before it is due, and the access record kept no longer than its retention. Every job is safe to run on several replicas at once:
 //! each step locks what it changes and books effects under unique keys.
 
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    disputes, payouts,
+    access_log, disputes, payouts,
     provider::DisputeEvidence,
     schema::{payment_details, payments},
     service::Service,
@@ -40,6 +40,9 @@ pub fn spawn(service: Service, shutdown: CancellationToken) -> JoinHandle<()> {
             if let Err(e) = submit_due_evidence(&service).await {
                 e.log();
             }
+            if let Err(e) = prune_access_log(&service).await {
+                e.log();
+            }
         }
     })
 }
@@ -52,11 +55,20 @@ pub async fn submit_due_evidence(service: &Service) -> Result<usize, Error> {
     let due = disputes::due_for_evidence(&mut conn, now, lead).await?;
     let mut submitted = 0;
     for (id, provider_id, payment_id) in due {
-        let (kind, fan_id, gross, currency): (String, uuid::Uuid, i64, String) = payments::table
+        let (kind, fan_id, creator_id, ppv_item_id, gross, currency): (
+            String,
+            uuid::Uuid,
+            uuid::Uuid,
+            Option<uuid::Uuid>,
+            i64,
+            String,
+        ) = payments::table
             .find(payment_id)
             .select((
                 payments::kind,
                 payments::fan_id,
+                payments::creator_id,
+                payments::ppv_item_id,
                 payments::gross_minor,
                 payments::currency,
             ))
@@ -67,6 +79,16 @@ pub async fn submit_due_evidence(service: &Service) -> Result<usize, Error> {
             .select(payment_details::created_at)
             .first(&mut conn)
             .await?;
+        let access_activity_log = access_log::evidence(
+            &mut conn,
+            access_log::Scope {
+                fan_id,
+                creator_id,
+                ppv_item_id,
+                since: created_at,
+            },
+        )
+        .await?;
         let evidence = DisputeEvidence {
             product_description: format!("DirectFanz {kind} (digital content access)"),
             receipt: format!(
@@ -74,8 +96,7 @@ pub async fn submit_due_evidence(service: &Service) -> Result<usize, Error> {
                 currency.to_uppercase(),
                 created_at.to_rfc3339()
             ),
-            // The media service's delivery log joins here once it records deliveries.
-            access_activity_log: "Access is granted only after payment; no delivery log is available for this purchase.".into(),
+            access_activity_log,
             customer_id: fan_id.to_string(),
         };
         match service
@@ -91,4 +112,11 @@ pub async fn submit_due_evidence(service: &Service) -> Result<usize, Error> {
         }
     }
     Ok(submitted)
+}
+
+/// Deletes deliveries older than the retention period.
+pub async fn prune_access_log(service: &Service) -> Result<usize, Error> {
+    let retention = chrono::Duration::days(i64::from(service.policy.access_log_retention_days));
+    let mut conn = service.db.conn().await?;
+    access_log::prune(&mut conn, service.clock.now() - retention).await
 }

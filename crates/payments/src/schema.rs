@@ -216,6 +216,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    content_deliveries (id) {
+        id -> Int8,
+        fan_id -> Uuid,
+        creator_id -> Uuid,
+        post_id -> Uuid,
+        media_id -> Uuid,
+        ppv_item_id -> Nullable<Uuid>,
+        delivered_at -> Timestamptz,
+        client_ip -> Nullable<Inet>,
+        user_agent -> Nullable<Text>,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     webhook_events (event_id) {
         event_id -> Text,
         event_type -> Text,
@@ -241,5 +256,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     disputes,
     tax_profiles,
     erased_users,
+    content_deliveries,
     webhook_events,
 );

@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use df_common::auth::Role;
-use df_payments::{ledger::integrity, money::simulated_processor_fee};
-use df_proto::payments::v1 as pb;
+use df_payments::{access_log, ledger::integrity, money::simulated_processor_fee};
+use df_proto::{events::v1::ContentDelivered, payments::v1 as pb};
 use diesel::{QueryableByName, sql_types};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::support::Payments;
@@ -457,6 +457,157 @@ async fn a_dispute_holds_the_funds_gets_evidence_and_a_loss_is_booked() {
     })
     .await;
     assert!(integrity::check(&mut conn).await.unwrap().is_empty());
+}
+
+/// Reports a delivery the way the media service does: an event on the bus.
+async fn report_delivery(p: &Payments, delivery: ContentDelivered) {
+    let mut conn = p.conn().await;
+    conn.transaction::<(), df_common::Error, _>(async move |conn| {
+        df_common::bus::enqueue(conn, "media", access_log::CONTENT_DELIVERED, &delivery)
+            .await
+            .map(|_| ())
+    })
+    .await
+    .unwrap();
+}
+
+fn delivery(
+    fan: Uuid,
+    creator: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+    ip: &str,
+) -> ContentDelivered {
+    ContentDelivered {
+        fan_id: fan.to_string(),
+        creator_id: creator.to_string(),
+        post_id: Uuid::now_v7().to_string(),
+        media_id: Uuid::now_v7().to_string(),
+        ppv_item_id: String::new(),
+        delivered_at: Some(prost_types::Timestamp {
+            seconds: at.timestamp(),
+            nanos: 0,
+        }),
+        client_ip: ip.into(),
+        user_agent: "Mozilla/5.0 (X11; Linux x86_64)".into(),
+    }
+}
+
+/// The media service's delivery reports become the dispute evidence: the fan's deliveries of
+/// the creator's content since the purchase, with when and from where, and nothing of anyone
+/// else's. A malformed report is dead-lettered and holds up none of the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispute_evidence_lists_when_and_from_where_the_fan_received_the_content() {
+    let p = Payments::start_with(|config| config.policy.job_interval_secs = 1).await;
+    let creator = onboarded_creator(&p).await;
+    let (fan, other_fan, other_creator) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    paid_tip(&p, fan, creator, 5_000, "").await;
+    eventually("tip booked", || async {
+        earnings_of(&p, creator).await.pending == 4_000
+    })
+    .await;
+
+    let queue = p.bus.queue(df_payments::SERVICE, "content_deliveries");
+    p.bus.wait_for_consumer(&queue).await;
+    let now = p.clock.now();
+    let viewed = [
+        delivery(
+            fan,
+            creator,
+            now + chrono::Duration::minutes(1),
+            "203.0.113.7",
+        ),
+        delivery(
+            fan,
+            creator,
+            now + chrono::Duration::minutes(2),
+            "2001:db8::7",
+        ),
+    ];
+    let unrelated = [
+        delivery(fan, creator, now - chrono::Duration::days(1), "203.0.113.1"),
+        delivery(
+            fan,
+            other_creator,
+            now + chrono::Duration::minutes(3),
+            "203.0.113.2",
+        ),
+        delivery(
+            other_fan,
+            creator,
+            now + chrono::Duration::minutes(4),
+            "203.0.113.3",
+        ),
+    ];
+    report_delivery(
+        &p,
+        ContentDelivered {
+            client_ip: "999.1.1.1".into(),
+            ..delivery(fan, creator, now, "")
+        },
+    )
+    .await;
+    for report in viewed.iter().chain(&unrelated) {
+        report_delivery(&p, report.clone()).await;
+    }
+    let letters = p.bus.wait_for_dead_letters(&queue, 1).await;
+    assert_eq!(letters.len(), 1, "only the malformed report is refused");
+    let mut conn = p.conn().await;
+    eventually("deliveries recorded", || async {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = p.conn().await;
+        let n: N = diesel::sql_query("SELECT count(*) AS n FROM content_deliveries")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        n.n == 5
+    })
+    .await;
+
+    #[derive(QueryableByName)]
+    struct Pi {
+        #[diesel(sql_type = sql_types::Text)]
+        provider_payment_id: String,
+    }
+    let pi: Pi = diesel::sql_query("SELECT provider_payment_id FROM payments")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    let dispute = p.simulated().dispute(&pi.provider_payment_id).unwrap();
+    // Evidence goes out once the due date (a week away) is within the lead time.
+    p.simulated().advance(chrono::Duration::days(6));
+    eventually("evidence submitted", || async {
+        p.simulated().evidence_for(&dispute).is_some()
+    })
+    .await;
+    let log = p
+        .simulated()
+        .evidence_for(&dispute)
+        .unwrap()
+        .access_activity_log;
+    assert!(
+        log.starts_with("2 deliveries of the creator's content"),
+        "{log}"
+    );
+    for (report, ip) in viewed.iter().zip(["203.0.113.7", "2001:db8::7"]) {
+        let line = log
+            .lines()
+            .find(|line| line.contains(&report.post_id))
+            .unwrap_or_else(|| panic!("no line for {}: {log}", report.post_id));
+        assert!(line.contains(&format!("from {ip}")), "{line}");
+        assert!(line.contains("Mozilla/5.0 (X11; Linux x86_64)"), "{line}");
+    }
+    let first = log.find(&viewed[0].post_id).unwrap();
+    assert!(
+        first < log.find(&viewed[1].post_id).unwrap(),
+        "oldest first"
+    );
+    for report in &unrelated {
+        assert!(!log.contains(&report.post_id), "{log}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
