@@ -34,7 +34,10 @@ use serde::Deserialize;
 use stripe::{
     AccountId, Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest,
 };
-use stripe_billing::subscription::{RetrieveSubscription, UpdateSubscription};
+use stripe_billing::{
+    invoice_payment::{ListInvoicePayment, ListInvoicePaymentStatus},
+    subscription::{RetrieveSubscription, UpdateSubscription},
+};
 use stripe_checkout::{
     CheckoutSessionMode,
     checkout_session::{
@@ -208,6 +211,35 @@ impl StripeProvider {
     /// Runs one logical request: `attempt` sends it once with the given strategy, which carries
     /// the idempotency key (`None` only for reads). Transient failures are retried with the
     /// same key.
+    /// The charge or payment intent that paid `invoice`. Since API version 2025-03-31 an
+    /// invoice no longer names them; its payments are listed under `/v1/invoice_payments`.
+    async fn invoice_payment(
+        &self,
+        invoice: &str,
+    ) -> Result<(Option<String>, Option<String>), Error> {
+        let request = ListInvoicePayment::new()
+            .invoice(invoice)
+            .status(ListInvoicePaymentStatus::Paid)
+            .limit(1);
+        let payments = self
+            .call("list_invoice_payments", None, |strategy| {
+                request
+                    .customize()
+                    .request_strategy(strategy)
+                    .send(&self.client)
+            })
+            .await?;
+        let Some(paid) = payments.data.into_iter().next() else {
+            return Err(fee_unknown());
+        };
+        Ok((
+            paid.payment.charge.map(|charge| charge.id().to_string()),
+            paid.payment
+                .payment_intent
+                .map(|intent| intent.id().to_string()),
+        ))
+    }
+
     async fn call<T, F, Fut>(
         &self,
         operation: &'static str,
@@ -620,13 +652,17 @@ impl PaymentProvider for StripeProvider {
     }
 
     /// Stripe reports the fee on the charge's balance transaction; events name it directly, or
-    /// only the charge, or only the payment intent, depending on their type.
+    /// only the charge, or only the payment intent, or (invoices since API version 2025-03-31)
+    /// only the invoice, depending on their type.
     async fn processor_fee(&self, lookup: &FeeLookup) -> Result<i64, Error> {
-        let balance_transaction = match (
-            &lookup.balance_transaction,
-            &lookup.charge,
-            &lookup.payment_intent,
-        ) {
+        let (charge, payment_intent) = match (&lookup.charge, &lookup.payment_intent) {
+            (None, None) if lookup.balance_transaction.is_none() => match &lookup.invoice {
+                Some(invoice) => self.invoice_payment(invoice).await?,
+                None => (None, None),
+            },
+            (charge, intent) => (charge.clone(), intent.clone()),
+        };
+        let balance_transaction = match (&lookup.balance_transaction, &charge, &payment_intent) {
             (Some(id), _, _) => id.clone(),
             (None, Some(charge), _) => {
                 let request = RetrieveCharge::new(charge.as_str())

@@ -141,7 +141,13 @@ async fn handle(
     let body = String::from_utf8(body.to_vec()).unwrap_or_default();
     let idempotency_key = header("idempotency-key");
     // Recorded first, so tests see every attempt, refused or not.
-    let parsed = serde_urlencoded::from_str::<Vec<(String, String)>>(&body);
+    // POST parameters come form-encoded in the body, GET parameters in the query string.
+    let encoded = if method == Method::GET {
+        uri.query().unwrap_or_default()
+    } else {
+        body.as_str()
+    };
+    let parsed = serde_urlencoded::from_str::<Vec<(String, String)>>(encoded);
     let well_formed = parsed.is_ok();
     let form: BTreeMap<String, String> = parsed.unwrap_or_default().into_iter().collect();
     fake.0.lock().unwrap().requests.push(Seen {
@@ -311,13 +317,43 @@ fn answer(
             remote["items"]["data"][0]["current_period_end"] = json!(PERIOD_END);
             (StatusCode::OK, remote)
         }
+        ("GET", ["v1", "invoice_payments"]) => {
+            let invoice = form.get("invoice").map(String::as_str).unwrap_or_default();
+            let mut data = Vec::new();
+            // `in_unpaid` has no paid payment yet; any other invoice was paid by one intent.
+            if invoice != "in_unpaid" && form.get("status").map(String::as_str) == Some("paid") {
+                let mut paid = fixture("invoice_payment");
+                paid["id"] = json!(format!("inpay_{id}"));
+                paid["invoice"] = json!(invoice);
+                paid["status"] = json!("paid");
+                paid["currency"] = json!("usd");
+                paid["payment"] =
+                    json!({"type": "payment_intent", "payment_intent": format!("pi_of_{invoice}")});
+                data.push(paid);
+            }
+            let list = json!({"object": "list", "data": data, "has_more": false,
+                              "url": "/v1/invoice_payments"});
+            (StatusCode::OK, list)
+        }
+        ("GET", ["v1", "payment_intents", intent]) => {
+            let mut remote = fixture("payment_intent");
+            remote["id"] = json!(intent);
+            let charge = format!("ch_of_{intent}");
+            remote["latest_charge"] = if expands(form, "latest_charge.balance_transaction") {
+                charge_json(&charge, true)
+            } else if expands(form, "latest_charge") {
+                charge_json(&charge, false)
+            } else {
+                json!(charge)
+            };
+            (StatusCode::OK, remote)
+        }
+        ("GET", ["v1", "charges", charge]) => (
+            StatusCode::OK,
+            charge_json(charge, expands(form, "balance_transaction")),
+        ),
         ("GET", ["v1", "balance_transactions", transaction]) => {
-            let mut balance = fixture("balance_transaction");
-            balance["id"] = json!(transaction);
-            balance["amount"] = json!(2_000);
-            balance["fee"] = json!(88);
-            balance["net"] = json!(1_912);
-            (StatusCode::OK, balance)
+            (StatusCode::OK, balance_transaction_json(transaction))
         }
         ("POST", ["v1", "payouts"]) => {
             let amount: i64 = form["amount"].parse().unwrap();
@@ -359,6 +395,35 @@ fn answer(
             &format!("Unrecognized request URL ({method}: {path})"),
         ),
     }
+}
+
+/// Whether the request asked Stripe to expand `path` (`expand[0]=...`, `expand[]=...`).
+fn expands(form: &BTreeMap<String, String>, path: &str) -> bool {
+    form.iter()
+        .any(|(key, value)| key.starts_with("expand[") && value == path)
+}
+
+/// A charge whose balance transaction is `txn_of_<charge>`, as an id or expanded.
+fn charge_json(charge: &str, expand_balance_transaction: bool) -> Value {
+    let mut remote = fixture("charge");
+    remote["id"] = json!(charge);
+    let transaction = format!("txn_of_{charge}");
+    remote["balance_transaction"] = if expand_balance_transaction {
+        balance_transaction_json(&transaction)
+    } else {
+        json!(transaction)
+    };
+    remote
+}
+
+/// A balance transaction of 2,000 with a fee of 88.
+fn balance_transaction_json(transaction: &str) -> Value {
+    let mut balance = fixture("balance_transaction");
+    balance["id"] = json!(transaction);
+    balance["amount"] = json!(2_000);
+    balance["fee"] = json!(88);
+    balance["net"] = json!(1_912);
+    balance
 }
 
 /// Starts the server on an ephemeral loopback port and returns its origin.
@@ -754,6 +819,73 @@ async fn the_processor_fee_comes_from_the_balance_transaction() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, Method::GET);
     assert_eq!(seen[0].path, "/v1/balance_transactions/txn_9");
+}
+
+/// Each kind of event leads to the fee its own way: a charge through its expanded balance
+/// transaction, a payment intent through its latest charge, and an invoice of API version
+/// 2025-03-31 or later (which names neither) through the invoice payment that paid it.
+#[tokio::test]
+async fn the_fee_is_found_from_a_charge_a_payment_intent_or_only_an_invoice() {
+    use df_payments::provider::FeeLookup;
+    let (fake, provider) = setup(3).await;
+    let lookup = |charge: Option<&str>, intent: Option<&str>, invoice: Option<&str>| FeeLookup {
+        charge: charge.map(str::to_owned),
+        payment_intent: intent.map(str::to_owned),
+        invoice: invoice.map(str::to_owned),
+        amount: 2_000,
+        currency: "usd".into(),
+        ..Default::default()
+    };
+
+    let fee = provider
+        .processor_fee(&lookup(Some("ch_1"), None, None))
+        .await;
+    assert_eq!(fee.unwrap(), 88);
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 1, "the balance transaction comes expanded");
+    assert_eq!(seen[0].path, "/v1/charges/ch_1");
+    assert!(
+        expands(&seen[0].form, "balance_transaction"),
+        "{:?}",
+        seen[0].form
+    );
+
+    let fee = provider
+        .processor_fee(&lookup(None, Some("pi_2"), Some("in_2")))
+        .await;
+    assert_eq!(fee.unwrap(), 88);
+    let seen = fake.requests();
+    assert_eq!(
+        seen.len(),
+        2,
+        "an invoice naming its intent needs no listing"
+    );
+    assert_eq!(seen[1].path, "/v1/payment_intents/pi_2");
+    assert!(expands(&seen[1].form, "latest_charge.balance_transaction"));
+
+    let fee = provider
+        .processor_fee(&lookup(None, None, Some("in_3")))
+        .await;
+    assert_eq!(fee.unwrap(), 88);
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[2].method, Method::GET);
+    assert_eq!(seen[2].path, "/v1/invoice_payments");
+    assert_eq!(seen[2].get("invoice"), Some("in_3"));
+    assert_eq!(seen[2].get("status"), Some("paid"));
+    assert_eq!(seen[3].path, "/v1/payment_intents/pi_of_in_3");
+    assert!(
+        seen.iter().all(|s| s.idempotency_key.is_none()),
+        "reads carry no key"
+    );
+
+    // An invoice with no paid payment yet has no fee to find: a clear, retryable refusal.
+    let error = provider
+        .processor_fee(&lookup(None, None, Some("in_unpaid")))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "payments.fee_unknown");
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
 }
 
 #[tokio::test]
