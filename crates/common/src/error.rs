@@ -388,6 +388,19 @@ impl From<diesel::result::Error> for Error {
     fn from(error: diesel::result::Error) -> Self {
         match error {
             diesel::result::Error::NotFound => Self::not_found().with_cause(error),
+            // The database went away mid-query (the driver reports a lost connection as a
+            // command it could not send): the request may succeed if tried again, on a new
+            // connection.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::new(
+                ErrorKind::Unavailable,
+                "common.database_unavailable",
+                "The service is temporarily unavailable. Try again later.",
+            )
+            .with_cause(error),
             other => Self::internal(other),
         }
     }

@@ -369,7 +369,8 @@ fn death_reason(headers: Option<&FieldTable>) -> Option<String> {
 }
 
 /// `amqp://user:pass@host:port/vhost?query` → (`amqp://user:pass@`, `host:port`, `/vhost?query`).
-fn split_url(url: &str) -> (&str, &str, &str) {
+/// `url` split into what comes before the host, the `host:port`, and the rest (path, query).
+pub(crate) fn split_url(url: &str) -> (&str, &str, &str) {
     let scheme_end = url.find("://").map_or(0, |i| i + 3);
     let after_scheme = &url[scheme_end..];
     let authority_end = after_scheme.find(['/', '?']).unwrap_or(after_scheme.len());

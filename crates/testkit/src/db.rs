@@ -65,6 +65,25 @@ impl TestDb {
         &self.name
     }
 
+    /// The server's `host:port`, to put a [`crate::TcpProxy`] in front of.
+    pub fn server_addr(&self) -> String {
+        let (_, host_port, _) = crate::bus::split_url(&self.url);
+        if host_port.contains(':') {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:5432")
+        }
+    }
+
+    /// A configuration for this database reached at `addr` instead (a fault proxy).
+    pub fn config_via(&self, addr: std::net::SocketAddr) -> DatabaseConfig {
+        let (prefix, _, rest) = crate::bus::split_url(&self.url);
+        DatabaseConfig {
+            url: format!("{prefix}{addr}{rest}").into(),
+            ..self.config()
+        }
+    }
+
     /// A configuration pointing at this database (already migrated).
     pub fn config(&self) -> DatabaseConfig {
         DatabaseConfig {

@@ -2,5 +2,6 @@
 //! of the dependencies, which keeps the test build small and fast to link.
 
 mod bus_flow;
+mod db_pool;
 mod db_tls;
 mod telemetry;
