@@ -4,6 +4,8 @@
 //! keeps failing (and waits out its back-off) never holds up the others. For each delivery:
 //!
 //! - an undecodable body is rejected without requeue, so the broker dead-letters it at once;
+//! - so is an event its handler refuses as invalid input (`ErrorKind::InvalidInput`): the
+//!   same bytes would be refused again, so retrying would only delay the dead letter;
 //! - otherwise, in one transaction, the event id goes into the inbox and the handler runs; an
 //!   id already in the inbox means the event was applied before, and it is only acknowledged;
 //! - a handler error rolls the transaction back, waits `retry_base_ms * 2^deliveries` (capped at
@@ -41,7 +43,7 @@ use super::{
 use crate::{
     config::BusConfig,
     db::{Db, PooledConn},
-    error::Error,
+    error::{Error, ErrorKind},
     ids::EventId,
     telemetry::{metrics, propagation},
 };
@@ -203,7 +205,7 @@ impl Worker {
     }
 
     /// Settles one delivery: ack when applied (now or before), nack after a failure, reject
-    /// when undecodable.
+    /// when undecodable or refused as invalid.
     async fn process(self: Arc<Self>, delivery: Delivery, shutdown: CancellationToken) {
         let consumer = self.handler.name();
         let decoded =
@@ -253,6 +255,15 @@ impl Worker {
                 if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
                     // The broker redelivers it; the inbox then skips it.
                     tracing::debug!(consumer, %event_id, error = %e, "ack failed");
+                }
+            }
+            Err(error) if error.kind() == ErrorKind::InvalidInput => {
+                let cause = error.cause().map(|c| format!("{c:#}")).unwrap_or_default();
+                tracing::error!(consumer, %event_id, event_type, code = error.code(), cause, "event refused by its handler; it goes to the dead-letter queue");
+                self.count_dead_letter("refused");
+                let reject = delivery.acker.reject(BasicRejectOptions { requeue: false });
+                if let Err(e) = reject.await {
+                    tracing::debug!(consumer, %event_id, error = %e, "reject failed; the message will come back");
                 }
             }
             Err(error) => {

@@ -57,6 +57,8 @@ diesel::table! {
 struct Recorder {
     name: &'static str,
     poison: Option<&'static str>,
+    /// An event type the handler refuses as invalid input (a permanent refusal).
+    refuse: Option<&'static str>,
     calls: AtomicUsize,
     poison_calls: AtomicUsize,
     seen: Mutex<Vec<EventEnvelope>>,
@@ -69,11 +71,19 @@ impl Recorder {
         Arc::new(Self {
             name,
             poison,
+            refuse: None,
             calls: AtomicUsize::new(0),
             poison_calls: AtomicUsize::new(0),
             seen: Mutex::new(Vec::new()),
             traces: Mutex::new(Vec::new()),
         })
+    }
+
+    /// A recorder that refuses every event of `event_type` as invalid input.
+    fn refusing(name: &'static str, event_type: &'static str) -> Arc<Self> {
+        let mut recorder = Arc::into_inner(Self::new(name, None)).unwrap();
+        recorder.refuse = Some(event_type);
+        Arc::new(recorder)
     }
 
     // Spelled out: diesel's `RunQueryDsl::load` is in scope too.
@@ -118,6 +128,13 @@ impl EventHandler for Recorder {
         if self.poison == Some(envelope.event_type.as_str()) {
             self.poison_calls.fetch_add(1, Ordering::SeqCst);
             return Err(Error::internal(anyhow::anyhow!("fails on purpose")));
+        }
+        if self.refuse == Some(envelope.event_type.as_str()) {
+            self.poison_calls.fetch_add(1, Ordering::SeqCst);
+            return Err(Error::invalid_input(
+                "test.refused",
+                "This event is refused on purpose.",
+            ));
         }
         Ok(())
     }
@@ -493,6 +510,35 @@ async fn a_message_that_always_fails_is_dead_lettered_while_others_flow() {
     assert_eq!(t.applied_count(poison).await, 0);
     assert!(!t.in_inbox("poisoned", poison).await);
     assert_eq!(t.bus.queue_len(&queue).await, 0);
+    t.stop().await;
+}
+
+/// A refusal as invalid input is permanent: the event is dead-lettered on its first delivery,
+/// with nothing applied, instead of being retried up to the delivery limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_refused_as_invalid_goes_straight_to_the_dead_letter_queue() {
+    let mut t = Ctx::new(|c| c.delivery_limit = 5).await;
+    let recorder = Recorder::refusing("refusing", "test.refused");
+    let bus = Bus::connect(&t.config, SERVICE);
+    let queue = t.consume(&bus, Arc::clone(&recorder)).await;
+    let relay = t.relay(&bus);
+
+    let refused = t.emit(&relay, "test.refused").await;
+    let letters = t.bus.wait_for_dead_letters(&queue, 1).await;
+    assert_eq!(letters.len(), 1);
+    let dead = bus::decode_envelope(&letters[0].body).unwrap();
+    assert_eq!(dead.id, refused.to_string());
+    assert_eq!(letters[0].reason.as_deref(), Some("rejected"));
+    assert_eq!(recorder.poison_calls(), 1, "refused once, never retried");
+    assert_eq!(t.applied_count(refused).await, 0);
+    assert!(!t.in_inbox("refusing", refused).await);
+
+    // The consumer carries on.
+    let good = t.emit(&relay, "test.good").await;
+    eventually("the next event is applied", async || {
+        t.applied_count(good).await == 1
+    })
+    .await;
     t.stop().await;
 }
 

@@ -577,6 +577,12 @@ async fn dispute_evidence_lists_when_and_from_where_the_fan_received_the_content
         .await
         .unwrap();
     let dispute = p.simulated().dispute(&pi.provider_payment_id).unwrap();
+    // The dispute is applied (its funds held) before time moves: a webhook signed before the
+    // jump and checked after it would be refused as stale.
+    eventually("funds held", || async {
+        earnings_of(&p, creator).await.dispute_reserve > 0
+    })
+    .await;
     // Evidence goes out once the due date (a week away) is within the lead time.
     p.simulated().advance(chrono::Duration::days(6));
     eventually("evidence submitted", || async {
