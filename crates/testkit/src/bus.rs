@@ -177,42 +177,15 @@ impl TestBus {
 
     /// Ready messages in `queue`.
     pub async fn queue_len(&self, queue: &str) -> u32 {
-        let connection = self.connect().await;
-        let channel = connection.create_channel().await.unwrap();
-        let declared = channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
+        self.look_up(queue)
             .await
-            .unwrap_or_else(|e| panic!("queue {queue}: {e}"));
-        close_channel(&channel).await;
-        let _ = connection.close(200, "done".into()).await;
-        declared.message_count()
+            .unwrap_or_else(|e| panic!("queue {queue}: {e}"))
+            .message_count()
     }
 
     /// Whether the broker has a queue named `queue`.
     pub async fn queue_exists(&self, queue: &str) -> bool {
-        let connection = self.connect().await;
-        // A passive declare of a missing queue closes its channel, so the channel is not reused.
-        let channel = connection.create_channel().await.unwrap();
-        let declared = channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await;
-        close_channel(&channel).await;
-        let _ = connection.close(200, "done".into()).await;
-        match declared {
+        match self.look_up(queue).await {
             Ok(_) => true,
             Err(e) if matches!(e.kind(), lapin::ErrorKind::ProtocolError(amqp) if amqp.get_id() == 404) => {
                 false
@@ -271,6 +244,26 @@ impl TestBus {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// A passive declare of `queue` on a connection of its own (a missing queue closes the
+    /// channel, so nothing is reused).
+    async fn look_up(&self, queue: &str) -> Result<lapin::Queue, lapin::Error> {
+        let connection = self.connect().await;
+        let channel = connection.create_channel().await.unwrap();
+        let declared = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await;
+        close_channel(&channel).await;
+        let _ = connection.close(200, "done".into()).await;
+        declared
     }
 
     async fn connect(&self) -> Connection {

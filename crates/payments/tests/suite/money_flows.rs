@@ -427,16 +427,8 @@ async fn a_dispute_holds_the_funds_gets_evidence_and_a_loss_is_booked() {
     eventually("tip booked", || async { earnings().await.pending == 4_000 }).await;
 
     let mut conn = p.conn().await;
-    #[derive(QueryableByName)]
-    struct Pi {
-        #[diesel(sql_type = sql_types::Text)]
-        provider_payment_id: String,
-    }
-    let pi: Pi = diesel::sql_query("SELECT provider_payment_id FROM payments")
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    let dispute = p.simulated().dispute(&pi.provider_payment_id).unwrap();
+    let intent = only_payment_intent(&p).await;
+    let dispute = p.simulated().dispute(&intent).unwrap();
     // The creator's 4,000 pending and the further 2,500 (rest of the gross and the fee) that
     // they now owe move into the reserve.
     eventually("funds held", || async {
@@ -450,13 +442,28 @@ async fn a_dispute_holds_the_funds_gets_evidence_and_a_loss_is_booked() {
     );
 
     p.simulated()
-        .close_dispute(&dispute, &pi.provider_payment_id, false)
+        .close_dispute(&dispute, &intent, false)
         .unwrap();
     eventually("loss booked", || async {
         earnings().await.dispute_reserve == 0
     })
     .await;
     assert!(integrity::check(&mut conn).await.unwrap().is_empty());
+}
+
+/// The provider's id of the one payment booked so far.
+async fn only_payment_intent(p: &Payments) -> String {
+    #[derive(QueryableByName)]
+    struct Pi {
+        #[diesel(sql_type = sql_types::Text)]
+        provider_payment_id: String,
+    }
+    let mut conn = p.conn().await;
+    let pi: Pi = diesel::sql_query("SELECT provider_payment_id FROM payments")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    pi.provider_payment_id
 }
 
 /// Reports a delivery the way the media service does: an event on the bus.
@@ -551,7 +558,6 @@ async fn dispute_evidence_lists_when_and_from_where_the_fan_received_the_content
     }
     let letters = p.bus.wait_for_dead_letters(&queue, 1).await;
     assert_eq!(letters.len(), 1, "only the malformed report is refused");
-    let mut conn = p.conn().await;
     eventually("deliveries recorded", || async {
         #[derive(QueryableByName)]
         struct N {
@@ -567,16 +573,8 @@ async fn dispute_evidence_lists_when_and_from_where_the_fan_received_the_content
     })
     .await;
 
-    #[derive(QueryableByName)]
-    struct Pi {
-        #[diesel(sql_type = sql_types::Text)]
-        provider_payment_id: String,
-    }
-    let pi: Pi = diesel::sql_query("SELECT provider_payment_id FROM payments")
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    let dispute = p.simulated().dispute(&pi.provider_payment_id).unwrap();
+    let intent = only_payment_intent(&p).await;
+    let dispute = p.simulated().dispute(&intent).unwrap();
     // The dispute is applied (its funds held) before time moves: a webhook signed before the
     // jump and checked after it would be refused as stale.
     eventually("funds held", || async {
