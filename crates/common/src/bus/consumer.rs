@@ -221,9 +221,7 @@ impl Worker {
                 );
                 self.count_dead_letter("undecodable");
                 let reject = delivery.acker.reject(BasicRejectOptions { requeue: false });
-                if let Err(e) = reject.await {
-                    tracing::debug!(consumer, error = %e, "reject failed; the message will come back");
-                }
+                self.tell_broker("reject", reject).await;
                 return;
             }
         };
@@ -252,19 +250,16 @@ impl Worker {
         match self.apply(&envelope, event_id, &shutdown).await {
             Ok(applied) => {
                 tracing::debug!(consumer, %event_id, event_type, applied, "event settled");
-                if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
-                    // The broker redelivers it; the inbox then skips it.
-                    tracing::debug!(consumer, %event_id, error = %e, "ack failed");
-                }
+                // If the ack is lost, the broker redelivers the event and the inbox skips it.
+                let ack = delivery.acker.ack(BasicAckOptions::default());
+                self.tell_broker("ack", ack).await;
             }
             Err(error) if error.kind() == ErrorKind::InvalidInput => {
                 let cause = error.cause().map(|c| format!("{c:#}")).unwrap_or_default();
                 tracing::error!(consumer, %event_id, event_type, code = error.code(), cause, "event refused by its handler; it goes to the dead-letter queue");
                 self.count_dead_letter("refused");
                 let reject = delivery.acker.reject(BasicRejectOptions { requeue: false });
-                if let Err(e) = reject.await {
-                    tracing::debug!(consumer, %event_id, error = %e, "reject failed; the message will come back");
-                }
+                self.tell_broker("reject", reject).await;
             }
             Err(error) => {
                 let deliveries = delivery_count(&delivery.properties);
@@ -284,9 +279,32 @@ impl Worker {
                     multiple: false,
                     requeue: true,
                 });
-                if let Err(e) = nack.await {
-                    tracing::debug!(consumer, %event_id, error = %e, "nack failed; the message will come back");
-                }
+                self.tell_broker("nack", nack).await;
+            }
+        }
+    }
+
+    /// Sends an ack, nack or reject, waiting at most the operation timeout: a delivery taken on
+    /// a connection that has since died is never answered, and would otherwise hold up the
+    /// drain at shutdown. A settlement that does not arrive is harmless: the broker returns
+    /// the unsettled message to the queue, and the inbox skips it if it was applied.
+    async fn tell_broker(
+        &self,
+        what: &'static str,
+        settle: impl Future<Output = Result<bool, lapin::Error>>,
+    ) {
+        let consumer = self.handler.name();
+        match tokio::time::timeout(self.bus.op_timeout(), settle).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(consumer, what, error = %e, "settlement failed; the message will come back");
+            }
+            Err(_) => {
+                tracing::debug!(
+                    consumer,
+                    what,
+                    "settlement timed out; the message will come back"
+                );
             }
         }
     }
