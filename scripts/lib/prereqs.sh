@@ -3,11 +3,13 @@
 # servers the services talk to (Postgres, Redis, RabbitMQ).
 #
 # Source this file, then call `df_ensure_prereqs`. For each server it
-#   1. does nothing when its port already answers (never restarts a running server);
+#   1. does nothing when its port already answers (never restarts a working server);
 #   2. otherwise starts the locally installed server, installing it first with apt-get when
 #      running as root on Debian/Ubuntu;
 #   3. otherwise starts it with `docker compose` when a Docker engine answers;
 #   4. otherwise says exactly what is missing and how to get it, and exits 1.
+# One exception to 1: a local RabbitMQ whose port is open but which does not answer the AMQP
+# protocol header within the wait is hung, and is restarted (as root only).
 #
 # Settings (environment):
 #   DF_PREREQ_WAIT_SECS  how long to wait for a server to come up (default 60)
