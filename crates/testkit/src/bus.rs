@@ -128,16 +128,7 @@ impl TestBus {
         loop {
             // A passive declare of a missing queue closes the channel: use a fresh one each time.
             let channel = connection.create_channel().await.unwrap();
-            let declared = channel
-                .queue_declare(
-                    queue.into(),
-                    QueueDeclareOptions {
-                        passive: true,
-                        ..QueueDeclareOptions::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await;
+            let declared = passive_declare(&channel, queue).await;
             if matches!(&declared, Ok(q) if q.consumer_count() > 0) {
                 return;
             }
@@ -251,16 +242,7 @@ impl TestBus {
     async fn look_up(&self, queue: &str) -> Result<lapin::Queue, lapin::Error> {
         let connection = self.connect().await;
         let channel = connection.create_channel().await.unwrap();
-        let declared = channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await;
+        let declared = passive_declare(&channel, queue).await;
         close_channel(&channel).await;
         let _ = connection.close(200, "done".into()).await;
         declared
@@ -319,6 +301,20 @@ impl Drop for TestBus {
         })
         .join();
     }
+}
+
+/// Asks the broker about `queue` without creating it.
+async fn passive_declare(channel: &Channel, queue: &str) -> Result<lapin::Queue, lapin::Error> {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
 }
 
 async fn delete_queue(connection: &Connection, name: &str) {
