@@ -16,22 +16,7 @@ use futures::StreamExt;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::Payments;
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-async fn count(p: &Payments, sql: &str) -> i64 {
-    let mut conn = p.conn().await;
-    diesel::sql_query(sql)
-        .get_result::<Count>(&mut conn)
-        .await
-        .unwrap()
-        .n
-}
+use crate::support::{Count, Payments};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_event_fails_alone_and_duplicates_in_a_batch_apply_once() {
@@ -104,28 +89,26 @@ async fn a_bad_event_fails_alone_and_duplicates_in_a_batch_apply_once() {
         seen.sort();
         assert_eq!(seen, ["applied", "duplicate"], "{payload}");
     }
-    let recorded = count(&p, "SELECT count(*)::bigint AS n FROM webhook_events").await;
+    let recorded = p
+        .count("SELECT count(*)::bigint AS n FROM webhook_events")
+        .await;
     assert_eq!(
         recorded, TIPS as i64,
         "each tip recorded once, the bad event not at all"
     );
-    let booked = count(
-        &p,
-        "SELECT count(*)::bigint AS n FROM ledger_transactions WHERE kind = 'payment'",
-    )
-    .await;
+    let booked = p
+        .count("SELECT count(*)::bigint AS n FROM ledger_transactions WHERE kind = 'payment'")
+        .await;
     assert_eq!(booked, TIPS as i64);
-    let gross = count(
-        &p,
-        "SELECT coalesce(sum(gross_minor), 0)::bigint AS n FROM payments",
-    )
-    .await;
+    let gross = p
+        .count("SELECT coalesce(sum(gross_minor), 0)::bigint AS n FROM payments")
+        .await;
     assert_eq!(gross, (0..TIPS as i64).map(|n| 1_000 + n).sum::<i64>());
-    let bad_payments = count(
-        &p,
-        "SELECT count(*)::bigint AS n FROM payments WHERE provider_payment_id = 'pi_batch_bad'",
-    )
-    .await;
+    let bad_payments = p
+        .count(
+            "SELECT count(*)::bigint AS n FROM payments WHERE provider_payment_id = 'pi_batch_bad'",
+        )
+        .await;
     assert_eq!(bad_payments, 0);
     let mut conn = p.conn().await;
     assert!(integrity::check(&mut conn).await.unwrap().is_empty());
@@ -141,7 +124,8 @@ async fn a_bad_event_fails_alone_and_duplicates_in_a_batch_apply_once() {
         .await;
     assert!(again.is_err());
     assert_eq!(
-        count(&p, "SELECT count(*)::bigint AS n FROM webhook_events").await,
+        p.count("SELECT count(*)::bigint AS n FROM webhook_events")
+            .await,
         TIPS as i64
     );
 }
@@ -256,19 +240,17 @@ async fn a_batch_booking_counts_a_payment_once_and_moves_each_balance_by_its_sum
     assert!(again.iter().all(Option::is_none));
 
     assert_eq!(
-        count(&p, "SELECT count(*)::bigint AS n FROM payments").await,
+        p.count("SELECT count(*)::bigint AS n FROM payments").await,
         3
     );
     assert_eq!(
-        count(
-            &p,
-            "SELECT count(*)::bigint AS n FROM ledger_transactions WHERE kind = 'payment'"
-        )
-        .await,
+        p.count("SELECT count(*)::bigint AS n FROM ledger_transactions WHERE kind = 'payment'")
+            .await,
         3
     );
     assert_eq!(
-        count(&p, "SELECT count(*)::bigint AS n FROM ppv_purchases").await,
+        p.count("SELECT count(*)::bigint AS n FROM ppv_purchases")
+            .await,
         1
     );
     let balances: Vec<Balance> = diesel::sql_query(

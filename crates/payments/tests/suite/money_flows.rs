@@ -559,17 +559,9 @@ async fn dispute_evidence_lists_when_and_from_where_the_fan_received_the_content
     let letters = p.bus.wait_for_dead_letters(&queue, 1).await;
     assert_eq!(letters.len(), 1, "only the malformed report is refused");
     eventually("deliveries recorded", || async {
-        #[derive(QueryableByName)]
-        struct N {
-            #[diesel(sql_type = sql_types::BigInt)]
-            n: i64,
-        }
-        let mut conn = p.conn().await;
-        let n: N = diesel::sql_query("SELECT count(*) AS n FROM content_deliveries")
-            .get_result(&mut conn)
+        p.count("SELECT count(*)::bigint AS n FROM content_deliveries")
             .await
-            .unwrap();
-        n.n == 5
+            == 5
     })
     .await;
 

@@ -210,6 +210,23 @@ impl Payments {
     pub async fn conn(&self) -> df_common::db::PooledConn {
         self.db.db().conn().await.unwrap()
     }
+
+    /// The one number `sql` selects as `n` (`SELECT count(*)::bigint AS n ...`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        let mut conn = self.conn().await;
+        diesel_async::RunQueryDsl::get_result::<Count>(diesel::sql_query(sql), &mut conn)
+            .await
+            .unwrap()
+            .n
+    }
+}
+
+/// A row of one bigint column `n`.
+#[derive(diesel::QueryableByName)]
+pub struct Count {
+    /// The number.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub n: i64,
 }
 
 async fn bind_with_retry(addr: SocketAddr) -> tokio::net::TcpListener {
