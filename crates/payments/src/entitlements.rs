@@ -110,36 +110,48 @@ pub struct AccessPolicy {
 }
 
 /// Computes the grant from the database.
+///
+/// The owner rule holds only for the real owner: for a PPV item, the creator recorded on the
+/// item, and only when the question names that creator; an item asked about under another
+/// creator's name is no one's to see.
 pub async fn from_database(
     conn: &mut AsyncPgConnection,
     question: &Question,
     policy: AccessPolicy,
 ) -> Result<Grant, Error> {
-    if question.fan_id == question.creator_id {
-        return Ok(Grant {
-            reason: Reason::Owner,
-            until: None,
-        });
-    }
     if let Some(item) = question.ppv_item_id {
-        let bought: Option<Uuid> = ppv_purchases::table
-            .inner_join(ppv_items::table)
-            .filter(ppv_purchases::fan_id.eq(question.fan_id))
-            .filter(ppv_purchases::ppv_item_id.eq(item))
-            .filter(ppv_items::creator_id.eq(question.creator_id))
-            .filter(ppv_purchases::revoked_at.is_null())
-            .select(ppv_purchases::payment_id)
+        let found: Option<(Uuid, bool)> = ppv_items::table
+            .filter(ppv_items::id.eq(item))
+            .select((
+                ppv_items::creator_id,
+                diesel::dsl::exists(
+                    ppv_purchases::table
+                        .filter(ppv_purchases::ppv_item_id.eq(item))
+                        .filter(ppv_purchases::fan_id.eq(question.fan_id))
+                        .filter(ppv_purchases::revoked_at.is_null()),
+                ),
+            ))
             .first(conn)
             .await
             .optional()
             .map_err(Error::internal)?;
-        return Ok(if bought.is_some() {
-            Grant {
+        return Ok(match found {
+            Some((owner, _)) if owner != question.creator_id => Grant::NONE,
+            Some((owner, _)) if owner == question.fan_id => Grant {
+                reason: Reason::Owner,
+                until: None,
+            },
+            Some((_, true)) => Grant {
                 reason: Reason::Ppv,
                 until: None,
-            }
-        } else {
-            Grant::NONE
+            },
+            _ => Grant::NONE,
+        });
+    }
+    if question.fan_id == question.creator_id {
+        return Ok(Grant {
+            reason: Reason::Owner,
+            until: None,
         });
     }
     let rows: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = subscriptions::table
@@ -219,8 +231,10 @@ impl Entitlements {
     }
 
     fn keys(&self, question: &Question) -> (String, String) {
+        // Every part of the question is in the key: an answer about one creator's item is
+        // never the answer about the same item under another creator's name.
         let answer = match question.ppv_item_id {
-            Some(item) => format!("ent:{}:p:{item}", question.fan_id),
+            Some(item) => format!("ent:{}:c:{}:p:{item}", question.fan_id, question.creator_id),
             None => format!("ent:{}:c:{}", question.fan_id, question.creator_id),
         };
         (

@@ -8,6 +8,7 @@ mod csrf;
 mod identity_events;
 mod openapi_document;
 mod payments_routes;
+mod ppv_paywall;
 mod ratelimit_redis;
 mod redis_outage;
 mod security_headers;

@@ -10,6 +10,8 @@ use diesel_async::RunQueryDsl;
 use serde_json::json;
 use uuid::Uuid;
 
+use df_payments::entitlements::Question;
+
 use crate::support::Payments;
 
 async fn send(p: &Payments, event: serde_json::Value) {
@@ -147,4 +149,237 @@ async fn without_redis_the_answer_comes_from_postgres() {
     assert!(allowed(&p, fan, creator, item).await);
     let stranger = Uuid::now_v7();
     assert!(!allowed(&p, stranger, creator, item).await);
+}
+
+/// A small world of people and PPV items, and what each may see.
+struct World {
+    payments: Payments,
+    /// Everyone who may ask: two fans, then the two creators.
+    people: [Uuid; 4],
+    /// Three items of the creators, then one that does not exist.
+    items: [Uuid; 4],
+    /// The creator of each real item.
+    item_owner: [Uuid; 3],
+    /// (buyer, item) pairs.
+    purchases: Vec<(Uuid, Uuid)>,
+    /// (fan, creator) pairs with an active subscription.
+    subscriptions: Vec<(Uuid, Uuid)>,
+}
+
+impl World {
+    async fn build() -> Self {
+        let payments = Payments::start().await;
+        let (fan0, fan1, creator0, creator1) = (
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+        );
+        let mut items = [Uuid::nil(); 4];
+        let item_owner = [creator0, creator0, creator1];
+        for (slot, owner) in items.iter_mut().zip(item_owner) {
+            let item = payments
+                .client()
+                .create_ppv_item(payments.as_user(
+                    owner,
+                    df_common::auth::Role::Creator,
+                    pb::PpvItemInput {
+                        post_id: Uuid::now_v7().to_string(),
+                        price: Some(pb::Money {
+                            amount: 700,
+                            currency: "usd".into(),
+                        }),
+                        title: String::new(),
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            *slot = Uuid::parse_str(&item.id).unwrap();
+        }
+        items[3] = Uuid::now_v7();
+        // A fan buys one item of each creator; a creator buys another creator's item.
+        let purchases = vec![(fan0, items[0]), (fan1, items[2]), (creator1, items[1])];
+        for (n, (buyer, item)) in purchases.iter().enumerate() {
+            let owner = item_owner[items.iter().position(|i| i == item).unwrap()];
+            send(
+                &payments,
+                payment_succeeded(
+                    &format!("evt_world_{n}"),
+                    &format!("pi_world_{n}"),
+                    700,
+                    json!({"kind": "ppv", "fan_id": buyer.to_string(),
+                           "creator_id": owner.to_string(), "ppv_item_id": item.to_string()}),
+                ),
+            )
+            .await;
+        }
+        // One subscription, written as the provider's events would leave it.
+        let mut conn = payments.conn().await;
+        let tier = Uuid::now_v7();
+        diesel::sql_query(format!(
+            "INSERT INTO tiers (id, creator_id, name, price_minor, currency)
+             VALUES ('{tier}', '{creator0}', 'Gold', 900, 'usd')"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        diesel::sql_query(format!(
+            "INSERT INTO subscriptions (id, provider_subscription_id, fan_id, creator_id, tier_id,
+                 status, current_period_end)
+             VALUES ('{}', 'sub_world', '{fan1}', '{creator0}', '{tier}', 'active',
+                 now() + interval '30 days')",
+            Uuid::now_v7()
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        drop(conn);
+        Self {
+            payments,
+            people: [fan0, fan1, creator0, creator1],
+            items,
+            item_owner,
+            purchases,
+            subscriptions: vec![(fan1, creator0)],
+        }
+    }
+
+    /// What the rules say, from the facts the world was built with.
+    fn expected(&self, question: &Question) -> &'static str {
+        match question.ppv_item_id {
+            Some(item) => match self.items[..3].iter().position(|i| *i == item) {
+                Some(index) if self.item_owner[index] != question.creator_id => "none",
+                Some(_) if question.fan_id == question.creator_id => "owner",
+                Some(_) if self.purchases.contains(&(question.fan_id, item)) => "ppv",
+                _ => "none",
+            },
+            None if question.fan_id == question.creator_id => "owner",
+            None if self
+                .subscriptions
+                .contains(&(question.fan_id, question.creator_id)) =>
+            {
+                "subscription"
+            }
+            None => "none",
+        }
+    }
+
+    /// The answer through the service: the cache first, then the database.
+    async fn served(&self, question: &Question) -> (bool, String) {
+        let answer = self
+            .payments
+            .client()
+            .check_entitlement(
+                self.payments.as_service(pb::CheckEntitlementRequest {
+                    fan_id: question.fan_id.to_string(),
+                    creator_id: question.creator_id.to_string(),
+                    ppv_item_id: question
+                        .ppv_item_id
+                        .map(|i| i.to_string())
+                        .unwrap_or_default(),
+                }),
+            )
+            .await
+            .unwrap()
+            .into_inner();
+        (answer.allowed, answer.reason)
+    }
+
+    /// The answer from the database alone.
+    async fn uncached(&self, question: &Question) -> (bool, String) {
+        let mut conn = self.payments.conn().await;
+        let policy = df_payments::entitlements::AccessPolicy {
+            grace: chrono::Duration::days(3),
+        };
+        let grant = df_payments::entitlements::from_database(&mut conn, question, policy)
+            .await
+            .unwrap();
+        let allowed = grant.allows(chrono::Utc::now());
+        let reason = if allowed {
+            grant.reason.as_str()
+        } else {
+            "none"
+        };
+        (allowed, reason.to_owned())
+    }
+}
+
+/// One question about the world: indexes into its people and items.
+#[derive(Clone, Debug)]
+struct Asked {
+    fan: usize,
+    creator: usize,
+    item: Option<usize>,
+}
+
+impl quickcheck::Arbitrary for Asked {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        Self {
+            fan: usize::arbitrary(g) % 4,
+            creator: usize::arbitrary(g) % 4,
+            item: Option::<usize>::arbitrary(g).map(|i| i % 4),
+        }
+    }
+
+    fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
+        Box::new(std::iter::empty())
+    }
+}
+
+use quickcheck::Arbitrary as _;
+
+thread_local! {
+    /// The world the property runs in (quickcheck takes a plain function, not a closure).
+    static WORLD: std::cell::RefCell<Option<(tokio::runtime::Runtime, World)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// For any sequence of questions, the answer served (cached once asked) is the database's
+/// answer and the one the rules give.
+fn cached_and_uncached_agree(sequence: Vec<Asked>) -> quickcheck::TestResult {
+    WORLD.with_borrow(|world| {
+        let Some((runtime, world)) = world else {
+            return quickcheck::TestResult::error("no world");
+        };
+        runtime.block_on(async {
+            for asked in &sequence {
+                let question = Question {
+                    fan_id: world.people[asked.fan],
+                    creator_id: world.people[asked.creator],
+                    ppv_item_id: asked.item.map(|i| world.items[i]),
+                };
+                let served = world.served(&question).await;
+                let uncached = world.uncached(&question).await;
+                let expected = world.expected(&question);
+                if served != uncached || served.1 != expected {
+                    return quickcheck::TestResult::error(format!(
+                        "{question:?}: served {served:?}, database {uncached:?}, rules {expected}"
+                    ));
+                }
+            }
+            quickcheck::TestResult::passed()
+        })
+    })
+}
+
+#[test]
+fn cached_and_uncached_answers_agree_for_any_sequence_of_questions() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let world = runtime.block_on(World::build());
+    WORLD.with_borrow_mut(|slot| *slot = Some((runtime, world)));
+    quickcheck::QuickCheck::new()
+        .r#gen(quickcheck::Gen::new(24))
+        .tests(50)
+        .quickcheck(cached_and_uncached_agree as fn(Vec<Asked>) -> quickcheck::TestResult);
+    if let Some((runtime, world)) = WORLD.with_borrow_mut(Option::take) {
+        runtime.block_on(async move {
+            let mut payments = world.payments;
+            payments.stop().await;
+        });
+    }
 }

@@ -1,0 +1,77 @@
+//! The pay-per-view paywall seen from outside: an account that did not create a PPV item and
+//! did not buy it is never told it may see it, whichever creator it names in the question and in
+//! whichever order it asks (the first answer is cached, so a wrong first answer would be served
+//! for every later question too).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use df_testkit::Platform;
+use reqwest::Method;
+use serde_json::json;
+
+/// Signs up, verifies and logs in; returns the session token and the user id.
+async fn member(platform: &Platform, name: &str, role: &str) -> (String, String) {
+    let email = format!("{name}@example.com");
+    let password = platform.verified_user(&email, name, role).await;
+    let token = platform.login(&email, &password).await;
+    let (status, me) = platform.get_json("/v1/me", &token).await;
+    assert_eq!(status, 200, "{me}");
+    (token, me["id"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ppv_item_is_never_unlocked_by_naming_oneself_or_its_creator() {
+    let platform = Platform::builder().with_payments().start().await;
+    let (creator, creator_id) = member(&platform, "ppv_maker", "creator").await;
+    let (fan, fan_id) = member(&platform, "ppv_snoop", "fan").await;
+
+    let (status, item) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/ppv-items",
+            &creator,
+            Some(json!({
+                "post_id": uuid::Uuid::now_v7(),
+                "price": {"amount_minor": 1500, "currency": "usd"},
+                "title": "Behind the scenes",
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{item}");
+    let item_id = item["id"].as_str().unwrap();
+
+    // The reproduction: first naming oneself as the creator, then the real creator.
+    for named in [&fan_id, &creator_id, &fan_id] {
+        let (status, answer) = platform
+            .get_json(
+                &format!("/v1/creators/{named}/entitlement?ppv_item_id={item_id}"),
+                &fan,
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["allowed"], false, "naming {named}: {answer}");
+        assert_eq!(answer["reason"], "none", "naming {named}: {answer}");
+    }
+
+    // The creator sees their own item, but only under their own name.
+    let (status, answer) = platform
+        .get_json(
+            &format!("/v1/creators/{creator_id}/entitlement?ppv_item_id={item_id}"),
+            &creator,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["allowed"], true, "{answer}");
+    assert_eq!(answer["reason"], "owner", "{answer}");
+    let (_, answer) = platform
+        .get_json(
+            &format!("/v1/creators/{fan_id}/entitlement?ppv_item_id={item_id}"),
+            &creator,
+        )
+        .await;
+    assert_eq!(
+        answer["allowed"], false,
+        "the item is not the fan's: {answer}"
+    );
+    platform.stop().await;
+}
