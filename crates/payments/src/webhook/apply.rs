@@ -52,13 +52,14 @@ pub async fn ingest(
     payload: &[u8],
     signature_header: &str,
 ) -> Result<(String, Outcome), Error> {
-    signature::verify(
+    signature::verify_off_async_threads(
         payload,
         signature_header,
-        &service.webhooks.secrets(),
+        service.webhooks.secrets(),
         service.webhooks.tolerance_secs,
         service.clock.now().timestamp(),
-    )?;
+    )
+    .await?;
     let event = Event::parse(payload)?;
     if service.seen_events.contains(&event.id).await? {
         return Ok((event.id, Outcome::Duplicate));

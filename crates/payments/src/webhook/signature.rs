@@ -2,16 +2,29 @@
 //! and one or more `v1=<hex HMAC-SHA256 of "<t>.<raw body>">`. The signature is checked before
 //! the body is parsed, in constant time, and events signed outside the tolerance are refused so
 //! a captured request cannot be replayed later.
+//!
+//! Anyone can send this request, so its cost is bounded before any hashing: the header is parsed
+//! strictly (one timestamp, at most [`MAX_CANDIDATES`] signatures of exactly 32 bytes, nothing
+//! malformed), the timestamp is checked first, and the MAC over the body is computed once per
+//! configured secret, however many signatures the header offers.
 
 use df_common::{Error, secret::Secret};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 /// Largest webhook body accepted (Stripe's events are far smaller).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
 /// Largest `Stripe-Signature` header accepted.
 const MAX_HEADER_BYTES: usize = 2_048;
+
+/// Most `v1` signatures looked at. Stripe sends one per active endpoint secret: two while a
+/// secret is being rolled.
+pub const MAX_CANDIDATES: usize = 4;
+
+/// An HMAC-SHA256 tag.
+const TAG_BYTES: usize = 32;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -20,6 +33,45 @@ fn bad_signature() -> Error {
         "payments.webhook_signature_invalid",
         "The webhook signature is missing or does not match.",
     )
+}
+
+/// A well-formed header: its timestamp and its candidate signatures.
+#[derive(Debug, PartialEq, Eq)]
+struct Header {
+    timestamp: i64,
+    candidates: Vec<[u8; TAG_BYTES]>,
+}
+
+/// Parses `header` strictly; anything Stripe would not send is refused without further work.
+/// Schemes other than `v1` (Stripe's test-mode `v0`) are skipped, since they are never checked.
+fn parse(header: &str) -> Result<Header, Error> {
+    let mut timestamp = None;
+    let mut candidates = Vec::new();
+    for part in header.split(',') {
+        let (key, value) = part.trim().split_once('=').ok_or_else(bad_signature)?;
+        match key {
+            "t" if timestamp.is_none() => {
+                timestamp = Some(value.parse::<i64>().map_err(|_| bad_signature())?);
+            }
+            "v1" => {
+                if candidates.len() == MAX_CANDIDATES || value.len() != 2 * TAG_BYTES {
+                    return Err(bad_signature());
+                }
+                let mut tag = [0u8; TAG_BYTES];
+                hex::decode_to_slice(value, &mut tag).map_err(|_| bad_signature())?;
+                candidates.push(tag);
+            }
+            "t" => return Err(bad_signature()),
+            _ => {}
+        }
+    }
+    match (timestamp, candidates.is_empty()) {
+        (Some(timestamp), false) => Ok(Header {
+            timestamp,
+            candidates,
+        }),
+        _ => Err(bad_signature()),
+    }
 }
 
 /// Checks `header` against `payload` with any of `secrets`, at time `now` (unix seconds).
@@ -36,45 +88,53 @@ pub fn verify(
             "The webhook request is too large.",
         ));
     }
-    let mut timestamp: Option<i64> = None;
-    let mut candidates: Vec<Vec<u8>> = Vec::new();
-    for part in header.split(',') {
-        let Some((key, value)) = part.trim().split_once('=') else {
-            continue;
-        };
-        match key {
-            "t" => timestamp = value.parse().ok(),
-            "v1" => {
-                if let Ok(bytes) = hex::decode(value) {
-                    candidates.push(bytes);
-                }
-            }
-            _ => {}
-        }
-    }
-    let Some(timestamp) = timestamp else {
-        return Err(bad_signature());
-    };
-    if candidates.is_empty() {
-        return Err(bad_signature());
-    }
-    let matched = secrets.iter().any(|secret| {
-        candidates.iter().any(|candidate| {
-            let mac = mac_for(secret, timestamp, payload);
-            mac.verify_slice(candidate).is_ok()
-        })
-    });
-    if !matched {
-        return Err(bad_signature());
-    }
-    let age = now.saturating_sub(timestamp).unsigned_abs();
-    if age > tolerance_secs {
+    let header = parse(header)?;
+    if now.saturating_sub(header.timestamp).unsigned_abs() > tolerance_secs {
         return Err(Error::invalid_input(
             "payments.webhook_timestamp_outside_tolerance",
             "The webhook was signed too long ago (or in the future).",
         ));
     }
-    Ok(())
+    let matched = secrets.iter().any(|secret| {
+        let tag = mac_for(secret, header.timestamp, payload)
+            .finalize()
+            .into_bytes();
+        // Every candidate is compared, so the time taken does not tell which one matched.
+        header
+            .candidates
+            .iter()
+            .fold(subtle::Choice::from(0), |found, candidate| {
+                found | candidate.ct_eq(tag.as_slice())
+            })
+            .into()
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(bad_signature())
+    }
+}
+
+/// Bodies up to this size are verified on the calling task; hashing them takes a few
+/// microseconds. Larger ones (up to [`MAX_PAYLOAD_BYTES`], about a millisecond of hashing per
+/// secret) are verified on the blocking pool, so they never hold up an async worker thread.
+const INLINE_PAYLOAD_BYTES: usize = 16 * 1024;
+
+/// [`verify`] for async callers: large bodies are hashed off the async worker threads.
+pub async fn verify_off_async_threads(
+    payload: &[u8],
+    header: &str,
+    secrets: Vec<Secret<String>>,
+    tolerance_secs: u64,
+    now: i64,
+) -> Result<(), Error> {
+    if payload.len() <= INLINE_PAYLOAD_BYTES {
+        return verify(payload, header, &secrets, tolerance_secs, now);
+    }
+    let (payload, header) = (payload.to_vec(), header.to_owned());
+    tokio::task::spawn_blocking(move || verify(&payload, &header, &secrets, tolerance_secs, now))
+        .await
+        .map_err(Error::internal)?
 }
 
 fn mac_for(secret: &Secret<String>, timestamp: i64, payload: &[u8]) -> HmacSha256 {
@@ -122,6 +182,47 @@ mod tests {
         for broken in ["", "t=1000", "v1=00", "t=abc,v1=00", "garbage"] {
             assert!(verify(body, broken, &[secret()], 300, 1_000).is_err());
         }
+    }
+
+    #[test]
+    fn malformed_and_stale_headers_are_refused_before_any_hashing() {
+        let body = br#"{"id":"evt_1"}"#;
+        let good = sign(body, &secret(), 1_000);
+        let tag = good.split_once("v1=").map(|(_, t)| t).unwrap_or_default();
+        // A stale header is refused for its age, whatever its signatures.
+        let stale = verify(body, &format!("t=1,v1={tag}"), &[secret()], 300, 1_000).unwrap_err();
+        assert_eq!(stale.code(), "payments.webhook_timestamp_outside_tolerance");
+        let empty_entries = format!("t=1{}", ",v1=".repeat(400));
+        assert_eq!(
+            verify(body, &empty_entries, &[secret()], 300, 1_000)
+                .unwrap_err()
+                .code(),
+            "payments.webhook_signature_invalid",
+            "empty v1 entries make the header malformed"
+        );
+        for malformed in [
+            "t=1000,v1=".to_owned(),
+            format!("t=1000,v1={}", &tag[..62]),
+            format!("t=1000,v1={tag}00"),
+            format!("t=1000,v1={}", "zz".repeat(32)),
+            format!("t=1000,t=1000,v1={tag}"),
+            format!("t=1000,v1={tag},junk"),
+            format!("t=1000{}", format!(",v1={tag}").repeat(MAX_CANDIDATES + 1)),
+        ] {
+            assert_eq!(
+                parse(&malformed).unwrap_err().code(),
+                "payments.webhook_signature_invalid",
+                "{malformed}"
+            );
+        }
+        // Up to the limit, the right signature is found among wrong ones; v0 is skipped.
+        let wrong = "ab".repeat(32);
+        let many = format!(
+            "t=1000,v0={wrong}{},v1={tag}",
+            format!(",v1={wrong}").repeat(MAX_CANDIDATES - 1)
+        );
+        assert!(verify(body, &many, &[secret()], 300, 1_000).is_ok());
+        assert_eq!(parse(&many).unwrap().candidates.len(), MAX_CANDIDATES);
     }
 
     #[quickcheck]
