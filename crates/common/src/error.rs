@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Forbidden,
     /// The thing does not exist, or the caller may not know it exists (404).
     NotFound,
+    /// The resource exists but does not answer this method (405).
+    MethodNotAllowed,
     /// The request conflicts with the current state (409).
     Conflict,
     /// The body is larger than allowed (413).
@@ -52,6 +54,7 @@ impl ErrorKind {
             Self::Unauthenticated => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::Unprocessable => 422,
@@ -69,6 +72,7 @@ impl ErrorKind {
             Self::Unauthenticated => tonic::Code::Unauthenticated,
             Self::Forbidden => tonic::Code::PermissionDenied,
             Self::NotFound => tonic::Code::NotFound,
+            Self::MethodNotAllowed => tonic::Code::Unimplemented,
             Self::Conflict => tonic::Code::AlreadyExists,
             Self::PayloadTooLarge => tonic::Code::OutOfRange,
             Self::RateLimited => tonic::Code::ResourceExhausted,
@@ -100,6 +104,7 @@ impl ErrorKind {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::Unprocessable => "unprocessable",
@@ -117,6 +122,7 @@ impl ErrorKind {
             Self::Unauthenticated,
             Self::Forbidden,
             Self::NotFound,
+            Self::MethodNotAllowed,
             Self::Conflict,
             Self::PayloadTooLarge,
             Self::Unprocessable,
@@ -135,6 +141,7 @@ impl ErrorKind {
             Self::Unauthenticated => "common.unauthenticated",
             Self::Forbidden => "common.forbidden",
             Self::NotFound => "common.not_found",
+            Self::MethodNotAllowed => "common.method_not_allowed",
             Self::Conflict => "common.conflict",
             Self::PayloadTooLarge => "common.payload_too_large",
             Self::Unprocessable => "common.unprocessable",
@@ -151,6 +158,7 @@ impl ErrorKind {
             Self::Unauthenticated => "Authentication is required.",
             Self::Forbidden => "You are not allowed to do this.",
             Self::NotFound => "Not found.",
+            Self::MethodNotAllowed => "This resource does not answer that method.",
             Self::Conflict => "The request conflicts with the current state.",
             Self::PayloadTooLarge => "The request body is too large.",
             Self::Unprocessable => "The request could not be processed.",

@@ -103,6 +103,7 @@ fn build_server(
     let payments = web::Data::new(payments);
     let csrf_data = web::Data::from(Arc::clone(&security.csrf));
     let proxies = web::Data::from(Arc::clone(&security.trusted_proxies));
+    let limiter = web::Data::from(Arc::clone(&security.limiter));
     let cors_policy = web::Data::new(Arc::new(cors::CorsPolicy::new(
         &config.security.allowed_origins,
     )));
@@ -120,6 +121,7 @@ fn build_server(
             .app_data(auth_state.clone())
             .app_data(csrf_data.clone())
             .app_data(proxies.clone())
+            .app_data(limiter.clone())
             .app_data(cors_policy.clone())
             .service(
                 web::scope("/v1/auth")
@@ -138,7 +140,7 @@ fn build_server(
                     .configure(routes::api_scope)
                     .route("/openapi.json", web::get().to(routes::openapi::handle)),
             )
-            .default_service(web::to(security::not_found))
+            .default_service(web::to(routes::unrouted))
             .wrap(from_fn(auth::resolve_session))
             .wrap(Csrf::new(Arc::clone(&security.csrf)).exempt(routes::SESSIONLESS_PREFIXES))
             .wrap(from_fn(cors::handle))

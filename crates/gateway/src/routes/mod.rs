@@ -6,7 +6,12 @@ pub mod me;
 pub mod openapi;
 pub mod payments;
 
-use actix_web::web;
+use std::sync::LazyLock;
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, dev::ResourceDef, http::header, web};
+use df_common::{Error, ErrorKind};
+
+use crate::security::{ApiError, RateLimiter, ratelimit::CLASS_PUBLIC};
 
 /// Every public route: (method, path template), as documented in the OpenAPI document.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -81,4 +86,70 @@ pub fn api_scope(cfg: &mut web::ServiceConfig) {
 /// Routes of the `webhook` rate-limit class (under `/v1/webhooks`).
 pub fn webhook_scope(cfg: &mut web::ServiceConfig) {
     cfg.configure(payments::webhook_routes);
+}
+
+/// Each route template of [`ROUTES`] with the methods it answers, in the table's order.
+static TEMPLATES: LazyLock<Vec<(ResourceDef, String)>> = LazyLock::new(|| {
+    let mut templates: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (method, path) in ROUTES {
+        match templates.iter_mut().find(|(known, _)| known == path) {
+            Some((_, methods)) => methods.push(method),
+            None => templates.push((path, vec![method])),
+        }
+    }
+    templates
+        .into_iter()
+        .map(|(path, methods)| (ResourceDef::new(path), methods.join(", ")))
+        .collect()
+});
+
+/// The methods a route answers at `path` (the value of an `Allow` header), if any route is
+/// there.
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    TEMPLATES
+        .iter()
+        .find(|(template, _)| template.is_match(path))
+        .map(|(_, methods)| methods.as_str())
+}
+
+/// The app's default service, for whatever no route takes (inside the scopes too): it spends
+/// the client's `public` budget, so probing made-up paths and methods costs as much as any
+/// request, then answers `405` with `Allow` where a route answers other methods at this path,
+/// and `404` `common.not_found` everywhere else.
+pub async fn unrouted(request: HttpRequest, limiter: web::Data<RateLimiter>) -> HttpResponse {
+    if let Some(refusal) = limiter.refusal(CLASS_PUBLIC, &request).await {
+        return refusal;
+    }
+    match allowed_methods(request.path()) {
+        Some(methods) => {
+            let mut response = ApiError(Error::new(
+                ErrorKind::MethodNotAllowed,
+                "common.method_not_allowed",
+                "This resource does not answer that method.",
+            ))
+            .error_response();
+            if let Ok(value) = header::HeaderValue::from_str(methods) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            response
+        }
+        None => ApiError(Error::not_found()).error_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allow_header_lists_every_method_of_a_template() {
+        assert_eq!(allowed_methods("/v1/me"), Some("GET"));
+        assert_eq!(
+            allowed_methods("/v1/creator/tiers/0193b2c4-0000-7000-8000-000000000000"),
+            Some("PATCH, DELETE")
+        );
+        assert_eq!(allowed_methods("/v1/creator/tax-profile"), Some("PUT, GET"));
+        assert_eq!(allowed_methods("/v1/nothing-here"), None);
+        assert_eq!(allowed_methods("/v1/me/extra"), None);
+    }
 }

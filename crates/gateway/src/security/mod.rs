@@ -18,7 +18,7 @@
 //!     .service(web::scope("/v1/auth").wrap(RateLimit::new(limiter.clone(), "auth")) ...)
 //!     .service(web::scope("/v1/webhooks").wrap(RateLimit::new(limiter.clone(), "webhook")) ...)
 //!     .service(web::scope("/v1").wrap(RateLimit::new(limiter.clone(), "api")) ...)
-//!     .default_service(web::to(problem::not_found))
+//!     .default_service(web::to(routes::unrouted)) // public budget, then 405 with Allow or 404
 //!     .wrap(auth)              // sets the user the limiter's user key reads
 //!     .wrap(Csrf::new(csrf).exempt(&["/v1/webhooks/"]))
 //!     .wrap(cors)

@@ -13,3 +13,4 @@ mod ratelimit_redis;
 mod redis_outage;
 mod security_headers;
 mod session_revocation;
+mod unrouted;

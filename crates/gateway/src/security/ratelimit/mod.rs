@@ -468,6 +468,19 @@ impl RateLimiter {
         self.admit(&keys, rule, None).await
     }
 
+    /// Spends one request of `class` for `req` outside the [`RateLimit`] middleware (the app's
+    /// default service): `None` when admitted, else the `429` answer with its headers.
+    pub async fn refusal(&self, class: &str, req: &HttpRequest) -> Option<actix_web::HttpResponse> {
+        let rule = self.rule(class);
+        let decision = self.check_request(class, rule, req).await.decision;
+        if decision.allowed {
+            return None;
+        }
+        let mut response = refusal(&decision).error_response();
+        set_headers(response.headers_mut(), rule, &decision);
+        Some(response)
+    }
+
     /// Decides one request against several budgets at `now_ms` (tests move through time with
     /// it), all or nothing, as [`RateLimit`] does for a user's and an IP's budget.
     pub async fn check_all_at(&self, keys: &[String], rule: RateLimitRule, now_ms: u64) -> Outcome {
