@@ -9,6 +9,11 @@
 //! signature covers everything before the last dot. Only the gateway holds a signing key; every
 //! service verifies with public keys, so no other service can mint a principal. Several public
 //! keys may verify at once (rotation).
+//!
+//! Every token names its audience, the one service it was minted for, and a service refuses
+//! tokens minted for any other: a token that leaks from one service's traffic (or logs) opens
+//! nothing elsewhere. Methods that only another service may call name the services they accept
+//! ([`Principal::require_service`]); holding the `service` role alone is not enough.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -90,6 +95,22 @@ pub enum Subject {
     },
 }
 
+/// The names services go by: in their own tokens' subjects and as audiences.
+pub mod service {
+    /// The public edge.
+    pub const GATEWAY: &str = "gateway";
+    /// Accounts and sessions.
+    pub const IDENTITY: &str = "identity";
+    /// Money.
+    pub const PAYMENTS: &str = "payments";
+    /// Posts and media.
+    pub const MEDIA: &str = "media";
+    /// Reports, reviews and penalties.
+    pub const MODERATION: &str = "moderation";
+    /// Consent and data-subject requests.
+    pub const PRIVACY: &str = "privacy";
+}
+
 /// The verified claims of a token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
@@ -97,6 +118,8 @@ pub struct Principal {
     pub sub: Subject,
     /// Roles held.
     pub roles: Vec<Role>,
+    /// The service the token was minted for; every other service refuses it.
+    pub aud: String,
     /// Expiry, seconds since the epoch.
     pub exp: i64,
 }
@@ -120,6 +143,22 @@ impl Principal {
         self.user_id().ok_or_else(Error::unauthenticated)
     }
 
+    /// The calling service's name, when a service calls for itself.
+    pub fn service_name(&self) -> Option<&str> {
+        match &self.sub {
+            Subject::Service { name } if self.has_role(Role::Service) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Refuses unless the caller is one of the services `allowed`, acting for itself.
+    pub fn require_service(&self, allowed: &[&str]) -> Result<(), Error> {
+        match self.service_name() {
+            Some(name) if allowed.contains(&name) => Ok(()),
+            _ => Err(Error::forbidden()),
+        }
+    }
+
     /// Refuses unless the principal holds one of `roles`.
     pub fn require_any_role(&self, roles: &[Role]) -> Result<(), Error> {
         if roles.iter().any(|r| self.has_role(*r)) {
@@ -138,6 +177,8 @@ impl Principal {
 /// Clones share what they remember.
 #[derive(Clone)]
 pub struct TokenSigner {
+    /// The service whose tokens this verifies (its own name).
+    audience: String,
     signing: Option<(String, SigningKey)>,
     verifying: BTreeMap<String, VerifyingKey>,
     ttl: Duration,
@@ -145,8 +186,8 @@ pub struct TokenSigner {
     verified: Arc<Mutex<HashMap<String, Principal>>>,
 }
 
-/// Tokens minted, by subject and roles, with their expiry.
-type MintedTokens = HashMap<(Subject, Vec<Role>), (String, i64)>;
+/// Tokens minted, by subject, roles and audience, with their expiry.
+type MintedTokens = HashMap<(Subject, Vec<Role>, String), (String, i64)>;
 
 /// Tokens remembered at most on each side; the memory is cleared when full.
 const REMEMBERED_TOKENS: usize = 10_000;
@@ -154,6 +195,7 @@ const REMEMBERED_TOKENS: usize = 10_000;
 impl std::fmt::Debug for TokenSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenSigner")
+            .field("audience", &self.audience)
             .field("signing_key_id", &self.signing.as_ref().map(|(id, _)| id))
             .field(
                 "verifying_key_ids",
@@ -189,8 +231,9 @@ pub fn public_key_of(seed: &Secret<String>) -> Result<String, Error> {
 }
 
 impl TokenSigner {
-    /// Builds a signer from validated configuration.
-    pub fn from_config(config: &InternalAuthConfig) -> Result<Self, Error> {
+    /// Builds a signer from validated configuration, for the service named `audience`: it
+    /// accepts only tokens minted for that name.
+    pub fn from_config(config: &InternalAuthConfig, audience: &str) -> Result<Self, Error> {
         let mut verifying = BTreeMap::new();
         for (id, key) in &config.verifying_keys {
             let bytes = decode_32(key, &format!("internal_auth.verifying_keys.{id}"))?;
@@ -216,6 +259,7 @@ impl TokenSigner {
             )));
         }
         Ok(Self {
+            audience: audience.to_owned(),
             signing,
             verifying,
             ttl: Duration::from_secs(config.token_ttl_secs),
@@ -224,12 +268,14 @@ impl TokenSigner {
         })
     }
 
-    /// A signer with one key pair from `seed`, for tests and local development.
-    pub fn with_key(key_id: &str, seed: &[u8; 32], ttl: Duration) -> Self {
+    /// A signer with one key pair from `seed`, verifying for `audience`, for tests and local
+    /// development.
+    pub fn with_key(key_id: &str, seed: &[u8; 32], ttl: Duration, audience: &str) -> Self {
         let key = SigningKey::from_bytes(seed);
         let mut verifying = BTreeMap::new();
         verifying.insert(key_id.to_owned(), key.verifying_key());
         Self {
+            audience: audience.to_owned(),
             signing: Some((key_id.to_owned(), key)),
             verifying,
             ttl,
@@ -238,30 +284,32 @@ impl TokenSigner {
         }
     }
 
-    /// Mints a token for `sub` with `roles`, valid for the configured lifetime. Only a service
-    /// configured with the signing key can; others get an internal error.
-    pub fn mint(&self, sub: Subject, roles: Vec<Role>) -> Result<String, Error> {
+    /// Mints a token for `sub` with `roles`, for the service named `audience`, valid for the
+    /// configured lifetime. Only a service configured with the signing key can; others get an
+    /// internal error.
+    pub fn mint(&self, sub: Subject, roles: Vec<Role>, audience: &str) -> Result<String, Error> {
         let now = chrono::Utc::now().timestamp();
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(60);
-        let key = (sub, roles);
+        let key = (sub, roles, audience.to_owned());
         if let Ok(minted) = self.minted.lock()
             && let Some((token, exp)) = minted.get(&key)
             && exp - now > ttl / 2
         {
             return Ok(token.clone());
         }
-        let (sub, roles) = key;
+        let (sub, roles, aud) = key;
         let exp = now + ttl;
         let token = self.sign(&Principal {
             sub: sub.clone(),
             roles: roles.clone(),
+            aud: aud.clone(),
             exp,
         })?;
         if let Ok(mut minted) = self.minted.lock() {
             if minted.len() >= REMEMBERED_TOKENS {
                 minted.clear();
             }
-            minted.insert((sub, roles), (token.clone(), exp));
+            minted.insert((sub, roles, aud), (token.clone(), exp));
         }
         Ok(token)
     }
@@ -282,7 +330,8 @@ impl TokenSigner {
     }
 
     /// Verifies a token and returns its claims. Any change to any byte, an unknown key, a
-    /// malformed token or an expired one is refused with the same error.
+    /// malformed token, an expired one or one minted for another service is refused with the
+    /// same error.
     pub fn verify(&self, token: &str) -> Result<Principal, Error> {
         let now = chrono::Utc::now().timestamp();
         if let Ok(verified) = self.verified.lock()
@@ -330,7 +379,9 @@ impl TokenSigner {
         // Only now, with the signature checked, is the payload parsed.
         let claims = URL_SAFE_NO_PAD.decode(claims).map_err(|_| refuse())?;
         let principal: Principal = serde_json::from_slice(&claims).map_err(|_| refuse())?;
-        if principal.exp + CLOCK_SKEW_SECS < chrono::Utc::now().timestamp() {
+        if principal.exp + CLOCK_SKEW_SECS < chrono::Utc::now().timestamp()
+            || principal.aud != self.audience
+        {
             return Err(refuse());
         }
         Ok(principal)
@@ -343,7 +394,7 @@ mod tests {
     use quickcheck_macros::quickcheck;
 
     fn signer() -> TokenSigner {
-        TokenSigner::with_key("k1", &[7u8; 32], Duration::from_secs(60))
+        TokenSigner::with_key("k1", &[7u8; 32], Duration::from_secs(60), service::IDENTITY)
     }
 
     #[test]
@@ -352,17 +403,31 @@ mod tests {
         let gateway = || Subject::Service {
             name: "gateway".into(),
         };
-        let first = signer.mint(gateway(), vec![Role::Service]).unwrap();
+        let first = signer
+            .mint(gateway(), vec![Role::Service], service::IDENTITY)
+            .unwrap();
         assert_eq!(
-            signer.mint(gateway(), vec![Role::Service]).unwrap(),
+            signer
+                .mint(gateway(), vec![Role::Service], service::IDENTITY)
+                .unwrap(),
             first,
             "reused during the first half of its life"
         );
         let media = Subject::Service {
             name: "media".into(),
         };
-        assert_ne!(signer.mint(media, vec![Role::Service]).unwrap(), first);
-        assert_ne!(signer.mint(gateway(), vec![Role::Admin]).unwrap(), first);
+        assert_ne!(
+            signer
+                .mint(media, vec![Role::Service], service::IDENTITY)
+                .unwrap(),
+            first
+        );
+        assert_ne!(
+            signer
+                .mint(gateway(), vec![Role::Admin], service::IDENTITY)
+                .unwrap(),
+            first
+        );
         assert_eq!(
             signer.verify(&first).unwrap(),
             signer.verify(&first).unwrap()
@@ -372,6 +437,7 @@ mod tests {
         let expired = Principal {
             sub: gateway(),
             roles: vec![Role::Service],
+            aud: service::IDENTITY.into(),
             exp: chrono::Utc::now().timestamp() - CLOCK_SKEW_SECS - 5,
         };
         let token = signer.sign(&expired).unwrap();
@@ -396,7 +462,11 @@ mod tests {
         let user = UserId::new();
         (
             signer()
-                .mint(Subject::User { user_id: user }, vec![Role::Fan])
+                .mint(
+                    Subject::User { user_id: user },
+                    vec![Role::Fan],
+                    service::IDENTITY,
+                )
                 .unwrap(),
             user,
         )
@@ -437,10 +507,12 @@ mod tests {
                 user_id: UserId::new(),
             },
             roles: vec![Role::Admin],
+            aud: service::IDENTITY.into(),
             exp: chrono::Utc::now().timestamp() - 60,
         });
         assert!(signer().verify(&expired.unwrap()).is_err());
-        let other = TokenSigner::with_key("k1", &[8u8; 32], Duration::from_secs(60));
+        let other =
+            TokenSigner::with_key("k1", &[8u8; 32], Duration::from_secs(60), service::IDENTITY);
         let (token, user) = user_token();
         assert!(other.verify(&token).is_err());
         assert!(signer().verify(&user.to_string()).is_err());
@@ -449,13 +521,19 @@ mod tests {
 
     #[test]
     fn rotation_accepts_old_keys_and_verifiers_cannot_mint() {
-        let old = TokenSigner::with_key("old", &[1u8; 32], Duration::from_secs(60));
+        let old = TokenSigner::with_key(
+            "old",
+            &[1u8; 32],
+            Duration::from_secs(60),
+            service::IDENTITY,
+        );
         let token = old
             .mint(
                 Subject::Service {
                     name: "gateway".into(),
                 },
                 vec![Role::Service],
+                service::IDENTITY,
             )
             .unwrap();
         let old_public = STANDARD.encode(
@@ -472,7 +550,7 @@ mod tests {
                 .collect(),
             token_ttl_secs: 60,
         };
-        let both = TokenSigner::from_config(&config).unwrap();
+        let both = TokenSigner::from_config(&config, service::IDENTITY).unwrap();
         assert!(both.verify(&token).is_ok());
         let fresh = both
             .mint(
@@ -480,21 +558,88 @@ mod tests {
                     name: "gateway".into(),
                 },
                 vec![Role::Service],
+                service::IDENTITY,
             )
             .unwrap();
         assert!(both.verify(&fresh).is_ok());
 
-        let verifier_only = TokenSigner::from_config(&InternalAuthConfig {
-            signing_key: None,
-            verifying_keys: [("old".to_owned(), old_public)].into_iter().collect(),
-            ..InternalAuthConfig::default()
-        })
+        let verifier_only = TokenSigner::from_config(
+            &InternalAuthConfig {
+                signing_key: None,
+                verifying_keys: [("old".to_owned(), old_public)].into_iter().collect(),
+                ..InternalAuthConfig::default()
+            },
+            service::IDENTITY,
+        )
         .unwrap();
         assert!(verifier_only.verify(&token).is_ok());
         assert!(
             verifier_only
-                .mint(Subject::Service { name: "x".into() }, vec![Role::Admin])
+                .mint(
+                    Subject::Service { name: "x".into() },
+                    vec![Role::Admin],
+                    service::IDENTITY
+                )
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_token_minted_for_one_service_is_refused_by_every_other() {
+        let for_identity = signer();
+        let for_payments =
+            TokenSigner::with_key("k1", &[7u8; 32], Duration::from_secs(60), service::PAYMENTS);
+        let subject = Subject::User {
+            user_id: UserId::new(),
+        };
+        let token = for_payments
+            .mint(subject.clone(), vec![Role::Fan], service::PAYMENTS)
+            .unwrap();
+        assert!(for_payments.verify(&token).is_ok());
+        assert!(
+            for_identity.verify(&token).is_err(),
+            "same key, other audience"
+        );
+        let token = for_payments
+            .mint(subject, vec![Role::Fan], service::IDENTITY)
+            .unwrap();
+        assert!(for_identity.verify(&token).is_ok());
+        assert!(for_payments.verify(&token).is_err());
+    }
+
+    #[test]
+    fn only_named_services_pass_a_service_check() {
+        let principal = |sub: Subject, roles: Vec<Role>| Principal {
+            sub,
+            roles,
+            aud: service::IDENTITY.into(),
+            exp: 0,
+        };
+        let moderation = principal(
+            Subject::Service {
+                name: service::MODERATION.into(),
+            },
+            vec![Role::Service],
+        );
+        assert!(moderation.require_service(&[service::MODERATION]).is_ok());
+        assert!(moderation.require_service(&[service::GATEWAY]).is_err());
+        let without_role = principal(
+            Subject::Service {
+                name: service::MODERATION.into(),
+            },
+            vec![Role::Admin],
+        );
+        assert!(
+            without_role
+                .require_service(&[service::MODERATION])
+                .is_err()
+        );
+        let user = principal(
+            Subject::User {
+                user_id: UserId::new(),
+            },
+            vec![Role::Service, Role::Admin],
+        );
+        assert!(user.require_service(&[service::MODERATION]).is_err());
     }
 }

@@ -54,7 +54,7 @@ pub async fn serve(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let signer = Arc::new(TokenSigner::from_config(&config.internal_auth)?);
+    let signer = Arc::new(TokenSigner::from_config(&config.internal_auth, SERVICE)?);
     let identity = upstream::Identity::new(&config.identity, Arc::clone(&signer))?;
     let payments = upstream::Payments::new(&config.payments, signer)?;
     let server = build_server(&config, listeners.http, identity.clone(), payments)?;

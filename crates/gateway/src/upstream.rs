@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use df_common::{
     Error,
-    auth::{Role, Subject, TokenSigner},
+    auth::{Role, Subject, TokenSigner, service},
     grpc::{ClientConfig, channel, request_with_principal},
     ids::UserId,
 };
@@ -16,29 +16,36 @@ use df_proto::identity::v1::{self as pb, identity_client::IdentityClient};
 use tonic::transport::Channel;
 
 /// Name the gateway signs its service principal with.
-pub const GATEWAY_SERVICE: &str = "gateway";
+pub const GATEWAY_SERVICE: &str = service::GATEWAY;
 
 pub use payments::{Caller, Payments};
 
-/// A request carrying the gateway's own service principal.
-pub(crate) fn as_gateway<T>(signer: &TokenSigner, message: T) -> Result<tonic::Request<T>, Error> {
+/// A request to the service named `audience` carrying the gateway's own service principal.
+pub(crate) fn as_gateway<T>(
+    signer: &TokenSigner,
+    audience: &str,
+    message: T,
+) -> Result<tonic::Request<T>, Error> {
     let token = signer.mint(
         Subject::Service {
             name: GATEWAY_SERVICE.into(),
         },
         vec![Role::Service],
+        audience,
     )?;
     request_with_principal(message, &token)
 }
 
-/// A request carrying the principal of a user whose session identity validated.
+/// A request to the service named `audience` carrying the principal of a user whose session
+/// identity validated.
 pub(crate) fn as_user<T>(
     signer: &TokenSigner,
+    audience: &str,
     user_id: UserId,
     role: Role,
     message: T,
 ) -> Result<tonic::Request<T>, Error> {
-    let token = signer.mint(Subject::User { user_id }, vec![role])?;
+    let token = signer.mint(Subject::User { user_id }, vec![role], audience)?;
     request_with_principal(message, &token)
 }
 
@@ -98,7 +105,7 @@ impl Identity {
     }
 
     fn as_gateway<T>(&self, message: T) -> Result<tonic::Request<T>, Error> {
-        as_gateway(&self.signer, message)
+        as_gateway(&self.signer, service::IDENTITY, message)
     }
 
     fn as_user<T>(
@@ -107,7 +114,7 @@ impl Identity {
         role: Role,
         message: T,
     ) -> Result<tonic::Request<T>, Error> {
-        as_user(&self.signer, user_id, role, message)
+        as_user(&self.signer, service::IDENTITY, user_id, role, message)
     }
 
     /// Signup.

@@ -2,7 +2,12 @@
 //! flows in [`crate::accounts`] and [`crate::login`].
 
 use chrono::{DateTime, Utc};
-use df_common::{Error, auth::Role, grpc::principal, ids::UserId};
+use df_common::{
+    Error,
+    auth::{Role, service},
+    grpc::principal,
+    ids::UserId,
+};
 use df_proto::identity::v1::{self as pb, identity_server::Identity};
 use tonic::{Request, Response, Status};
 
@@ -25,10 +30,18 @@ impl IdentityService {
     }
 }
 
-/// Only the gateway (a service principal) may call the pre-authentication methods.
-fn require_service<T>(request: &Request<T>) -> Result<(), Status> {
+/// The services that may read any user's account (to act on reports, to export a user's data).
+const READERS_OF_ANY_USER: &[&str] = &[service::MODERATION, service::PRIVACY];
+
+/// The services that may change an account's status (penalties).
+const STATUS_CHANGERS: &[&str] = &[service::MODERATION];
+
+/// Only the gateway, acting for itself, may call the pre-authentication methods: it is the one
+/// place a client's credentials and address arrive, and the one caller whose client address
+/// identity believes for login throttling.
+fn require_gateway<T>(request: &Request<T>) -> Result<(), Status> {
     principal(request)?
-        .require_any_role(&[Role::Service])
+        .require_service(&[service::GATEWAY])
         .map_err(Status::from)
 }
 
@@ -109,7 +122,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::SignupRequest>,
     ) -> Result<Response<pb::SignupResponse>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         let body = request.into_inner();
         let input = SignupInput {
             email: bounded(body.email, 320)?,
@@ -127,7 +140,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::VerifyEmailRequest>,
     ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         let user_id = self
             .accounts
             .verify_email(&request.into_inner().token)
@@ -141,7 +154,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::ResendVerificationRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         self.accounts
             .resend_verification(&bounded(request.into_inner().email, 320)?)
             .await?;
@@ -152,7 +165,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         let body = request.into_inner();
         let outcome = self
             .accounts
@@ -175,7 +188,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::ValidateSessionRequest>,
     ) -> Result<Response<pb::ValidateSessionResponse>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         let session = self
             .accounts
             .sessions()
@@ -195,7 +208,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::LogoutRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         self.accounts
             .sessions()
             .revoke(&request.into_inner().session_token)
@@ -207,7 +220,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::LogoutAllRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         self.accounts
             .logout_all(&request.into_inner().session_token)
             .await?;
@@ -218,7 +231,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::RequestPasswordResetRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         self.accounts
             .request_password_reset(&bounded(request.into_inner().email, 320)?)
             .await?;
@@ -229,7 +242,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::ConfirmPasswordResetRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         let body = request.into_inner();
         self.accounts
             .confirm_password_reset(&body.token, &bounded(body.new_password, 1024)?)
@@ -241,7 +254,7 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::UnlockLoginRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
-        require_service(&request)?;
+        require_gateway(&request)?;
         self.accounts
             .unlock_login(&request.into_inner().token)
             .await?;
@@ -255,9 +268,9 @@ impl Identity for IdentityService {
         let caller = principal(&request)?;
         let user_id = parse_user_id(&request.into_inner().user_id)?;
         let allowed = caller.user_id() == Some(user_id)
-            || caller.has_role(Role::Service)
-            || caller.has_role(Role::Admin)
-            || caller.has_role(Role::Moderator);
+            || caller.require_service(READERS_OF_ANY_USER).is_ok()
+            || (caller.user_id().is_some()
+                && (caller.has_role(Role::Admin) || caller.has_role(Role::Moderator)));
         if !allowed {
             return Err(Error::forbidden().into());
         }
@@ -268,7 +281,11 @@ impl Identity for IdentityService {
         &self,
         request: Request<pb::SetAccountStatusRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        principal(&request)?.require_any_role(&[Role::Admin, Role::Service])?;
+        let caller = principal(&request)?;
+        let staff = caller.user_id().is_some() && caller.has_role(Role::Admin);
+        if !staff {
+            caller.require_service(STATUS_CHANGERS)?;
+        }
         let body = request.into_inner();
         let user_id = parse_user_id(&body.user_id)?;
         let status = match pb::AccountStatus::try_from(body.status) {

@@ -100,7 +100,7 @@ pub async fn serve(
         relay,
     );
 
-    let signer = Arc::new(TokenSigner::from_config(&config.internal_auth)?);
+    let signer = Arc::new(TokenSigner::from_config(&config.internal_auth, SERVICE)?);
     let identity = IdentityServer::new(grpc_service::IdentityService::new(accounts))
         .max_decoding_message_size(config.grpc.max_message_bytes);
     let readiness = Readiness::new().with_postgres(&db);

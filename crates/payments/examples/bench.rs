@@ -17,7 +17,7 @@ use std::{
 };
 
 use df_common::{
-    auth::{Role, Subject, TokenSigner},
+    auth::{Role, Subject, TokenSigner, service},
     config::InternalAuthConfig,
     grpc::request_with_principal,
     secret::Secret,
@@ -61,10 +61,13 @@ async fn main() {
     let bus = df_testkit::TestBus::new();
     let (seed, public) = df_common::auth::generate_key_pair();
     let signer = Arc::new(
-        TokenSigner::from_config(&InternalAuthConfig {
-            signing_key: Some(seed),
-            ..InternalAuthConfig::default()
-        })
+        TokenSigner::from_config(
+            &InternalAuthConfig {
+                signing_key: Some(seed),
+                ..InternalAuthConfig::default()
+            },
+            service::GATEWAY,
+        )
         .unwrap(),
     );
     let secret: Secret<String> = format!("whsec_{}", Uuid::new_v4().simple()).into();
@@ -107,18 +110,18 @@ async fn main() {
         .unwrap()
         .connect_lazy();
     let client = PaymentsClient::new(channel);
-    // A service principal, as the gateway presents; minted again before each phase, as the
-    // gateway does before its tokens expire.
-    let mint = || {
+    // Service principals, minted again before each phase as services do before their tokens
+    // expire: the gateway's hands over webhooks, the media service's asks about entitlements.
+    let mint_as = |name: &str| {
         signer
             .mint(
-                Subject::Service {
-                    name: "gateway".into(),
-                },
+                Subject::Service { name: name.into() },
                 vec![Role::Service],
+                service::PAYMENTS,
             )
             .unwrap()
     };
+    let mint = || mint_as(service::MEDIA);
     let service_token = mint();
     // Wait until the server answers.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -220,7 +223,7 @@ async fn main() {
         };
         let over_grpc = sign_next(events);
         let direct = sign_next(events);
-        let service_token = mint();
+        let service_token = mint_as(service::GATEWAY);
         let started = Instant::now();
         let failures = futures::stream::iter(over_grpc.into_iter().map(|(payload, header)| {
             let mut client = client.clone();

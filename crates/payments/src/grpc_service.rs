@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use df_common::{
     Error, ErrorKind,
-    auth::{Principal, Role},
+    auth::{Principal, Role, service},
     grpc::principal,
 };
 use df_proto::payments::v1::{self as pb, payments_server::Payments};
@@ -49,6 +49,9 @@ fn uuid(value: &str, field: &str) -> Result<Uuid, Status> {
         ))
     })
 }
+
+/// The services that may ask about any fan's entitlements: those that deliver content.
+const ENTITLEMENT_ASKERS: &[&str] = &[service::MEDIA];
 
 fn user(principal: &Principal) -> Result<Uuid, Status> {
     Ok(principal.require_user().map_err(Status::from)?.as_uuid())
@@ -408,8 +411,8 @@ impl Payments for PaymentsService {
                 Some(uuid(&r.ppv_item_id, "ppv_item_id")?)
             },
         };
-        // Services ask for anyone; a user only about themself.
-        if !caller.has_role(Role::Service)
+        // The services that deliver content ask about anyone; a user only about themself.
+        if caller.require_service(ENTITLEMENT_ASKERS).is_err()
             && caller.user_id().map(|u| u.as_uuid()) != Some(question.fan_id)
         {
             return Err(Status::from(Error::forbidden()));
@@ -433,8 +436,9 @@ impl Payments for PaymentsService {
         &self,
         request: Request<pb::IngestWebhookRequest>,
     ) -> Result<Response<pb::IngestWebhookResponse>, Status> {
+        // Provider webhooks arrive at the public edge only.
         principal(&request)?
-            .require_any_role(&[Role::Service])
+            .require_service(&[service::GATEWAY])
             .map_err(Status::from)?;
         let r = request.into_inner();
         let (event_id, outcome) = webhook::ingest(&self.service, &r.payload, &r.signature).await?;

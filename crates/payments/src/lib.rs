@@ -200,7 +200,7 @@ pub async fn serve_with(
         shutdown.clone(),
     );
 
-    let signer = Arc::new(TokenSigner::from_config(&config.internal_auth)?);
+    let signer = Arc::new(TokenSigner::from_config(&config.internal_auth, SERVICE)?);
     let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service))
         .max_decoding_message_size(config.grpc.max_message_bytes);
     let readiness = Readiness::new().with_postgres(&db);

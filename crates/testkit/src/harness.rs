@@ -330,7 +330,9 @@ impl PlatformBuilder {
             verifying_keys: Default::default(),
             token_ttl_secs: 60,
         };
-        let signer = Arc::new(TokenSigner::from_config(&internal_auth).unwrap());
+        let signer = Arc::new(
+            TokenSigner::from_config(&internal_auth, df_common::auth::service::GATEWAY).unwrap(),
+        );
         let identity_auth = InternalAuthConfig {
             signing_key: None,
             verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use df_common::{
     Error,
-    auth::{Role, TokenSigner},
+    auth::{Role, TokenSigner, service},
     grpc::{ClientConfig, channel},
     ids::UserId,
 };
@@ -57,7 +57,13 @@ macro_rules! user_calls {
                 message: $request,
             ) -> Result<$response, Error> {
                 let request =
-                    super::as_user(&self.signer, caller.user_id, caller.role, message)?;
+                    super::as_user(
+                        &self.signer,
+                        service::PAYMENTS,
+                        caller.user_id,
+                        caller.role,
+                        message,
+                    )?;
                 self.client
                     .clone()
                     .$name(request)
@@ -131,6 +137,7 @@ impl Payments {
     ) -> Result<pb::IngestWebhookResponse, Error> {
         let request = super::as_gateway(
             &self.signer,
+            service::PAYMENTS,
             pb::IngestWebhookRequest { payload, signature },
         )?;
         self.client

@@ -212,6 +212,7 @@ async fn suspending_an_account_ends_its_sessions_and_blocks_login() {
                 user_id: df_common::ids::UserId::new(),
             },
             vec![Role::Admin],
+            df_common::auth::service::IDENTITY,
         )
         .unwrap();
     let request = df_common::grpc::request_with_principal(

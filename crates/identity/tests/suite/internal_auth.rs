@@ -1,13 +1,15 @@
-//! Identity accepts gRPC calls only with a valid principal token: none, a bare user id, a
-//! tampered token, an expired one, or a user (not service) principal on a gateway-only method
-//! are all refused; the gateway's service principal is accepted.
+//! Identity accepts gRPC calls only with a valid principal token minted for identity: none, a
+//! bare user id, a tampered token, an expired one, one minted for another service, or a user
+//! (not service) principal on a gateway-only method are all refused; the gateway's service
+//! principal is accepted. Privileged methods name the services they accept: no other service's
+//! principal passes them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{sync::Arc, time::Duration};
 
 use df_common::{
-    auth::{PRINCIPAL_METADATA, Principal, Role, Subject, TokenSigner},
+    auth::{PRINCIPAL_METADATA, Principal, Role, Subject, TokenSigner, service},
     config::InternalAuthConfig,
     ids::UserId,
 };
@@ -65,7 +67,7 @@ async fn start() -> Running {
         .connect_lazy();
     Running {
         client: IdentityClient::new(channel),
-        signer: Arc::new(TokenSigner::from_config(&gateway_keys).unwrap()),
+        signer: Arc::new(TokenSigner::from_config(&gateway_keys, service::GATEWAY).unwrap()),
         shutdown,
         _db: db,
         _redis: redis,
@@ -98,6 +100,7 @@ async fn calls_without_a_valid_principal_are_refused() {
                 name: "gateway".into(),
             },
             vec![Role::Service],
+            service::IDENTITY,
         )
         .unwrap();
 
@@ -161,6 +164,7 @@ async fn calls_without_a_valid_principal_are_refused() {
                 name: "gateway".into(),
             },
             roles: vec![Role::Service],
+            aud: service::IDENTITY.into(),
             exp: chrono::Utc::now().timestamp() - 120,
         })
         .unwrap();
@@ -172,12 +176,13 @@ async fn calls_without_a_valid_principal_are_refused() {
     assert_eq!(status.code(), Code::Unauthenticated);
 
     // A token signed with another key.
-    let forged = TokenSigner::with_key("k1", &[9u8; 32], Duration::from_secs(60))
+    let forged = TokenSigner::with_key("k1", &[9u8; 32], Duration::from_secs(60), service::GATEWAY)
         .mint(
             Subject::Service {
                 name: "gateway".into(),
             },
             vec![Role::Service],
+            service::IDENTITY,
         )
         .unwrap();
     let status = running
@@ -195,6 +200,7 @@ async fn calls_without_a_valid_principal_are_refused() {
                 user_id: UserId::new(),
             },
             vec![Role::Admin],
+            service::IDENTITY,
         )
         .unwrap();
     let status = running
@@ -213,6 +219,7 @@ async fn calls_without_a_valid_principal_are_refused() {
                 user_id: UserId::new(),
             },
             vec![Role::Fan],
+            service::IDENTITY,
         )
         .unwrap();
     let status = running
@@ -227,5 +234,128 @@ async fn calls_without_a_valid_principal_are_refused() {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 
+    running.shutdown.cancel();
+}
+
+/// Waits until identity answers `token` with anything but "unavailable".
+async fn first_answer(running: &mut Running, token: &str) -> Result<(), tonic::Status> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match running
+            .client
+            .request_password_reset(with_metadata(reset_request(), token))
+            .await
+        {
+            Err(status)
+                if status.code() == Code::Unavailable && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            answer => return answer.map(|_| ()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_minted_for_payments_is_refused_by_identity() {
+    let mut running = start().await;
+    let gateway = || Subject::Service {
+        name: service::GATEWAY.into(),
+    };
+    let for_payments = running
+        .signer
+        .mint(gateway(), vec![Role::Service], service::PAYMENTS)
+        .unwrap();
+    let status = first_answer(&mut running, &for_payments).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        status.metadata().get("x-df-error-code").unwrap(),
+        "common.invalid_principal"
+    );
+    let for_identity = running
+        .signer
+        .mint(gateway(), vec![Role::Service], service::IDENTITY)
+        .unwrap();
+    first_answer(&mut running, &for_identity).await.unwrap();
+    running.shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_named_services_pass_the_privileged_methods() {
+    let mut running = start().await;
+    let as_service = |name: &str| {
+        running
+            .signer
+            .mint(
+                Subject::Service { name: name.into() },
+                vec![Role::Service],
+                service::IDENTITY,
+            )
+            .unwrap()
+    };
+    let (payments, gateway, moderation) = (
+        as_service(service::PAYMENTS),
+        as_service(service::GATEWAY),
+        as_service(service::MODERATION),
+    );
+    // The pre-authentication methods (login with a client address among them) are the
+    // gateway's alone.
+    let status = first_answer(&mut running, &payments).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = running
+        .client
+        .login(with_metadata(
+            pb::LoginRequest {
+                email: "someone@example.com".into(),
+                password: "quiet orbit lantern 7 maple".into(),
+                client_ip: "203.0.113.9".into(),
+                user_agent: String::new(),
+            },
+            &moderation,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    // Neither payments' nor the gateway's principal changes an account's status or reads
+    // another user; moderation's does get past the check (to a user that does not exist).
+    let user_id = UserId::new().to_string();
+    for token in [&payments, &gateway] {
+        let status = running
+            .client
+            .set_account_status(with_metadata(
+                pb::SetAccountStatusRequest {
+                    user_id: user_id.clone(),
+                    status: pb::AccountStatus::Banned.into(),
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied);
+        let status = running
+            .client
+            .get_user(with_metadata(
+                pb::GetUserRequest {
+                    user_id: user_id.clone(),
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied);
+    }
+    let status = running
+        .client
+        .set_account_status(with_metadata(
+            pb::SetAccountStatusRequest {
+                user_id: user_id.clone(),
+                status: pb::AccountStatus::Banned.into(),
+            },
+            &moderation,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
     running.shutdown.cancel();
 }

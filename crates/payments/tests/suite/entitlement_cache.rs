@@ -43,7 +43,7 @@ fn payment_succeeded(
 
 async fn allowed(p: &Payments, fan: Uuid, creator: Uuid, item: Uuid) -> bool {
     p.client()
-        .check_entitlement(p.as_service(pb::CheckEntitlementRequest {
+        .check_entitlement(p.as_media(pb::CheckEntitlementRequest {
             fan_id: fan.to_string(),
             creator_id: creator.to_string(),
             ppv_item_id: item.to_string(),
@@ -272,7 +272,7 @@ impl World {
             .payments
             .client()
             .check_entitlement(
-                self.payments.as_service(pb::CheckEntitlementRequest {
+                self.payments.as_media(pb::CheckEntitlementRequest {
                     fan_id: question.fan_id.to_string(),
                     creator_id: question.creator_id.to_string(),
                     ppv_item_id: question

@@ -36,7 +36,7 @@ where
 
 async fn entitled(p: &Payments, fan: Uuid, creator: Uuid, item: Option<&str>) -> bool {
     p.client()
-        .check_entitlement(p.as_service(pb::CheckEntitlementRequest {
+        .check_entitlement(p.as_media(pb::CheckEntitlementRequest {
             fan_id: fan.to_string(),
             creator_id: creator.to_string(),
             ppv_item_id: item.unwrap_or_default().to_owned(),

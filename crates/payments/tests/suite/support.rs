@@ -9,7 +9,7 @@ use std::{
 };
 
 use df_common::{
-    auth::{Role, Subject, TokenSigner},
+    auth::{Role, Subject, TokenSigner, service},
     config::InternalAuthConfig,
     grpc::request_with_principal,
     ids::UserId,
@@ -55,10 +55,13 @@ impl Payments {
         let bus = TestBus::new();
         let (seed, public) = df_common::auth::generate_key_pair();
         let signer = Arc::new(
-            TokenSigner::from_config(&InternalAuthConfig {
-                signing_key: Some(seed),
-                ..InternalAuthConfig::default()
-            })
+            TokenSigner::from_config(
+                &InternalAuthConfig {
+                    signing_key: Some(seed),
+                    ..InternalAuthConfig::default()
+                },
+                service::GATEWAY,
+            )
             .unwrap(),
         );
         let secret: Secret<String> = format!("whsec_{}", uuid::Uuid::new_v4().simple()).into();
@@ -178,15 +181,24 @@ impl Payments {
         PaymentsClient::new(channel)
     }
 
-    /// A request carrying the gateway's service principal.
+    /// A request carrying the gateway's service principal (provider webhooks).
     pub fn as_service<T>(&self, message: T) -> tonic::Request<T> {
+        self.as_service_named(service::GATEWAY, message)
+    }
+
+    /// A request carrying the media service's principal (entitlement checks about any fan).
+    pub fn as_media<T>(&self, message: T) -> tonic::Request<T> {
+        self.as_service_named(service::MEDIA, message)
+    }
+
+    /// A request carrying the principal of the service `name`, acting for itself.
+    pub fn as_service_named<T>(&self, name: &str, message: T) -> tonic::Request<T> {
         let token = self
             .signer
             .mint(
-                Subject::Service {
-                    name: "gateway".into(),
-                },
+                Subject::Service { name: name.into() },
                 vec![Role::Service],
+                service::PAYMENTS,
             )
             .unwrap();
         request_with_principal(message, &token).unwrap()
@@ -201,6 +213,7 @@ impl Payments {
                     user_id: UserId::from_uuid(user),
                 },
                 vec![role],
+                service::PAYMENTS,
             )
             .unwrap();
         request_with_principal(message, &token).unwrap()
@@ -271,6 +284,7 @@ async fn relay_webhooks(
                             name: "gateway".into(),
                         },
                         vec![Role::Service],
+                        service::PAYMENTS,
                     )
                     .unwrap();
                 let request = request_with_principal(

@@ -335,6 +335,7 @@ async fn every_valid_event_is_applied_once_through_restarts() {
                         name: "gateway".into(),
                     },
                     vec![df_common::auth::Role::Service],
+                    df_common::auth::service::PAYMENTS,
                 )
                 .unwrap();
             df_common::grpc::request_with_principal(
