@@ -168,17 +168,43 @@ fn unavailable(cause: impl Into<anyhow::Error>) -> Error {
 }
 
 impl Cache {
-    /// Builds the pool; no connection is opened until one is needed.
+    /// Builds the pool; no connection is opened until one is needed. A `rediss://` URL
+    /// connects over TLS, trusting `ca_file` when set and the public web roots otherwise.
     pub fn connect(config: &RedisConfig) -> Result<Self, Error> {
-        let mut pool_config = deadpool_redis::Config::from_url(config.url.expose().clone());
         let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
         let mut pool_settings = deadpool_redis::PoolConfig::new(config.pool_size);
         pool_settings.timeouts.wait = Some(connect_timeout);
         pool_settings.timeouts.create = Some(connect_timeout);
         pool_settings.timeouts.recycle = Some(connect_timeout);
-        pool_config.pool = Some(pool_settings);
-        let pool = pool_config
-            .create_pool(Some(Runtime::Tokio1))
+        crate::tls::install_crypto_provider();
+        // Errors name the setting only: the URL may hold a password.
+        let refused = |what: &str| {
+            let what = what.to_owned();
+            move |e: redis::RedisError| Error::internal(anyhow::anyhow!("{what}: {}", e.category()))
+        };
+        let client = match &config.ca_file {
+            Some(ca_file) => {
+                let root_cert = std::fs::read(ca_file)
+                    .map_err(|e| Error::internal(anyhow::anyhow!("redis.ca_file: {e}")))?;
+                redis::Client::build_with_tls(
+                    config.url.expose().as_str(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(root_cert),
+                    },
+                )
+                .map_err(refused("redis.ca_file"))?
+            }
+            None => {
+                redis::Client::open(config.url.expose().as_str()).map_err(refused("redis.url"))?
+            }
+        };
+        let manager = deadpool_redis::Manager::new(client.get_connection_info().clone())
+            .map_err(refused("redis.url"))?;
+        let pool = Pool::builder(manager)
+            .config(pool_settings)
+            .runtime(Runtime::Tokio1)
+            .build()
             .map_err(|e| Error::internal(anyhow::anyhow!("redis pool: {e}")))?;
         Ok(Self {
             pool,

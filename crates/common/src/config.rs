@@ -454,8 +454,12 @@ impl Validate for DatabaseConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://host:port/db` (or `rediss://` for TLS); may hold a password.
+    /// `redis://host:port/db`, or `rediss://` for TLS (managed Redis such as Upstash requires
+    /// it); may hold a password.
     pub url: Secret<String>,
+    /// PEM bundle of the roots a `rediss://` server's certificate must chain to; the public web
+    /// roots when unset.
+    pub ca_file: Option<PathBuf>,
     /// Prefix put before every key (isolates tenants and tests).
     pub key_prefix: String,
     /// Largest number of connections being opened at once. Commands share one multiplexed
@@ -475,6 +479,7 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: Secret::from("redis://127.0.0.1:6379/0"),
+            ca_file: None,
             key_prefix: "df:".into(),
             pool_size: 32,
             connect_timeout_ms: 250,
@@ -490,6 +495,14 @@ impl Validate for RedisConfig {
         let url = self.url.expose();
         if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
             problems.push("redis.url: must start with redis:// or rediss:// (value hidden)".into());
+        }
+        if let Some(ca) = &self.ca_file {
+            if !ca.is_file() {
+                problems.push(format!("redis.ca_file: {} does not exist", ca.display()));
+            } else if !url.starts_with("rediss://") {
+                problems
+                    .push("redis.ca_file: set, but redis.url does not use TLS (rediss://)".into());
+            }
         }
         check_range(problems, "redis.pool_size", self.pool_size, 1, 1_000);
         check_range(

@@ -21,7 +21,7 @@ use futures::FutureExt;
 use rustls::{
     ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
     client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
-    pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject},
+    pki_types::{CertificateDer, ServerName, UnixTime},
 };
 
 use crate::{
@@ -241,19 +241,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 fn tls_verified(ca_file: Option<&std::path::Path>) -> Result<ClientConfig, Error> {
-    let mut roots = RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            for cert in CertificateDer::pem_file_iter(path)
-                .map_err(|e| Error::internal(anyhow::anyhow!("database.ca_file: {e}")))?
-            {
-                let cert =
-                    cert.map_err(|e| Error::internal(anyhow::anyhow!("database.ca_file: {e}")))?;
-                roots.add(cert).map_err(Error::internal)?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
+    let roots = crate::tls::root_store(ca_file, "database.ca_file")?;
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(Error::internal)?

@@ -8,6 +8,7 @@ pub mod error;
 pub mod ids;
 pub mod secret;
 pub mod telemetry;
+pub mod tls;
 
 pub use error::{Error, ErrorKind, Result};
 pub use secret::Secret;

@@ -66,6 +66,7 @@ pub struct PlatformBuilder {
     gateway: Vec<Adjust<GatewayConfig>>,
     payments: Option<Vec<Adjust<PaymentsConfig>>>,
     redis_url: Option<String>,
+    redis_ca_file: Option<PathBuf>,
 }
 
 /// The origin test browsers pretend to come from.
@@ -79,6 +80,7 @@ impl Platform {
             gateway: Vec::new(),
             payments: None,
             redis_url: None,
+            redis_ca_file: None,
         }
     }
 
@@ -311,6 +313,13 @@ impl PlatformBuilder {
         self
     }
 
+    /// Points every service at a TLS Redis (`rediss://`) whose certificate chains to `ca_file`.
+    pub fn redis_tls(mut self, url: String, ca_file: PathBuf) -> Self {
+        self.redis_url = Some(url);
+        self.redis_ca_file = Some(ca_file);
+        self
+    }
+
     /// Starts identity and the gateway and waits until the gateway answers.
     pub async fn start(self) -> Platform {
         df_common::telemetry::init_for_tests();
@@ -342,6 +351,10 @@ impl PlatformBuilder {
         let redis_config = match &self.redis_url {
             Some(url) => redis.config_for(url),
             None => redis.config(),
+        };
+        let redis_config = df_common::config::RedisConfig {
+            ca_file: self.redis_ca_file.clone(),
+            ..redis_config
         };
 
         let mut identity = IdentityConfig {

@@ -6,10 +6,12 @@
 pub mod db;
 pub mod proxy;
 pub mod redis;
+pub mod tls;
 
 pub use db::TestDb;
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
+pub use tls::{TestCa, TlsRedis};
 pub mod harness;
 pub use harness::Platform;
 pub mod bus;

@@ -99,7 +99,7 @@ impl Drop for TelemetryGuard {
 /// Fails on an invalid log filter, OTLP endpoint or Sentry DSN; the DSN never appears in the
 /// error.
 pub fn init(service: &'static str, config: &TelemetryConfig) -> Result<TelemetryGuard, Error> {
-    install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let filter = EnvFilter::try_new(&config.log_filter).map_err(|error| {
         Error::internal(anyhow::anyhow!(
             "telemetry.log_filter `{}` is not a valid filter: {error}",
@@ -170,7 +170,7 @@ pub fn init(service: &'static str, config: &TelemetryConfig) -> Result<Telemetry
 pub fn init_for_tests() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
         let provider = tracing_otel::local_provider("test");
         let installed = tracing_subscriber::registry()
@@ -188,12 +188,4 @@ pub fn init_for_tests() {
             opentelemetry::global::set_tracer_provider(provider);
         }
     });
-}
-
-/// Both the ring and the aws-lc rustls providers are compiled into the binary (different
-/// dependencies ask for different ones), and rustls refuses to choose between them; every TLS
-/// client built afterwards (Sentry, OTLP, Postgres, ...) uses ring.
-fn install_crypto_provider() {
-    // An error only means a provider is installed already, which is all that is needed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -4,4 +4,5 @@
 mod bus_flow;
 mod db_pool;
 mod db_tls;
+mod redis_tls;
 mod telemetry;

@@ -11,6 +11,7 @@ mod payments_routes;
 mod ppv_paywall;
 mod ratelimit_redis;
 mod redis_outage;
+mod redis_tls;
 mod security_headers;
 mod session_revocation;
 mod unrouted;

@@ -177,10 +177,8 @@ impl fmt::Debug for StripeProvider {
 impl StripeProvider {
     /// A provider for the configured account. Fails only on settings [`Validate`] rejects.
     pub fn new(config: &StripeConfig) -> Result<Self, Error> {
-        // The bindings build their TLS client from rustls' process-wide provider, and the binary
-        // holds both ring and aws-lc (rustls then refuses to pick one and panics). Telemetry
-        // start-up installs ring too; an error only means one is installed already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // The bindings build their TLS client from rustls' process-wide provider.
+        df_common::tls::install_crypto_provider();
         let mut api_base = config.api_base.clone();
         if !api_base.ends_with('/') {
             api_base.push('/');
