@@ -460,6 +460,11 @@ pub struct RedisConfig {
     /// PEM bundle of the roots a `rediss://` server's certificate must chain to; the public web
     /// roots when unset.
     pub ca_file: Option<PathBuf>,
+    /// Base64 key (at least 32 bytes) of the MAC that authenticates cached values that grant
+    /// access (sessions, entitlement answers): a value in the shared Redis without this
+    /// service's MAC is a miss. Each service has its own. Unset: a random key per process
+    /// (fine for one instance; refused in production mode).
+    pub value_key: Secret<String>,
     /// Prefix put before every key (isolates tenants and tests).
     pub key_prefix: String,
     /// Largest number of connections being opened at once. Commands share one multiplexed
@@ -480,6 +485,7 @@ impl Default for RedisConfig {
         Self {
             url: Secret::from("redis://127.0.0.1:6379/0"),
             ca_file: None,
+            value_key: Secret::default(),
             key_prefix: "df:".into(),
             pool_size: 32,
             connect_timeout_ms: 250,
@@ -495,6 +501,11 @@ impl Validate for RedisConfig {
         let url = self.url.expose();
         if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
             problems.push("redis.url: must start with redis:// or rediss:// (value hidden)".into());
+        }
+        if !self.value_key.is_empty()
+            && let Err(problem) = crate::cache::seal::decode_key(&self.value_key)
+        {
+            problems.push(problem);
         }
         if let Some(ca) = &self.ca_file {
             if !ca.is_file() {

@@ -426,14 +426,15 @@ impl Accounts {
     /// One user's profile, cached in Redis for a few seconds: `GET /v1/me` is on the hot path.
     pub async fn get_user(&self, user_id: UserId) -> Result<User, Error> {
         let key = Self::profile_key(user_id);
-        if let Ok(Some(bytes)) = self.cache.get(&key).await
+        // Sealed: a profile carries the account's role and status, and the Redis is shared.
+        if let Ok(Some(bytes)) = self.cache.get_sealed(&key).await
             && let Ok(user) = serde_json::from_slice::<User>(&bytes)
         {
             return Ok(user);
         }
         let user = self.load_user(user_id).await?;
         if let Ok(bytes) = serde_json::to_vec(&user) {
-            let _ = self.cache.set_px(&key, &bytes, PROFILE_TTL).await;
+            let _ = self.cache.set_sealed_px(&key, &bytes, PROFILE_TTL).await;
         }
         Ok(user)
     }

@@ -156,7 +156,8 @@ impl Sessions {
         let digest = tokens::digest(token);
         let key = Self::cache_key(&digest);
         let now = Utc::now();
-        if let Ok(Some(bytes)) = self.cache.get(&key).await
+        // Only a validation this service sealed counts: the Redis is shared.
+        if let Ok(Some(bytes)) = self.cache.get_sealed(&key).await
             && let Ok(cached) = serde_json::from_slice::<ValidSession>(&bytes)
         {
             if now >= cached.idle_expires_at || now >= cached.absolute_expires_at {
@@ -315,6 +316,7 @@ impl Sessions {
             self.cache.key(&Self::tombstone_key(digest)),
         ];
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let value = self.cache.seal(key, &value, ttl);
         self.cache
             .run(move |c| {
                 let (keys, value) = (keys.clone(), value.clone());

@@ -6,7 +6,9 @@
 //! generation it was computed under and is used only while that is still current. Every change
 //! of a fan's entitlements bumps the generation after its transaction commits, and an answer
 //! computed from the database is stored only if the generation did not move meanwhile, so a
-//! stale answer can never be cached over a fresh change.
+//! stale answer can never be cached over a fresh change. Answers are sealed with this service's
+//! cache key ([`Cache::seal`]): the Redis is shared, and an answer nobody here computed is a
+//! miss, never a grant.
 
 use std::time::Duration;
 
@@ -230,27 +232,26 @@ impl Entitlements {
         self.policy
     }
 
-    fn keys(&self, question: &Question) -> (String, String) {
+    /// The (unprefixed) key of the answer and of the fan's generation.
+    fn keys(question: &Question) -> (String, String) {
         // Every part of the question is in the key: an answer about one creator's item is
         // never the answer about the same item under another creator's name.
         let answer = match question.ppv_item_id {
             Some(item) => format!("ent:{}:c:{}:p:{item}", question.fan_id, question.creator_id),
             None => format!("ent:{}:c:{}", question.fan_id, question.creator_id),
         };
-        (
-            self.cache.key(&answer),
-            self.cache.key(&format!("entgen:{}", question.fan_id)),
-        )
+        (answer, format!("entgen:{}", question.fan_id))
     }
 
     /// The cached answer and the current generation, in one round trip. `None` when Redis is
     /// unavailable.
     pub async fn cached(&self, question: &Question) -> Option<(Option<Grant>, i64)> {
-        let (answer_key, generation_key) = self.keys(question);
-        let values: Vec<Option<String>> = self
+        let (answer_key, generation_key) = Self::keys(question);
+        let (a, g) = (self.cache.key(&answer_key), self.cache.key(&generation_key));
+        let values: Vec<Option<Vec<u8>>> = self
             .cache
             .run(move |c| {
-                let (a, g) = (answer_key.clone(), generation_key.clone());
+                let (a, g) = (a.clone(), g.clone());
                 Box::pin(async move { redis::cmd("MGET").arg(a).arg(g).query_async(c).await })
             })
             .await
@@ -259,21 +260,26 @@ impl Entitlements {
             .get(1)
             .cloned()
             .flatten()
-            .and_then(|g| g.parse().ok())
+            .and_then(|g| String::from_utf8(g).ok()?.parse().ok())
             .unwrap_or(0);
-        let grant = <[Option<String>]>::first(&values)
+        let grant = <[Option<Vec<u8>>]>::first(&values)
             .cloned()
             .flatten()
-            .and_then(|v| Grant::decode(&v))
+            .and_then(|sealed| self.cache.open(&answer_key, &sealed))
+            .and_then(|v| Grant::decode(std::str::from_utf8(&v).ok()?))
             .and_then(|(g, grant)| (g == generation).then_some(grant));
         Some((grant, generation))
     }
 
     /// Stores an answer computed under `generation`, unless the generation moved since.
     pub async fn store(&self, question: &Question, generation: i64, grant: Grant) {
-        let (answer_key, generation_key) = self.keys(question);
+        let (answer_key, generation_key) = Self::keys(question);
         let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(60_000).max(1);
-        let value = grant.encode(generation);
+        let value = self
+            .cache
+            .seal(&answer_key, grant.encode(generation).as_bytes(), self.ttl);
+        let (answer_key, generation_key) =
+            (self.cache.key(&answer_key), self.cache.key(&generation_key));
         let result = self
             .cache
             .run(move |c| {

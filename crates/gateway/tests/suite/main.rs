@@ -5,6 +5,7 @@ mod account_flows;
 mod auth_flow;
 mod brute_force;
 mod csrf;
+mod forged_cache_entries;
 mod identity_events;
 mod openapi_document;
 mod payments_routes;

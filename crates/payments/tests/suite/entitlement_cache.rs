@@ -152,6 +152,39 @@ async fn without_redis_the_answer_comes_from_postgres() {
     assert!(!allowed(&p, stranger, creator, item).await);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_written_into_redis_by_anyone_else_is_a_miss() {
+    let p = Payments::start().await;
+    let (fan, creator, item) = purchase(&p).await;
+    let stranger = Uuid::now_v7();
+    // Someone with write access to the shared Redis plants "owner" answers, in payments'
+    // format and at the current generation (none was ever bumped for the stranger).
+    let cache = p.redis.cache();
+    for key in [
+        format!("ent:{stranger}:c:{creator}:p:{item}"),
+        format!("ent:{stranger}:c:{creator}"),
+    ] {
+        cache
+            .set_px(&key, b"0|owner|-1", std::time::Duration::from_secs(600))
+            .await
+            .unwrap();
+    }
+    assert!(!allowed(&p, stranger, creator, item).await);
+    let answer = p
+        .client()
+        .check_entitlement(p.as_media(pb::CheckEntitlementRequest {
+            fan_id: stranger.to_string(),
+            creator_id: creator.to_string(),
+            ppv_item_id: String::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!answer.allowed, "{answer:?}");
+    // The real buyer's answer is unaffected.
+    assert!(allowed(&p, fan, creator, item).await);
+}
+
 /// A small world of people and PPV items, and what each may see.
 struct World {
     payments: Payments,

@@ -24,7 +24,7 @@ use tonic::transport::Channel;
 /// A payments instance and what a test needs around it.
 pub struct Payments {
     pub db: TestDb,
-    _redis: TestRedis,
+    pub redis: TestRedis,
     pub bus: TestBus,
     pub signer: Arc<TokenSigner>,
     pub secret: Secret<String>,
@@ -90,7 +90,7 @@ impl Payments {
         adjust(&mut config);
         let mut payments = Self {
             db,
-            _redis: redis,
+            redis,
             bus,
             signer,
             secret,

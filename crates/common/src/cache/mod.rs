@@ -12,6 +12,11 @@
 //! After a failure the cache is considered down for a moment and calls fail at once, so a dead
 //! Redis costs callers microseconds, not timeouts, and they fall back (cache miss, local rate
 //! limits) instead of hanging.
+//!
+//! Values that grant access are stored sealed ([`Cache::set_sealed_px`], [`Cache::open`]): the
+//! Redis is shared, and what another party wrote there must never pass for our own answer.
+
+pub mod seal;
 
 use std::{
     sync::{
@@ -33,6 +38,21 @@ use crate::{
     error::{Error, ErrorKind},
 };
 
+/// Cached values refused because they were not sealed by this service for their key (or had
+/// expired): anything above a trickle means someone else writes our keys.
+static UNAUTHENTIC: std::sync::LazyLock<Option<prometheus::IntCounter>> =
+    std::sync::LazyLock::new(|| {
+        crate::telemetry::metrics::counter(
+            "df_cache_unauthentic_values_total",
+            "Cached values read back without this service's seal (or expired), treated as misses.",
+        )
+        .ok()
+    });
+
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
 /// How long the cache is skipped after a failure.
 const BREAKER_OPEN: Duration = Duration::from_millis(500);
 
@@ -47,6 +67,7 @@ pub struct Cache {
     retry_base: Duration,
     breaker: Arc<Breaker>,
     shared: Arc<SharedConnection>,
+    seal: seal::ValueSeal,
 }
 
 /// The multiplexed connection commands share, numbered so that a caller whose command failed
@@ -219,6 +240,8 @@ impl Cache {
                 probing: AtomicBool::new(false),
             }),
             shared: Arc::new(SharedConnection::default()),
+            seal: seal::ValueSeal::from_config(&config.value_key)
+                .map_err(|problem| Error::internal(anyhow::anyhow!(problem)))?,
         })
     }
 
@@ -352,6 +375,39 @@ impl Cache {
             Box::pin(async move { redis::cmd("DEL").arg(keys).query_async::<()>(c).await })
         })
         .await
+    }
+
+    /// `value` sealed for the (unprefixed) `key`, valid for `ttl` from now: what to store there
+    /// with a script or a pipeline of one's own.
+    pub fn seal(&self, key: &str, value: &[u8], ttl: Duration) -> Vec<u8> {
+        let expires_at_ms = now_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(0));
+        self.seal.seal(&self.key(key), value, expires_at_ms)
+    }
+
+    /// The value of `sealed`, read from the (unprefixed) `key`, if this service sealed it for
+    /// that key and it has not expired; anything else counts as unauthentic and is a miss.
+    pub fn open(&self, key: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        let value = self.seal.open(&self.key(key), sealed, now_ms());
+        if value.is_none()
+            && let Some(counter) = UNAUTHENTIC.as_ref()
+        {
+            counter.inc();
+        }
+        value.map(<[u8]>::to_vec)
+    }
+
+    /// `GET` of a sealed value: `None` when absent, expired, or not sealed by this service.
+    pub async fn get_sealed(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self
+            .get(key)
+            .await?
+            .and_then(|sealed| self.open(key, &sealed)))
+    }
+
+    /// `SET key value PX ttl` of a sealed value.
+    pub async fn set_sealed_px(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), Error> {
+        let sealed = self.seal(key, value, ttl);
+        self.set_px(key, &sealed, ttl).await
     }
 
     /// True when Redis answers `PING` (readiness).
