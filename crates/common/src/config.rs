@@ -825,6 +825,8 @@ pub struct GrpcServerConfig {
     pub max_message_bytes: usize,
     /// Calls served at once per connection.
     pub concurrency_limit: usize,
+    /// TLS: when set, the listener serves TLS only (and, with a client CA, mutual TLS).
+    pub tls: Option<crate::grpc::tls::ServerTls>,
 }
 
 impl Default for GrpcServerConfig {
@@ -834,6 +836,7 @@ impl Default for GrpcServerConfig {
             request_timeout_ms: 10_000,
             max_message_bytes: 4 * 1024 * 1024,
             concurrency_limit: 256,
+            tls: None,
         }
     }
 }
@@ -861,6 +864,9 @@ impl Validate for GrpcServerConfig {
             1,
             100_000,
         );
+        if let Some(tls) = &self.tls {
+            tls.validate(problems);
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use df_identity::IdentityConfig;
 use df_payments::{PaymentsConfig, provider::simulated::SimulatedProvider};
 use tokio_util::sync::CancellationToken;
 
-use crate::{TestBus, TestDb, TestRedis};
+use crate::{TestBus, TestCa, TestDb, TestRedis};
 
 /// A running platform.
 pub struct Platform {
@@ -52,6 +52,8 @@ pub struct Platform {
     /// provider would have done meanwhile).
     pub clock: df_payments::Clock,
     simulated: Arc<OnceLock<SimulatedProvider>>,
+    /// The CA of the internal TLS certificates (with [`PlatformBuilder::internal_tls`]).
+    pub internal_ca: Option<TestCa>,
     mail_dir: tempfile::TempDir,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -67,6 +69,7 @@ pub struct PlatformBuilder {
     payments: Option<Vec<Adjust<PaymentsConfig>>>,
     redis_url: Option<String>,
     redis_ca_file: Option<PathBuf>,
+    internal_tls: bool,
 }
 
 /// The origin test browsers pretend to come from.
@@ -81,6 +84,7 @@ impl Platform {
             payments: None,
             redis_url: None,
             redis_ca_file: None,
+            internal_tls: false,
         }
     }
 
@@ -313,6 +317,13 @@ impl PlatformBuilder {
         self
     }
 
+    /// Serves every internal gRPC listener over TLS only, with certificates from a CA made for
+    /// the test, and has the gateway verify them (as the chart's production values do).
+    pub fn internal_tls(mut self) -> Self {
+        self.internal_tls = true;
+        self
+    }
+
     /// Points every service at a TLS Redis (`rediss://`) whose certificate chains to `ca_file`.
     pub fn redis_tls(mut self, url: String, ca_file: PathBuf) -> Self {
         self.redis_url = Some(url);
@@ -384,7 +395,7 @@ impl PlatformBuilder {
 
         let clock = df_payments::Clock::system();
         let simulated = Arc::new(OnceLock::new());
-        let payments = match self.payments {
+        let mut payments = match self.payments {
             Some(adjust) => Some(
                 PaymentsSetup::new(
                     &redis_config,
@@ -398,6 +409,13 @@ impl PlatformBuilder {
             None => None,
         };
 
+        let mut internal_ca = self.internal_tls.then(TestCa::new);
+        if let Some(ca) = internal_ca.as_mut() {
+            identity.grpc.tls = Some(server_tls(ca));
+            if let Some(payments) = payments.as_mut() {
+                payments.config.grpc.tls = Some(server_tls(ca));
+            }
+        }
         let mut gateway = GatewayConfig {
             redis: redis_config,
             internal_auth,
@@ -406,6 +424,17 @@ impl PlatformBuilder {
         gateway.identity.url = format!("http://{identity_addr}");
         if let Some(payments) = &payments {
             gateway.payments.url = format!("http://{}", payments.grpc_addr);
+        }
+        if let Some(ca) = internal_ca.as_ref() {
+            gateway.identity.url = format!("https://localhost:{}", identity_addr.port());
+            gateway.identity.tls = Some(client_tls(ca));
+            if payments.is_some() {
+                gateway.payments.url = gateway
+                    .payments
+                    .url
+                    .replace("http://127.0.0.1", "https://localhost");
+                gateway.payments.tls = Some(client_tls(ca));
+            }
         }
         gateway.http.workers = 2;
         gateway.security.allowed_origins = vec![TEST_ORIGIN.into()];
@@ -481,6 +510,7 @@ impl PlatformBuilder {
             webhook_secret,
             clock,
             simulated,
+            internal_ca,
             mail_dir,
             shutdown,
             tasks,
@@ -594,6 +624,24 @@ impl PaymentsSetup {
             provider_url,
             secret,
         }
+    }
+}
+
+/// A listener certificate for `localhost` from `ca`.
+fn server_tls(ca: &mut TestCa) -> df_common::grpc::tls::ServerTls {
+    let files = ca.server(&["localhost"]);
+    df_common::grpc::tls::ServerTls {
+        cert_file: files.cert_file,
+        key_file: files.key_file,
+        client_ca_file: None,
+    }
+}
+
+/// A client trusting `ca`.
+fn client_tls(ca: &TestCa) -> df_common::grpc::tls::ClientTls {
+    df_common::grpc::tls::ClientTls {
+        ca_file: Some(ca.ca_file.clone()),
+        ..Default::default()
     }
 }
 

@@ -7,6 +7,7 @@ mod brute_force;
 mod csrf;
 mod forged_cache_entries;
 mod identity_events;
+mod internal_tls;
 mod openapi_document;
 mod payments_routes;
 mod ppv_paywall;

@@ -6,75 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use df_common::{
     auth::{PRINCIPAL_METADATA, Principal, Role, Subject, TokenSigner, service},
-    config::InternalAuthConfig,
     ids::UserId,
 };
-use df_identity::{IdentityConfig, Listeners};
-use df_proto::identity::v1::{self as pb, identity_client::IdentityClient};
-use df_testkit::{TestBus, TestDb, TestRedis};
-use tokio_util::sync::CancellationToken;
+use df_proto::identity::v1 as pb;
 use tonic::{Code, Request, metadata::MetadataValue};
 
-struct Running {
-    client: IdentityClient<tonic::transport::Channel>,
-    signer: Arc<TokenSigner>,
-    shutdown: CancellationToken,
-    _db: TestDb,
-    _redis: TestRedis,
-    _bus: TestBus,
-    _mail: tempfile::TempDir,
-}
-
-async fn start() -> Running {
-    let db = TestDb::new(
-        "identity",
-        df_identity::MIGRATIONS,
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"),
-    )
-    .await;
-    let redis = TestRedis::new();
-    let bus = TestBus::new();
-    let mail = tempfile::tempdir().unwrap();
-    let (seed, public) = df_common::auth::generate_key_pair();
-    let gateway_keys = InternalAuthConfig {
-        signing_key: Some(seed),
-        ..InternalAuthConfig::default()
-    };
-    let internal_auth = InternalAuthConfig {
-        verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
-        ..InternalAuthConfig::default()
-    };
-    let mut config = IdentityConfig::default();
-    config.database = db.config();
-    config.redis = redis.config();
-    config.bus = bus.config();
-    config.mail.outbox_dir = mail.path().to_owned();
-    config.internal_auth = internal_auth.clone();
-    let listeners = Listeners {
-        grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        admin: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    };
-    let addr = listeners.grpc.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(df_identity::serve(config, listeners, shutdown.clone()));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy();
-    Running {
-        client: IdentityClient::new(channel),
-        signer: Arc::new(TokenSigner::from_config(&gateway_keys, service::GATEWAY).unwrap()),
-        shutdown,
-        _db: db,
-        _redis: redis,
-        _bus: bus,
-        _mail: mail,
-    }
-}
+use crate::support::{Running, start};
 
 fn with_metadata<T>(message: T, value: &str) -> Request<T> {
     let mut request = Request::new(message);

@@ -2,6 +2,8 @@
 //! of the dependencies, which keeps the test build small and fast to link.
 
 mod breached_password;
+mod grpc_tls;
 mod internal_auth;
 mod mail_adapters;
 mod mail_cooldown;
+mod support;

@@ -1,5 +1,7 @@
 //! gRPC plumbing shared by every service: the internal-auth interceptor, the server builder
-//! (deadlines, tracing, health) and the client channel builder.
+//! (deadlines, tracing, health, TLS) and the client channel builder (TLS).
+
+pub mod tls;
 
 use std::{sync::Arc, time::Duration};
 
@@ -68,9 +70,16 @@ pub fn request_with_principal<T>(message: T, token: &str) -> Result<Request<T>, 
     Ok(request)
 }
 
-/// A server builder with the deadline, concurrency limit and tracing every service uses.
-pub fn server(config: &GrpcServerConfig) -> Server {
-    Server::builder()
+/// A server builder with the deadline, concurrency limit, tracing and (when configured) TLS
+/// every service uses.
+pub fn server(config: &GrpcServerConfig) -> Result<Server, Error> {
+    let builder = match &config.tls {
+        Some(tls) => Server::builder()
+            .tls_config(tls.load()?)
+            .map_err(|e| Error::internal(anyhow::anyhow!("grpc.tls: {e}")))?,
+        None => Server::builder(),
+    };
+    Ok(builder
         .timeout(Duration::from_millis(config.request_timeout_ms))
         .concurrency_limit_per_connection(config.concurrency_limit)
         .trace_fn(|request| {
@@ -81,7 +90,7 @@ pub fn server(config: &GrpcServerConfig) -> Server {
             );
             crate::telemetry::propagation::set_parent_from_headers(&span, request.headers());
             span
-        })
+        }))
 }
 
 /// Serves one internal gRPC service until `shutdown`: behind [`PrincipalInterceptor`] with the
@@ -108,7 +117,7 @@ where
 {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<S>().await;
-    server(config)
+    server(config)?
         .add_service(health_service)
         .add_service(tonic::service::interceptor::InterceptedService::new(
             service,
@@ -130,8 +139,10 @@ pub fn incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
-    /// `http://identity:50051`.
+    /// `http://identity:50051`, or `https://identity:50051` with `tls`.
     pub url: String,
+    /// TLS to the service (required by an `https://` URL).
+    pub tls: Option<tls::ClientTls>,
     /// Connect timeout.
     pub connect_timeout_ms: u64,
     /// Deadline of each call.
@@ -142,6 +153,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         Self {
             url: "http://127.0.0.1:50051".into(),
+            tls: None,
             connect_timeout_ms: 1_000,
             request_timeout_ms: 5_000,
         }
@@ -151,7 +163,13 @@ impl Default for ClientConfig {
 impl crate::config::Validate for ClientConfig {
     fn validate(&self, problems: &mut Vec<String>) {
         if Endpoint::from_shared(self.url.clone()).is_err() {
-            problems.push(format!("client url `{}` is not a valid URL", self.url));
+            problems.push(format!("url: `{}` is not a valid URL", self.url));
+        }
+        match (&self.tls, self.url.starts_with("https://")) {
+            (Some(tls), true) => tls.validate(problems),
+            (Some(_), false) => problems.push("url: must be https:// when tls is set".into()),
+            (None, true) => problems.push("tls: required by an https:// url".into()),
+            (None, false) => {}
         }
         crate::config::check_range(
             problems,
@@ -170,10 +188,17 @@ impl crate::config::Validate for ClientConfig {
     }
 }
 
-/// A lazily connected channel with deadlines: the caller never waits longer than the timeouts.
+/// A lazily connected channel with deadlines (the caller never waits longer than the timeouts),
+/// over TLS when configured.
 pub fn channel(config: &ClientConfig) -> Result<Channel, Error> {
-    let endpoint = Endpoint::from_shared(config.url.clone())
-        .map_err(|e| Error::internal(anyhow::anyhow!("invalid gRPC url: {e}")))?
+    let mut endpoint = Endpoint::from_shared(config.url.clone())
+        .map_err(|e| Error::internal(anyhow::anyhow!("invalid gRPC url: {e}")))?;
+    if let Some(tls) = &config.tls {
+        endpoint = endpoint
+            .tls_config(tls.load()?)
+            .map_err(|e| Error::internal(anyhow::anyhow!("tls: {e}")))?;
+    }
+    let endpoint = endpoint
         .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
         .timeout(Duration::from_millis(config.request_timeout_ms))
         .tcp_nodelay(true)
