@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod keyring;
 pub mod secret;
 pub mod telemetry;
 pub mod tls;

@@ -176,8 +176,11 @@ pub async fn serve_with(
         payment_batches,
         seen_events: webhook::seen::SeenEvents::spawn(db.clone()),
         tax: Arc::new(service::TaxSettings {
-            keyring: tax::crypto::Keyring::from_config(&config.tax.encryption)
-                .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?,
+            keyring: df_common::keyring::Keyring::from_config(
+                &config.tax.encryption,
+                "tax.encryption",
+            )
+            .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?,
             config: config.tax.clone(),
         }),
     };

@@ -46,7 +46,7 @@ pub struct Service {
 /// What the tax flows need.
 pub struct TaxSettings {
     /// Encrypts TINs and bank details.
-    pub keyring: crate::tax::crypto::Keyring,
+    pub keyring: df_common::keyring::Keyring,
     /// The payer on forms and the filing threshold.
     pub config: crate::tax::TaxConfig,
 }

@@ -4,7 +4,9 @@
 use df_common::config::{Validate, check_range};
 use serde::Deserialize;
 
-use super::{crypto::EncryptionConfig, mask::mask_tin, reports::Payer};
+use df_common::keyring::EncryptionConfig;
+
+use super::{mask::mask_tin, reports::Payer};
 
 /// Where [`TaxConfig`] sits in the payments configuration; problems are reported under it.
 pub const SECTION: &str = "tax";
@@ -51,20 +53,8 @@ impl TaxConfig {
     /// Settings for local development and tests: a fresh random key under id `local` and a
     /// placeholder payer. Values sealed with the key cannot be opened after a restart.
     pub fn ephemeral() -> Self {
-        use base64::Engine;
-        use rand::RngCore;
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
         Self {
-            encryption: super::crypto::EncryptionConfig {
-                active_key_id: "local".into(),
-                keys: [(
-                    "local".to_owned(),
-                    base64::engine::general_purpose::STANDARD.encode(key).into(),
-                )]
-                .into_iter()
-                .collect(),
-            },
+            encryption: EncryptionConfig::ephemeral(),
             payer_name: "DirectFanz (development)".into(),
             payer_tin_masked: "**-***0000".into(),
             nec_threshold_minor: DEFAULT_NEC_THRESHOLD_MINOR,

@@ -6,7 +6,6 @@
 //! that read and write the database.
 
 pub mod config;
-pub mod crypto;
 pub mod forms;
 pub mod mask;
 pub mod profiles;

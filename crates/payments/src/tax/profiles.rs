@@ -1,6 +1,6 @@
 //! Creators' tax profiles: legal name, mailing address, TIN and optional bank details.
 //!
-//! The TIN and the bank details are validated, then stored only encrypted ([`super::crypto`]),
+//! The TIN and the bank details are validated, then stored only encrypted ([`df_common::keyring`]),
 //! each bound to its creator and field so a ciphertext copied to another row does not open; next
 //! to them sit masked forms that keep the last four digits. Reading a profile returns the masked
 //! forms and never decrypts: [`decrypt_tin`] is the one place a full number comes back out, and
@@ -16,12 +16,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{
-    crypto::{Keyring, Plaintext, field_aad},
-    mask::{
-        TinKind, mask_account, masked_tin, normalize_account_number, normalize_routing_number,
-        normalize_tin, normalize_tin_as,
-    },
+use df_common::keyring::{Keyring, Plaintext, field_aad};
+
+use super::mask::{
+    TinKind, mask_account, masked_tin, normalize_account_number, normalize_routing_number,
+    normalize_tin, normalize_tin_as,
 };
 use crate::schema::tax_profiles;
 

@@ -5,9 +5,9 @@
 // A failed unwrap is a failed test, with the value in the panic message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use df_common::keyring::{EncryptionConfig, Keyring};
 use std::path::Path;
 
-use base64::Engine;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use df_common::{Error, ErrorKind, Secret, db::Db};
 use df_payments::{
@@ -17,7 +17,6 @@ use df_payments::{
     money::FeeSplit,
     schema::tax_profiles,
     tax::{
-        crypto::{EncryptionConfig, Keyring},
         forms,
         profiles::{self, TaxAddress, TaxProfileInput},
         reports::{self, Payer},
@@ -46,12 +45,7 @@ async fn database() -> (df_testkit::TestDb, Db) {
 }
 
 fn keyring() -> Keyring {
-    let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
-    Keyring::from_config(&EncryptionConfig {
-        active_key_id: "k1".into(),
-        keys: [("k1".to_owned(), Secret::new(key))].into_iter().collect(),
-    })
-    .unwrap()
+    Keyring::from_config(&EncryptionConfig::ephemeral(), "tax.encryption").unwrap()
 }
 
 fn payer() -> Payer {
@@ -129,7 +123,7 @@ async fn a_profile_is_stored_encrypted_and_read_back_masked() {
         .first(&mut conn)
         .await
         .unwrap();
-    assert_eq!(key_id, "k1");
+    assert_eq!(key_id, "local");
     let bank_ciphertext = bank_ciphertext.unwrap();
     for needle in [TIN_DIGITS, TIN, "6789"] {
         assert!(!contains(&tin_ciphertext, needle.as_bytes()), "{needle}");

@@ -1,4 +1,5 @@
-//! Encryption at rest for sensitive tax fields (TINs, bank account numbers), with AES-256-GCM.
+//! Encryption at rest with AES-256-GCM, for values a database leak must not give away: tax
+//! fields (TINs, bank account numbers), queued email carrying one-time links.
 //!
 //! A value is sealed under the active key of a [`Keyring`] and stored next to that key's id, so
 //! keys rotate without downtime: new values use the new key, older ones still open with the key
@@ -10,10 +11,15 @@
 //! cannot make one creator's TIN appear as another's.
 //!
 //! Each value gets a fresh random 96-bit nonce. NIST SP 800-38D bounds random nonces at 2^32
-//! messages per key, which is far beyond the number of tax fields one key will ever seal.
+//! messages per key, which is far beyond the number of values one key will ever seal.
 
 use std::{collections::BTreeMap, fmt};
 
+use crate::{
+    config::ConfigError,
+    error::{Error, ErrorKind},
+    secret::Secret,
+};
 use aes_gcm::{
     AeadInPlace, Aes256Gcm, KeyInit, Nonce, Tag,
     aead::{
@@ -22,11 +28,6 @@ use aes_gcm::{
     },
 };
 use base64::Engine;
-use df_common::{
-    Error, ErrorKind,
-    config::{ConfigError, Validate},
-    secret::Secret,
-};
 use serde::Deserialize;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -36,12 +37,11 @@ pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 /// Bytes of an AES-256 key.
 pub const KEY_LEN: usize = 32;
-/// Where [`EncryptionConfig`] sits in the payments configuration; problems are reported under it.
-pub const SECTION: &str = "tax.encryption";
 /// Longest key id; ids are stored in every encrypted row.
 pub const MAX_KEY_ID_LEN: usize = 32;
 
-/// Keys that encrypt tax fields at rest.
+/// Keys that encrypt values at rest (a section of each service that needs one, such as
+/// `tax.encryption` or `mail.encryption`).
 ///
 /// Key ids are lower case (`a-z`, `0-9`, `_`, `-`) because environment variables name them
 /// (`DF_TAX__ENCRYPTION__KEYS__K2025=<base64>`) and the configuration loader lower-cases those
@@ -57,8 +57,7 @@ pub struct EncryptionConfig {
 }
 
 impl EncryptionConfig {
-    /// [`Validate::validate`] with the section named explicitly, for a service that nests this
-    /// configuration somewhere other than [`SECTION`].
+    /// Appends one line per problem, naming settings under `section` (`tax.encryption`).
     pub fn validate_at(&self, section: &str, problems: &mut Vec<String>) {
         if self.keys.is_empty() {
             problems.push(format!(
@@ -109,9 +108,23 @@ impl EncryptionConfig {
     }
 }
 
-impl Validate for EncryptionConfig {
-    fn validate(&self, problems: &mut Vec<String>) {
-        self.validate_at(SECTION, problems);
+impl EncryptionConfig {
+    /// One fresh random key under id `local`, for local development and tests: values sealed
+    /// with it cannot be opened after a restart.
+    pub fn ephemeral() -> Self {
+        let mut key = Zeroizing::new([0_u8; KEY_LEN]);
+        OsRng.fill_bytes(key.as_mut());
+        Self {
+            active_key_id: "local".into(),
+            keys: [(
+                "local".to_owned(),
+                base64::engine::general_purpose::STANDARD
+                    .encode(key.as_ref())
+                    .into(),
+            )]
+            .into_iter()
+            .collect(),
+        }
     }
 }
 
@@ -175,10 +188,11 @@ impl fmt::Debug for Keyring {
 }
 
 impl Keyring {
-    /// Loads every configured key, reporting the same problems as [`Validate`].
-    pub fn from_config(config: &EncryptionConfig) -> Result<Self, ConfigError> {
+    /// Loads every configured key, reporting the same problems as
+    /// [`EncryptionConfig::validate_at`] under `section`.
+    pub fn from_config(config: &EncryptionConfig, section: &str) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
-        config.validate(&mut problems);
+        config.validate_at(section, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -191,7 +205,7 @@ impl Keyring {
                 Some(cipher) => {
                     ciphers.insert(id.clone(), cipher);
                 }
-                None => problems.push(format!("{SECTION}.keys.{id}: unusable key (value hidden)")),
+                None => problems.push(format!("{section}.keys.{id}: unusable key (value hidden)")),
             }
         }
         if !problems.is_empty() {
@@ -249,7 +263,7 @@ impl Keyring {
         let cipher = self.cipher(key_id)?;
         let failed = || {
             Error::internal(anyhow::anyhow!(
-                "decryption of a tax field failed under key `{key_id}` (tampered, moved or truncated)"
+                "decryption failed under key `{key_id}` (tampered, moved or truncated)"
             ))
         };
         if ciphertext.len() < NONCE_LEN + TAG_LEN {
@@ -291,7 +305,7 @@ impl Keyring {
             let generic = Error::of_kind(ErrorKind::Internal);
             Error::new(
                 ErrorKind::Internal,
-                "payments.encryption_key_unknown",
+                "common.encryption_key_unknown",
                 generic.message().to_owned(),
             )
             .with_cause(anyhow::anyhow!(
@@ -305,6 +319,8 @@ impl Keyring {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    const SECTION: &str = "tax.encryption";
     use quickcheck::TestResult;
     use quickcheck_macros::quickcheck;
 
@@ -329,7 +345,7 @@ mod tests {
     }
 
     fn keyring() -> Keyring {
-        Keyring::from_config(&config(&[("k1", &random_key())], "k1")).unwrap()
+        Keyring::from_config(&config(&[("k1", &random_key())], "k1"), SECTION).unwrap()
     }
 
     const AAD: &[u8] = b"tax_profile:0190f0c2-7a4e-7000-8000-000000000001:tin";
@@ -376,11 +392,14 @@ mod tests {
     #[quickcheck]
     fn old_keys_still_open_after_rotation(plaintext: String) -> bool {
         let old = random_key();
-        let before = Keyring::from_config(&config(&[("k1", &old)], "k1")).unwrap();
+        let before = Keyring::from_config(&config(&[("k1", &old)], "k1"), SECTION).unwrap();
         let sealed = before.encrypt(&plaintext, AAD).unwrap();
 
-        let after =
-            Keyring::from_config(&config(&[("k1", &old), ("k2", &random_key())], "k2")).unwrap();
+        let after = Keyring::from_config(
+            &config(&[("k1", &old), ("k2", &random_key())], "k2"),
+            SECTION,
+        )
+        .unwrap();
         let opened = after
             .decrypt(&sealed.key_id, &sealed.ciphertext, AAD)
             .unwrap();
@@ -400,10 +419,10 @@ mod tests {
 
     #[test]
     fn a_value_under_one_key_does_not_open_under_another() {
-        let keyring = Keyring::from_config(&config(
-            &[("k1", &random_key()), ("k2", &random_key())],
-            "k1",
-        ))
+        let keyring = Keyring::from_config(
+            &config(&[("k1", &random_key()), ("k2", &random_key())], "k1"),
+            SECTION,
+        )
         .unwrap();
         let sealed = keyring.encrypt("123456789", AAD).unwrap();
         assert!(keyring.decrypt("k2", &sealed.ciphertext, AAD).is_err());
@@ -468,7 +487,7 @@ mod tests {
         let error = keyring
             .decrypt("retired", &sealed.ciphertext, AAD)
             .unwrap_err();
-        assert_eq!(error.code(), "payments.encryption_key_unknown");
+        assert_eq!(error.code(), "common.encryption_key_unknown");
         assert_eq!(error.kind(), ErrorKind::Internal);
         assert_eq!(error.message(), generic.message());
         assert!(format!("{:#}", error.cause().unwrap()).contains("retired"));
@@ -479,7 +498,7 @@ mod tests {
         let raw = [0x5a_u8; KEY_LEN];
         let key = b64(&raw);
         let config = config(&[("k1", &key)], "k1");
-        let keyring = Keyring::from_config(&config).unwrap();
+        let keyring = Keyring::from_config(&config, SECTION).unwrap();
         let printed = format!("{config:?} {config:#?} {keyring:?} {keyring:#?}");
         assert!(!printed.contains(&key), "{printed}");
         assert!(!printed.contains("5a5a"), "{printed}");
@@ -501,7 +520,7 @@ mod tests {
             "k9",
         );
         let mut problems = Vec::new();
-        config.validate(&mut problems);
+        config.validate_at(SECTION, &mut problems);
         let all = problems.join("\n");
         assert_eq!(problems.len(), 4, "{all}");
         assert!(all.contains("tax.encryption.keys.k1: must decode to exactly 32 bytes"));
@@ -511,14 +530,14 @@ mod tests {
         assert!(!all.contains(&short) && !all.contains(not_base64), "{all}");
         assert!(!all.contains("K3"), "{all}");
 
-        let error = Keyring::from_config(&config).unwrap_err();
+        let error = Keyring::from_config(&config, SECTION).unwrap_err();
         assert_eq!(error.problems, problems);
     }
 
     #[test]
     fn an_empty_configuration_is_refused() {
         let mut problems = Vec::new();
-        EncryptionConfig::default().validate(&mut problems);
+        EncryptionConfig::default().validate_at(SECTION, &mut problems);
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("tax.encryption.keys: at least one key"));
         assert!(problems[1].starts_with("tax.encryption.active_key_id: required"));
@@ -532,18 +551,30 @@ mod tests {
     fn keys_load_through_the_configuration_loader() {
         let key = random_key();
         let old = random_key();
-        let sources = df_common::config::Sources {
+        #[derive(Default, Deserialize)]
+        #[serde(default)]
+        struct Tax {
+            encryption: EncryptionConfig,
+        }
+        impl crate::config::Validate for Tax {
+            fn validate(&self, problems: &mut Vec<String>) {
+                self.encryption.validate_at("encryption", problems);
+            }
+        }
+        let sources = crate::config::Sources {
             env: vec![
-                ("DF_ACTIVE_KEY_ID".into(), "k2025".into()),
-                ("DF_KEYS__K2025".into(), key.clone()),
-                ("DF_KEYS__K2024".into(), old.clone()),
+                ("DF_ENCRYPTION__ACTIVE_KEY_ID".into(), "k2025".into()),
+                ("DF_ENCRYPTION__KEYS__K2025".into(), key.clone()),
+                ("DF_ENCRYPTION__KEYS__K2024".into(), old.clone()),
             ],
             ..Default::default()
         };
-        let config: EncryptionConfig = df_common::config::load_from(&sources).unwrap();
+        let config = crate::config::load_from::<Tax>(&sources)
+            .unwrap()
+            .encryption;
         assert_eq!(config.keys.len(), 2);
         assert_eq!(config.keys["k2025"].expose(), &key);
-        let keyring = Keyring::from_config(&config).unwrap();
+        let keyring = Keyring::from_config(&config, SECTION).unwrap();
         assert_eq!(keyring.active_key_id(), "k2025");
     }
 }
