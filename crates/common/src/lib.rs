@@ -18,3 +18,4 @@ pub mod cache;
 pub mod db;
 pub mod grpc;
 pub mod lifecycle;
+pub mod worker;

@@ -103,6 +103,11 @@ fn complete(config: &mut DevConfig) {
     if config.payments.webhooks.signing_secret.is_empty() {
         config.payments.webhooks.signing_secret = format!("whsec_{}", random_key()).into();
     }
+    if config.identity.mail.encryption.keys.is_empty() {
+        // A fresh key per start: mail still queued when df-dev stops cannot be opened after a
+        // restart (it is dropped). Set mail.encryption.keys to keep it.
+        config.identity.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
+    }
     if config.payments.tax.encryption.keys.is_empty() {
         // A fresh key per start: tax details entered in a dev session are shown masked later,
         // but cannot be decrypted after a restart. Set tax.encryption.keys to keep them.

@@ -6,15 +6,17 @@ use std::sync::Arc;
 use chrono::Utc;
 use df_common::{
     Error, ErrorKind, auth::Role, bus::relay::RelayHandle, cache::Cache, db::Db, ids::UserId,
+    worker::Waker,
 };
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
+    account_mail::{self, Request},
     config::IdentitySettings,
     events,
     mail::Email,
-    mail_queue::{self, MailWaker},
+    mail_queue::MailQueue,
     models::{AccountStatus, User, UserRow},
     one_time::{self, Purpose},
     password::{breached::BreachedPasswordChecker, hashing, policy::PasswordPolicy},
@@ -36,7 +38,9 @@ pub struct Accounts {
     pub(crate) settings: Arc<IdentitySettings>,
     pub(crate) policy: PasswordPolicy,
     pub(crate) breached: Option<Arc<BreachedPasswordChecker>>,
-    pub(crate) mail: MailWaker,
+    pub(crate) mail: MailQueue,
+    /// Wakes the worker that composes [`account_mail`] requests.
+    pub(crate) mail_requests: Waker,
     pub(crate) relay: RelayHandle,
 }
 
@@ -62,7 +66,7 @@ impl Accounts {
         sessions: Sessions,
         settings: IdentitySettings,
         breached: Option<BreachedPasswordChecker>,
-        mail: MailWaker,
+        mail: MailQueue,
         relay: RelayHandle,
     ) -> Self {
         Self {
@@ -73,6 +77,7 @@ impl Accounts {
             policy: PasswordPolicy::default(),
             breached: breached.map(Arc::new),
             mail,
+            mail_requests: Waker::default(),
             relay,
         }
     }
@@ -82,7 +87,12 @@ impl Accounts {
         &self.sessions
     }
 
-    fn link(&self, path: &str, token: &str) -> String {
+    /// What wakes the worker composing [`account_mail`] requests.
+    pub fn mail_requests(&self) -> &Waker {
+        &self.mail_requests
+    }
+
+    pub(crate) fn link(&self, path: &str, token: &str) -> String {
         format!(
             "{}/{path}?token={token}",
             self.settings.public_app_url.trim_end_matches('/')
@@ -164,7 +174,7 @@ impl Accounts {
                     if due == 0 {
                         return Ok(None);
                     }
-                    mail_queue::enqueue(conn, &Email {
+                    this.mail.enqueue(conn, &Email {
                         to: email.clone(),
                         subject: "Someone tried to sign up with your email".into(),
                         text_body: format!(
@@ -200,7 +210,7 @@ impl Accounts {
                 }
                 inserted?;
                 let token = one_time::issue(conn, user_id, Purpose::VerifyEmail, expires).await?;
-                mail_queue::enqueue(conn, &Email {
+                this.mail.enqueue(conn, &Email {
                     to: email.clone(),
                     subject: "Verify your DirectFanz email".into(),
                     text_body: format!(
@@ -251,82 +261,26 @@ impl Accounts {
     }
 
     /// Sends a new verification link when the account exists and is unverified; answers the
-    /// same either way.
+    /// same, after the same work, either way ([`account_mail`]).
     pub async fn resend_verification(&self, email: &str) -> Result<(), Error> {
-        let email = normalize_email(email);
-        if check_email(&email).is_err() {
-            return Ok(());
-        }
-        let this = self.clone();
-        let mut conn = self.db.conn().await?;
-        conn.transaction::<(), Error, _>(async move |conn| {
-            let Some(user) = find_by_email(conn, &email).await? else {
-                return Ok(());
-            };
-            if user.email_verified_at.is_some() {
-                return Ok(());
-            }
-            let user_id = UserId::from_uuid(user.id);
-            // Within the cooldown or over the hourly cap nothing is sent, and the link already
-            // sent stays valid; the caller's answer does not change.
-            if !one_time::may_issue(conn, user_id, Purpose::VerifyEmail).await? {
-                return Ok(());
-            }
-            let expires = Utc::now()
-                + chrono::Duration::hours(i64::from(this.settings.verification_ttl_hours));
-            let token = one_time::issue(conn, user_id, Purpose::VerifyEmail, expires).await?;
-            mail_queue::enqueue(
-                conn,
-                &Email {
-                    to: user.email.clone(),
-                    subject: "Verify your DirectFanz email".into(),
-                    text_body: format!(
-                        "Confirm your email address by opening this link:\n{}\n",
-                        this.link("verify-email", &token)
-                    ),
-                },
-            )
-            .await
-        })
-        .await?;
-        self.after_commit();
-        Ok(())
+        self.record_mail_request(Request::VerifyEmail, email).await
     }
 
-    /// Emails a password reset link (valid 30 minutes) when the account exists; answers the
-    /// same either way.
+    /// Emails a password reset link when the account exists; answers the same, after the same
+    /// work, either way ([`account_mail`]).
     pub async fn request_password_reset(&self, email: &str) -> Result<(), Error> {
+        self.record_mail_request(Request::PasswordReset, email)
+            .await
+    }
+
+    async fn record_mail_request(&self, request: Request, email: &str) -> Result<(), Error> {
         let email = normalize_email(email);
+        // A malformed address can have no account; refusing it early says nothing about any.
         if check_email(&email).is_err() {
             return Ok(());
         }
-        let this = self.clone();
         let mut conn = self.db.conn().await?;
-        conn.transaction::<(), Error, _>(async move |conn| {
-            let Some(user) = find_by_email(conn, &email).await? else { return Ok(()) };
-            let user_id = UserId::from_uuid(user.id);
-            // Each new token invalidates the last, so unlimited requests would let anyone flood
-            // the inbox and keep the owner's link from ever working; the answer stays the same.
-            if !one_time::may_issue(conn, user_id, Purpose::PasswordReset).await? {
-                return Ok(());
-            }
-            let minutes = this.settings.password_reset_ttl_minutes;
-            let expires = Utc::now() + chrono::Duration::minutes(i64::from(minutes));
-            let token = one_time::issue(conn, user_id, Purpose::PasswordReset, expires).await?;
-            mail_queue::enqueue(conn, &Email {
-                to: user.email.clone(),
-                subject: "Reset your DirectFanz password".into(),
-                text_body: format!(
-                    "Open this link within {minutes} minutes to choose a new password:\n{}\n\
-                     If you did not ask for this, ignore this message; your password is unchanged.\n",
-                    this.link("reset-password", &token)
-                ),
-            })
-            .await
-        })
-        .await?;
-        self.after_commit();
-        Ok(())
+        account_mail::record(&mut conn, &self.mail_requests, request, &email).await
     }
 
     /// Sets a new password with a reset token: every session ends and a login lock is lifted.

@@ -4,6 +4,7 @@
 //! `serve` runs the whole service on listeners the caller bound, so the binary, the all-in-one
 //! dev runner and the end-to-end tests start exactly the same code.
 
+pub mod account_mail;
 pub mod accounts;
 pub mod config;
 pub mod events;
@@ -30,7 +31,9 @@ use df_common::{
     bus::{Bus, relay::OutboxRelay},
     cache::Cache,
     db::Db,
+    keyring::Keyring,
     lifecycle::{Readiness, serve_admin},
+    worker::spawn_worker,
 };
 use df_proto::identity::v1::identity_server::IdentityServer;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
@@ -41,6 +44,10 @@ pub use config::IdentityConfig;
 
 /// The embedded migrations of `df_identity`.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// How long the mail workers wait for a wake-up before looking for work anyway (work queued by
+/// another replica, retries coming due).
+const WORKER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Name of this service in logs, metrics and on the bus.
 pub const SERVICE: &str = "identity";
@@ -82,9 +89,22 @@ pub async fn serve(
     let (relay, relay_task) =
         OutboxRelay::spawn(db.clone(), bus.clone(), &config.bus, shutdown.clone());
     let mailer = mail::build_mailer(&config.mail)?;
-    let mail_waker = mail_queue::MailWaker::default();
-    let mail_task =
-        mail_queue::spawn_sender(db.clone(), mailer, mail_waker.clone(), shutdown.clone());
+    let keyring = Keyring::from_config(&config.mail.encryption, mail_queue::ENCRYPTION_SECTION)
+        .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
+    let mail_queue = mail_queue::MailQueue::new(keyring);
+    let mail_task = {
+        let (db, queue) = (db.clone(), mail_queue.clone());
+        spawn_worker(
+            "mail_sender",
+            mail_queue.waker().clone(),
+            WORKER_IDLE,
+            shutdown.clone(),
+            move || {
+                let (db, queue, mailer) = (db.clone(), queue.clone(), Arc::clone(&mailer));
+                async move { mail_queue::send_due(&db, &queue, mailer.as_ref()).await }
+            },
+        )
+    };
     let housekeeping_task = housekeeping::spawn(db.clone(), shutdown.clone());
     let breached =
         password::breached::BreachedPasswordChecker::from_config(&config.breached_passwords)?;
@@ -96,9 +116,22 @@ pub async fn serve(
         sessions,
         config.identity.clone(),
         breached,
-        mail_waker,
+        mail_queue,
         relay,
     );
+    let mail_requests_task = {
+        let accounts = accounts.clone();
+        spawn_worker(
+            "account_mail",
+            accounts.mail_requests().clone(),
+            WORKER_IDLE,
+            shutdown.clone(),
+            move || {
+                let accounts = accounts.clone();
+                async move { account_mail::compose_due(&accounts).await }
+            },
+        )
+    };
 
     let signer = Arc::new(TokenSigner::from_config(&config.internal_auth, SERVICE)?);
     let identity = IdentityServer::new(grpc_service::IdentityService::new(accounts))
@@ -115,7 +148,13 @@ pub async fn serve(
     )
     .await?;
     shutdown.cancel();
-    let _ = tokio::join!(relay_task, mail_task, housekeeping_task, admin);
+    let _ = tokio::join!(
+        relay_task,
+        mail_task,
+        mail_requests_task,
+        housekeeping_task,
+        admin
+    );
     tracing::info!(service = SERVICE, "stopped");
     Ok(())
 }

@@ -15,7 +15,6 @@ use crate::{
     accounts::{Accounts, find_by_email},
     events,
     mail::Email,
-    mail_queue,
     models::{AccountStatus, User, UserRow},
     one_time::{self, Purpose},
     password::hashing,
@@ -212,21 +211,22 @@ impl Accounts {
     ) -> Result<(), Error> {
         let expires = now + chrono::Duration::hours(i64::from(self.settings.unlock_ttl_hours));
         let token = one_time::issue(conn, user_id, Purpose::UnlockLogin, expires).await?;
-        mail_queue::enqueue(
-            conn,
-            &Email {
-                to: email.to_owned(),
-                subject: "Your DirectFanz login was locked".into(),
-                text_body: format!(
-                    "After {failures} failed login attempts we locked logins to your account.\n\
+        self.mail
+            .enqueue(
+                conn,
+                &Email {
+                    to: email.to_owned(),
+                    subject: "Your DirectFanz login was locked".into(),
+                    text_body: format!(
+                        "After {failures} failed login attempts we locked logins to your account.\n\
                  If it was you, unlock it with this link: {}/unlock-login?token={token}\n\
                  If it was not you, reset your password: {}/reset-password\n",
-                    self.settings.public_app_url.trim_end_matches('/'),
-                    self.settings.public_app_url.trim_end_matches('/'),
-                ),
-            },
-        )
-        .await?;
+                        self.settings.public_app_url.trim_end_matches('/'),
+                        self.settings.public_app_url.trim_end_matches('/'),
+                    ),
+                },
+            )
+            .await?;
         events::account_locked(conn, user_id, failures, now).await?;
         tracing::warn!(user_id = %user_id, failures, "login locked after repeated failures");
         Ok(())

@@ -1,6 +1,11 @@
 //! Outgoing email, queued in the same transaction as the change that causes it (so a committed
 //! signup always gets its email, and a rolled-back one never does), then sent by a background
-//! sender with retries. Rows are deleted once sent, so tokens in bodies do not linger.
+//! sender with retries. Rows are deleted once sent.
+//!
+//! A queued message may carry a live one-time link, so it is stored encrypted under
+//! `mail.encryption` (recipient, subject and body; bound to its row, so a ciphertext moved to
+//! another row does not open): a database dump or a replica shows when mail was queued and
+//! whether it failed, never to whom or what.
 //!
 //! The sender leases a batch in a short transaction (pushing the rows' `next_attempt_at` past
 //! the time the batch may take, so other replicas skip them) and sends outside any transaction:
@@ -8,22 +13,25 @@
 //! mid-batch leaves its rows to be picked up again when the lease runs out, so delivery is at
 //! least once.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use df_common::{Error, db::Db};
+use df_common::{
+    Error,
+    db::Db,
+    keyring::{Keyring, field_aad},
+    worker::Waker,
+};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     mail::{Email, Mailer},
     schema::mail_queue,
 };
 
-/// Attempts before a message is left for an operator (it stays in the table with its body blanked,
-/// and an error is logged with its id).
+/// Attempts before a message is left for an operator (it stays in the table with its content
+/// removed, and an error is logged with its id).
 const MAX_ATTEMPTS: i32 = 12;
 
 /// Messages leased per round.
@@ -36,55 +44,117 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 /// sender can pick up the same message while this one is still sending it.
 const LEASE_MARGIN: chrono::Duration = chrono::Duration::seconds(30);
 
-/// Queues `email` inside the caller's transaction.
-pub async fn enqueue(conn: &mut AsyncPgConnection, email: &Email) -> Result<(), Error> {
-    diesel::insert_into(mail_queue::table)
-        .values((
-            mail_queue::id.eq(uuid::Uuid::now_v7()),
-            mail_queue::recipient.eq(&email.to),
-            mail_queue::subject.eq(&email.subject),
-            mail_queue::body.eq(&email.text_body),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Where `mail.encryption` problems are reported.
+pub const ENCRYPTION_SECTION: &str = "mail.encryption";
+
+/// The queue: seals messages on the way in, opens them for the sender, and wakes it.
+#[derive(Clone)]
+pub struct MailQueue {
+    keyring: Arc<Keyring>,
+    waker: Waker,
 }
 
-/// Wakes the sender after a commit so email goes out at once rather than at the next poll.
-#[derive(Clone, Default)]
-pub struct MailWaker(Arc<Notify>);
-
-impl MailWaker {
-    /// Wakes the sender.
-    pub fn wake(&self) {
-        self.0.notify_one();
+impl std::fmt::Debug for MailQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailQueue")
+            .field("keyring", &self.keyring)
+            .finish_non_exhaustive()
     }
 }
 
-/// Runs the sender until `shutdown`.
-pub fn spawn_sender(
-    db: Db,
-    mailer: Arc<dyn Mailer>,
-    waker: MailWaker,
-    shutdown: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match send_due(&db, mailer.as_ref()).await {
-                Ok(sent) if sent > 0 => continue,
-                Ok(_) => {}
-                Err(error) => tracing::warn!(code = error.code(), "mail queue round failed"),
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = waker.0.notified() => {},
-                () = tokio::time::sleep(Duration::from_secs(1)) => {},
-            }
-        }
-    })
+/// The associated data of a queued message: its row.
+fn aad(id: uuid::Uuid) -> Vec<u8> {
+    field_aad("mail_queue", id, "message")
 }
 
-type Row = (uuid::Uuid, String, String, String, i32);
+/// A message as sealed: what the sender needs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealable<'a> {
+    to: std::borrow::Cow<'a, str>,
+    subject: std::borrow::Cow<'a, str>,
+    body: std::borrow::Cow<'a, str>,
+}
+
+impl MailQueue {
+    /// A queue sealing with `keyring`.
+    pub fn new(keyring: Keyring) -> Self {
+        Self {
+            keyring: Arc::new(keyring),
+            waker: Waker::default(),
+        }
+    }
+
+    /// What wakes the sender.
+    pub fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
+    /// Wakes the sender (call after the transaction that queued mail committed).
+    pub fn wake(&self) {
+        self.waker.wake();
+    }
+
+    /// Queues `email` inside the caller's transaction.
+    pub async fn enqueue(&self, conn: &mut AsyncPgConnection, email: &Email) -> Result<(), Error> {
+        let id = uuid::Uuid::now_v7();
+        let plaintext = serde_json::to_string(&Sealable {
+            to: email.to.as_str().into(),
+            subject: email.subject.as_str().into(),
+            body: email.text_body.as_str().into(),
+        })
+        .map_err(Error::internal)?;
+        let sealed = self.keyring.encrypt(&plaintext, &aad(id))?;
+        diesel::insert_into(mail_queue::table)
+            .values((
+                mail_queue::id.eq(id),
+                mail_queue::key_id.eq(&sealed.key_id),
+                mail_queue::sealed.eq(&sealed.ciphertext),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The message of a leased row.
+    fn open(&self, row: &Row) -> Result<Email, Error> {
+        match (&row.key_id, &row.sealed) {
+            (Some(key_id), Some(sealed)) => {
+                let plaintext = self.keyring.decrypt(key_id, sealed, &aad(row.id))?;
+                let message: Sealable<'_> =
+                    serde_json::from_str(plaintext.expose()).map_err(Error::internal)?;
+                Ok(Email {
+                    to: message.to.into_owned(),
+                    subject: message.subject.into_owned(),
+                    text_body: message.body.into_owned(),
+                })
+            }
+            // Queued before messages were sealed.
+            _ => match (&row.recipient, &row.subject, &row.body) {
+                (Some(to), Some(subject), Some(body)) => Ok(Email {
+                    to: to.clone(),
+                    subject: subject.clone(),
+                    text_body: body.clone(),
+                }),
+                _ => Err(Error::internal(anyhow::anyhow!(
+                    "queued message has no content"
+                ))),
+            },
+        }
+    }
+}
+
+/// A leased row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mail_queue)]
+struct Row {
+    id: uuid::Uuid,
+    key_id: Option<String>,
+    sealed: Option<Vec<u8>>,
+    recipient: Option<String>,
+    subject: Option<String>,
+    body: Option<String>,
+    attempts: i32,
+}
 
 /// Leases up to [`BATCH`] due messages for [`LEASE`] and returns them with the lease's end.
 async fn lease_due(db: &Db) -> Result<(Vec<Row>, DateTime<Utc>), Error> {
@@ -96,20 +166,14 @@ async fn lease_due(db: &Db) -> Result<(Vec<Row>, DateTime<Utc>), Error> {
             .filter(mail_queue::attempts.lt(MAX_ATTEMPTS))
             .order(mail_queue::next_attempt_at)
             .limit(BATCH)
-            .select((
-                mail_queue::id,
-                mail_queue::recipient,
-                mail_queue::subject,
-                mail_queue::body,
-                mail_queue::attempts,
-            ))
+            .select(Row::as_select())
             .for_update()
             .skip_locked()
             .load(conn)
             .await?;
         let until = now + LEASE;
         if !due.is_empty() {
-            let ids: Vec<uuid::Uuid> = due.iter().map(|row| row.0).collect();
+            let ids: Vec<uuid::Uuid> = due.iter().map(|row| row.id).collect();
             diesel::update(mail_queue::table.filter(mail_queue::id.eq_any(&ids)))
                 .set(mail_queue::next_attempt_at.eq(until))
                 .execute(conn)
@@ -121,29 +185,29 @@ async fn lease_due(db: &Db) -> Result<(Vec<Row>, DateTime<Utc>), Error> {
 }
 
 /// Sends what is due; returns how many were sent. Public so that tests can drive one round.
-pub async fn send_due(db: &Db, mailer: &dyn Mailer) -> Result<usize, Error> {
+pub async fn send_due(db: &Db, queue: &MailQueue, mailer: &dyn Mailer) -> Result<usize, Error> {
     let (due, leased_until) = lease_due(db).await?;
     let mut sent = 0;
-    for (id, to, subject, body, attempts) in due {
+    for row in due {
         if Utc::now() + LEASE_MARGIN >= leased_until {
             // The rest stay leased and come due again when the lease ends.
             break;
         }
-        let email = Email {
-            to,
-            subject,
-            text_body: body,
+        // Retrying cannot help a message whose key is gone or whose ciphertext was changed: it
+        // counts as its last attempt.
+        let (outcome, attempts) = match queue.open(&row) {
+            Ok(email) => (mailer.send(&email).await, row.attempts),
+            Err(error) => (Err(error), MAX_ATTEMPTS - 1),
         };
-        let outcome = mailer.send(&email).await;
         let mut conn = db.conn().await?;
         match outcome {
             Ok(()) => {
-                diesel::delete(mail_queue::table.find(id))
+                diesel::delete(mail_queue::table.find(row.id))
                     .execute(&mut conn)
                     .await?;
                 sent += 1;
             }
-            Err(error) => record_failure(&mut conn, id, attempts, &error).await?,
+            Err(error) => record_failure(&mut conn, row.id, attempts, &error).await?,
         }
     }
     Ok(sent)
@@ -165,16 +229,23 @@ async fn record_failure(
         mail_queue::last_error.eq(error.code().to_owned()),
     );
     if attempts >= MAX_ATTEMPTS {
-        // The body may hold a live link; an undeliverable message must not keep it.
+        // The message may hold a live link; an undeliverable one must not keep it.
         update
-            .set((changes, mail_queue::body.eq("")))
+            .set((
+                changes,
+                mail_queue::key_id.eq(None::<String>),
+                mail_queue::sealed.eq(None::<Vec<u8>>),
+                mail_queue::recipient.eq(None::<String>),
+                mail_queue::subject.eq(None::<String>),
+                mail_queue::body.eq(None::<String>),
+            ))
             .execute(conn)
             .await?;
         tracing::error!(
             mail_id = %id,
             code = error.code(),
             attempts,
-            "email undeliverable; giving up and blanking its body"
+            "email undeliverable; giving up and removing its content"
         );
     } else {
         update.set(changes).execute(conn).await?;
@@ -199,6 +270,7 @@ mod tests {
     /// A mailer that looks at the queue while it "sends", then succeeds or fails.
     struct Probe {
         db: Db,
+        queue: MailQueue,
         fail: bool,
         /// Per send: could the row be locked from elsewhere, was it leased, did a second
         /// sender get anything.
@@ -250,30 +322,44 @@ mod tests {
         .await;
         let db = test_db.db();
         let mut conn = db.conn().await.unwrap();
-        enqueue(
-            &mut conn,
-            &Email {
-                to: "queued@example.com".into(),
-                subject: "Reset".into(),
-                text_body: "https://app.example/reset-password?token=secret-ish".into(),
-            },
-        )
-        .await
-        .unwrap();
+        let queue = queue();
+        queue
+            .enqueue(
+                &mut conn,
+                &Email {
+                    to: "queued@example.com".into(),
+                    subject: "Reset".into(),
+                    text_body: "https://app.example/reset-password?token=secret-ish".into(),
+                },
+            )
+            .await
+            .unwrap();
         let probe = Probe {
             db,
+            queue,
             fail,
             seen: Mutex::new(Vec::new()),
         };
         (test_db, probe)
     }
 
+    fn queue() -> MailQueue {
+        MailQueue::new(
+            Keyring::from_config(
+                &df_common::keyring::EncryptionConfig::ephemeral(),
+                ENCRYPTION_SECTION,
+            )
+            .unwrap(),
+        )
+    }
+
     #[derive(diesel::QueryableByName, Debug, PartialEq)]
     struct Left {
         #[diesel(sql_type = diesel::sql_types::Integer)]
         attempts: i32,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        body: String,
+        /// Everything stored of the message, plain or sealed, as bytes.
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        content: Vec<u8>,
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
         last_error: Option<String>,
         #[diesel(sql_type = diesel::sql_types::Timestamptz)]
@@ -282,16 +368,20 @@ mod tests {
 
     async fn left(db: &Db) -> Vec<Left> {
         let mut conn = db.conn().await.unwrap();
-        diesel::sql_query("SELECT attempts, body, last_error, next_attempt_at FROM mail_queue")
-            .load(&mut conn)
-            .await
-            .unwrap()
+        diesel::sql_query(
+            "SELECT attempts, last_error, next_attempt_at, \
+             coalesce(sealed, '') || convert_to(concat(recipient, subject, body, key_id), 'UTF8') \
+             AS content FROM mail_queue",
+        )
+        .load(&mut conn)
+        .await
+        .unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn messages_are_leased_then_sent_outside_any_transaction_and_deleted() {
         let (_test_db, probe) = setup(false).await;
-        assert_eq!(send_due(&probe.db, &probe).await.unwrap(), 1);
+        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 1);
         assert_eq!(
             *probe.seen.lock().unwrap(),
             vec![(true, true, 0)],
@@ -301,22 +391,19 @@ mod tests {
             left(&probe.db).await.is_empty(),
             "a sent message is deleted"
         );
-        assert_eq!(send_due(&probe.db, &probe).await.unwrap(), 0);
+        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn failures_back_off_and_the_last_one_blanks_the_body() {
         let (_test_db, probe) = setup(true).await;
         let before = Utc::now();
-        assert_eq!(send_due(&probe.db, &probe).await.unwrap(), 0);
+        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
         let after = Utc::now();
         let rows = left(&probe.db).await;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].attempts, 1);
-        assert_eq!(
-            rows[0].body,
-            "https://app.example/reset-password?token=secret-ish"
-        );
+        assert!(!rows[0].content.is_empty(), "kept for the next attempt");
         assert_eq!(
             rows[0].last_error.as_deref(),
             Some("identity.mail_provider_down")
@@ -334,7 +421,7 @@ mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
-        assert_eq!(send_due(&probe.db, &probe).await.unwrap(), 0);
+        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
         assert_eq!(probe.seen.lock().unwrap().len(), 1);
 
         diesel::update(mail_queue::table)
@@ -345,11 +432,11 @@ mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
-        assert_eq!(send_due(&probe.db, &probe).await.unwrap(), 0);
+        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
         let given_up = left(&probe.db).await;
         assert_eq!(given_up.len(), 1, "kept for an operator");
         assert_eq!(given_up[0].attempts, MAX_ATTEMPTS);
-        assert_eq!(given_up[0].body, "", "the link does not linger");
+        assert!(given_up[0].content.is_empty(), "the link does not linger");
 
         // Given up for good, even once due again.
         diesel::update(mail_queue::table)
@@ -357,7 +444,64 @@ mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
-        assert_eq!(send_due(&probe.db, &probe).await.unwrap(), 0);
+        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
         assert_eq!(probe.seen.lock().unwrap().len(), 2);
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_messages_show_neither_recipient_nor_link_and_open_only_in_their_row() {
+        let (_test_db, probe) = setup(false).await;
+        let rows = left(&probe.db).await;
+        for needle in [
+            "secret-ish",
+            "queued@example.com",
+            "reset-password",
+            "Reset",
+        ] {
+            assert!(
+                !contains(&rows[0].content, needle.as_bytes()),
+                "{needle} in clear"
+            );
+        }
+        // A ciphertext moved into another row does not open there: given up at once.
+        let mut conn = probe.db.conn().await.unwrap();
+        diesel::sql_query(
+            "INSERT INTO mail_queue (id, key_id, sealed) \
+             SELECT gen_random_uuid(), key_id, sealed FROM mail_queue",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 1);
+        let moved = left(&probe.db).await;
+        assert_eq!(moved.len(), 1);
+        assert_eq!(moved[0].attempts, MAX_ATTEMPTS);
+        assert!(moved[0].content.is_empty());
+
+        // Under a key no longer configured, likewise.
+        probe
+            .queue
+            .enqueue(
+                &mut conn,
+                &Email {
+                    to: "later@example.com".into(),
+                    subject: "Verify".into(),
+                    text_body: "link".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let rotated_away = queue();
+        assert_eq!(send_due(&probe.db, &rotated_away, &probe).await.unwrap(), 0);
+        assert!(
+            left(&probe.db)
+                .await
+                .iter()
+                .all(|row| row.content.is_empty())
+        );
     }
 }

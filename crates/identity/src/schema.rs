@@ -52,13 +52,24 @@ diesel::table! {
 diesel::table! {
     mail_queue (id) {
         id -> Uuid,
-        recipient -> Text,
-        subject -> Text,
-        body -> Text,
+        recipient -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        body -> Nullable<Text>,
         created_at -> Timestamptz,
         attempts -> Int4,
         next_attempt_at -> Timestamptz,
         last_error -> Nullable<Text>,
+        key_id -> Nullable<Text>,
+        sealed -> Nullable<Bytea>,
+    }
+}
+
+diesel::table! {
+    account_mail_requests (id) {
+        id -> Uuid,
+        purpose -> Text,
+        email -> Text,
+        requested_at -> Timestamptz,
     }
 }
 

@@ -376,6 +376,7 @@ impl PlatformBuilder {
             ..IdentityConfig::default()
         };
         identity.mail.outbox_dir = mail_dir.path().to_owned();
+        identity.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
         identity.identity.public_app_url = TEST_ORIGIN.into();
         for f in self.identity {
             f(&mut identity);

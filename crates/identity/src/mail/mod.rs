@@ -11,7 +11,7 @@ pub mod sendgrid;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use df_common::{Error, Secret, config::Validate};
+use df_common::{Error, Secret, config::Validate, keyring::EncryptionConfig};
 use serde::Deserialize;
 
 pub use file_outbox::FileOutbox;
@@ -113,6 +113,9 @@ pub struct MailConfig {
     pub sendgrid_api_key: Option<Secret<String>>,
     /// Deadline for handing one message to the provider.
     pub timeout_ms: u64,
+    /// Keys that encrypt queued messages (they may carry one-time links). Required; local
+    /// development and tests use [`EncryptionConfig::ephemeral`].
+    pub encryption: EncryptionConfig,
 }
 
 impl Default for MailConfig {
@@ -124,12 +127,15 @@ impl Default for MailConfig {
             sendgrid_base_url: "https://api.sendgrid.com".into(),
             sendgrid_api_key: None,
             timeout_ms: 10_000,
+            encryption: EncryptionConfig::default(),
         }
     }
 }
 
 impl Validate for MailConfig {
     fn validate(&self, problems: &mut Vec<String>) {
+        self.encryption
+            .validate_at(crate::mail_queue::ENCRYPTION_SECTION, problems);
         if check_header_value("sender", &self.from).is_err() {
             problems.push("mail.from: must not contain line breaks or control characters".into());
         } else if address_of(&self.from).is_none() {
@@ -226,10 +232,15 @@ mod tests {
     }
 
     #[test]
-    fn default_config_is_the_file_outbox_and_valid() {
-        let config = MailConfig::default();
+    fn default_config_is_the_file_outbox_and_needs_only_its_queue_keys() {
+        let mut config = MailConfig::default();
         assert_eq!(config.adapter, MailAdapter::File);
         assert_eq!(config.outbox_dir, PathBuf::from("./.dev/mail"));
+        let mut problems = Vec::new();
+        config.validate(&mut problems);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| p.starts_with("mail.encryption.")));
+        config.encryption = EncryptionConfig::ephemeral();
         let mut problems = Vec::new();
         config.validate(&mut problems);
         assert!(problems.is_empty(), "{problems:?}");
@@ -237,17 +248,19 @@ mod tests {
 
     #[test]
     fn sendgrid_without_a_key_is_reported() {
-        let config: MailConfig = serde_json::from_str(r#"{"adapter":"sendgrid"}"#).unwrap();
+        let mut config: MailConfig = serde_json::from_str(r#"{"adapter":"sendgrid"}"#).unwrap();
+        config.encryption = EncryptionConfig::ephemeral();
         let mut problems = Vec::new();
         config.validate(&mut problems);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("mail.sendgrid_api_key"));
         assert!(build_mailer(&config).is_err());
 
-        let config: MailConfig = serde_json::from_str(
+        let mut config: MailConfig = serde_json::from_str(
             r#"{"adapter":"sendgrid","sendgrid_api_key":"SG.abc","from":"x\r\ny","timeout_ms":1}"#,
         )
         .unwrap();
+        config.encryption = EncryptionConfig::ephemeral();
         let mut problems = Vec::new();
         config.validate(&mut problems);
         assert_eq!(problems.len(), 2, "{problems:?}");

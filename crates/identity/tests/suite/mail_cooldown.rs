@@ -38,10 +38,13 @@ async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
         .n
 }
 
-/// Waits until the sender has delivered everything queued, so the outbox is complete.
+/// Waits until every request was composed and everything queued was delivered, so the outbox is
+/// complete. (A request leaves its table in the transaction that queues its email.)
 async fn queue_drained(conn: &mut AsyncPgConnection) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while count(conn, "SELECT count(*) AS n FROM mail_queue").await > 0 {
+    let pending = "SELECT (SELECT count(*) FROM mail_queue) \
+                   + (SELECT count(*) FROM account_mail_requests) AS n";
+    while count(conn, pending).await > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the mail queue never drained"

@@ -56,6 +56,7 @@ pub async fn start_with(adjust: impl FnOnce(&mut IdentityConfig)) -> Running {
     config.redis = redis.config();
     config.bus = bus.config();
     config.mail.outbox_dir = mail.path().to_owned();
+    config.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
     config.internal_auth = InternalAuthConfig {
         verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
         ..InternalAuthConfig::default()
