@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod keyring;
+pub mod origin;
 pub mod secret;
 pub mod telemetry;
 pub mod tls;

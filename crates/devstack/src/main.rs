@@ -103,6 +103,10 @@ fn complete(config: &mut DevConfig) {
     if config.payments.webhooks.signing_secret.is_empty() {
         config.payments.webhooks.signing_secret = format!("whsec_{}", random_key()).into();
     }
+    if config.payments.checkout.return_origins.is_empty() {
+        // The client apps of a local setup live where the gateway allows them.
+        config.payments.checkout.return_origins = config.gateway.security.allowed_origins.clone();
+    }
     if config.identity.mail.encryption.keys.is_empty() {
         // A fresh key per start: mail still queued when df-dev stops cannot be opened after a
         // restart (it is dropped). Set mail.encryption.keys to keep it.

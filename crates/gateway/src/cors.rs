@@ -15,7 +15,9 @@ use actix_web::{
 };
 use df_common::{Error as AppError, ErrorKind};
 
-use crate::security::{csrf::normalize_origin, problem::problem_response, request_id};
+use df_common::origin::normalize_origin;
+
+use crate::security::{problem::problem_response, request_id};
 
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const ALLOWED_HEADERS: &str =

@@ -84,6 +84,7 @@ async fn main() {
     config.database.max_connections = 16;
     config.webhooks.signing_secret = secret.clone();
     config.tax = df_payments::tax::TaxConfig::ephemeral();
+    config.checkout.return_origins = vec!["https://app.directfanz.test".into()];
     config.provider.simulated.webhook_url = "http://127.0.0.1:9/unused".into();
     config.provider.simulated.delivery_attempts = 1;
     let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -55,20 +55,6 @@ pub async fn payout_account(
         .optional()?)
 }
 
-fn check_url(url: &str, field: &str) -> Result<(), Error> {
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2_048
-        && !url.chars().any(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid_input(
-            "payments.invalid_url",
-            format!("{field} must be an http(s) URL of at most 2048 characters."),
-        ))
-    }
-}
-
 /// Creates the connected account on first use and returns a fresh onboarding link.
 pub async fn start_onboarding(
     service: &Service,
@@ -77,8 +63,8 @@ pub async fn start_onboarding(
     return_url: &str,
     refresh_url: &str,
 ) -> Result<String, Error> {
-    check_url(return_url, "return_url")?;
-    check_url(refresh_url, "refresh_url")?;
+    service.return_origins.check(return_url, "return_url")?;
+    service.return_origins.check(refresh_url, "refresh_url")?;
     let country = country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(Error::invalid_input(

@@ -145,19 +145,9 @@ async fn payable_account(
     }
 }
 
-fn check_urls(urls: &ReturnUrls) -> Result<(), Error> {
-    for url in [&urls.success, &urls.cancel] {
-        let ok = (url.starts_with("https://") || url.starts_with("http://"))
-            && url.len() <= 2_048
-            && !url.chars().any(char::is_whitespace);
-        if !ok {
-            return Err(Error::invalid_input(
-                "payments.invalid_url",
-                "success_url and cancel_url must be http(s) URLs of at most 2048 characters.",
-            ));
-        }
-    }
-    Ok(())
+fn check_urls(service: &Service, urls: &ReturnUrls) -> Result<(), Error> {
+    service.return_origins.check(&urls.success, "success_url")?;
+    service.return_origins.check(&urls.cancel, "cancel_url")
 }
 
 struct Intent {
@@ -258,7 +248,7 @@ pub async fn subscribe(
     urls: &ReturnUrls,
     idempotency_key: &str,
 ) -> Result<Opened, Error> {
-    check_urls(urls)?;
+    check_urls(service, urls)?;
     let idempotency = Idempotency::new(
         idempotency_key,
         &[
@@ -344,7 +334,7 @@ pub async fn tip(
     urls: &ReturnUrls,
     idempotency_key: &str,
 ) -> Result<Opened, Error> {
-    check_urls(urls)?;
+    check_urls(service, urls)?;
     let idempotency = Idempotency::new(
         idempotency_key,
         &[
@@ -406,7 +396,7 @@ pub async fn buy_ppv(
     urls: &ReturnUrls,
     idempotency_key: &str,
 ) -> Result<Opened, Error> {
-    check_urls(urls)?;
+    check_urls(service, urls)?;
     let idempotency = Idempotency::new(
         idempotency_key,
         &["ppv", &item_id.to_string(), &urls.success, &urls.cancel],

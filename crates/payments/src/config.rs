@@ -38,6 +38,27 @@ pub struct PaymentsConfig {
     pub policy: PolicyConfig,
     /// Tax data encryption, the payer on forms, the filing threshold.
     pub tax: crate::tax::TaxConfig,
+    /// Checkout and onboarding.
+    pub checkout: CheckoutConfig,
+}
+
+/// Checkout and onboarding settings (section `checkout`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckoutConfig {
+    /// Origins of the platform's client apps (`https://app.example.com`): the only places the
+    /// provider may send a browser back to. `http://` only for loopback. Required.
+    pub return_origins: Vec<String>,
+}
+
+impl Validate for CheckoutConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        crate::return_urls::validate_origins(
+            "checkout.return_origins",
+            &self.return_origins,
+            problems,
+        );
+    }
 }
 
 impl Default for PaymentsConfig {
@@ -65,6 +86,7 @@ impl Default for PaymentsConfig {
             webhooks: WebhookConfig::default(),
             policy: PolicyConfig::default(),
             tax: crate::tax::TaxConfig::default(),
+            checkout: CheckoutConfig::default(),
         }
     }
 }
@@ -82,6 +104,7 @@ impl Validate for PaymentsConfig {
         self.webhooks.validate(problems);
         self.policy.validate(problems);
         self.tax.validate(problems);
+        self.checkout.validate(problems);
     }
 }
 

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod money;
 pub mod payouts;
 pub mod provider;
+pub mod return_urls;
 pub mod scheduler;
 pub mod schema;
 pub mod service;
@@ -175,6 +176,7 @@ pub async fn serve_with(
         relay,
         payment_batches,
         seen_events: webhook::seen::SeenEvents::spawn(db.clone()),
+        return_origins: return_urls::ReturnOrigins::new(&config.checkout.return_origins),
         tax: Arc::new(service::TaxSettings {
             keyring: df_common::keyring::Keyring::from_config(
                 &config.tax.encryption,

@@ -41,6 +41,8 @@ pub struct Service {
     pub payment_batches: crate::webhook::batch::PaymentBatcher,
     /// Tells redelivered events apart before any provider lookup, many per query.
     pub seen_events: crate::webhook::seen::SeenEvents,
+    /// Where the provider may send browsers back to.
+    pub return_origins: crate::return_urls::ReturnOrigins,
 }
 
 /// What the tax flows need.

@@ -613,6 +613,7 @@ impl PaymentsSetup {
         config.provider.simulated.webhook_url = format!("{gateway_url}/v1/webhooks/stripe");
         config.webhooks.signing_secret = secret.clone();
         config.tax = df_payments::tax::TaxConfig::ephemeral();
+        config.checkout.return_origins = vec![TEST_ORIGIN.into()];
         for f in adjust {
             f(&mut config);
         }

@@ -78,58 +78,6 @@ fn mac(key: &[u8], session_token: &str) -> Option<[u8; 32]> {
     Some(mac.finalize().into_bytes().into())
 }
 
-/// `scheme://host[:port]` in canonical form: lowercase, without the scheme's default port.
-/// Refuses anything else (paths, user info, `null`, other schemes).
-pub fn normalize_origin(text: &str) -> Result<String, String> {
-    let refuse = || format!("`{text}` is not an origin (expected http(s)://host[:port])");
-    let (scheme, authority) = text.split_once("://").ok_or_else(refuse)?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => "443",
-        "http" => "80",
-        _ => return Err(refuse()),
-    };
-    if authority.is_empty()
-        || authority
-            .bytes()
-            .any(|b| matches!(b, b'/' | b'?' | b'#' | b'@' | b'\\') || !b.is_ascii_graphic())
-    {
-        return Err(refuse());
-    }
-    let authority = authority.to_ascii_lowercase();
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (inside, after) = rest.split_once(']').ok_or_else(refuse)?;
-        if inside.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(refuse());
-        }
-        let port = match after {
-            "" => None,
-            _ => Some(after.strip_prefix(':').ok_or_else(refuse)?),
-        };
-        (format!("[{inside}]"), port)
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host.to_owned(), Some(port)),
-            None => (authority.clone(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(refuse());
-    }
-    match port {
-        Some(port) if port.parse::<u16>().is_err() => Err(refuse()),
-        Some(port) if port != default_port => Ok(format!("{scheme}://{host}:{port}")),
-        _ => Ok(format!("{scheme}://{host}")),
-    }
-}
-
-/// The origin of a `Referer` URL, normalized; `None` when it has none.
-fn referer_origin(referer: &str) -> Option<String> {
-    let (scheme, rest) = referer.split_once("://")?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    normalize_origin(&format!("{scheme}://{}", &rest[..end])).ok()
-}
-
 /// The value of cookie `name` in the raw `Cookie` headers (the first one, as browsers send the
 /// most specific first). The token is computed over this value exactly as sent. Names are
 /// compared undecoded, so `__Host%2Ddf_session` (which a sibling domain could set, as it lacks
@@ -184,7 +132,7 @@ impl CsrfConfig {
         }
         let mut origins = Vec::new();
         for origin in allowed_origins {
-            match normalize_origin(origin.as_ref()) {
+            match df_common::origin::normalize_origin(origin.as_ref()) {
                 Ok(origin) => origins.push(origin),
                 Err(problem) => problems.push(problem),
             }
@@ -216,7 +164,8 @@ impl CsrfConfig {
 
     /// True when `origin` (as a browser sends it) is allowed.
     pub fn is_allowed_origin(&self, origin: &str) -> bool {
-        normalize_origin(origin).is_ok_and(|origin| self.allowed_origins.contains(&origin))
+        df_common::origin::normalize_origin(origin)
+            .is_ok_and(|origin| self.allowed_origins.contains(&origin))
     }
 
     /// The session cookie's name.
@@ -246,7 +195,7 @@ impl CsrfConfig {
             let referer_allowed = headers
                 .get(header::REFERER)
                 .and_then(|value| value.to_str().ok())
-                .and_then(referer_origin)
+                .and_then(df_common::origin::origin_of_url)
                 .is_some_and(|origin| self.allowed_origins.contains(&origin));
             if !referer_allowed {
                 return Err("no allowed origin or referer");
@@ -571,35 +520,6 @@ mod tests {
             ))
             .insert_header((header::ORIGIN, APP));
         assert_eq!(status_of(req).await, 403);
-    }
-
-    #[test]
-    fn origins_normalize() {
-        assert_eq!(
-            normalize_origin("HTTPS://App.Example.com:443").unwrap(),
-            "https://app.example.com"
-        );
-        assert_eq!(
-            normalize_origin("http://localhost:5173").unwrap(),
-            "http://localhost:5173"
-        );
-        assert_eq!(normalize_origin("http://[::1]:80").unwrap(), "http://[::1]");
-        for bad in [
-            "app.example.com",
-            "https://app.example.com/",
-            "https://user@app.example.com",
-            "ftp://app.example.com",
-            "https://",
-            "https://a:99999",
-            "null",
-            "https://[zz]",
-        ] {
-            assert!(normalize_origin(bad).is_err(), "{bad}");
-        }
-        assert_eq!(
-            referer_origin("https://app.example.com:443/a/b?c#d").as_deref(),
-            Some("https://app.example.com")
-        );
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl Validate for SecurityConfig {
             10 * headers::MIN_HSTS_MAX_AGE_SECS,
         );
         for origin in &self.allowed_origins {
-            if let Err(problem) = csrf::normalize_origin(origin) {
+            if let Err(problem) = df_common::origin::normalize_origin(origin) {
                 problems.push(format!("security.allowed_origins: {problem}"));
             }
         }

@@ -569,3 +569,63 @@ async fn with_payments_down_logins_still_work_and_webhooks_get_503() {
     assert_eq!(problem["code"], "common.unavailable");
     platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_urls_must_point_at_the_platform_s_own_apps() {
+    let platform = Platform::builder().with_payments().start().await;
+    let (creator, creator_id) = member(&platform, "maker_urls", "creator").await;
+    let (fan, _) = member(&platform, "fan_urls", "fan").await;
+    let onboarding = |return_url: &str| {
+        json!({
+            "return_url": return_url,
+            "refresh_url": format!("{APP}/creator/payouts/retry"),
+            "country": "US",
+        })
+    };
+    for (url, code) in [
+        (
+            "https://evil.example/phish",
+            "payments.return_url_not_allowed",
+        ),
+        (
+            "https://app.directfanz.test.evil.example/",
+            "payments.return_url_not_allowed",
+        ),
+        (
+            "http://app.directfanz.test/",
+            "payments.return_url_not_allowed",
+        ),
+        (
+            "https://app.directfanz.test@evil.example/",
+            "payments.invalid_url",
+        ),
+    ] {
+        let (status, problem) = platform
+            .send_json(
+                Method::POST,
+                "/v1/creator/payout-account/onboarding",
+                &creator,
+                Some(onboarding(url)),
+            )
+            .await;
+        assert_eq!(status, 400, "{url}: {problem}");
+        assert_eq!(problem["code"], code, "{url}");
+    }
+    let (status, problem) = platform
+        .send_json(
+            Method::POST,
+            "/v1/tips",
+            &fan,
+            Some(json!({
+                "creator_id": creator_id,
+                "amount": {"amount_minor": 500, "currency": "usd"},
+                "message": "",
+                "success_url": format!("{APP}/paid"),
+                "cancel_url": "https://evil.example/cancelled",
+            })),
+        )
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["code"], "payments.return_url_not_allowed");
+    platform.stop().await;
+}

@@ -77,6 +77,7 @@ impl Payments {
         };
         config.webhooks.signing_secret = secret.clone();
         config.tax = df_payments::tax::TaxConfig::ephemeral();
+        config.checkout.return_origins = vec!["https://app.directfanz.test".into()];
         let grpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let grpc_addr = grpc.local_addr().unwrap();
         drop(grpc);
