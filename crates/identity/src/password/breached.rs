@@ -134,6 +134,8 @@ impl BreachedPasswordChecker {
         }
     }
 
+    /// Fetches the range of `prefix`. Errors never carry the URL: it holds the prefix, which is
+    /// derived from the password and must not reach a log.
     async fn fetch_range(&self, prefix: &str) -> Result<String, Error> {
         let url = format!("{}/range/{prefix}", self.base_url);
         let mut response = self
@@ -142,7 +144,9 @@ impl BreachedPasswordChecker {
             .header("Add-Padding", "true")
             .send()
             .await
-            .map_err(|e| Error::unavailable(anyhow::anyhow!("breach lookup failed: {e}")))?;
+            .map_err(|e| {
+                Error::unavailable(anyhow::anyhow!("breach lookup failed: {}", e.without_url()))
+            })?;
         let status = response.status();
         if !status.is_success() {
             return Err(Error::unavailable(anyhow::anyhow!(
@@ -150,11 +154,12 @@ impl BreachedPasswordChecker {
             )));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| Error::unavailable(anyhow::anyhow!("breach lookup body failed: {e}")))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            Error::unavailable(anyhow::anyhow!(
+                "breach lookup body failed: {}",
+                e.without_url()
+            ))
+        })? {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
                 return Err(Error::unavailable(anyhow::anyhow!(
                     "breach lookup answer exceeds {MAX_RESPONSE_BYTES} bytes"

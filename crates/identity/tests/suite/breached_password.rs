@@ -218,3 +218,26 @@ async fn screen_refuses_breached_passwords_and_honours_fail_open() {
     let error = closed.screen("hunter2hunter2").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Unavailable);
 }
+
+#[tokio::test]
+async fn a_failed_lookup_says_nothing_derived_from_the_password() {
+    // A port nothing listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let password = "violet-oyster-canal-1987";
+    let prefix = &sha1_hex(password)[..5];
+    let error = checker(&format!("http://{closed}"))
+        .is_breached(password)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    // What the fail-open path logs: the code and the cause.
+    let logged = format!("{} {:?} {error:?}", error.code(), error.cause());
+    assert!(
+        !logged.to_uppercase().contains(prefix),
+        "the hash prefix leaks: {logged}"
+    );
+    assert!(logged.contains("breach lookup failed"), "{logged}");
+}
