@@ -18,7 +18,7 @@ use crate::{
     models::{AccountStatus, User, UserRow},
     one_time::{self, Purpose},
     password::hashing,
-    schema::login_throttle,
+    schema::{login_throttle, users},
     sessions::NewSession,
     throttle::{self, Gate, ThrottleState},
     tokens,
@@ -129,6 +129,12 @@ impl Accounts {
             }
         };
 
+        // A hash made with older parameters is replaced while the password is at hand.
+        let stale_hash = user
+            .as_ref()
+            .filter(|user| password_ok && hashing::needs_rehash(&user.password_hash))
+            .map(|user| (user.id, user.password_hash.clone()));
+        let password = input.password.clone();
         let this = self.clone();
         let mut conn = self.db.conn().await?;
         let verdict = conn
@@ -139,13 +145,41 @@ impl Accounts {
             .await?;
         self.after_commit();
         match verdict {
-            Verdict::Success(outcome) => Ok(*outcome),
+            Verdict::Success(outcome) => {
+                if let Some((user_id, old)) = stale_hash {
+                    self.rehash(user_id, &old, password).await;
+                }
+                Ok(*outcome)
+            }
             Verdict::Refused(error) => {
                 if error.code() == "identity.invalid_credentials" {
                     self.count_ip_failure(&ip_key).await;
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// Stores a fresh hash of `password` (just verified against `old`) with the current
+    /// parameters, unless the hash changed meanwhile (a password reset wins). A failure only
+    /// means the next login tries again.
+    async fn rehash(&self, user_id: uuid::Uuid, old: &str, password: String) {
+        let result = async {
+            let fresh = hashing::hash_password_async(password).await?;
+            let mut conn = self.db.conn().await?;
+            diesel::update(
+                users::table
+                    .find(user_id)
+                    .filter(users::password_hash.eq(old)),
+            )
+            .set(users::password_hash.eq(fresh))
+            .execute(&mut conn)
+            .await?;
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(%user_id, code = error.code(), "password rehash failed; retried at the next login");
         }
     }
 

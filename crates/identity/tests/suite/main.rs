@@ -7,4 +7,5 @@ mod grpc_tls;
 mod internal_auth;
 mod mail_adapters;
 mod mail_cooldown;
+mod password_rehash;
 mod support;
