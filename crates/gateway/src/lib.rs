@@ -112,7 +112,6 @@ fn build_server(
     let mut server = HttpServer::new(move || {
         let security = security.clone();
         App::new()
-            .app_data(security::json_config(max_body))
             .app_data(security::problem::payload_config(max_body))
             .app_data(security::query_config())
             .app_data(security::path_config())

@@ -14,7 +14,7 @@
 //!
 //! ```text
 //! App::new()
-//!     .app_data(problem::json_config(max_body_bytes)) // + query_config(), path_config()
+//!     .app_data(problem::payload_config(max_body_bytes)) // + query_config(), path_config()
 //!     .service(web::scope("/v1/auth").wrap(RateLimit::new(limiter.clone(), "auth")) ...)
 //!     .service(web::scope("/v1/webhooks").wrap(RateLimit::new(limiter.clone(), "webhook")) ...)
 //!     .service(web::scope("/v1").wrap(RateLimit::new(limiter.clone(), "api")) ...)
@@ -31,6 +31,7 @@
 pub mod client_ip;
 pub mod csrf;
 pub mod headers;
+pub mod json;
 pub mod problem;
 pub mod ratelimit;
 pub mod request_id;
@@ -49,7 +50,8 @@ pub use self::{
     client_ip::{ClientIp, TrustedProxies},
     csrf::{Csrf, CsrfConfig, csrf_token_for, verify_csrf_token},
     headers::SecurityHeaders,
-    problem::{ApiError, json_config, not_found, path_config, query_config},
+    json::Json,
+    problem::{ApiError, not_found, path_config, query_config},
     ratelimit::{AuthenticatedUser, RateLimit, RateLimitRule, RateLimiter},
     request_id::{RequestId, RequestIdMiddleware},
 };

@@ -11,20 +11,21 @@
 //! while the task-local is in scope.
 //!
 //! The extractor configs here make actix's own parse failures use the same shape, with messages
-//! that never echo what serde found in the input (only where: line and column).
+//! and logged causes that never echo what serde found in the input (JSON bodies go through
+//! [`super::json::Json`]).
 
 use std::fmt;
 
 use actix_web::{
     HttpRequest, HttpResponse, ResponseError,
-    error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError},
+    error::{PathError, QueryPayloadError},
     http::{
         StatusCode,
         header::{self, HeaderValue},
     },
     web,
 };
-use df_common::{Error, ErrorKind};
+use df_common::Error;
 
 /// Media type of problem documents.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -110,13 +111,6 @@ impl actix_web::Responder for ApiError {
     }
 }
 
-/// `web::JsonConfig` with the body limit and problem-shaped errors.
-pub fn json_config(max_body_bytes: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(max_body_bytes)
-        .error_handler(|error, _req| ApiError(json_error(&error)).into())
-}
-
 /// `web::PayloadConfig` (raw `Bytes`/`String` bodies) with the same limit.
 pub fn payload_config(max_body_bytes: usize) -> web::PayloadConfig {
     web::PayloadConfig::new(max_body_bytes)
@@ -132,62 +126,23 @@ pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|error, _req| ApiError(path_error(&error)).into())
 }
 
-/// Maps a JSON extractor failure to a public error. The serde message names fields and values
-/// from the input, so it goes only into the private cause.
-pub fn json_error(error: &JsonPayloadError) -> Error {
-    match error {
-        JsonPayloadError::OverflowKnownLength { limit, .. }
-        | JsonPayloadError::Overflow { limit } => too_large(*limit),
-        JsonPayloadError::Payload(PayloadError::Overflow) => Error::new(
-            ErrorKind::PayloadTooLarge,
-            "common.payload_too_large",
-            "The request body is too large.",
-        ),
-        JsonPayloadError::ContentType => Error::invalid_input(
-            "common.invalid_content_type",
-            "The request body must be sent as application/json.",
-        ),
-        JsonPayloadError::Deserialize(inner) | JsonPayloadError::Serialize(inner) => {
-            let message = match inner.classify() {
-                serde_json::error::Category::Data => format!(
-                    "The request body does not have the expected fields or types (line {}, column {}).",
-                    inner.line(),
-                    inner.column()
-                ),
-                _ => format!(
-                    "The request body is not valid JSON (line {}, column {}).",
-                    inner.line(),
-                    inner.column()
-                ),
-            };
-            Error::invalid_input("common.invalid_json", message)
-                .with_cause(anyhow::anyhow!("json body: {inner}"))
-        }
-        JsonPayloadError::Payload(inner) => {
-            Error::invalid_input("common.invalid_body", "The request body could not be read.")
-                .with_cause(anyhow::anyhow!("body: {inner}"))
-        }
-        other => Error::invalid_input("common.invalid_json", "The request body is not valid JSON.")
-            .with_cause(anyhow::anyhow!("json body: {other}")),
-    }
-}
-
-fn too_large(limit: usize) -> Error {
-    Error::new(
-        ErrorKind::PayloadTooLarge,
-        "common.payload_too_large",
-        format!("The request body is larger than {limit} bytes."),
-    )
-}
-
+// serde's messages quote the offending value; only the kind of failure is kept.
 fn query_error(error: &QueryPayloadError) -> Error {
+    let what = match error {
+        QueryPayloadError::Deserialize(_) => "a parameter does not parse",
+        _ => "unreadable",
+    };
     Error::invalid_input("common.invalid_query", "The query string is not valid.")
-        .with_cause(anyhow::anyhow!("query: {error}"))
+        .with_cause(anyhow::anyhow!("query: {what}"))
 }
 
 fn path_error(error: &PathError) -> Error {
+    let what = match error {
+        PathError::Deserialize(_) => "a segment does not parse",
+        _ => "unreadable",
+    };
     Error::invalid_input("common.invalid_path", "A path parameter is not valid.")
-        .with_cause(anyhow::anyhow!("path: {error}"))
+        .with_cause(anyhow::anyhow!("path: {what}"))
 }
 
 /// Renders what a client would receive for `req`, including an `Err` that actix turns into a
@@ -226,6 +181,7 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
+    use df_common::ErrorKind;
 
     #[derive(Debug, Deserialize)]
     struct Body {
@@ -235,7 +191,7 @@ mod tests {
         age: u32,
     }
 
-    async fn echo(_body: web::Json<Body>) -> HttpResponse {
+    async fn echo(_body: crate::security::Json<Body>) -> HttpResponse {
         HttpResponse::Ok().finish()
     }
 
@@ -259,7 +215,7 @@ mod tests {
         () => {
             actix_test::init_service(
                 App::new()
-                    .app_data(json_config(64))
+                    .app_data(payload_config(64))
                     .app_data(query_config())
                     .app_data(path_config())
                     .route("/echo", web::post().to(echo))

@@ -6,6 +6,7 @@ use df_proto::identity::v1 as pb;
 use serde::{Deserialize, Serialize};
 
 use super::cookies;
+use crate::security::Json;
 use crate::{
     auth::AuthState,
     routes::me::UserView,
@@ -43,7 +44,7 @@ pub async fn handle(
     auth: web::Data<AuthState>,
     csrf: web::Data<CsrfConfig>,
     proxies: web::Data<TrustedProxies>,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let user_agent = request

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::Accepted;
+use crate::security::Json;
 use crate::{security::problem::ApiError, upstream::Identity};
 
 /// Request body of `request`.
@@ -16,7 +17,7 @@ pub struct ResetRequestBody {
 /// Emails a reset link if the account exists; the answer is the same either way.
 pub async fn request(
     identity: web::Data<Identity>,
-    body: web::Json<ResetRequestBody>,
+    body: Json<ResetRequestBody>,
 ) -> Result<HttpResponse, ApiError> {
     identity
         .request_password_reset(body.into_inner().email)
@@ -35,7 +36,7 @@ pub struct ResetConfirmBody {
 /// Sets the new password; every session of the account ends.
 pub async fn confirm(
     identity: web::Data<Identity>,
-    body: web::Json<ResetConfirmBody>,
+    body: Json<ResetConfirmBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     identity

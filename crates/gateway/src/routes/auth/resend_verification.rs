@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::Accepted;
+use crate::security::Json;
 use crate::{security::problem::ApiError, upstream::Identity};
 
 /// Request body.
@@ -17,7 +18,7 @@ pub struct ResendBody {
 /// Handler.
 pub async fn handle(
     identity: web::Data<Identity>,
-    body: web::Json<ResendBody>,
+    body: Json<ResendBody>,
 ) -> Result<HttpResponse, ApiError> {
     identity
         .resend_verification(body.into_inner().email)

@@ -6,6 +6,7 @@ use df_proto::identity::v1 as pb;
 use serde::Deserialize;
 
 use super::Accepted;
+use crate::security::Json;
 use crate::{security::problem::ApiError, upstream::Identity};
 
 /// Request body.
@@ -23,7 +24,7 @@ pub struct SignupBody {
 /// Handler.
 pub async fn handle(
     identity: web::Data<Identity>,
-    body: web::Json<SignupBody>,
+    body: Json<SignupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let role = match body.role.as_deref() {

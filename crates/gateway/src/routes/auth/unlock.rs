@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use crate::security::Json;
 use crate::{security::problem::ApiError, upstream::Identity};
 
 /// Request body.
@@ -15,7 +16,7 @@ pub struct UnlockBody {
 /// Handler.
 pub async fn handle(
     identity: web::Data<Identity>,
-    body: web::Json<UnlockBody>,
+    body: Json<UnlockBody>,
 ) -> Result<HttpResponse, ApiError> {
     identity.unlock_login(body.into_inner().token).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::Accepted;
+use crate::security::Json;
 use crate::{security::problem::ApiError, upstream::Identity};
 
 /// Request body.
@@ -16,7 +17,7 @@ pub struct VerifyEmailBody {
 /// Handler.
 pub async fn handle(
     identity: web::Data<Identity>,
-    body: web::Json<VerifyEmailBody>,
+    body: Json<VerifyEmailBody>,
 ) -> Result<HttpResponse, ApiError> {
     identity.verify_email(body.into_inner().token).await?;
     Ok(HttpResponse::Ok().json(Accepted { status: "verified" }))

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use df_proto::payments::v1 as pb;
 use serde::{Deserialize, Serialize};
 
+use crate::security::Json;
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
 /// Request body of `start_onboarding`.
@@ -56,7 +57,7 @@ impl From<pb::PayoutAccount> for PayoutAccountView {
 pub async fn start_onboarding(
     caller: Authenticated,
     payments: web::Data<Payments>,
-    body: web::Json<OnboardingBody>,
+    body: Json<OnboardingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let answer = payments

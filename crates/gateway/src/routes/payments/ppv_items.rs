@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{IdempotencyKey, Money, checkout_created, money};
+use crate::security::Json;
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
 /// Request body of `create`.
@@ -49,7 +50,7 @@ impl From<pb::PpvItem> for PpvItemView {
 pub async fn create(
     caller: Authenticated,
     payments: web::Data<Payments>,
-    body: web::Json<PpvItemBody>,
+    body: Json<PpvItemBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let item = payments
@@ -79,7 +80,7 @@ pub async fn purchase(
     payments: web::Data<Payments>,
     id: web::Path<Uuid>,
     idempotency: IdempotencyKey,
-    body: web::Json<PurchaseBody>,
+    body: Json<PurchaseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let checkout = payments

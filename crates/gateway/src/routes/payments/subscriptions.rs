@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{IdempotencyKey, Page, checkout_created, instant, required_instant};
+use crate::security::Json;
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
 /// Request body of `subscribe`.
@@ -57,7 +58,7 @@ pub async fn subscribe(
     caller: Authenticated,
     payments: web::Data<Payments>,
     idempotency: IdempotencyKey,
-    body: web::Json<SubscribeBody>,
+    body: Json<SubscribeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let checkout = payments

@@ -12,6 +12,7 @@ use df_proto::payments::v1 as pb;
 use serde::{Deserialize, Serialize};
 
 use super::{TaxFormFormat, TaxFormQuery, non_empty, required_instant};
+use crate::security::Json;
 use crate::{
     auth::Authenticated,
     security::problem::ApiError,
@@ -115,7 +116,7 @@ fn exposed(secret: Option<Secret<String>>) -> String {
 pub async fn put_profile(
     caller: Authenticated,
     payments: web::Data<Payments>,
-    body: web::Json<TaxProfileBody>,
+    body: Json<TaxProfileBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let profile = payments

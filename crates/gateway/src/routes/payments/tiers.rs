@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Money, Page, instant, money, timestamp};
+use crate::security::Json;
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
 /// A promotional discount of the first period, valid until `ends_at`.
@@ -117,7 +118,7 @@ impl From<pb::Tier> for TierView {
 pub async fn create(
     caller: Authenticated,
     payments: web::Data<Payments>,
-    body: web::Json<TierBody>,
+    body: Json<TierBody>,
 ) -> Result<HttpResponse, ApiError> {
     let tier = payments
         .create_tier((&caller).into(), body.into_inner().into())
@@ -130,7 +131,7 @@ pub async fn update(
     caller: Authenticated,
     payments: web::Data<Payments>,
     id: web::Path<Uuid>,
-    body: web::Json<TierBody>,
+    body: Json<TierBody>,
 ) -> Result<HttpResponse, ApiError> {
     let tier = payments
         .update_tier(

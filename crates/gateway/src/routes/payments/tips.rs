@@ -6,6 +6,7 @@ use df_proto::payments::v1 as pb;
 use serde::Deserialize;
 
 use super::{IdempotencyKey, Money, checkout_created};
+use crate::security::Json;
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
 /// Request body.
@@ -26,7 +27,7 @@ pub async fn tip(
     caller: Authenticated,
     payments: web::Data<Payments>,
     idempotency: IdempotencyKey,
-    body: web::Json<TipBody>,
+    body: Json<TipBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let checkout = payments
