@@ -127,12 +127,14 @@ pub async fn serve_with(
         ProviderKind::Simulated => {
             let sim_config = &config.provider.simulated;
             let secret = config.webhooks.signing_secret.clone();
+            let previous = wiring.simulated.as_ref().and_then(|slot| slot.get());
             let (sim, deliveries) = SimulatedProvider::new(
                 clock.clone(),
                 &sim_config.public_url,
                 secret,
                 &sim_config.webhook_url,
                 sim_config.delivery_attempts,
+                previous,
             );
             side_tasks.push(tokio::spawn(deliveries.run(shutdown.clone())));
             if let Some(listener) = listeners.simulated {

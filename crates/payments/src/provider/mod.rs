@@ -156,6 +156,14 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The processor's fee for a payment, from its charge's balance transaction.
     async fn processor_fee(&self, lookup: &FeeLookup) -> Result<i64, Error>;
 
+    /// The metadata of a payment intent, or `None` when the provider has no such payment
+    /// intent: an event about a charge that names no metadata of ours is attributed (or found
+    /// foreign) through it.
+    async fn payment_intent_metadata(
+        &self,
+        payment_intent: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, Error>;
+
     /// Starts a payout from the connected account to the creator's bank; returns `po_...`.
     async fn create_payout(&self, request: &PayoutRequest) -> Result<String, Error>;
 

@@ -77,7 +77,7 @@ pub struct SimulatedProvider {
 }
 
 struct Inner {
-    state: Mutex<SimState>,
+    state: Arc<Mutex<SimState>>,
     clock: Clock,
     public_url: String,
     outbound: mpsc::UnboundedSender<Value>,
@@ -98,18 +98,22 @@ fn sim_id(prefix: &str) -> String {
 
 impl SimulatedProvider {
     /// A provider whose pages live at `public_url` and whose events are signed with `secret`;
-    /// run the returned [`Deliveries`] to send them to `webhook_url`.
+    /// run the returned [`Deliveries`] to send them to `webhook_url`. `previous` is the provider
+    /// of an earlier start of this process's payments service: the new one keeps its accounts,
+    /// subscriptions and payments, as the real provider outlives a restart of ours.
     pub fn new(
         clock: Clock,
         public_url: &str,
         secret: Secret<String>,
         webhook_url: &str,
         attempts: u32,
+        previous: Option<&SimulatedProvider>,
     ) -> (Self, Deliveries) {
         let (outbound, receiver) = mpsc::unbounded_channel();
+        let state = previous.map_or_else(Arc::default, |p| Arc::clone(&p.inner.state));
         let provider = Self {
             inner: Arc::new(Inner {
-                state: Mutex::new(SimState::default()),
+                state,
                 clock: clock.clone(),
                 public_url: public_url.trim_end_matches('/').to_owned(),
                 outbound,
@@ -355,6 +359,27 @@ impl SimulatedProvider {
         self.state().fail_payouts = count;
     }
 
+    /// Records a one-off payment taken outside its own pages (seed data, replayed provider
+    /// events), so that later look-ups, refunds and disputes find its payment intent.
+    pub fn record_payment(
+        &self,
+        payment_intent: &str,
+        amount: i64,
+        currency: &str,
+        metadata: BTreeMap<String, String>,
+    ) {
+        self.state().charges.insert(
+            payment_intent.to_owned(),
+            SimCharge {
+                payment_intent: payment_intent.to_owned(),
+                amount,
+                refunded: 0,
+                currency: currency.to_owned(),
+                metadata,
+            },
+        );
+    }
+
     /// Refunds part of a one-off payment (by payment intent id), as an admin would in the
     /// provider's dashboard.
     pub fn refund(&self, payment_intent: &str, amount: i64) -> Result<(), Error> {
@@ -569,6 +594,17 @@ impl PaymentProvider for SimulatedProvider {
 
     async fn processor_fee(&self, lookup: &FeeLookup) -> Result<i64, Error> {
         Ok(money::simulated_processor_fee(lookup.amount))
+    }
+
+    async fn payment_intent_metadata(
+        &self,
+        payment_intent: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, Error> {
+        Ok(self
+            .state()
+            .charges
+            .get(payment_intent)
+            .map(|charge| charge.metadata.clone()))
     }
 
     async fn create_payout(&self, request: &PayoutRequest) -> Result<String, Error> {

@@ -713,6 +713,26 @@ impl PaymentProvider for StripeProvider {
         Ok(transaction.fee)
     }
 
+    async fn payment_intent_metadata(
+        &self,
+        payment_intent: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, Error> {
+        let request = RetrievePaymentIntent::new(payment_intent);
+        let found = self
+            .call("retrieve_payment_intent", None, |strategy| {
+                request
+                    .customize()
+                    .request_strategy(strategy)
+                    .send(&self.client)
+            })
+            .await;
+        match found {
+            Ok(intent) => Ok(Some(intent.metadata.into_iter().collect())),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     async fn create_payout(&self, request: &PayoutRequest) -> Result<String, Error> {
         let payout = CreatePayout::new(request.amount, currency(&request.currency)).metadata(
             HashMap::from([("df_payout_id".to_owned(), request.payout_id.to_string())]),

@@ -2,6 +2,13 @@
 //! the same transaction as every change the event makes, so a redelivery is a no-op and a crash
 //! half-way applies nothing. Lookups at the provider (fees, current subscription state) happen
 //! before the transaction opens, so no connection is held across a network call.
+//!
+//! An event about something not known here is one of two things. If the object is ours (it
+//! carries the references payments puts on what it creates, or its payment intent does), the
+//! event overtook the one that creates it: it is refused as retryable, and the provider
+//! delivers it again later. If the object is not ours (another integration on the same
+//! provider account), retrying cannot help: the event is acknowledged and ignored, and counted
+//! in `df_payments_webhook_foreign_events_total`.
 
 use chrono::{DateTime, Utc};
 use df_common::Error;
@@ -107,6 +114,62 @@ pub async fn ingest(
 struct Remote {
     processor_fee: Option<i64>,
     subscription: Option<RemoteSubscription>,
+    /// For an event about a charge not known here and carrying none of our references: whether
+    /// its payment intent does (`Some(false)`: the provider has none, or one without them).
+    payment_intent_ours: Option<bool>,
+}
+
+/// The references payments puts on every object it creates at the provider.
+fn carries_our_references(obj: Obj<'_>) -> bool {
+    metadata_uuid(obj, "df_checkout_id").is_some()
+        || metadata_uuid(obj, "df_payout_id").is_some()
+        || (metadata_uuid(obj, "fan_id").is_some() && metadata_uuid(obj, "creator_id").is_some())
+}
+
+/// Marks an event about an object this platform never created.
+#[derive(Debug, thiserror::Error)]
+#[error("the event is about a {0} this platform did not create")]
+struct ForeignObject(&'static str);
+
+fn foreign(what: &'static str) -> Error {
+    Error::invalid_input(
+        "payments.webhook_foreign_object",
+        "The event is about an object payments did not create.",
+    )
+    .with_cause(ForeignObject(what))
+}
+
+fn is_foreign(error: &Error) -> bool {
+    error
+        .cause()
+        .is_some_and(|cause| cause.downcast_ref::<ForeignObject>().is_some())
+}
+
+/// Events acknowledged without effect because their object is not ours, by event type.
+static FOREIGN_EVENTS: std::sync::LazyLock<Option<prometheus::IntCounterVec>> =
+    std::sync::LazyLock::new(|| {
+        df_common::telemetry::metrics::counter_vec(
+            "df_payments_webhook_foreign_events_total",
+            "Provider events about objects payments did not create, acknowledged and ignored.",
+            &["event_type"],
+        )
+        .ok()
+    });
+
+/// Whether the charge an event is about (not known here, without our references) belongs to a
+/// payment intent of ours; `None` when the event needs no such look-up.
+async fn charge_owner(service: &Service, obj: Obj<'_>, known: bool) -> Result<Option<bool>, Error> {
+    if known || carries_our_references(obj) {
+        return Ok(None);
+    }
+    let Some(intent) = obj.id_of("payment_intent") else {
+        return Ok(Some(false));
+    };
+    let metadata = service.provider.payment_intent_metadata(intent).await?;
+    Ok(Some(metadata.is_some_and(|metadata| {
+        metadata.contains_key("df_checkout_id")
+            || (metadata.contains_key("fan_id") && metadata.contains_key("creator_id"))
+    })))
 }
 
 async fn prefetch(service: &Service, event: &Event) -> Result<Remote, Error> {
@@ -159,7 +222,9 @@ async fn prefetch(service: &Service, event: &Event) -> Result<Remote, Error> {
             let pi = obj.id_of("payment_intent").unwrap_or_default();
             let mut conn = service.db.conn().await?;
             let known = charges::find_for_update(&mut conn, Some(charge), &[pi]).await?;
-            if known.is_none() {
+            drop(conn);
+            remote.payment_intent_ours = charge_owner(service, obj, known.is_some()).await?;
+            if known.is_none() && remote.payment_intent_ours != Some(false) {
                 remote.processor_fee = Some(
                     service
                         .provider
@@ -176,6 +241,17 @@ async fn prefetch(service: &Service, event: &Event) -> Result<Remote, Error> {
                         .await?,
                 );
             }
+        }
+        "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
+            let mut conn = service.db.conn().await?;
+            let known = charges::find_for_update(
+                &mut conn,
+                obj.id_of("charge"),
+                &[obj.id_of("payment_intent").unwrap_or_default()],
+            )
+            .await?;
+            drop(conn);
+            remote.payment_intent_ours = charge_owner(service, obj, known.is_some()).await?;
         }
         "checkout.session.completed" => {
             if let Some(sub) = obj.id_of("subscription") {
@@ -213,6 +289,28 @@ async fn apply(
     event: &Event,
     remote: &Remote,
 ) -> Result<(Outcome, Vec<Uuid>), Error> {
+    match apply_known(service, conn, event, remote).await {
+        // Nothing was changed before the object turned out not to be ours; the event stays
+        // recorded, so redeliveries are duplicates.
+        Err(error) if is_foreign(&error) => {
+            if let Some(counter) = FOREIGN_EVENTS.as_ref() {
+                counter
+                    .with_label_values(&[event.event_type.as_str()])
+                    .inc();
+            }
+            tracing::info!(event_type = %event.event_type, "provider event about an object we did not create; ignored");
+            Ok((Outcome::Ignored, Vec::new()))
+        }
+        other => other,
+    }
+}
+
+async fn apply_known(
+    service: &Service,
+    conn: &mut AsyncPgConnection,
+    event: &Event,
+    remote: &Remote,
+) -> Result<(Outcome, Vec<Uuid>), Error> {
     let obj = event.object();
     let at = event.created_at();
     let fans = match event.event_type.as_str() {
@@ -234,7 +332,7 @@ async fn apply(
         "customer.subscription.deleted" => subscription_deleted(conn, obj, at).await?,
         "charge.refunded" => refunded(service, conn, obj, remote, at).await?,
         "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
-            dispute(service, conn, &event.event_type, obj, at).await?
+            dispute(service, conn, &event.event_type, obj, remote, at).await?
         }
         "account.updated" => {
             account_updated(conn, obj, at).await?;
@@ -292,7 +390,11 @@ async fn checkout_completed(
     let Some(sub) = obj.id_of("subscription") else {
         return Ok(Vec::new());
     };
-    let who = attribution(obj).ok_or_else(unattributed)?;
+    let who = match attribution(obj) {
+        Some(who) => who,
+        None if carries_our_references(obj) => return Err(unattributed()),
+        None => return Err(foreign("checkout session")),
+    };
     let (status, period_end) = match &remote.subscription {
         Some(r) => (
             subscriptions::status_from_provider(&r.status),
@@ -395,7 +497,7 @@ async fn invoice_paid(
     let row = match (subscriptions::find_for_update(conn, sub).await?, who) {
         (Some(row), _) => row,
         (None, Some(who)) => subscriptions::ensure(conn, sub, who, "active", period_end).await?,
-        (None, None) => return Err(out_of_order("subscription")),
+        (None, None) => return Err(foreign("subscription")),
     };
     let amount = obj.int("amount_paid").unwrap_or(0);
     if amount > 0 {
@@ -430,7 +532,12 @@ async fn invoice_failed(
         return Ok(Vec::new());
     };
     let Some(row) = subscriptions::find_for_update(conn, sub).await? else {
-        return Err(out_of_order("subscription"));
+        return Err(
+            match attribution(event::invoice_subscription_metadata(obj)) {
+                Some(_) => out_of_order("subscription"),
+                None => foreign("subscription"),
+            },
+        );
     };
     subscriptions::renewal_failed(conn, &row, at).await?;
     Ok(vec![row.fan_id])
@@ -467,7 +574,7 @@ async fn subscription_changed(
             )
             .await?
         }
-        (None, None) => return Err(out_of_order("subscription")),
+        (None, None) => return Err(foreign("subscription")),
     };
     // The fetched state is current whatever the event's age; the event's own copy only counts
     // when it is newer than what was applied.
@@ -487,7 +594,10 @@ async fn subscription_deleted(
 ) -> Result<Vec<Uuid>, Error> {
     let id = obj.str("id").unwrap_or_default();
     let Some(row) = subscriptions::find_for_update(conn, id).await? else {
-        return Err(out_of_order("subscription"));
+        return Err(match attribution(obj) {
+            Some(_) => out_of_order("subscription"),
+            None => foreign("subscription"),
+        });
     };
     let ended_at = obj.time("ended_at").unwrap_or(at);
     subscriptions::ended(conn, &row, ended_at).await?;
@@ -514,7 +624,11 @@ async fn refunded(
             metadata_uuid(obj, "fan_id"),
             metadata_uuid(obj, "creator_id"),
         ) else {
-            return Err(out_of_order("payment"));
+            return Err(if remote.payment_intent_ours == Some(false) {
+                foreign("charge")
+            } else {
+                out_of_order("payment")
+            });
         };
         let gross = obj.int("amount").unwrap_or(0);
         if gross <= 0 || pi.is_empty() {
@@ -551,12 +665,17 @@ async fn dispute(
     conn: &mut AsyncPgConnection,
     event_type: &str,
     obj: Obj<'_>,
+    remote: &Remote,
     at: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, Error> {
     let charge = obj.id_of("charge");
     let pi = obj.id_of("payment_intent").unwrap_or_default();
     let Some(payment) = charges::find_for_update(conn, charge, &[pi]).await? else {
-        return Err(out_of_order("payment"));
+        return Err(if remote.payment_intent_ours == Some(false) {
+            foreign("charge")
+        } else {
+            out_of_order("payment")
+        });
     };
     let fee: i64 = obj
         .0

@@ -7,6 +7,7 @@ mod access_log;
 mod batch_apply;
 mod entitlement_cache;
 mod erasure;
+mod foreign_events;
 mod ledger_guards;
 mod money_flows;
 mod stripe_wire;

@@ -100,9 +100,7 @@ impl FakeStripe {
 }
 
 fn fixture(name: &str) -> Value {
-    let all: Value =
-        serde_json::from_str(include_str!("../fixtures/stripe/resources.json")).unwrap();
-    all["resources"][name].clone()
+    crate::support::stripe_fixtures()[name].clone()
 }
 
 fn stripe_error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> Response {
@@ -335,9 +333,17 @@ fn answer(
                               "url": "/v1/invoice_payments"});
             (StatusCode::OK, list)
         }
+        ("GET", ["v1", "payment_intents", "pi_gone"]) => refusal(
+            StatusCode::NOT_FOUND,
+            "resource_missing",
+            "No such payment_intent: 'pi_gone'",
+        ),
         ("GET", ["v1", "payment_intents", intent]) => {
             let mut remote = fixture("payment_intent");
             remote["id"] = json!(intent);
+            if intent.starts_with("pi_ours") {
+                remote["metadata"] = json!({"kind": "tip", "fan_id": "f", "creator_id": "c"});
+            }
             let charge = format!("ch_of_{intent}");
             remote["latest_charge"] = if expands(form, "latest_charge.balance_transaction") {
                 charge_json(&charge, true)
@@ -886,6 +892,28 @@ async fn the_fee_is_found_from_a_charge_a_payment_intent_or_only_an_invoice() {
         .unwrap_err();
     assert_eq!(error.code(), "payments.fee_unknown");
     assert_eq!(error.kind(), ErrorKind::Unavailable);
+}
+
+/// Whether a charge an event names belongs to a payment intent of ours is read from the
+/// intent's metadata; an intent Stripe does not know is `None`, not an error.
+#[tokio::test]
+async fn a_payment_intent_s_metadata_is_read_and_a_missing_one_is_none() {
+    let (fake, provider) = setup(3).await;
+    let ours = provider.payment_intent_metadata("pi_ours_1").await.unwrap();
+    let ours = ours.unwrap();
+    assert_eq!(ours.get("fan_id").map(String::as_str), Some("f"));
+    assert_eq!(ours.get("creator_id").map(String::as_str), Some("c"));
+    let theirs = provider.payment_intent_metadata("pi_theirs").await.unwrap();
+    assert_eq!(theirs.map(|m| m.is_empty()), Some(true));
+    assert_eq!(
+        provider.payment_intent_metadata("pi_gone").await.unwrap(),
+        None
+    );
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 3, "a 404 is an answer, not retried");
+    assert_eq!(seen[0].method, Method::GET);
+    assert_eq!(seen[0].path, "/v1/payment_intents/pi_ours_1");
+    assert!(seen.iter().all(|s| s.idempotency_key.is_none()));
 }
 
 #[tokio::test]

@@ -165,7 +165,12 @@ impl Payments {
         }
     }
 
-    /// The simulated provider of the first start.
+    /// The admin listener (`/metrics`, `/readyz`) of the running instance.
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
+
+    /// The simulated provider of the first start (restarts keep its accounts and payments).
     pub fn simulated(&self) -> &SimulatedProvider {
         self.simulated
             .get()
@@ -305,4 +310,29 @@ async fn relay_webhooks(
         }),
     );
     let _ = axum::serve(listener, app).await;
+}
+
+/// Stripe's published example of every API object, by object name (`charge`, `invoice`, ...),
+/// from `tests/fixtures/stripe/resources.json`.
+pub fn stripe_fixtures() -> &'static serde_json::Value {
+    static FIXTURES: OnceLock<serde_json::Value> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let text = include_str!("../fixtures/stripe/resources.json");
+        serde_json::from_str::<serde_json::Value>(text).unwrap()["resources"].clone()
+    })
+}
+
+/// Stripe's example event with `object` inside.
+pub fn stripe_event(
+    id: &str,
+    event_type: &str,
+    created: i64,
+    object: serde_json::Value,
+) -> serde_json::Value {
+    let mut event = stripe_fixtures()["event"].clone();
+    event["id"] = serde_json::json!(id);
+    event["type"] = serde_json::json!(event_type);
+    event["created"] = serde_json::json!(created);
+    event["data"] = serde_json::json!({ "object": object });
+    event
 }
