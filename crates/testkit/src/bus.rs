@@ -266,40 +266,29 @@ impl Drop for TestBus {
         let url = self.url.clone();
         let namespace = self.namespace.clone();
         let queues = self.queues.lock().map(|q| q.clone()).unwrap_or_default();
-        // Drop may run inside a runtime; do the async work on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        crate::cleanup::run_bounded("test bus namespace", async move {
+            let Ok(connection) = Connection::connect(&url, ConnectionProperties::default()).await
             else {
                 return;
             };
-            runtime.block_on(async move {
-                let Ok(connection) =
-                    Connection::connect(&url, ConnectionProperties::default()).await
-                else {
-                    return;
-                };
-                for queue in &queues {
-                    for name in [queue.clone(), topology::dead_letter_queue(queue)] {
-                        delete_queue(&connection, &name).await;
-                    }
+            for queue in &queues {
+                for name in [queue.clone(), topology::dead_letter_queue(queue)] {
+                    delete_queue(&connection, &name).await;
                 }
-                for exchange in [
-                    topology::events_exchange(&namespace),
-                    topology::dead_letter_exchange(&namespace),
-                ] {
-                    if let Ok(channel) = connection.create_channel().await {
-                        let _ = channel
-                            .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
-                            .await;
-                        close_channel(&channel).await;
-                    }
+            }
+            for exchange in [
+                topology::events_exchange(&namespace),
+                topology::dead_letter_exchange(&namespace),
+            ] {
+                if let Ok(channel) = connection.create_channel().await {
+                    let _ = channel
+                        .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                        .await;
+                    close_channel(&channel).await;
                 }
-                let _ = connection.close(200, "done".into()).await;
-            });
-        })
-        .join();
+            }
+            let _ = connection.close(200, "done".into()).await;
+        });
     }
 }
 

@@ -103,25 +103,15 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
-        // Drop may run inside a runtime; do the async work on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                if let Ok(mut admin) =
-                    AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await
-                {
-                    let _ = sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        })
-        .join();
+        crate::cleanup::run_bounded("test database", async move {
+            if let Ok(mut admin) =
+                AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await
+            {
+                let _ = sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        });
     }
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cleanup;
 pub mod db;
 pub mod proxy;
 pub mod redis;

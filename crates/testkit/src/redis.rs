@@ -64,33 +64,24 @@ impl Default for TestRedis {
 impl Drop for TestRedis {
     fn drop(&mut self) {
         let pattern = format!("{}*", self.prefix);
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+        crate::cleanup::run_bounded("test Redis prefix", async move {
+            let Ok(client) = deadpool_redis::redis::Client::open(server_url()) else {
                 return;
             };
-            runtime.block_on(async move {
-                let Ok(client) = deadpool_redis::redis::Client::open(server_url()) else {
-                    return;
-                };
-                let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-                    return;
-                };
-                let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
-                    .arg(&pattern)
+            let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                return;
+            };
+            let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
+                .arg(&pattern)
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = deadpool_redis::redis::cmd("DEL")
+                    .arg(keys)
                     .query_async(&mut conn)
-                    .await
-                    .unwrap_or_default();
-                if !keys.is_empty() {
-                    let _: Result<(), _> = deadpool_redis::redis::cmd("DEL")
-                        .arg(keys)
-                        .query_async(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
+                    .await;
+            }
+        });
     }
 }
