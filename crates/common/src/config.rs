@@ -207,8 +207,18 @@ fn env_key(name: &str) -> Option<String> {
     Some(rest.to_ascii_lowercase().replace("__", "."))
 }
 
-/// Recognises numbers and booleans in environment text.
+/// Recognises numbers and booleans in environment text, and lists written as TOML arrays
+/// (`DF_CHECKOUT__RETURN_ORIGINS='["https://app.example.com"]'`).
 fn parse_scalar(value: &str) -> Value {
+    let trimmed = value.trim();
+    if trimmed.starts_with('[')
+        && trimmed.ends_with(']')
+        && let Ok(mut table) = toml::from_str::<toml::Table>(&format!("list = {trimmed}"))
+        && let Some(list) = table.remove("list")
+        && let Ok(list) = Value::serialize(list)
+    {
+        return list;
+    }
     if let Ok(b) = value.parse::<bool>() {
         return Value::from(b);
     }
@@ -238,6 +248,7 @@ fn text_wanted_at(error: &figment::Error, env: &[(String, String)]) -> Option<St
             | figment::error::Actual::Unsigned(_)
             | figment::error::Actual::Signed(_)
             | figment::error::Actual::Float(_)
+            | figment::error::Actual::Seq
     );
     let path = error.path.join(".");
     (scalar && expected.contains("str") && env.iter().any(|(k, _)| *k == path)).then_some(path)
@@ -373,9 +384,14 @@ pub struct DatabaseConfig {
     pub pgbouncer_transaction_mode: bool,
     /// Run embedded migrations at start-up.
     pub run_migrations: bool,
-    /// Direct (not pooled) URL used for migrations; required when migrating at start-up behind
-    /// PgBouncer in transaction mode, whose pooled connections cannot hold the migration lock.
+    /// Direct (not pooled) URL used for migrations, as the role that owns the schema; required
+    /// when migrating at start-up behind PgBouncer in transaction mode, whose pooled connections
+    /// cannot hold the migration lock.
     pub migration_url: Option<Secret<String>>,
+    /// The role the service runs as (`url`'s user), when it is not the schema's owner: after
+    /// migrating, the owner grants it row access and nothing more (no DDL, so the ledger's
+    /// append-only triggers bind it). Lower-case letters, digits and `_`.
+    pub app_role: Option<String>,
 }
 
 impl Default for DatabaseConfig {
@@ -391,6 +407,7 @@ impl Default for DatabaseConfig {
             pgbouncer_transaction_mode: false,
             run_migrations: true,
             migration_url: None,
+            app_role: None,
         }
     }
 }
@@ -446,6 +463,18 @@ impl Validate for DatabaseConfig {
             && !ca.is_file()
         {
             problems.push(format!("database.ca_file: {} does not exist", ca.display()));
+        }
+        if let Some(role) = &self.app_role {
+            let valid = (1..=63).contains(&role.len())
+                && role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && role
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !valid {
+                problems.push(format!(
+                    "database.app_role: `{role}` must be 1 to 63 lower-case letters, digits or `_`, not starting with a digit"
+                ));
+            }
         }
     }
 }
@@ -962,6 +991,47 @@ mod tests {
         );
         assert_eq!(config.name, "12345", "numeric-looking text stays text");
         assert_eq!(config.redis.pool_size, 32, "defaults fill the rest");
+    }
+
+    #[test]
+    fn lists_come_from_the_environment_as_toml_arrays_and_text_stays_text() {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default)]
+        struct Lists {
+            origins: Vec<String>,
+            ports: Vec<u16>,
+            password: String,
+        }
+        impl Validate for Lists {
+            fn validate(&self, _: &mut Vec<String>) {}
+        }
+        let sources = Sources {
+            env: env(&[
+                (
+                    "DF_ORIGINS",
+                    r#"["https://a.example", "http://localhost:8080"]"#,
+                ),
+                ("DF_PORTS", "[80, 443]"),
+                ("DF_PASSWORD", "[not a list]"),
+            ]),
+            ..Sources::default()
+        };
+        let lists: Lists = load_from(&sources).unwrap();
+        assert_eq!(
+            lists.origins,
+            ["https://a.example", "http://localhost:8080"]
+        );
+        assert_eq!(lists.ports, [80, 443]);
+        assert_eq!(lists.password, "[not a list]");
+        let sources = Sources {
+            env: env(&[("DF_PASSWORD", "[1, 2]")]),
+            ..Sources::default()
+        };
+        let lists: Lists = load_from(&sources).unwrap();
+        assert_eq!(
+            lists.password, "[1, 2]",
+            "a list where text is wanted is read as text"
+        );
     }
 
     #[test]

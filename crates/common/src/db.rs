@@ -38,6 +38,7 @@ pub struct Db {
     pool: deadpool::Pool<AsyncPgConnection>,
     url: Arc<crate::Secret<String>>,
     migration_url: Option<Arc<crate::Secret<String>>>,
+    app_role: Option<String>,
     setup: Arc<ConnectSettings>,
 }
 
@@ -122,6 +123,7 @@ impl Db {
             pool,
             url: Arc::new(config.url.clone()),
             migration_url: config.migration_url.clone().map(Arc::new),
+            app_role: config.app_role.clone(),
             setup: settings,
         })
     }
@@ -139,7 +141,14 @@ impl Db {
     }
 
     /// Runs pending embedded migrations under an advisory lock, so replicas starting together
-    /// migrate once.
+    /// migrate once; then, with `database.app_role`, grants that role what the service needs on
+    /// what the migrations made.
+    ///
+    /// Migrations run as the role that owns the schema (`migration_url`), the service as the
+    /// application role: a role that owns a table may disable its triggers, alter or truncate
+    /// it, so the ledger's append-only triggers bind the service only when it is not the owner.
+    /// The application role may read and write rows, use sequences and call functions, and no
+    /// more: no DDL, no `TRUNCATE`, no trigger changes, no writes to the migrations table.
     pub async fn run_migrations(&self, migrations: EmbeddedMigrations) -> Result<(), Error> {
         let url = self
             .migration_url
@@ -155,6 +164,7 @@ impl Db {
         let conn = establish(url, setup)
             .await
             .map_err(|e| Error::unavailable(anyhow::anyhow!("migration connection: {e}")))?;
+        let app_role = self.app_role.clone();
         tokio::task::spawn_blocking(move || -> Result<(), Error> {
             let mut wrapper: AsyncConnectionWrapper<AsyncPgConnection> =
                 AsyncConnectionWrapper::from(conn);
@@ -165,7 +175,13 @@ impl Db {
             let result = wrapper
                 .run_pending_migrations(migrations)
                 .map(|_| ())
-                .map_err(|e| Error::internal(anyhow::anyhow!("migrations failed: {e}")));
+                .map_err(|e| Error::internal(anyhow::anyhow!("migrations failed: {e}")))
+                .and_then(|()| match &app_role {
+                    Some(role) => wrapper.batch_execute(&grants_to(role)).map_err(|e| {
+                        Error::internal(anyhow::anyhow!("grants to the app role: {e}"))
+                    }),
+                    None => Ok(()),
+                });
             wrapper
                 .batch_execute("SELECT pg_advisory_unlock(4242001)")
                 .map_err(Error::internal)?;
@@ -234,6 +250,18 @@ async fn establish(
     tokio::time::timeout(settings.connect_timeout, connect)
         .await
         .map_err(|_| ConnectionError::BadConnection("connect timed out".into()))?
+}
+
+/// What the application role (validated: lower-case letters, digits and `_`) may do in the
+/// service's schema.
+fn grants_to(role: &str) -> String {
+    format!(
+        r#"GRANT USAGE ON SCHEMA public TO "{role}";
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}";
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}";
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO "{role}";
+REVOKE INSERT, UPDATE, DELETE ON __diesel_schema_migrations FROM "{role}";"#
+    )
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

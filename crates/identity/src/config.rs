@@ -313,4 +313,8 @@ impl df_common::lifecycle::ServiceConfig for IdentityConfig {
     fn telemetry(&self) -> &TelemetryConfig {
         &self.telemetry
     }
+
+    fn database(&self) -> Option<&DatabaseConfig> {
+        Some(&self.database)
+    }
 }

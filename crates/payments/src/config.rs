@@ -385,4 +385,8 @@ impl df_common::lifecycle::ServiceConfig for PaymentsConfig {
     fn telemetry(&self) -> &TelemetryConfig {
         &self.telemetry
     }
+
+    fn database(&self) -> Option<&DatabaseConfig> {
+        Some(&self.database)
+    }
 }

@@ -4,6 +4,7 @@
 async fn main() -> std::process::ExitCode {
     df_common::lifecycle::run_service(
         df_payments::SERVICE,
+        Some(df_payments::MIGRATIONS),
         |config: df_payments::PaymentsConfig, shutdown| async move {
             let listeners = df_payments::Listeners::bind(&config).await?;
             df_payments::serve(config, listeners, shutdown).await

@@ -205,3 +205,90 @@ async fn ensure_template(
         .await
         .unwrap_or_else(|e| panic!("template unlock: {e}"));
 }
+
+/// An empty database owned by a role of its own, with a second, application role, as in
+/// production: migrations run as the owner, the service as the application role. The database
+/// and both roles are dropped when this is dropped.
+pub struct RoleSeparatedDb {
+    name: String,
+    owner: String,
+    app: String,
+}
+
+impl RoleSeparatedDb {
+    /// Creates the two roles (trust authentication, as on the test server) and the database.
+    pub async fn new(service: &str) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let this = Self {
+            name: format!("t_{service}_roles_{id}"),
+            owner: format!("t_owner_{id}"),
+            app: format!("t_app_{id}"),
+        };
+        let mut admin = admin_connection().await;
+        for statement in [
+            format!("CREATE ROLE \"{}\" LOGIN", this.owner),
+            format!("CREATE ROLE \"{}\" LOGIN", this.app),
+            format!("CREATE DATABASE \"{}\" OWNER \"{}\"", this.name, this.owner),
+        ] {
+            sql_query(&statement)
+                .execute(&mut admin)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        this
+    }
+
+    /// The application role's name.
+    pub fn app_role(&self) -> &str {
+        &self.app
+    }
+
+    fn url_as(&self, role: &str) -> String {
+        let server = server_url();
+        let (prefix, host_port, _) = crate::bus::split_url(&server);
+        let scheme = prefix.split("://").next().unwrap_or("postgres");
+        format!("{scheme}://{role}@{host_port}/{}", self.name)
+    }
+
+    /// The owner's URL (migrations).
+    pub fn owner_url(&self) -> String {
+        self.url_as(&self.owner)
+    }
+
+    /// The application role's URL (the service).
+    pub fn app_url(&self) -> String {
+        self.url_as(&self.app)
+    }
+
+    /// The service's configuration: it connects as the application role, migrates through the
+    /// owner's URL and grants the application role its rights.
+    pub fn config(&self) -> DatabaseConfig {
+        DatabaseConfig {
+            url: self.app_url().into(),
+            migration_url: Some(self.owner_url().into()),
+            app_role: Some(self.app.clone()),
+            run_migrations: false,
+            max_connections: 8,
+            ..DatabaseConfig::default()
+        }
+    }
+}
+
+impl Drop for RoleSeparatedDb {
+    fn drop(&mut self) {
+        let (name, owner, app) = (self.name.clone(), self.owner.clone(), self.app.clone());
+        crate::cleanup::run_bounded("role-separated test database", async move {
+            if let Ok(mut admin) =
+                AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await
+            {
+                for statement in [
+                    format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                    format!("DROP ROLE IF EXISTS \"{app}\""),
+                    format!("DROP ROLE IF EXISTS \"{owner}\""),
+                ] {
+                    let _ = sql_query(statement).execute(&mut admin).await;
+                }
+            }
+        });
+    }
+}

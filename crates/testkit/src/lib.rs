@@ -9,7 +9,7 @@ pub mod proxy;
 pub mod redis;
 pub mod tls;
 
-pub use db::TestDb;
+pub use db::{RoleSeparatedDb, TestDb};
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 pub use tls::{TestCa, TlsRedis};

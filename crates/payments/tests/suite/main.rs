@@ -9,6 +9,7 @@ mod entitlement_cache;
 mod erasure;
 mod foreign_events;
 mod ledger_guards;
+mod migration_roles;
 mod money_flows;
 mod stripe_wire;
 mod support;
