@@ -915,6 +915,54 @@ impl Default for AdminConfig {
     }
 }
 
+/// Production mode (`production = true` in every service's configuration): one setting that
+/// makes start-up refuse what is convenient on a laptop and dangerous in a cluster. Each
+/// service adds its own refusals to these shared ones.
+pub mod production {
+    use super::{DatabaseConfig, GrpcServerConfig, RedisConfig, TlsMode};
+
+    /// The database connection must be encrypted.
+    pub fn database(config: &DatabaseConfig, problems: &mut Vec<String>) {
+        if config.tls == TlsMode::Disable {
+            problems.push(
+                "database.tls: must be require or verify-full in production (it is disable)".into(),
+            );
+        }
+    }
+
+    /// Cached answers that grant access must be sealed with a configured key (a random key
+    /// per process would make every replica's cache useless to the others).
+    pub fn redis_value_key(config: &RedisConfig, problems: &mut Vec<String>) {
+        if config.value_key.is_empty() {
+            problems.push(
+                "redis.value_key: required in production (base64 of at least 32 random bytes, from a secret file)".into(),
+            );
+        }
+    }
+
+    /// Internal gRPC must be served over TLS.
+    pub fn grpc_tls(config: &GrpcServerConfig, problems: &mut Vec<String>) {
+        if config.tls.is_none() {
+            problems.push(
+                "grpc.tls: required in production (certificate and key files; passwords and tax details cross this listener)".into(),
+            );
+        }
+    }
+
+    /// A client of another service must use TLS.
+    pub fn client_tls(
+        section: &str,
+        config: &crate::grpc::ClientConfig,
+        problems: &mut Vec<String>,
+    ) {
+        if config.tls.is_none() {
+            problems.push(format!(
+                "{section}.tls: required in production (and an https:// url)"
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

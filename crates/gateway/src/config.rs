@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use df_common::{
     config::{
         AdminConfig, InternalAuthConfig, RedisConfig, TelemetryConfig, Validate, check_range,
+        production,
     },
     grpc::ClientConfig,
 };
@@ -16,6 +17,9 @@ use crate::security::SecurityConfig;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
+    /// Production mode: start-up refuses settings meant for a laptop (a session cookie without
+    /// the `__Host-` prefix, plaintext calls to the services, plain-http browser origins).
+    pub production: bool,
     /// Public HTTP listener.
     pub http: HttpConfig,
     /// Admin listener (`/healthz`, `/readyz`, `/metrics`).
@@ -37,6 +41,7 @@ pub struct GatewayConfig {
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
+            production: false,
             http: HttpConfig::default(),
             admin: AdminConfig {
                 listen: SocketAddr::from(([0, 0, 0, 0], 9091)),
@@ -71,6 +76,26 @@ impl Validate for GatewayConfig {
         self.payments.validate(&mut payments);
         problems.extend(payments.into_iter().map(|p| format!("payments.{p}")));
         self.security.validate(problems);
+        if self.production {
+            production::client_tls("identity", &self.identity, problems);
+            production::client_tls("payments", &self.payments, problems);
+            if !self.security.session_cookie_name.starts_with("__Host-") {
+                problems.push(format!(
+                    "security.session_cookie_name: `{}` lacks the __Host- prefix, which binds the cookie to this host over https (required in production)",
+                    self.security.session_cookie_name
+                ));
+            }
+            if self
+                .security
+                .allowed_origins
+                .iter()
+                .any(|origin| !origin.trim().to_ascii_lowercase().starts_with("https://"))
+            {
+                problems.push(
+                    "security.allowed_origins: every origin must be https:// in production".into(),
+                );
+            }
+        }
     }
 }
 

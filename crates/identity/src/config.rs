@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use df_common::config::{
     AdminConfig, BusConfig, DatabaseConfig, GrpcServerConfig, InternalAuthConfig, RedisConfig,
-    TelemetryConfig, Validate, check_range,
+    TelemetryConfig, Validate, check_range, production,
 };
 use serde::Deserialize;
 
@@ -15,6 +15,9 @@ use crate::{mail::MailConfig, password::breached::BreachedCheckConfig};
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IdentityConfig {
+    /// Production mode: start-up refuses settings meant for a laptop (unencrypted database or
+    /// gRPC, unsealed cache values, mail written to files, plain-http links).
+    pub production: bool,
     /// gRPC listener.
     pub grpc: GrpcServerConfig,
     /// Admin listener (`/healthz`, `/readyz`, `/metrics`).
@@ -40,6 +43,7 @@ pub struct IdentityConfig {
 impl Default for IdentityConfig {
     fn default() -> Self {
         Self {
+            production: false,
             grpc: GrpcServerConfig::default(),
             admin: AdminConfig {
                 listen: SocketAddr::from(([0, 0, 0, 0], 9090)),
@@ -74,6 +78,21 @@ impl Validate for IdentityConfig {
         self.mail.validate(problems);
         self.breached_passwords.validate(problems);
         self.identity.validate(problems);
+        if self.production {
+            production::database(&self.database, problems);
+            production::redis_value_key(&self.redis, problems);
+            production::grpc_tls(&self.grpc, problems);
+            if self.mail.adapter == crate::mail::MailAdapter::File {
+                problems.push(
+                    "mail.adapter: file writes email to a local directory; production needs a delivering adapter (sendgrid)".into(),
+                );
+            }
+            if !self.identity.public_app_url.starts_with("https://") {
+                problems.push(
+                    "identity.public_app_url: must be https:// in production (email links carry one-time tokens)".into(),
+                );
+            }
+        }
     }
 }
 
@@ -316,5 +335,43 @@ impl df_common::lifecycle::ServiceConfig for IdentityConfig {
 
     fn database(&self) -> Option<&DatabaseConfig> {
         Some(&self.database)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_mode_refuses_what_is_meant_for_a_laptop() {
+        let mut config = IdentityConfig {
+            production: true,
+            ..IdentityConfig::default()
+        };
+        config.internal_auth.verifying_keys = [(
+            "k1".to_owned(),
+            "wOxACiH2N+NTFXmb69fYWoLqApulnIB7qhCIIiYZzHM=".to_owned(),
+        )]
+        .into_iter()
+        .collect();
+        config.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
+        let mut problems = Vec::new();
+        config.validate(&mut problems);
+        for setting in [
+            "database.tls",
+            "redis.value_key",
+            "grpc.tls",
+            "mail.adapter",
+            "identity.public_app_url",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(setting)),
+                "{setting} not refused: {problems:?}"
+            );
+        }
+        config.production = false;
+        let mut problems = Vec::new();
+        config.validate(&mut problems);
+        assert_eq!(problems, Vec::<String>::new());
     }
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use df_common::{
     config::{
         AdminConfig, BusConfig, DatabaseConfig, GrpcServerConfig, InternalAuthConfig, RedisConfig,
-        TelemetryConfig, Validate, check_range,
+        TelemetryConfig, Validate, check_range, production,
     },
     secret::Secret,
 };
@@ -16,6 +16,10 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentsConfig {
+    /// Production mode: start-up refuses settings meant for a laptop (the simulated provider,
+    /// Stripe test keys, unencrypted database or gRPC, unsealed cache values, plain-http return
+    /// origins).
+    pub production: bool,
     /// gRPC listener.
     pub grpc: GrpcServerConfig,
     /// Admin listener (`/healthz`, `/readyz`, `/metrics`).
@@ -64,6 +68,7 @@ impl Validate for CheckoutConfig {
 impl Default for PaymentsConfig {
     fn default() -> Self {
         Self {
+            production: false,
             grpc: GrpcServerConfig {
                 listen: SocketAddr::from(([0, 0, 0, 0], 50052)),
                 ..GrpcServerConfig::default()
@@ -105,6 +110,40 @@ impl Validate for PaymentsConfig {
         self.policy.validate(problems);
         self.tax.validate(problems);
         self.checkout.validate(problems);
+        if self.production {
+            self.production_problems(problems);
+        }
+    }
+}
+
+impl PaymentsConfig {
+    fn production_problems(&self, problems: &mut Vec<String>) {
+        production::database(&self.database, problems);
+        production::redis_value_key(&self.redis, problems);
+        production::grpc_tls(&self.grpc, problems);
+        match self.provider.kind {
+            ProviderKind::Simulated => problems.push(
+                "provider.kind: simulated completes payments without taking money; production needs stripe".into(),
+            ),
+            ProviderKind::Stripe => {
+                let key = self.provider.stripe.secret_key.expose();
+                if key.starts_with("sk_test_") || key.starts_with("rk_test_") {
+                    problems.push(
+                        "provider.stripe.secret_key: a test-mode key in production (value hidden)".into(),
+                    );
+                }
+            }
+        }
+        if self
+            .checkout
+            .return_origins
+            .iter()
+            .any(|origin| !origin.trim().to_ascii_lowercase().starts_with("https://"))
+        {
+            problems.push(
+                "checkout.return_origins: every origin must be https:// in production".into(),
+            );
+        }
     }
 }
 
@@ -388,5 +427,87 @@ impl df_common::lifecycle::ServiceConfig for PaymentsConfig {
 
     fn database(&self) -> Option<&DatabaseConfig> {
         Some(&self.database)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use df_common::grpc::tls::ServerTls;
+
+    use super::*;
+
+    fn problems_of(config: &PaymentsConfig) -> Vec<String> {
+        let mut problems = Vec::new();
+        config.validate(&mut problems);
+        problems
+    }
+
+    /// A configuration that is complete for production but for the settings under test.
+    fn production_ready() -> PaymentsConfig {
+        let mut config = PaymentsConfig {
+            production: true,
+            ..PaymentsConfig::default()
+        };
+        config.database.tls = df_common::config::TlsMode::VerifyFull;
+        config.redis.value_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
+        // Existing files: validation checks that the certificate files are there.
+        let file = std::env::current_exe().unwrap_or_default();
+        config.grpc.tls = Some(ServerTls {
+            cert_file: file.clone(),
+            key_file: file,
+            client_ca_file: None,
+        });
+        config.internal_auth.verifying_keys = [(
+            "k1".to_owned(),
+            "wOxACiH2N+NTFXmb69fYWoLqApulnIB7qhCIIiYZzHM=".to_owned(),
+        )]
+        .into_iter()
+        .collect();
+        config.provider.kind = ProviderKind::Stripe;
+        config.provider.stripe.secret_key = "sk_live_0123456789abcdef".into();
+        config.webhooks.signing_secret = "whsec_0123456789abcdef".into();
+        config.tax = crate::tax::TaxConfig::ephemeral();
+        config.tax.payer_name = "DirectFanz, Inc.".into();
+        config.checkout.return_origins = vec!["https://app.directfanz.example".into()];
+        config
+    }
+
+    #[test]
+    fn production_mode_refuses_what_is_meant_for_a_laptop() {
+        assert_eq!(problems_of(&production_ready()), Vec::<String>::new());
+
+        let mut laptop = production_ready();
+        laptop.database.tls = df_common::config::TlsMode::Disable;
+        laptop.redis.value_key = Default::default();
+        laptop.grpc.tls = None;
+        laptop.provider.kind = ProviderKind::Simulated;
+        laptop.checkout.return_origins = vec!["http://127.0.0.1:8080".into()];
+        let problems = problems_of(&laptop);
+        for setting in [
+            "database.tls",
+            "redis.value_key",
+            "grpc.tls",
+            "provider.kind",
+            "checkout.return_origins",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(setting)),
+                "{setting} not refused: {problems:?}"
+            );
+        }
+
+        let mut test_key = production_ready();
+        test_key.provider.stripe.secret_key = "sk_test_0123456789abcdef".into();
+        let problems = problems_of(&test_key);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("provider.stripe.secret_key: a test-mode key"));
+        assert!(
+            !problems[0].contains("sk_test_0123"),
+            "the key is never shown"
+        );
+
+        // The same laptop settings are fine outside production mode.
+        laptop.production = false;
+        assert_eq!(problems_of(&laptop), Vec::<String>::new());
     }
 }

@@ -11,6 +11,7 @@ mod internal_tls;
 mod openapi_document;
 mod payments_routes;
 mod ppv_paywall;
+mod production_mode;
 mod ratelimit_redis;
 mod redis_outage;
 mod redis_tls;
