@@ -240,6 +240,17 @@ df_ensure_redis() {
     df_log "Redis ready on 127.0.0.1:$DF_REDIS_PORT"
 }
 
+# The tests of Redis over TLS start a TLS-only redis-server of their own (with a certificate
+# they make), so the binary must be here even when the machine's Redis runs elsewhere.
+df_ensure_redis_server_binary() {
+    command -v redis-server >/dev/null 2>&1 && return 0
+    if df_can_apt_install; then
+        df_apt_install redis-server
+    else
+        df_die "redis-server is missing: the TLS tests start their own (sudo apt-get install -y redis-server)"
+    fi
+}
+
 # --- RabbitMQ ---------------------------------------------------------------------------------
 
 # The broker is up when it answers an AMQP 0-9-1 protocol header with a method frame
@@ -280,20 +291,26 @@ df_ensure_rabbitmq() {
 }
 
 # Stops the local RabbitMQ node, politely first and by signal if it does not answer, then
-# starts it again.
+# starts it again. The signal goes to the pid the node recorded in its own pid file, never to
+# processes found by name.
 df_restart_rabbitmq_local() {
     df_log "RabbitMQ on 127.0.0.1:$DF_AMQP_PORT does not answer AMQP: restarting the local node"
     timeout 30 rabbitmqctl stop >/dev/null 2>&1 || true
-    local signal
-    for signal in TERM KILL; do
-        pgrep -f 'beam.*rabbit' >/dev/null 2>&1 || break
-        pkill "-$signal" -f 'beam.*rabbit' || true
-        df_wait_for_quietly df_rabbitmq_node_gone || true
+    local pid_file pid signal
+    for pid_file in "${RABBITMQ_PID_FILE:-}" /var/lib/rabbitmq/mnesia/*.pid; do
+        [[ -n $pid_file && -f $pid_file ]] || continue
+        pid=$(tr -dc '0-9' <"$pid_file")
+        [[ -n $pid ]] || continue
+        for signal in TERM KILL; do
+            kill -0 "$pid" 2>/dev/null || break
+            kill "-$signal" "$pid" 2>/dev/null || true
+            DF_PREREQ_WAIT_SECS=15 df_wait_for_quietly df_process_gone "$pid" || true
+        done
     done
     rabbitmq-server -detached
 }
 
-df_rabbitmq_node_gone() { ! pgrep -f 'beam.*rabbit' >/dev/null 2>&1; }
+df_process_gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # --- Rust -------------------------------------------------------------------------------------
 
