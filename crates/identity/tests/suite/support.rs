@@ -24,7 +24,8 @@ pub struct Running {
     pub signer: Arc<TokenSigner>,
     /// Stops it.
     pub shutdown: CancellationToken,
-    _db: TestDb,
+    /// Its database.
+    pub db: TestDb,
     _redis: TestRedis,
     _bus: TestBus,
     _mail: tempfile::TempDir,
@@ -78,7 +79,7 @@ pub async fn start_with(adjust: impl FnOnce(&mut IdentityConfig)) -> Running {
         addr,
         signer: Arc::new(TokenSigner::from_config(&gateway_keys, service::GATEWAY).unwrap()),
         shutdown,
-        _db: db,
+        db,
         _redis: redis,
         _bus: bus,
         _mail: mail,
