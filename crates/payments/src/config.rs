@@ -1,5 +1,5 @@
 //! Payments' configuration: the common sections plus its money policies. Every setting is
-//! documented in the README's configuration reference.
+//! documented in docs/configuration.md.
 
 use std::net::SocketAddr;
 

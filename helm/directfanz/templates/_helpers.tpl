@@ -88,7 +88,7 @@ gateway's signing key under the gateway's key id. Call with the root context.
 {{- if $verifies -}}
 {{- $keys := default (dict) $auth.verifyingKeys -}}
 {{- if not (hasKey $keys $id) -}}
-{{- fail (printf "internalAuth.verifyingKeys.%s: required, the base64 Ed25519 public key of the gateway's signing key (internalAuth.signingKeyId=%s); see the README's \"Internal auth keys\"" $id $id) -}}
+{{- fail (printf "internalAuth.verifyingKeys.%s: required, the base64 Ed25519 public key of the gateway's signing key (internalAuth.signingKeyId=%s); see docs/configuration.md, \"Internal auth keys\"" $id $id) -}}
 {{- end -}}
 {{- range $keyId, $key := $keys -}}
 {{- if not (regexMatch "^[a-z0-9_-]+$" $keyId) -}}

@@ -11,6 +11,7 @@ mod foreign_events;
 mod ledger_guards;
 mod migration_roles;
 mod money_flows;
+mod service_permissions;
 mod stripe_wire;
 mod support;
 mod tax_flows;
