@@ -392,6 +392,7 @@ impl From<Error> for tonic::Status {
     }
 }
 
+#[cfg(feature = "diesel")]
 impl From<diesel::result::Error> for Error {
     fn from(error: diesel::result::Error) -> Self {
         match error {
@@ -504,6 +505,7 @@ mod tests {
         assert!(!back.message().contains("10.0.0.1"));
     }
 
+    #[cfg(feature = "diesel")]
     #[test]
     fn diesel_not_found_maps_to_404() {
         let error: Error = diesel::result::Error::NotFound.into();

@@ -3,6 +3,7 @@
 
 use std::{fmt, str::FromStr};
 
+#[cfg(feature = "diesel")]
 use diesel::{
     deserialize::{FromSql, FromSqlRow},
     expression::AsExpression,
@@ -16,12 +17,10 @@ use uuid::Uuid;
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(
-            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-            AsExpression, FromSqlRow,
-        )]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "diesel", derive(AsExpression, FromSqlRow))]
+        #[cfg_attr(feature = "diesel", diesel(sql_type = sql_types::Uuid))]
         #[serde(transparent)]
-        #[diesel(sql_type = sql_types::Uuid)]
         pub struct $name(Uuid);
 
         impl $name {
@@ -60,12 +59,14 @@ macro_rules! typed_id {
             }
         }
 
+        #[cfg(feature = "diesel")]
         impl ToSql<sql_types::Uuid, Pg> for $name {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> diesel::serialize::Result {
                 <Uuid as ToSql<sql_types::Uuid, Pg>>::to_sql(&self.0, out)
             }
         }
 
+        #[cfg(feature = "diesel")]
         impl FromSql<sql_types::Uuid, Pg> for $name {
             fn from_sql(bytes: PgValue<'_>) -> diesel::deserialize::Result<Self> {
                 <Uuid as FromSql<sql_types::Uuid, Pg>>::from_sql(bytes).map(Self)

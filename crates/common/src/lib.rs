@@ -1,6 +1,7 @@
-//! Shared building blocks of every DirectFanz service: configuration and secrets, errors, typed
-//! ids, telemetry, Postgres, Redis, RabbitMQ (outbox and inbox), gRPC with internal auth, and the
-//! process lifecycle.
+//! Shared building blocks of every DirectFanz service, the gateway included: configuration and
+//! secrets, errors, typed ids, telemetry, Redis, gRPC with internal auth, TLS, origins, sealed
+//! values and the process lifecycle. Postgres and the event bus live in `df-runtime`, which the
+//! gateway does not need.
 
 pub mod auth;
 pub mod config;
@@ -14,9 +15,7 @@ pub mod tls;
 
 pub use error::{Error, ErrorKind, Result};
 pub use secret::Secret;
-pub mod bus;
 pub mod cache;
-pub mod db;
 pub mod grpc;
 pub mod lifecycle;
 pub mod worker;

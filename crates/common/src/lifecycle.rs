@@ -69,16 +69,6 @@ impl Readiness {
         self
     }
 
-    /// Adds the check every database-owning service has: Postgres answers.
-    #[must_use]
-    pub fn with_postgres(self, db: &crate::db::Db) -> Self {
-        let db = db.clone();
-        self.with_check("postgres", move || {
-            let db = db.clone();
-            async move { db.ping().await }
-        })
-    }
-
     /// Runs every check concurrently, each bounded to one second.
     pub async fn report(&self) -> (bool, Vec<(&'static str, bool)>) {
         let results =
@@ -146,58 +136,48 @@ pub async fn serve_admin(
 pub trait ServiceConfig: serde::de::DeserializeOwned + crate::config::Validate {
     /// The telemetry settings.
     fn telemetry(&self) -> &crate::config::TelemetryConfig;
-
-    /// The database settings of a service that has a database.
-    fn database(&self) -> Option<&crate::config::DatabaseConfig> {
-        None
-    }
 }
 
-/// What a service binary was asked to do.
-enum Command {
-    /// Serve until told to stop.
-    Serve,
-    /// Run the database migrations (as the schema's owner) and grant the application role its
-    /// rights, then exit: a deployment step before the service starts as that role.
-    Migrate,
-}
-
-fn command() -> Result<Command, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] | ["serve"] => Ok(Command::Serve),
-        ["migrate"] => Ok(Command::Migrate),
-        _ => Err(format!(
-            "usage: {} [serve | migrate] (configuration comes from DF_* variables)",
-            std::env::args().next().unwrap_or_default()
-        )),
-    }
-}
-
-/// The whole `main` of a service binary: load and validate configuration (exit 2 with one line
-/// per problem), start telemetry, then either run `serve` until SIGTERM/SIGINT or, given the
-/// argument `migrate`, apply `migrations` and exit; the outcome becomes the exit code.
-pub async fn run_service<C, F, Fut>(
-    service: &'static str,
-    migrations: Option<diesel_migrations::EmbeddedMigrations>,
-    serve: F,
-) -> std::process::ExitCode
+/// The whole `main` of a service binary that only serves: load and validate configuration (exit
+/// 2 with one line per problem), start telemetry, run `serve` until SIGTERM/SIGINT, and turn the
+/// outcome into the exit code.
+pub async fn run_service<C, F, Fut>(service: &'static str, serve: F) -> std::process::ExitCode
 where
     C: ServiceConfig,
     F: FnOnce(C, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), crate::Error>>,
 {
-    let command = match command() {
-        Ok(command) => command,
-        Err(usage) => {
-            eprintln!("{usage}");
-            return std::process::ExitCode::from(2);
-        }
+    run_command(service, &["serve"], |_, config, shutdown| {
+        serve(config, shutdown)
+    })
+    .await
+}
+
+/// [`run_service`] for a binary that answers several commands (its first argument; none means
+/// the first of `commands`): `run` gets the command's name.
+pub async fn run_command<C, F, Fut>(
+    service: &'static str,
+    commands: &[&'static str],
+    run: F,
+) -> std::process::ExitCode
+where
+    C: ServiceConfig,
+    F: FnOnce(&'static str, C, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::Error>>,
+{
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args.as_slice() {
+        [] => commands.first().copied(),
+        [one] => commands.iter().copied().find(|c| c == one),
+        _ => None,
+    };
+    let Some(command) = command else {
+        eprintln!(
+            "usage: {} [{}] (configuration comes from DF_* variables)",
+            std::env::args().next().unwrap_or_default(),
+            commands.join(" | ")
+        );
+        return std::process::ExitCode::from(2);
     };
     let config: C = match crate::config::load() {
         Ok(config) => config,
@@ -213,31 +193,11 @@ where
             return std::process::ExitCode::from(2);
         }
     };
-    let outcome = match command {
-        Command::Serve => serve(config, shutdown_on_signals()).await,
-        Command::Migrate => migrate(service, config.database(), migrations).await,
-    };
-    match outcome {
+    match run(command, config, shutdown_on_signals()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(service, code = error.code(), cause = ?error.cause(), "service failed");
+            tracing::error!(service, command, code = error.code(), cause = ?error.cause(), "service failed");
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-async fn migrate(
-    service: &'static str,
-    database: Option<&crate::config::DatabaseConfig>,
-    migrations: Option<diesel_migrations::EmbeddedMigrations>,
-) -> Result<(), crate::Error> {
-    let (Some(database), Some(migrations)) = (database, migrations) else {
-        tracing::info!(service, "no database: nothing to migrate");
-        return Ok(());
-    };
-    crate::db::Db::connect(database)?
-        .run_migrations(migrations)
-        .await?;
-    tracing::info!(service, "migrations applied");
-    Ok(())
 }

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use df_common::{
-    Error, ErrorKind, auth::Role, bus::relay::RelayHandle, cache::Cache, db::Db, ids::UserId,
-    worker::Waker,
-};
+use df_common::{Error, ErrorKind, auth::Role, cache::Cache, ids::UserId, worker::Waker};
+use df_runtime::{bus::relay::RelayHandle, db::Db};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 

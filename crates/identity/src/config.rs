@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 
 use df_common::config::{
-    AdminConfig, BusConfig, DatabaseConfig, GrpcServerConfig, InternalAuthConfig, RedisConfig,
-    TelemetryConfig, Validate, check_range, production,
+    AdminConfig, GrpcServerConfig, InternalAuthConfig, RedisConfig, TelemetryConfig, Validate,
+    check_range, production,
 };
+use df_runtime::config::{BusConfig, DatabaseConfig};
 use serde::Deserialize;
 
 use crate::{mail::MailConfig, password::breached::BreachedCheckConfig};
@@ -79,7 +80,7 @@ impl Validate for IdentityConfig {
         self.breached_passwords.validate(problems);
         self.identity.validate(problems);
         if self.production {
-            production::database(&self.database, problems);
+            df_runtime::config::production::database(&self.database, problems);
             production::redis_value_key(&self.redis, problems);
             production::grpc_tls(&self.grpc, problems);
             if self.mail.adapter == crate::mail::MailAdapter::File {
@@ -332,9 +333,11 @@ impl df_common::lifecycle::ServiceConfig for IdentityConfig {
     fn telemetry(&self) -> &TelemetryConfig {
         &self.telemetry
     }
+}
 
-    fn database(&self) -> Option<&DatabaseConfig> {
-        Some(&self.database)
+impl df_runtime::DatabaseServiceConfig for IdentityConfig {
+    fn database(&self) -> &DatabaseConfig {
+        &self.database
     }
 }
 

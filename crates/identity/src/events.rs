@@ -1,8 +1,9 @@
 //! Events identity emits, written to the outbox inside the transaction of the change.
 
 use chrono::{DateTime, Utc};
-use df_common::{Error, auth::Role, bus::outbox, ids::UserId};
+use df_common::{Error, auth::Role, ids::UserId};
 use df_proto::events::v1 as ev;
+use df_runtime::bus::outbox;
 use diesel_async::AsyncPgConnection;
 
 /// Name of this service on the bus.

@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use df_common::{Error, db::Db};
+use df_common::Error;
+use df_runtime::db::Db;
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tokio::task::JoinHandle;
@@ -95,7 +96,7 @@ pub async fn run_once(db: &Db) -> Result<Counts, Error> {
         ),
         inbox_entries: outcome(
             "inbox",
-            df_common::bus::inbox::prune(&mut conn, now - INBOX_RETENTION).await,
+            df_runtime::bus::inbox::prune(&mut conn, now - INBOX_RETENTION).await,
             &mut first_error,
         ),
         sessions: outcome(

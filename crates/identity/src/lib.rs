@@ -28,14 +28,16 @@ use std::sync::Arc;
 use df_common::{
     Error,
     auth::TokenSigner,
-    bus::{Bus, relay::OutboxRelay},
     cache::Cache,
-    db::Db,
     keyring::Keyring,
     lifecycle::{Readiness, serve_admin},
     worker::spawn_worker,
 };
 use df_proto::identity::v1::identity_server::IdentityServer;
+use df_runtime::{
+    bus::{Bus, relay::OutboxRelay},
+    db::Db,
+};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -136,7 +138,7 @@ pub async fn serve(
     let signer = Arc::new(TokenSigner::from_config(&config.internal_auth, SERVICE)?);
     let identity = IdentityServer::new(grpc_service::IdentityService::new(accounts))
         .max_decoding_message_size(config.grpc.max_message_bytes);
-    let readiness = Readiness::new().with_postgres(&db);
+    let readiness = df_runtime::db::PostgresReadiness::with_postgres(Readiness::new(), &db);
     let admin = tokio::spawn(serve_admin(listeners.admin, readiness, shutdown.clone()));
     tracing::info!(service = SERVICE, "serving");
     df_common::grpc::serve_authenticated(

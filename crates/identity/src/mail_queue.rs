@@ -18,10 +18,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use df_common::{
     Error,
-    db::Db,
     keyring::{Keyring, field_aad},
     worker::Waker,
 };
+use df_runtime::db::Db;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 

@@ -2,9 +2,9 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    df_common::lifecycle::run_service(
+    df_runtime::run_service(
         df_identity::SERVICE,
-        Some(df_identity::MIGRATIONS),
+        df_identity::MIGRATIONS,
         |config: df_identity::IdentityConfig, shutdown| async move {
             let listeners = df_identity::Listeners::bind(&config).await?;
             df_identity::serve(config, listeners, shutdown).await

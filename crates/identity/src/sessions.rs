@@ -14,9 +14,9 @@ use df_common::{
     Error, ErrorKind,
     auth::Role,
     cache::Cache,
-    db::Db,
     ids::{SessionId, UserId},
 };
+use df_runtime::db::Db;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};

@@ -301,7 +301,7 @@ async fn wait_for_relay(service: &df_payments::Service) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let mut conn = service.db.conn().await.unwrap();
-        if df_common::bus::outbox::backlog(&mut conn).await.unwrap() == 0 {
+        if df_runtime::bus::outbox::backlog(&mut conn).await.unwrap() == 0 {
             return;
         }
         assert!(Instant::now() < deadline, "the outbox did not drain");

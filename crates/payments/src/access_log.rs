@@ -11,11 +11,9 @@ use std::{fmt::Write as _, net::IpAddr};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use df_common::{
-    Error,
-    bus::{EventEnvelope, EventHandler},
-};
+use df_common::Error;
 use df_proto::events::v1::ContentDelivered;
+use df_runtime::bus::{EventEnvelope, EventHandler};
 use diesel::sql_types;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use prost::Message;

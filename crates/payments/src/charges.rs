@@ -2,8 +2,9 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use df_common::{Error, bus::outbox};
+use df_common::Error;
 use df_proto::events::v1 as ev;
+use df_runtime::bus::outbox;
 use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, sql_types};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;

@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 
 use df_common::{
     config::{
-        AdminConfig, BusConfig, DatabaseConfig, GrpcServerConfig, InternalAuthConfig, RedisConfig,
-        TelemetryConfig, Validate, check_range, production,
+        AdminConfig, GrpcServerConfig, InternalAuthConfig, RedisConfig, TelemetryConfig, Validate,
+        check_range, production,
     },
     secret::Secret,
 };
+use df_runtime::config::{BusConfig, DatabaseConfig};
 use serde::Deserialize;
 
 /// Everything payments reads at start-up.
@@ -118,7 +119,7 @@ impl Validate for PaymentsConfig {
 
 impl PaymentsConfig {
     fn production_problems(&self, problems: &mut Vec<String>) {
-        production::database(&self.database, problems);
+        df_runtime::config::production::database(&self.database, problems);
         production::redis_value_key(&self.redis, problems);
         production::grpc_tls(&self.grpc, problems);
         match self.provider.kind {
@@ -424,9 +425,11 @@ impl df_common::lifecycle::ServiceConfig for PaymentsConfig {
     fn telemetry(&self) -> &TelemetryConfig {
         &self.telemetry
     }
+}
 
-    fn database(&self) -> Option<&DatabaseConfig> {
-        Some(&self.database)
+impl df_runtime::DatabaseServiceConfig for PaymentsConfig {
+    fn database(&self) -> &DatabaseConfig {
+        &self.database
     }
 }
 
@@ -448,7 +451,7 @@ mod tests {
             production: true,
             ..PaymentsConfig::default()
         };
-        config.database.tls = df_common::config::TlsMode::VerifyFull;
+        config.database.tls = df_runtime::config::TlsMode::VerifyFull;
         config.redis.value_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
         // Existing files: validation checks that the certificate files are there.
         let file = std::env::current_exe().unwrap_or_default();
@@ -477,7 +480,7 @@ mod tests {
         assert_eq!(problems_of(&production_ready()), Vec::<String>::new());
 
         let mut laptop = production_ready();
-        laptop.database.tls = df_common::config::TlsMode::Disable;
+        laptop.database.tls = df_runtime::config::TlsMode::Disable;
         laptop.redis.value_key = Default::default();
         laptop.grpc.tls = None;
         laptop.provider.kind = ProviderKind::Simulated;

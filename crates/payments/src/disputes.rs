@@ -3,8 +3,9 @@
 //! flagged through an event.
 
 use chrono::{DateTime, Utc};
-use df_common::{Error, bus::outbox};
+use df_common::Error;
 use df_proto::events::v1 as ev;
+use df_runtime::bus::outbox;
 use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;

@@ -6,11 +6,9 @@
 //! the platform must still be able to file and correct their information returns.
 
 use async_trait::async_trait;
-use df_common::{
-    Error,
-    bus::{EventEnvelope, EventHandler},
-};
+use df_common::Error;
 use df_proto::events::v1::UserErasureRequested;
+use df_runtime::bus::{EventEnvelope, EventHandler};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use prost::Message;

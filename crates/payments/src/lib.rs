@@ -32,12 +32,14 @@ use std::sync::Arc;
 use df_common::{
     Error,
     auth::TokenSigner,
-    bus::{Bus, relay::OutboxRelay},
     cache::Cache,
-    db::Db,
     lifecycle::{Readiness, serve_admin},
 };
 use df_proto::payments::v1::payments_server::PaymentsServer;
+use df_runtime::{
+    bus::{Bus, relay::OutboxRelay},
+    db::Db,
+};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -192,14 +194,14 @@ pub async fn serve_with(
         let _ = slot.set(service.clone());
     }
     let scheduler_task = scheduler::spawn(service.clone(), shutdown.clone());
-    let erasure_task = df_common::bus::spawn_consumer(
+    let erasure_task = df_runtime::bus::spawn_consumer(
         db.clone(),
         bus.clone(),
         Arc::new(erasure::ErasureHandler),
         &config.bus,
         shutdown.clone(),
     );
-    let access_log_task = df_common::bus::spawn_consumer(
+    let access_log_task = df_runtime::bus::spawn_consumer(
         db.clone(),
         bus.clone(),
         Arc::new(access_log::AccessLogHandler),
@@ -210,7 +212,7 @@ pub async fn serve_with(
     let signer = Arc::new(TokenSigner::from_config(&config.internal_auth, SERVICE)?);
     let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service))
         .max_decoding_message_size(config.grpc.max_message_bytes);
-    let readiness = Readiness::new().with_postgres(&db);
+    let readiness = df_runtime::db::PostgresReadiness::with_postgres(Readiness::new(), &db);
     let admin = tokio::spawn(serve_admin(listeners.admin, readiness, shutdown.clone()));
     tracing::info!(service = SERVICE, "serving");
     df_common::grpc::serve_authenticated(

@@ -2,9 +2,9 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    df_common::lifecycle::run_service(
+    df_runtime::run_service(
         df_payments::SERVICE,
-        Some(df_payments::MIGRATIONS),
+        df_payments::MIGRATIONS,
         |config: df_payments::PaymentsConfig, shutdown| async move {
             let listeners = df_payments::Listeners::bind(&config).await?;
             df_payments::serve(config, listeners, shutdown).await

@@ -4,8 +4,9 @@
 //! after the last attempt, the money returns to available and the payout is surfaced to admins.
 
 use chrono::{DateTime, Duration, Utc};
-use df_common::{Error, bus::outbox};
+use df_common::Error;
 use df_proto::events::v1 as ev;
+use df_runtime::bus::outbox;
 use diesel::{BoolExpressionMethods, ExpressionMethods, JoinOnDsl, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use df_common::{Error, bus::relay::RelayHandle, db::Db};
+use df_common::Error;
+use df_runtime::{bus::relay::RelayHandle, db::Db};
 
 use uuid::Uuid;
 

@@ -7,7 +7,7 @@
 
 use std::{net::SocketAddr, sync::Mutex, time::Duration};
 
-use df_common::{
+use df_runtime::{
     bus::{EventEnvelope, decode_envelope, topology},
     config::BusConfig,
 };

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use df_common::{config::DatabaseConfig, db::Db};
+use df_runtime::{config::DatabaseConfig, db::Db};
 use diesel::sql_query;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::EmbeddedMigrations;

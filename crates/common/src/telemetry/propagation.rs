@@ -1,6 +1,6 @@
 //! Carries a trace across process boundaries in W3C Trace Context form (`traceparent`,
-//! `tracestate`): HTTP headers, gRPC metadata, AMQP message headers, and the `trace_context` map
-//! of a bus event envelope.
+//! `tracestate`): HTTP headers, gRPC metadata, and string maps (a bus event envelope's
+//! `trace_context`; AMQP headers go through a map in `df-runtime`).
 //!
 //! The sending side injects the current span's context into the carrier; the receiving side
 //! creates its span and makes the extracted context that span's parent *before entering it*
@@ -15,7 +15,6 @@ use std::{
     hash::BuildHasher,
 };
 
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use opentelemetry::{
     Context,
     propagation::{Extractor, Injector, TextMapPropagator},
@@ -257,55 +256,6 @@ pub fn extract_from_map<M: StringMap + ?Sized>(map: &M) -> Context {
 /// Continues the trace of a received event in `span`; see [`set_parent`].
 pub fn set_parent_from_map<M: StringMap + ?Sized>(span: &Span, map: &M) -> bool {
     set_parent(span, extract_from_map(map))
-}
-
-// === AMQP headers ===
-
-struct FieldTableInjector<'a>(&'a mut FieldTable);
-
-impl Injector for FieldTableInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if let Ok(key) = ShortString::try_new(key) {
-            self.0
-                .insert(key, AMQPValue::LongString(LongString::from(value)));
-        }
-    }
-}
-
-struct FieldTableExtractor<'a>(&'a FieldTable);
-
-impl Extractor for FieldTableExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        match self.0.inner().get(key)? {
-            AMQPValue::LongString(value) => std::str::from_utf8(value.as_bytes()).ok(),
-            AMQPValue::ShortString(value) => Some(value.as_str()),
-            _ => None,
-        }
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.inner().keys().map(ShortString::as_str).collect()
-    }
-}
-
-/// Writes `context` into AMQP message headers.
-pub fn inject_into_field_table(context: &Context, headers: &mut FieldTable) {
-    inject(context, &mut FieldTableInjector(headers));
-}
-
-/// Writes the current span's context into AMQP message headers (a publish).
-pub fn inject_current_into_field_table(headers: &mut FieldTable) {
-    inject_into_field_table(&current_context(), headers);
-}
-
-/// Reads a context from AMQP message headers (a delivery).
-pub fn extract_from_field_table(headers: &FieldTable) -> Context {
-    extract(&FieldTableExtractor(headers))
-}
-
-/// Continues the trace of a delivered message in `span`; see [`set_parent`].
-pub fn set_parent_from_field_table(span: &Span, headers: &FieldTable) -> bool {
-    set_parent(span, extract_from_field_table(headers))
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ use df_common::{
     config::{LogFormat, TelemetryConfig},
     telemetry::{self, metrics, propagation},
 };
-use lapin::types::FieldTable;
 use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use sentry::protocol::{Event, Request};
@@ -77,21 +76,18 @@ fn scrub_event_removes_credentials_and_token_fields() {
 fn trace_context_survives_every_carrier() {
     traced(|| {
         let outgoing = tracing::info_span!("client call");
-        let (headers, metadata, map, table) = outgoing.in_scope(|| {
+        let (headers, metadata, map) = outgoing.in_scope(|| {
             let mut headers = http::HeaderMap::new();
             propagation::inject_current_into_headers(&mut headers);
             let mut metadata = MetadataMap::new();
             propagation::inject_current_into_metadata(&mut metadata);
             let map = propagation::inject_current_into_map();
-            let mut table = FieldTable::default();
-            propagation::inject_current_into_field_table(&mut table);
-            (headers, metadata, map, table)
+            (headers, metadata, map)
         });
         let expected = trace_id(&outgoing);
         assert_ne!(expected, TraceId::INVALID);
         assert!(headers.contains_key("traceparent"));
         assert!(metadata.get("traceparent").is_some());
-        assert!(table.contains_key("traceparent"));
 
         let via_http = tracing::info_span!("http server");
         assert!(propagation::set_parent_from_headers(&via_http, &headers));
@@ -99,9 +95,7 @@ fn trace_context_survives_every_carrier() {
         assert!(propagation::set_parent_from_metadata(&via_grpc, &metadata));
         let via_event = tracing::info_span!("event consumer");
         assert!(propagation::set_parent_from_map(&via_event, &map));
-        let via_amqp = tracing::info_span!("amqp consumer");
-        assert!(propagation::set_parent_from_field_table(&via_amqp, &table));
-        for span in [&via_http, &via_grpc, &via_event, &via_amqp] {
+        for span in [&via_http, &via_grpc, &via_event] {
             assert_eq!(trace_id(span), expected);
         }
 

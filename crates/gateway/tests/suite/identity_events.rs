@@ -6,11 +6,9 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use df_common::{
-    Error,
-    bus::{Bus, EventEnvelope, EventHandler, spawn_consumer},
-};
+use df_common::Error;
 use df_proto::events::v1::{UserEmailVerified, UserRegistered};
+use df_runtime::bus::{Bus, EventEnvelope, EventHandler, spawn_consumer};
 use df_testkit::Platform;
 use diesel_async::AsyncPgConnection;
 use prost::Message;

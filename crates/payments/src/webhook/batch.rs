@@ -13,7 +13,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use df_common::{Error, bus::RelayHandle, db::Db};
+use df_common::Error;
+use df_runtime::{bus::RelayHandle, db::Db};
 use diesel::sql_types;
 use diesel_async::RunQueryDsl;
 use tokio::sync::{Mutex, mpsc, oneshot};

@@ -5,7 +5,8 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use df_common::{Error, db::Db};
+use df_common::Error;
+use df_runtime::db::Db;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use tokio::sync::{Mutex, mpsc, oneshot};

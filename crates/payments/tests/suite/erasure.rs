@@ -22,7 +22,7 @@ struct Row {
     entries: i64,
 }
 
-async fn state(conn: &mut df_common::db::PooledConn) -> Row {
+async fn state(conn: &mut df_runtime::db::PooledConn) -> Row {
     diesel::sql_query(
         "SELECT (SELECT message FROM payments LIMIT 1) AS message,
                 (SELECT count(*) FROM ledger_entries) AS entries",
@@ -61,7 +61,7 @@ async fn erasure_removes_personal_data_and_keeps_the_books() {
         .wait_for_consumer(&p.bus.queue(df_payments::SERVICE, "user_erasure"))
         .await;
     conn.transaction::<(), df_common::Error, _>(async move |conn| {
-        df_common::bus::enqueue(
+        df_runtime::bus::enqueue(
             conn,
             "privacy",
             df_payments::erasure::ERASURE_REQUESTED,

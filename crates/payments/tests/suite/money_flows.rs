@@ -470,7 +470,7 @@ async fn only_payment_intent(p: &Payments) -> String {
 async fn report_delivery(p: &Payments, delivery: ContentDelivered) {
     let mut conn = p.conn().await;
     conn.transaction::<(), df_common::Error, _>(async move |conn| {
-        df_common::bus::enqueue(conn, "media", access_log::CONTENT_DELIVERED, &delivery)
+        df_runtime::bus::enqueue(conn, "media", access_log::CONTENT_DELIVERED, &delivery)
             .await
             .map(|_| ())
     })

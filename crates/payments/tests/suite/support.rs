@@ -226,7 +226,7 @@ impl Payments {
     }
 
     /// A connection to the payments database.
-    pub async fn conn(&self) -> df_common::db::PooledConn {
+    pub async fn conn(&self) -> df_runtime::db::PooledConn {
         self.db.db().conn().await.unwrap()
     }
 

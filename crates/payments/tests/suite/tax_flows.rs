@@ -9,7 +9,7 @@ use df_common::keyring::{EncryptionConfig, Keyring};
 use std::path::Path;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use df_common::{Error, ErrorKind, Secret, db::Db};
+use df_common::{Error, ErrorKind, Secret};
 use df_payments::{
     charges::{self, Kind, NewPayment},
     disputes::{self, Reported},
@@ -22,6 +22,7 @@ use df_payments::{
         reports::{self, Payer},
     },
 };
+use df_runtime::db::Db;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;

@@ -40,12 +40,15 @@ use super::{
     topology::{self, QueueSpec},
     unavailable,
 };
-use crate::{
-    config::BusConfig,
-    db::{Db, PooledConn},
+use df_common::{
     error::{Error, ErrorKind},
     ids::EventId,
     telemetry::{metrics, propagation},
+};
+
+use crate::{
+    config::BusConfig,
+    db::{Db, PooledConn},
 };
 
 /// First delay before consuming again after the consumer stopped.

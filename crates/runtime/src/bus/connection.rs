@@ -25,7 +25,9 @@ use super::{
     topology::{self, QueueSpec},
     unavailable,
 };
-use crate::{config::BusConfig, error::Error, secret::Secret};
+use df_common::{error::Error, secret::Secret};
+
+use crate::config::BusConfig;
 
 /// First reconnect delay; doubled per failed attempt up to `bus.reconnect_max_ms`.
 const RECONNECT_BASE: Duration = Duration::from_millis(100);

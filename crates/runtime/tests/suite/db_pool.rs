@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use df_common::{ErrorKind, db::Db};
+use df_common::ErrorKind;
+use df_runtime::db::Db;
 use df_testkit::{TcpProxy, TestDb};
 use diesel_async::RunQueryDsl;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};

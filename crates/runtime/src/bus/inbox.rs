@@ -5,7 +5,7 @@ use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::schema::inbox;
-use crate::{error::Error, ids::EventId};
+use df_common::{error::Error, ids::EventId};
 
 /// Records that `consumer` applies `event_id`; false when it already had. Called first in the
 /// transaction that applies the event: a concurrent delivery of the same event waits on the

@@ -13,7 +13,7 @@ use std::{
     process::Command,
 };
 
-use df_common::{
+use df_runtime::{
     config::{DatabaseConfig, TlsMode},
     db::Db,
 };

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use prost::Message;
 
 use super::EventEnvelope;
-use crate::{error::Error, ids::EventId};
+use df_common::{error::Error, ids::EventId};
 
 /// Longest event type: it is the AMQP routing key (a short string of at most 255 bytes).
 const MAX_EVENT_TYPE_LEN: usize = 255;

@@ -42,7 +42,7 @@ pub use envelope::decode_envelope;
 pub use outbox::enqueue;
 pub use relay::{OutboxRelay, RelayHandle};
 
-use crate::error::{Error, ErrorKind};
+use df_common::error::{Error, ErrorKind};
 
 /// SQL creating the `outbox` and `inbox` tables and their indexes.
 ///

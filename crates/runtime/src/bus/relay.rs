@@ -30,7 +30,9 @@ use uuid::Uuid;
 use super::{
     Bus, CONTENT_TYPE, EventEnvelope, backoff, schema::outbox, timed_out, topology, unavailable,
 };
-use crate::{config::BusConfig, db::Db, error::Error, telemetry::metrics};
+use df_common::{error::Error, telemetry::metrics};
+
+use crate::{config::BusConfig, db::Db};
 
 /// First delay after a failed round; doubled per consecutive failure.
 const RETRY_BASE: Duration = Duration::from_millis(100);

@@ -14,7 +14,7 @@ use lapin::{
 };
 
 use super::unavailable;
-use crate::error::Error;
+use df_common::error::Error;
 
 /// The topic exchange events are published to.
 pub fn events_exchange(namespace: &str) -> String {

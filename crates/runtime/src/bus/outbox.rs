@@ -5,7 +5,7 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, Trans
 use prost::Message;
 
 use super::{envelope, schema::outbox};
-use crate::{
+use df_common::{
     error::{Error, ErrorKind},
     ids::EventId,
     telemetry::propagation,

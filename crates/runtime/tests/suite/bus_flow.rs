@@ -18,17 +18,16 @@ use std::{
 };
 
 use async_trait::async_trait;
-use df_common::{
-    Error,
+use df_common::{Error, ids::EventId};
+use df_proto::events::v1::UserRegistered;
+use df_runtime::{
     bus::{
         self, Bus, EventEnvelope, EventHandler, OutboxRelay, RelayHandle, inbox, outbox,
         spawn_consumer, topology,
     },
     config::BusConfig,
     db::Db,
-    ids::EventId,
 };
-use df_proto::events::v1::UserRegistered;
 use df_testkit::{TcpProxy, TestBus, TestDb};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};

@@ -24,10 +24,9 @@ use rustls::{
     pki_types::{CertificateDer, ServerName, UnixTime},
 };
 
-use crate::{
-    config::{DatabaseConfig, TlsMode},
-    error::{Error, ErrorKind},
-};
+use df_common::error::{Error, ErrorKind};
+
+use crate::config::{DatabaseConfig, TlsMode};
 
 /// A pooled connection.
 pub type PooledConn = deadpool::Object<AsyncPgConnection>;
@@ -36,8 +35,8 @@ pub type PooledConn = deadpool::Object<AsyncPgConnection>;
 #[derive(Clone)]
 pub struct Db {
     pool: deadpool::Pool<AsyncPgConnection>,
-    url: Arc<crate::Secret<String>>,
-    migration_url: Option<Arc<crate::Secret<String>>>,
+    url: Arc<df_common::Secret<String>>,
+    migration_url: Option<Arc<df_common::Secret<String>>>,
     app_role: Option<String>,
     setup: Arc<ConnectSettings>,
 }
@@ -269,7 +268,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 fn tls_verified(ca_file: Option<&std::path::Path>) -> Result<ClientConfig, Error> {
-    let roots = crate::tls::root_store(ca_file, "database.ca_file")?;
+    let roots = df_common::tls::root_store(ca_file, "database.ca_file")?;
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(Error::internal)?
@@ -341,5 +340,22 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Readiness with the check every database-owning service has: Postgres answers.
+pub trait PostgresReadiness {
+    /// Adds the `postgres` check on `db`.
+    #[must_use]
+    fn with_postgres(self, db: &Db) -> Self;
+}
+
+impl PostgresReadiness for df_common::lifecycle::Readiness {
+    fn with_postgres(self, db: &Db) -> Self {
+        let db = db.clone();
+        self.with_check("postgres", move || {
+            let db = db.clone();
+            async move { db.ping().await }
+        })
     }
 }

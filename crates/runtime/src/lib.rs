@@ -1,0 +1,50 @@
+//! The service kit every DirectFanz gRPC service is written on: Postgres (pool, TLS, migrations),
+//! the RabbitMQ event bus (transactional outbox, relay, consumers with an inbox), and their
+//! configuration. Kept apart from `df-common` so that the public gateway, which has no database
+//! and no bus, compiles neither diesel nor lapin, and a change here does not rebuild it.
+
+pub mod bus;
+pub mod config;
+pub mod db;
+
+use df_common::lifecycle::{ServiceConfig, run_command};
+use diesel_migrations::EmbeddedMigrations;
+use tokio_util::sync::CancellationToken;
+
+/// A service configuration with a database.
+pub trait DatabaseServiceConfig: ServiceConfig {
+    /// The database settings.
+    fn database(&self) -> &config::DatabaseConfig;
+}
+
+/// The whole `main` of a service binary with a database: `serve` (the default) runs the
+/// service until SIGTERM/SIGINT; `migrate` applies `migrations` as the schema's owner
+/// (`database.migration_url`), grants `database.app_role` its rights and exits — a deployment
+/// step before the service starts as that role.
+pub async fn run_service<C, F, Fut>(
+    service: &'static str,
+    migrations: EmbeddedMigrations,
+    serve: F,
+) -> std::process::ExitCode
+where
+    C: DatabaseServiceConfig,
+    F: FnOnce(C, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), df_common::Error>>,
+{
+    run_command(
+        service,
+        &["serve", "migrate"],
+        |command, config: C, shutdown| async move {
+            if command == "migrate" {
+                db::Db::connect(config.database())?
+                    .run_migrations(migrations)
+                    .await?;
+                tracing::info!(service, "migrations applied");
+                Ok(())
+            } else {
+                serve(config, shutdown).await
+            }
+        },
+    )
+    .await
+}
