@@ -139,8 +139,8 @@ impl Db {
         })
     }
 
-    /// Runs pending embedded migrations under an advisory lock, so replicas starting together
-    /// migrate once; then, with `database.app_role`, grants that role what the service needs on
+    /// Runs the kit's migrations (outbox, inbox, jobs), then the service's pending embedded
+    /// `migrations`, under an advisory lock, so replicas starting together migrate once; then, with `database.app_role`, grants that role what the service needs on
     /// what the migrations made.
     ///
     /// Migrations run as the role that owns the schema (`migration_url`), the service as the
@@ -172,8 +172,9 @@ impl Db {
                 .batch_execute("SELECT pg_advisory_lock(4242001)")
                 .map_err(Error::internal)?;
             let result = wrapper
-                .run_pending_migrations(migrations)
+                .run_pending_migrations(crate::KIT_MIGRATIONS)
                 .map(|_| ())
+                .and_then(|()| wrapper.run_pending_migrations(migrations).map(|_| ()))
                 .map_err(|e| Error::internal(anyhow::anyhow!("migrations failed: {e}")))
                 .and_then(|()| match &app_role {
                     Some(role) => wrapper.batch_execute(&grants_to(role)).map_err(|e| {

@@ -7,6 +7,13 @@ pub mod bus;
 pub mod config;
 pub mod db;
 
+/// The kit's own tables (outbox, inbox, jobs), in every service's database: run by
+/// [`db::Db::run_migrations`] before the service's migrations.
+pub const KIT_MIGRATIONS: EmbeddedMigrations = diesel_migrations::embed_migrations!("migrations");
+
+/// Where [`KIT_MIGRATIONS`] come from (the test kit names its database templates after them).
+pub const KIT_MIGRATIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+
 use df_common::lifecycle::{ServiceConfig, run_command};
 use diesel_migrations::EmbeddedMigrations;
 use tokio_util::sync::CancellationToken;

@@ -121,9 +121,11 @@ async fn admin_connection() -> AsyncPgConnection {
         .unwrap_or_else(|e| panic!("cannot reach Postgres at {}: {e}", server_url()))
 }
 
+/// Named after the migrations it holds: the kit's and the service's.
 fn template_name(service: &str, dir: &Path) -> String {
     let mut files = Vec::new();
     collect_files(dir, &mut files);
+    collect_files(Path::new(df_runtime::KIT_MIGRATIONS_DIR), &mut files);
     files.sort();
     let mut hasher = Sha256::new();
     for file in files {

@@ -1,5 +1,3 @@
-DROP TABLE inbox;
-DROP TABLE outbox;
 DROP TABLE mail_queue;
 DROP TABLE login_throttle;
 DROP TABLE one_time_tokens;

@@ -1,4 +1,5 @@
--- Users, sessions, one-time tokens, login throttling, the mail queue, and the bus outbox/inbox.
+-- Users, sessions, one-time tokens, login throttling, and the mail queue (the bus outbox and inbox
+-- belong to the service kit).
 
 CREATE TABLE users (
     id                  uuid PRIMARY KEY,
@@ -61,20 +62,3 @@ CREATE TABLE mail_queue (
     last_error      text
 );
 CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at);
-
-CREATE TABLE outbox (
-    id         uuid PRIMARY KEY,
-    event_type text NOT NULL,
-    payload    bytea NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    attempts   integer NOT NULL DEFAULT 0,
-    last_error text
-);
-CREATE INDEX outbox_created_at ON outbox (created_at, id);
-
-CREATE TABLE inbox (
-    consumer     text NOT NULL,
-    event_id     uuid NOT NULL,
-    processed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id)
-);

@@ -1,5 +1,3 @@
-DROP TABLE inbox;
-DROP TABLE outbox;
 DROP TABLE webhook_events;
 DROP TABLE erased_users;
 DROP TABLE tax_profiles;

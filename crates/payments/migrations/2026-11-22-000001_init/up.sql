@@ -1,5 +1,6 @@
 -- Payments: payout accounts, catalogue, checkouts, subscriptions, payments, the ledger, payouts,
--- disputes, tax profiles, the webhook inbox, and the bus outbox/inbox.
+-- disputes, tax profiles, and the webhook inbox (the bus outbox and inbox
+-- belong to the service kit).
 
 CREATE TABLE payout_accounts (
     creator_id          uuid PRIMARY KEY,
@@ -256,21 +257,3 @@ CREATE TABLE webhook_events (
     created_at  timestamptz NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now()
 );
-
-CREATE TABLE outbox (
-    id         uuid PRIMARY KEY,
-    event_type text NOT NULL,
-    payload    bytea NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    attempts   integer NOT NULL DEFAULT 0,
-    last_error text
-);
-CREATE INDEX outbox_created_at ON outbox (created_at, id);
-
-CREATE TABLE inbox (
-    consumer     text NOT NULL,
-    event_id     uuid NOT NULL,
-    processed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id)
-);
-CREATE INDEX inbox_processed_at ON inbox (processed_at);

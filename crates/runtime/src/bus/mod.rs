@@ -18,7 +18,8 @@
 //!    `bus.delivery_limit` deliveries the broker moves it to `<queue>.dlq`. An undecodable
 //!    message goes there at once.
 //!
-//! Every service keeps the two tables of [`OUTBOX_INBOX_SQL`] in its own database.
+//! Every service keeps the `outbox` and `inbox` tables in its own database; they are the kit's
+//! own migration ([`crate::KIT_MIGRATIONS`]), run before the service's.
 //!
 //! A queue exists once its consumer has started at least once; events published before that
 //! match no queue and are dropped by the broker, as with any topic exchange. Deploy (or start)
@@ -43,21 +44,6 @@ pub use outbox::enqueue;
 pub use relay::{OutboxRelay, RelayHandle};
 
 use df_common::error::{Error, ErrorKind};
-
-/// SQL creating the `outbox` and `inbox` tables and their indexes.
-///
-/// Copy it verbatim into an `up.sql` of the service's own migrations (and
-/// [`OUTBOX_INBOX_DOWN_SQL`] into the matching `down.sql`); diesel migrations are plain SQL
-/// files, so the text is repeated rather than referenced. The tables:
-///
-/// - `outbox(id uuid pk, event_type text, payload bytea, created_at timestamptz default now(),
-///   attempts int default 0, last_error text)`, indexed on `(created_at, id)`;
-/// - `inbox(consumer text, event_id uuid, processed_at timestamptz default now(),
-///   pk (consumer, event_id))`, indexed on `processed_at` for [`inbox::prune`].
-pub const OUTBOX_INBOX_SQL: &str = include_str!("../../migrations-sql/outbox_inbox.sql");
-
-/// SQL dropping what [`OUTBOX_INBOX_SQL`] creates.
-pub const OUTBOX_INBOX_DOWN_SQL: &str = include_str!("../../migrations-sql/outbox_inbox.down.sql");
 
 /// Content type of every message: the body is an encoded [`EventEnvelope`].
 pub const CONTENT_TYPE: &str = "application/x-protobuf";

@@ -1,4 +1,4 @@
-//! Diesel declarations of the `outbox` and `inbox` tables of [`super::OUTBOX_INBOX_SQL`].
+//! Diesel declarations of the kit's `outbox` and `inbox` tables ([`crate::KIT_MIGRATIONS`]).
 
 diesel::table! {
     /// Events waiting to be published.

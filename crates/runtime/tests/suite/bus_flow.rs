@@ -270,16 +270,6 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-#[test]
-fn test_migrations_use_the_published_sql() {
-    let up =
-        std::fs::read_to_string(migrations_dir().join("2025-01-01-000000_bus/up.sql")).unwrap();
-    assert!(up.contains(bus::OUTBOX_INBOX_SQL));
-    let down =
-        std::fs::read_to_string(migrations_dir().join("2025-01-01-000000_bus/down.sql")).unwrap();
-    assert!(down.contains(bus::OUTBOX_INBOX_DOWN_SQL));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enqueue_outside_a_transaction_is_refused() {
     let t = Ctx::new(|_| {}).await;
