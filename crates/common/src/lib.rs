@@ -16,6 +16,7 @@ pub mod tls;
 pub use error::{Error, ErrorKind, Result};
 pub use secret::Secret;
 pub mod cache;
+pub mod clock;
 pub mod grpc;
 pub mod lifecycle;
 pub mod worker;

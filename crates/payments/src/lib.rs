@@ -8,7 +8,6 @@ pub mod access_log;
 pub mod catalogue;
 pub mod charges;
 pub mod checkout;
-pub mod clock;
 pub mod config;
 pub mod disputes;
 pub mod earnings;
@@ -44,9 +43,9 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use clock::Clock;
 pub use config::PaymentsConfig;
 use config::ProviderKind;
+pub use df_common::clock::Clock;
 use provider::{PaymentProvider, simulated::SimulatedProvider};
 pub use service::{SERVICE, Service};
 

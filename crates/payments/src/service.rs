@@ -9,8 +9,9 @@ use df_runtime::{bus::relay::RelayHandle, db::Db};
 
 use uuid::Uuid;
 
+use df_common::clock::Clock;
+
 use crate::{
-    clock::Clock,
     config::{PolicyConfig, WebhookConfig},
     entitlements::Entitlements,
     provider::PaymentProvider,

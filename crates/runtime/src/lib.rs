@@ -3,9 +3,11 @@
 //! configuration. Kept apart from `df-common` so that the public gateway, which has no database
 //! and no bus, compiles neither diesel nor lapin, and a change here does not rebuild it.
 
+mod backoff;
 pub mod bus;
 pub mod config;
 pub mod db;
+pub mod jobs;
 
 /// The kit's own tables (outbox, inbox, jobs), in every service's database: run by
 /// [`db::Db::run_migrations`] before the service's migrations.

@@ -30,7 +30,9 @@ use super::{
     CheckoutMode, CheckoutRequest, CheckoutSession, DisputeEvidence, FeeLookup, PaymentProvider,
     PayoutRequest, RemoteSubscription,
 };
-use crate::{clock::Clock, money, webhook::signature};
+use df_common::clock::Clock;
+
+use crate::{money, webhook::signature};
 
 /// A billing period of the simulated provider.
 const PERIOD: chrono::Duration = chrono::Duration::days(30);

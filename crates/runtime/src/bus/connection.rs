@@ -10,6 +10,7 @@
 //! We reconnect ourselves rather than using lapin's automatic recovery so that there is one
 //! place deciding when a link is dead, and one back-off policy.
 
+use crate::backoff;
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
@@ -21,7 +22,7 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{
-    backoff, timed_out,
+    timed_out,
     topology::{self, QueueSpec},
     unavailable,
 };

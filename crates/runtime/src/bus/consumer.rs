@@ -15,6 +15,7 @@
 //! When the connection drops, unacknowledged messages go back to the queue; the task waits for
 //! the bus to reconnect and consumes again. Logs name the event id and type, never the payload.
 
+use crate::backoff;
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
@@ -34,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
-    Bus, EventEnvelope, backoff,
+    Bus, EventEnvelope,
     envelope::{decode_envelope, envelope_id},
     inbox, timed_out,
     topology::{self, QueueSpec},

@@ -33,7 +33,6 @@ pub mod relay;
 pub mod schema;
 pub mod topology;
 
-mod backoff;
 mod connection;
 
 pub use connection::Bus;

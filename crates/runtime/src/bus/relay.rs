@@ -12,6 +12,7 @@
 //! back-off after failures. While the broker is unreachable it waits for the connection instead
 //! of touching the database.
 
+use crate::backoff;
 use std::{sync::Arc, time::Duration};
 
 use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
@@ -27,9 +28,7 @@ use tokio::{sync::Notify, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{
-    Bus, CONTENT_TYPE, EventEnvelope, backoff, schema::outbox, timed_out, topology, unavailable,
-};
+use super::{Bus, CONTENT_TYPE, EventEnvelope, schema::outbox, timed_out, topology, unavailable};
 use df_common::{error::Error, telemetry::metrics};
 
 use crate::{config::BusConfig, db::Db};

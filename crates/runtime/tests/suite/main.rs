@@ -4,3 +4,4 @@
 mod bus_flow;
 mod db_pool;
 mod db_tls;
+mod jobs;

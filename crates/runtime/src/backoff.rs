@@ -1,4 +1,4 @@
-//! Exponential back-off with jitter, shared by reconnects, the relay and handler retries.
+//! Exponential back-off with jitter, shared by reconnects, the relay, handler retries and jobs.
 
 use std::time::Duration;
 
