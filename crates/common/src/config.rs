@@ -35,6 +35,20 @@ pub const SECRETS_DIR_VAR: &str = "DF_SECRETS_DIR";
 /// `DF_*` variables that belong to the scripts and the test kit, not to any service's settings.
 const TOOLING_PREFIXES: &[&str] = &["DF_TEST_", "DF_SKIP_", "DF_PREREQ_"];
 
+/// How a whole configuration is read out of the merged sources. Every deserializable struct is
+/// read as it is; a service's configuration made of several structs (`df-runtime`'s
+/// `ServiceConfig`) reads each from the same sources.
+pub trait Extract: Sized {
+    /// Reads `Self` from `figment`.
+    fn extract(figment: Figment) -> Result<Self, Box<figment::Error>>;
+}
+
+impl<T: DeserializeOwned> Extract for T {
+    fn extract(figment: Figment) -> Result<Self, Box<figment::Error>> {
+        Ok(figment.extract()?)
+    }
+}
+
 /// A configuration section that can check itself.
 pub trait Validate {
     /// Appends one human-readable line per problem, naming the setting (`database.url`).
@@ -97,25 +111,23 @@ impl Sources {
 }
 
 /// Loads `T` from the process environment and validates it.
-pub fn load<T: DeserializeOwned + Validate>() -> Result<T, ConfigError> {
+pub fn load<T: Extract + Validate>() -> Result<T, ConfigError> {
     load_from(&Sources::from_process())
 }
 
 /// Loads `T` from explicit sources and validates it.
-pub fn load_from<T: DeserializeOwned + Validate>(sources: &Sources) -> Result<T, ConfigError> {
+pub fn load_from<T: Extract + Validate>(sources: &Sources) -> Result<T, ConfigError> {
     load_completed(sources, |_| {})
 }
 
 /// Loads `T` from the process environment, lets `complete` fill in derived values (a runner that
 /// wires services together), then validates it.
-pub fn load_then<T: DeserializeOwned + Validate>(
-    complete: impl FnOnce(&mut T),
-) -> Result<T, ConfigError> {
+pub fn load_then<T: Extract + Validate>(complete: impl FnOnce(&mut T)) -> Result<T, ConfigError> {
     load_completed(&Sources::from_process(), complete)
 }
 
 /// [`load_then`] with explicit sources.
-pub fn load_completed<T: DeserializeOwned + Validate>(
+pub fn load_completed<T: Extract + Validate>(
     sources: &Sources,
     complete: impl FnOnce(&mut T),
 ) -> Result<T, ConfigError> {
@@ -161,9 +173,10 @@ pub fn load_completed<T: DeserializeOwned + Validate>(
             };
             figment = figment.merge(Serialized::default(key, value));
         }
-        match figment.extract::<T>() {
+        match T::extract(figment) {
             Ok(config) => break config,
             Err(error) => {
+                let error = *error;
                 let retry = error
                     .clone()
                     .into_iter()

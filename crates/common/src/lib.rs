@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod keyring;
 pub mod origin;
+pub mod ports;
 pub mod secret;
 pub mod telemetry;
 pub mod tls;

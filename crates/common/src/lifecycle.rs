@@ -132,8 +132,9 @@ pub async fn serve_admin(
         .map_err(crate::Error::internal)
 }
 
-/// A service configuration that carries the telemetry section.
-pub trait ServiceConfig: serde::de::DeserializeOwned + crate::config::Validate {
+/// A binary's whole configuration: read from the sources, checked, and carrying the telemetry
+/// section.
+pub trait Configuration: crate::config::Extract + crate::config::Validate {
     /// The telemetry settings.
     fn telemetry(&self) -> &crate::config::TelemetryConfig;
 }
@@ -143,7 +144,7 @@ pub trait ServiceConfig: serde::de::DeserializeOwned + crate::config::Validate {
 /// outcome into the exit code.
 pub async fn run_service<C, F, Fut>(service: &'static str, serve: F) -> std::process::ExitCode
 where
-    C: ServiceConfig,
+    C: Configuration,
     F: FnOnce(C, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), crate::Error>>,
 {
@@ -161,7 +162,7 @@ pub async fn run_command<C, F, Fut>(
     run: F,
 ) -> std::process::ExitCode
 where
-    C: ServiceConfig,
+    C: Configuration,
     F: FnOnce(&'static str, C, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), crate::Error>>,
 {

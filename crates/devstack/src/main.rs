@@ -6,22 +6,50 @@
 //! fresh internal keys, webhook secret and tax key generated at start when none are configured
 //! (the services live in this process, so they share them).
 
-use std::process::ExitCode;
+use std::{collections::BTreeMap, process::ExitCode};
 
 use base64::Engine;
-use df_common::config::Validate;
+use df_common::config::{Extract, Validate};
 use df_gateway::GatewayConfig;
 use df_identity::IdentityConfig;
 use df_payments::PaymentsConfig;
+use figment::Figment;
 use rand::RngCore;
-use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Every service's configuration, each under its name.
+#[derive(Debug)]
 struct DevConfig {
     identity: IdentityConfig,
     payments: PaymentsConfig,
     gateway: GatewayConfig,
+}
+
+/// The top-level keys of [`DevConfig`].
+const SERVICES: &[&str] = &["identity", "payments", "gateway"];
+
+impl Extract for DevConfig {
+    fn extract(figment: Figment) -> Result<Self, Box<figment::Error>> {
+        let keys: BTreeMap<String, IgnoredAny> = figment.extract()?;
+        if let Some(unknown) = keys.keys().find(|key| !SERVICES.contains(&key.as_str())) {
+            return Err(Box::new(
+                figment::error::Kind::UnknownField(unknown.clone(), SERVICES).into(),
+            ));
+        }
+        Ok(Self {
+            identity: section(&figment, "identity")?,
+            payments: section(&figment, "payments")?,
+            gateway: section(&figment, "gateway")?,
+        })
+    }
+}
+
+/// The configuration under `key`; its errors name their setting from the top.
+fn section<T: Extract>(figment: &Figment, key: &str) -> Result<T, Box<figment::Error>> {
+    T::extract(figment.focus(key)).map_err(|mut error| {
+        error.path.insert(0, key.to_owned());
+        error
+    })
 }
 
 /// Local defaults, applied as if set in the environment so that any variable the caller sets
@@ -66,18 +94,19 @@ fn complete(config: &mut DevConfig) {
     // A fresh pair only when nothing is configured: generating a signing key next to a
     // configured public key would make every call fail, so that case is left to validation.
     if config.gateway.internal_auth.signing_key.is_none()
-        && config.identity.internal_auth.verifying_keys.is_empty()
+        && config.identity.base.internal_auth.verifying_keys.is_empty()
     {
         let (seed, _) = df_common::auth::generate_key_pair();
         config.gateway.internal_auth.signing_key = Some(seed);
     }
-    if config.identity.internal_auth.verifying_keys.is_empty()
+    if config.identity.base.internal_auth.verifying_keys.is_empty()
         && let Some(seed) = &config.gateway.internal_auth.signing_key
         && let Ok(public) = df_common::auth::public_key_of(seed)
     {
         let id = config.gateway.internal_auth.signing_key_id.clone();
         config
             .identity
+            .base
             .internal_auth
             .verifying_keys
             .insert(id, public);
@@ -96,33 +125,34 @@ fn complete(config: &mut DevConfig) {
     if config.gateway.security.csrf_key.is_empty() {
         config.gateway.security.csrf_key = random_key().into();
     }
-    if config.payments.internal_auth.verifying_keys.is_empty() {
-        config.payments.internal_auth.verifying_keys =
-            config.identity.internal_auth.verifying_keys.clone();
+    if config.payments.base.internal_auth.verifying_keys.is_empty() {
+        config.payments.base.internal_auth.verifying_keys =
+            config.identity.base.internal_auth.verifying_keys.clone();
     }
-    if config.payments.webhooks.signing_secret.is_empty() {
-        config.payments.webhooks.signing_secret = format!("whsec_{}", random_key()).into();
+    if config.payments.own.webhooks.signing_secret.is_empty() {
+        config.payments.own.webhooks.signing_secret = format!("whsec_{}", random_key()).into();
     }
-    if config.payments.checkout.return_origins.is_empty() {
+    if config.payments.own.checkout.return_origins.is_empty() {
         // The client apps of a local setup live where the gateway allows them.
-        config.payments.checkout.return_origins = config.gateway.security.allowed_origins.clone();
+        config.payments.own.checkout.return_origins =
+            config.gateway.security.allowed_origins.clone();
     }
-    if config.identity.mail.encryption.keys.is_empty() {
+    if config.identity.own.mail.encryption.keys.is_empty() {
         // A fresh key per start: mail still queued when df-dev stops cannot be opened after a
         // restart (it is dropped). Set mail.encryption.keys to keep it.
-        config.identity.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
+        config.identity.own.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
     }
-    if config.payments.tax.encryption.keys.is_empty() {
+    if config.payments.own.tax.encryption.keys.is_empty() {
         // A fresh key per start: tax details entered in a dev session are shown masked later,
         // but cannot be decrypted after a restart. Set tax.encryption.keys to keep them.
-        config.payments.tax = df_payments::tax::TaxConfig::ephemeral();
+        config.payments.own.tax = df_payments::tax::TaxConfig::ephemeral();
     }
-    let simulated = &mut config.payments.provider.simulated;
+    let simulated = &mut config.payments.own.provider.simulated;
     simulated.public_url = format!("http://{}", simulated.listen);
     simulated.webhook_url = format!("http://{}/v1/webhooks/stripe", config.gateway.http.listen);
-    config.gateway.payments.url = format!("http://{}", config.payments.grpc.listen);
-    config.gateway.identity.url = format!("http://{}", config.identity.grpc.listen);
-    config.identity.identity.public_app_url = format!("http://{}", config.gateway.http.listen);
+    config.gateway.payments.url = format!("http://{}", config.payments.base.grpc.listen);
+    config.gateway.identity.url = format!("http://{}", config.identity.base.grpc.listen);
+    config.identity.own.identity.public_app_url = format!("http://{}", config.gateway.http.listen);
 }
 
 #[tokio::main]
@@ -142,7 +172,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _telemetry = match df_common::telemetry::init("dev", &config.identity.telemetry) {
+    let _telemetry = match df_common::telemetry::init("dev", &config.identity.base.telemetry) {
         Ok(guard) => guard,
         Err(error) => {
             eprintln!("telemetry: {error}");
@@ -151,18 +181,21 @@ async fn main() -> ExitCode {
     };
     let shutdown = df_common::lifecycle::shutdown_on_signals();
     let result = async {
-        let identity_listeners = df_identity::Listeners::bind(&config.identity).await?;
-        let payments_listeners = df_payments::Listeners::bind(&config.payments).await?;
+        let identity_listeners = df_runtime::Listeners::bind(&config.identity.base).await?;
+        let payments_listeners = df_runtime::Listeners::bind(&config.payments.base).await?;
+        let payments_wiring = df_payments::Wiring::bind(&config.payments).await?;
         let gateway_listeners = df_gateway::Listeners::bind(&config.gateway).await?;
         let gateway_url = format!("http://{}", config.gateway.http.listen);
         let identity = tokio::spawn(df_identity::serve(
             config.identity,
             identity_listeners,
+            df_common::clock::Clock::system(),
             shutdown.clone(),
         ));
         let payments = tokio::spawn(df_payments::serve(
             config.payments,
             payments_listeners,
+            payments_wiring,
             shutdown.clone(),
         ));
         let gateway = tokio::spawn(df_gateway::serve(

@@ -44,7 +44,10 @@ impl Default for GatewayConfig {
             production: false,
             http: HttpConfig::default(),
             admin: AdminConfig {
-                listen: SocketAddr::from(([0, 0, 0, 0], 9091)),
+                listen: SocketAddr::from((
+                    [0, 0, 0, 0],
+                    df_common::ports::of(crate::SERVICE).admin,
+                )),
             },
             redis: RedisConfig {
                 key_prefix: "df:gateway:".into(),
@@ -118,7 +121,7 @@ pub struct HttpConfig {
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            listen: SocketAddr::from(([0, 0, 0, 0], df_common::ports::of(crate::SERVICE).main)),
             workers: 0,
             keep_alive_secs: 30,
             client_request_timeout_ms: 5_000,
@@ -154,7 +157,7 @@ impl Validate for HttpConfig {
     }
 }
 
-impl df_common::lifecycle::ServiceConfig for GatewayConfig {
+impl df_common::lifecycle::Configuration for GatewayConfig {
     fn telemetry(&self) -> &TelemetryConfig {
         &self.telemetry
     }

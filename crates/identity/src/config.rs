@@ -1,38 +1,19 @@
-//! Identity's configuration: the common sections plus its own policies. Every setting is
+//! Identity's configuration: the sections every service reads plus its own. Every setting is
 //! documented in docs/configuration.md.
 
-use std::net::SocketAddr;
-
-use df_common::config::{
-    AdminConfig, GrpcServerConfig, InternalAuthConfig, RedisConfig, TelemetryConfig, Validate,
-    check_range, production,
-};
-use df_runtime::config::{BusConfig, DatabaseConfig};
+use df_common::config::{Validate, check_range};
+use df_runtime::{ServiceBase, ServiceConfig, ServiceSettings};
 use serde::Deserialize;
 
 use crate::{mail::MailConfig, password::breached::BreachedCheckConfig};
 
-/// Everything identity reads at start-up.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct IdentityConfig {
-    /// Production mode: start-up refuses settings meant for a laptop (unencrypted database or
-    /// gRPC, unsealed cache values, mail written to files, plain-http links).
-    pub production: bool,
-    /// gRPC listener.
-    pub grpc: GrpcServerConfig,
-    /// Admin listener (`/healthz`, `/readyz`, `/metrics`).
-    pub admin: AdminConfig,
-    /// `df_identity` database.
-    pub database: DatabaseConfig,
-    /// Session validation cache.
-    pub redis: RedisConfig,
-    /// Event bus.
-    pub bus: BusConfig,
-    /// Logs, traces, Sentry.
-    pub telemetry: TelemetryConfig,
-    /// Keys that verify principal tokens.
-    pub internal_auth: InternalAuthConfig,
+/// Everything identity reads at start-up: the sections every service reads, and its own.
+pub type IdentityConfig = ServiceConfig<IdentitySections>;
+
+/// Identity's own sections.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct IdentitySections {
     /// Email delivery.
     pub mail: MailConfig,
     /// Optional k-anonymity breached-password check.
@@ -41,58 +22,28 @@ pub struct IdentityConfig {
     pub identity: IdentitySettings,
 }
 
-impl Default for IdentityConfig {
-    fn default() -> Self {
-        Self {
-            production: false,
-            grpc: GrpcServerConfig::default(),
-            admin: AdminConfig {
-                listen: SocketAddr::from(([0, 0, 0, 0], 9090)),
-            },
-            database: DatabaseConfig {
-                url: "postgres://postgres@127.0.0.1:5432/df_identity".into(),
-                ..DatabaseConfig::default()
-            },
-            redis: RedisConfig {
-                key_prefix: "df:identity:".into(),
-                ..RedisConfig::default()
-            },
-            bus: BusConfig::default(),
-            telemetry: TelemetryConfig::default(),
-            internal_auth: InternalAuthConfig::default(),
-            mail: MailConfig::default(),
-            breached_passwords: BreachedCheckConfig::default(),
-            identity: IdentitySettings::default(),
-        }
-    }
-}
-
-impl Validate for IdentityConfig {
+impl Validate for IdentitySections {
     fn validate(&self, problems: &mut Vec<String>) {
-        self.grpc.validate(problems);
-        self.database.validate(problems);
-        self.redis.validate(problems);
-        self.bus.validate(problems);
-        self.telemetry.validate(problems);
-        self.internal_auth.validate(problems);
-        self.internal_auth.require_verifying_key(problems);
         self.mail.validate(problems);
         self.breached_passwords.validate(problems);
         self.identity.validate(problems);
-        if self.production {
-            df_runtime::config::production::database(&self.database, problems);
-            production::redis_value_key(&self.redis, problems);
-            production::grpc_tls(&self.grpc, problems);
-            if self.mail.adapter == crate::mail::MailAdapter::File {
-                problems.push(
-                    "mail.adapter: file writes email to a local directory; production needs a delivering adapter (sendgrid)".into(),
-                );
-            }
-            if !self.identity.public_app_url.starts_with("https://") {
-                problems.push(
-                    "identity.public_app_url: must be https:// in production (email links carry one-time tokens)".into(),
-                );
-            }
+    }
+}
+
+impl ServiceSettings for IdentitySections {
+    const SERVICE: &'static str = crate::SERVICE;
+
+    /// Mail must be delivered, and its links must be https (they carry one-time tokens).
+    fn production_problems(&self, _base: &ServiceBase, problems: &mut Vec<String>) {
+        if self.mail.adapter == crate::mail::MailAdapter::File {
+            problems.push(
+                "mail.adapter: file writes email to a local directory; production needs a delivering adapter (sendgrid)".into(),
+            );
+        }
+        if !self.identity.public_app_url.starts_with("https://") {
+            problems.push(
+                "identity.public_app_url: must be https:// in production (email links carry one-time tokens)".into(),
+            );
         }
     }
 }
@@ -329,35 +280,21 @@ impl Validate for LoginThrottleConfig {
     }
 }
 
-impl df_common::lifecycle::ServiceConfig for IdentityConfig {
-    fn telemetry(&self) -> &TelemetryConfig {
-        &self.telemetry
-    }
-}
-
-impl df_runtime::DatabaseServiceConfig for IdentityConfig {
-    fn database(&self) -> &DatabaseConfig {
-        &self.database
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn production_mode_refuses_what_is_meant_for_a_laptop() {
-        let mut config = IdentityConfig {
-            production: true,
-            ..IdentityConfig::default()
-        };
-        config.internal_auth.verifying_keys = [(
+        let mut config = IdentityConfig::default();
+        config.base.production = true;
+        config.base.internal_auth.verifying_keys = [(
             "k1".to_owned(),
             "wOxACiH2N+NTFXmb69fYWoLqApulnIB7qhCIIiYZzHM=".to_owned(),
         )]
         .into_iter()
         .collect();
-        config.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
+        config.own.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
         let mut problems = Vec::new();
         config.validate(&mut problems);
         for setting in [
@@ -372,7 +309,7 @@ mod tests {
                 "{setting} not refused: {problems:?}"
             );
         }
-        config.production = false;
+        config.base.production = false;
         let mut problems = Vec::new();
         config.validate(&mut problems);
         assert_eq!(problems, Vec::<String>::new());

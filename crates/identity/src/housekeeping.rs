@@ -1,19 +1,18 @@
 //! Periodic clean-up of rows nothing will read again: stale login throttle state, long-expired
-//! one-time tokens, old bus inbox entries and sessions long past their end.
+//! one-time tokens and sessions long past their end (the runtime prunes the bus inbox).
 //!
-//! Each kind is deleted by its own statements outside any transaction, in batches, so a large
-//! backlog never holds locks or runs into the statement timeout. A failure is logged and the next
-//! round tries again; housekeeping never stops the service.
+//! A schedule of the service's job runner (`identity.housekeeping`). Each kind is deleted by its
+//! own statements outside any transaction, in batches, so a large backlog never holds locks or
+//! runs into the statement timeout. A failure is logged and the next round tries again;
+//! housekeeping never stops the service.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use df_common::Error;
+use df_common::{Error, clock::Clock};
 use df_runtime::db::Db;
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// Time between rounds.
 pub const INTERVAL: Duration = Duration::from_secs(10 * 60);
@@ -28,9 +27,6 @@ const THROTTLE_RETENTION: chrono::Duration = chrono::Duration::hours(24);
 /// Expired one-time tokens are kept this long, for support questions about a link.
 const TOKEN_RETENTION: chrono::Duration = chrono::Duration::days(7);
 
-/// Inbox entries are kept far longer than any redelivery or replay from a dead-letter queue.
-const INBOX_RETENTION: chrono::Duration = chrono::Duration::days(30);
-
 /// Ended sessions are kept this long after they ended, for "where am I logged in" history and
 /// incident review.
 const SESSION_RETENTION: chrono::Duration = chrono::Duration::days(30);
@@ -42,46 +38,20 @@ pub struct Counts {
     pub throttle_rows: usize,
     /// One-time tokens expired for more than seven days.
     pub tokens: usize,
-    /// Bus inbox entries older than thirty days.
-    pub inbox_entries: usize,
     /// Sessions that expired or were revoked more than thirty days ago.
     pub sessions: usize,
 }
 
-/// Runs a round now and then every [`INTERVAL`] until `shutdown`.
-pub fn spawn(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(INTERVAL);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                _ = ticker.tick() => {}
-            }
-            // Failures are logged step by step inside; a round that failed is simply retried.
-            if let Ok(counts) = run_once(&db).await {
-                tracing::debug!(
-                    throttle_rows = counts.throttle_rows,
-                    tokens = counts.tokens,
-                    inbox_entries = counts.inbox_entries,
-                    sessions = counts.sessions,
-                    "housekeeping round done"
-                );
-            }
-        }
-    })
-}
-
 /// Runs one round. Every step is attempted even when an earlier one fails; the first failure is
 /// returned after all have run (each is also logged).
-pub async fn run_once(db: &Db) -> Result<Counts, Error> {
+pub async fn run_once(db: &Db, clock: &Clock) -> Result<Counts, Error> {
     let mut conn = db.conn().await.inspect_err(|error| {
         tracing::warn!(
             code = error.code(),
             "housekeeping could not get a connection"
         );
     })?;
-    let now = Utc::now();
+    let now = clock.now();
     let mut first_error = None;
     let counts = Counts {
         throttle_rows: outcome(
@@ -94,17 +64,18 @@ pub async fn run_once(db: &Db) -> Result<Counts, Error> {
             delete_before(&mut conn, DELETE_OLD_TOKENS, now - TOKEN_RETENTION).await,
             &mut first_error,
         ),
-        inbox_entries: outcome(
-            "inbox",
-            df_runtime::bus::inbox::prune(&mut conn, now - INBOX_RETENTION).await,
-            &mut first_error,
-        ),
         sessions: outcome(
             "sessions",
             delete_before(&mut conn, DELETE_OLD_SESSIONS, now - SESSION_RETENTION).await,
             &mut first_error,
         ),
     };
+    tracing::debug!(
+        throttle_rows = counts.throttle_rows,
+        tokens = counts.tokens,
+        sessions = counts.sessions,
+        "housekeeping round done"
+    );
     match first_error {
         Some(error) => Err(error),
         None => Ok(counts),

@@ -71,37 +71,35 @@ async fn main() {
         .unwrap(),
     );
     let secret: Secret<String> = format!("whsec_{}", Uuid::new_v4().simple()).into();
-    let mut config = PaymentsConfig {
-        database: db.config(),
-        redis: redis.config(),
-        bus: bus.config(),
-        internal_auth: InternalAuthConfig {
-            verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
-            ..InternalAuthConfig::default()
-        },
-        ..PaymentsConfig::default()
+    let mut config = PaymentsConfig::default();
+    config.base.database = db.config();
+    config.base.redis = redis.config();
+    config.base.bus = bus.config();
+    config.base.internal_auth = InternalAuthConfig {
+        verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
+        ..InternalAuthConfig::default()
     };
-    config.database.max_connections = 16;
-    config.webhooks.signing_secret = secret.clone();
-    config.tax = df_payments::tax::TaxConfig::ephemeral();
-    config.checkout.return_origins = vec!["https://app.directfanz.test".into()];
-    config.provider.simulated.webhook_url = "http://127.0.0.1:9/unused".into();
-    config.provider.simulated.delivery_attempts = 1;
+    config.base.database.max_connections = 16;
+    config.own.webhooks.signing_secret = secret.clone();
+    config.own.tax = df_payments::tax::TaxConfig::ephemeral();
+    config.own.checkout.return_origins = vec!["https://app.directfanz.test".into()];
+    config.own.provider.simulated.webhook_url = "http://127.0.0.1:9/unused".into();
+    config.own.provider.simulated.delivery_attempts = 1;
     let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = grpc.local_addr().unwrap();
-    let listeners = df_payments::Listeners {
+    let listeners = df_runtime::Listeners {
         grpc,
         admin: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        simulated: Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let service_slot = Arc::new(OnceLock::new());
     let wiring = df_payments::Wiring {
         clock: None,
+        simulated_pages: Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
         simulated: Some(Arc::new(OnceLock::new())),
         service: Some(service_slot.clone()),
     };
-    let server = tokio::spawn(df_payments::serve_with(
+    let server = tokio::spawn(df_payments::serve(
         config,
         listeners,
         wiring,

@@ -4,37 +4,19 @@
 use std::net::SocketAddr;
 
 use df_common::{
-    config::{
-        AdminConfig, GrpcServerConfig, InternalAuthConfig, RedisConfig, TelemetryConfig, Validate,
-        check_range, production,
-    },
+    config::{Validate, check_range},
     secret::Secret,
 };
-use df_runtime::config::{BusConfig, DatabaseConfig};
+use df_runtime::{ServiceBase, ServiceConfig, ServiceSettings};
 use serde::Deserialize;
 
-/// Everything payments reads at start-up.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PaymentsConfig {
-    /// Production mode: start-up refuses settings meant for a laptop (the simulated provider,
-    /// Stripe test keys, unencrypted database or gRPC, unsealed cache values, plain-http return
-    /// origins).
-    pub production: bool,
-    /// gRPC listener.
-    pub grpc: GrpcServerConfig,
-    /// Admin listener (`/healthz`, `/readyz`, `/metrics`).
-    pub admin: AdminConfig,
-    /// `df_payments` database.
-    pub database: DatabaseConfig,
-    /// Entitlement cache.
-    pub redis: RedisConfig,
-    /// Event bus.
-    pub bus: BusConfig,
-    /// Logs, traces, Sentry.
-    pub telemetry: TelemetryConfig,
-    /// Keys that verify principal tokens.
-    pub internal_auth: InternalAuthConfig,
+/// Everything payments reads at start-up: the sections every service reads, and its own.
+pub type PaymentsConfig = ServiceConfig<PaymentsSections>;
+
+/// Payments' own sections.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PaymentsSections {
     /// Which payment provider, and its settings.
     pub provider: ProviderConfig,
     /// Provider webhook verification.
@@ -47,81 +29,21 @@ pub struct PaymentsConfig {
     pub checkout: CheckoutConfig,
 }
 
-/// Checkout and onboarding settings (section `checkout`).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CheckoutConfig {
-    /// Origins of the platform's client apps (`https://app.example.com`): the only places the
-    /// provider may send a browser back to. `http://` only for loopback. Required.
-    pub return_origins: Vec<String>,
-}
-
-impl Validate for CheckoutConfig {
+impl Validate for PaymentsSections {
     fn validate(&self, problems: &mut Vec<String>) {
-        crate::return_urls::validate_origins(
-            "checkout.return_origins",
-            &self.return_origins,
-            problems,
-        );
-    }
-}
-
-impl Default for PaymentsConfig {
-    fn default() -> Self {
-        Self {
-            production: false,
-            grpc: GrpcServerConfig {
-                listen: SocketAddr::from(([0, 0, 0, 0], 50052)),
-                ..GrpcServerConfig::default()
-            },
-            admin: AdminConfig {
-                listen: SocketAddr::from(([0, 0, 0, 0], 9091)),
-            },
-            database: DatabaseConfig {
-                url: "postgres://postgres@127.0.0.1:5432/df_payments".into(),
-                ..DatabaseConfig::default()
-            },
-            redis: RedisConfig {
-                key_prefix: "df:payments:".into(),
-                ..RedisConfig::default()
-            },
-            bus: BusConfig::default(),
-            telemetry: TelemetryConfig::default(),
-            internal_auth: InternalAuthConfig::default(),
-            provider: ProviderConfig::default(),
-            webhooks: WebhookConfig::default(),
-            policy: PolicyConfig::default(),
-            tax: crate::tax::TaxConfig::default(),
-            checkout: CheckoutConfig::default(),
-        }
-    }
-}
-
-impl Validate for PaymentsConfig {
-    fn validate(&self, problems: &mut Vec<String>) {
-        self.grpc.validate(problems);
-        self.database.validate(problems);
-        self.redis.validate(problems);
-        self.bus.validate(problems);
-        self.telemetry.validate(problems);
-        self.internal_auth.validate(problems);
-        self.internal_auth.require_verifying_key(problems);
         self.provider.validate(problems);
         self.webhooks.validate(problems);
         self.policy.validate(problems);
         self.tax.validate(problems);
         self.checkout.validate(problems);
-        if self.production {
-            self.production_problems(problems);
-        }
     }
 }
 
-impl PaymentsConfig {
-    fn production_problems(&self, problems: &mut Vec<String>) {
-        df_runtime::config::production::database(&self.database, problems);
-        production::redis_value_key(&self.redis, problems);
-        production::grpc_tls(&self.grpc, problems);
+impl ServiceSettings for PaymentsSections {
+    const SERVICE: &'static str = crate::SERVICE;
+
+    /// No simulated provider, no Stripe test keys, no plain-http return origins.
+    fn production_problems(&self, _base: &ServiceBase, problems: &mut Vec<String>) {
         match self.provider.kind {
             ProviderKind::Simulated => problems.push(
                 "provider.kind: simulated completes payments without taking money; production needs stripe".into(),
@@ -145,6 +67,25 @@ impl PaymentsConfig {
                 "checkout.return_origins: every origin must be https:// in production".into(),
             );
         }
+    }
+}
+
+/// Checkout and onboarding settings (section `checkout`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckoutConfig {
+    /// Origins of the platform's client apps (`https://app.example.com`): the only places the
+    /// provider may send a browser back to. `http://` only for loopback. Required.
+    pub return_origins: Vec<String>,
+}
+
+impl Validate for CheckoutConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        crate::return_urls::validate_origins(
+            "checkout.return_origins",
+            &self.return_origins,
+            problems,
+        );
     }
 }
 
@@ -421,18 +362,6 @@ impl Validate for PolicyConfig {
     }
 }
 
-impl df_common::lifecycle::ServiceConfig for PaymentsConfig {
-    fn telemetry(&self) -> &TelemetryConfig {
-        &self.telemetry
-    }
-}
-
-impl df_runtime::DatabaseServiceConfig for PaymentsConfig {
-    fn database(&self) -> &DatabaseConfig {
-        &self.database
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use df_common::grpc::tls::ServerTls;
@@ -447,31 +376,29 @@ mod tests {
 
     /// A configuration that is complete for production but for the settings under test.
     fn production_ready() -> PaymentsConfig {
-        let mut config = PaymentsConfig {
-            production: true,
-            ..PaymentsConfig::default()
-        };
-        config.database.tls = df_runtime::config::TlsMode::VerifyFull;
-        config.redis.value_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
+        let mut config = PaymentsConfig::default();
+        config.base.production = true;
+        config.base.database.tls = df_runtime::config::TlsMode::VerifyFull;
+        config.base.redis.value_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
         // Existing files: validation checks that the certificate files are there.
         let file = std::env::current_exe().unwrap_or_default();
-        config.grpc.tls = Some(ServerTls {
+        config.base.grpc.tls = Some(ServerTls {
             cert_file: file.clone(),
             key_file: file,
             client_ca_file: None,
         });
-        config.internal_auth.verifying_keys = [(
+        config.base.internal_auth.verifying_keys = [(
             "k1".to_owned(),
             "wOxACiH2N+NTFXmb69fYWoLqApulnIB7qhCIIiYZzHM=".to_owned(),
         )]
         .into_iter()
         .collect();
-        config.provider.kind = ProviderKind::Stripe;
-        config.provider.stripe.secret_key = "sk_live_0123456789abcdef".into();
-        config.webhooks.signing_secret = "whsec_0123456789abcdef".into();
-        config.tax = crate::tax::TaxConfig::ephemeral();
-        config.tax.payer_name = "DirectFanz, Inc.".into();
-        config.checkout.return_origins = vec!["https://app.directfanz.example".into()];
+        config.own.provider.kind = ProviderKind::Stripe;
+        config.own.provider.stripe.secret_key = "sk_live_0123456789abcdef".into();
+        config.own.webhooks.signing_secret = "whsec_0123456789abcdef".into();
+        config.own.tax = crate::tax::TaxConfig::ephemeral();
+        config.own.tax.payer_name = "DirectFanz, Inc.".into();
+        config.own.checkout.return_origins = vec!["https://app.directfanz.example".into()];
         config
     }
 
@@ -480,11 +407,11 @@ mod tests {
         assert_eq!(problems_of(&production_ready()), Vec::<String>::new());
 
         let mut laptop = production_ready();
-        laptop.database.tls = df_runtime::config::TlsMode::Disable;
-        laptop.redis.value_key = Default::default();
-        laptop.grpc.tls = None;
-        laptop.provider.kind = ProviderKind::Simulated;
-        laptop.checkout.return_origins = vec!["http://127.0.0.1:8080".into()];
+        laptop.base.database.tls = df_runtime::config::TlsMode::Disable;
+        laptop.base.redis.value_key = Default::default();
+        laptop.base.grpc.tls = None;
+        laptop.own.provider.kind = ProviderKind::Simulated;
+        laptop.own.checkout.return_origins = vec!["http://127.0.0.1:8080".into()];
         let problems = problems_of(&laptop);
         for setting in [
             "database.tls",
@@ -500,7 +427,7 @@ mod tests {
         }
 
         let mut test_key = production_ready();
-        test_key.provider.stripe.secret_key = "sk_test_0123456789abcdef".into();
+        test_key.own.provider.stripe.secret_key = "sk_test_0123456789abcdef".into();
         let problems = problems_of(&test_key);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("provider.stripe.secret_key: a test-mode key"));
@@ -510,7 +437,7 @@ mod tests {
         );
 
         // The same laptop settings are fine outside production mode.
-        laptop.production = false;
+        laptop.base.production = false;
         assert_eq!(problems_of(&laptop), Vec::<String>::new());
     }
 }

@@ -28,17 +28,9 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use df_common::{
-    Error,
-    auth::TokenSigner,
-    cache::Cache,
-    lifecycle::{Readiness, serve_admin},
-};
+use df_common::Error;
 use df_proto::payments::v1::payments_server::PaymentsServer;
-use df_runtime::{
-    bus::{Bus, relay::OutboxRelay},
-    db::Db,
-};
+use df_runtime::{Listeners, Runtime};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -52,96 +44,123 @@ pub use service::{SERVICE, Service};
 /// The embedded migrations of `df_payments`.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// The sockets payments serves on.
-pub struct Listeners {
-    /// gRPC.
-    pub grpc: TcpListener,
-    /// `/healthz`, `/readyz`, `/metrics`.
-    pub admin: TcpListener,
-    /// The simulated provider's hosted pages (only with the simulated provider).
-    pub simulated: Option<TcpListener>,
-}
-
-impl Listeners {
-    /// Binds the configured addresses.
-    pub async fn bind(config: &PaymentsConfig) -> Result<Self, Error> {
-        let simulated = match config.provider.kind {
-            ProviderKind::Simulated => Some(
-                TcpListener::bind(config.provider.simulated.listen)
-                    .await
-                    .map_err(Error::internal)?,
-            ),
-            ProviderKind::Stripe => None,
-        };
-        Ok(Self {
-            grpc: TcpListener::bind(config.grpc.listen)
-                .await
-                .map_err(Error::internal)?,
-            admin: TcpListener::bind(config.admin.listen)
-                .await
-                .map_err(Error::internal)?,
-            simulated,
-        })
-    }
-}
-
 /// Extra wiring the caller may supply (tests and the dev runner share the clock and reach the
 /// simulated provider's controls).
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Wiring {
     /// The clock; the system clock when `None`.
     pub clock: Option<Clock>,
+    /// Where the simulated provider serves its hosted pages (only with that provider).
+    pub simulated_pages: Option<TcpListener>,
     /// Receives the simulated provider once it exists.
     pub simulated: Option<Arc<std::sync::OnceLock<SimulatedProvider>>>,
     /// Receives the service's shared state once it exists (benchmarks call the flows directly).
     pub service: Option<Arc<std::sync::OnceLock<Service>>>,
 }
 
-/// Runs payments until `shutdown` is cancelled, then drains and returns.
-pub async fn serve(
-    config: PaymentsConfig,
-    listeners: Listeners,
-    shutdown: CancellationToken,
-) -> Result<(), Error> {
-    serve_with(config, listeners, Wiring::default(), shutdown).await
+impl Wiring {
+    /// The wiring of the binary: the simulated provider's pages on their configured address.
+    pub async fn bind(config: &PaymentsConfig) -> Result<Self, Error> {
+        let simulated_pages = match config.own.provider.kind {
+            ProviderKind::Simulated => Some(
+                TcpListener::bind(config.own.provider.simulated.listen)
+                    .await
+                    .map_err(Error::internal)?,
+            ),
+            ProviderKind::Stripe => None,
+        };
+        Ok(Self {
+            simulated_pages,
+            ..Self::default()
+        })
+    }
 }
 
-/// [`serve`] with explicit wiring.
-pub async fn serve_with(
+/// Runs payments until `shutdown` is cancelled, then drains and returns.
+pub async fn serve(
     config: PaymentsConfig,
     listeners: Listeners,
     wiring: Wiring,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let db = Db::connect(&config.database)?;
-    if config.database.run_migrations {
-        db.run_migrations(MIGRATIONS).await?;
-    }
-    let cache = Cache::connect(&config.redis)?;
-    let bus = Bus::connect(&config.bus, SERVICE);
-    let (relay, relay_task) =
-        OutboxRelay::spawn(db.clone(), bus.clone(), &config.bus, shutdown.clone());
     let clock = wiring.clock.clone().unwrap_or_default();
+    let mut runtime = Runtime::start(SERVICE, &config.base, MIGRATIONS, clock, shutdown).await?;
+    let settings = config.own;
+    let provider = start_provider(&settings, wiring, &mut runtime)?;
+    let db = runtime.db().clone();
+    let entitlements = entitlements::Entitlements::new(
+        runtime.cache().clone(),
+        std::time::Duration::from_secs(u64::from(settings.policy.entitlement_cache_secs)),
+        entitlements::AccessPolicy {
+            grace: chrono::Duration::days(i64::from(settings.policy.grace_days)),
+        },
+    );
+    let payment_batches = webhook::batch::PaymentBatcher::spawn(
+        db.clone(),
+        entitlements.clone(),
+        runtime.relay().clone(),
+    );
+    let service = Service {
+        db: db.clone(),
+        entitlements,
+        provider: provider.provider,
+        clock: runtime.clock().clone(),
+        policy: settings.policy.clone(),
+        webhooks: settings.webhooks.clone(),
+        relay: runtime.relay().clone(),
+        payment_batches,
+        seen_events: webhook::seen::SeenEvents::spawn(db),
+        return_origins: return_urls::ReturnOrigins::new(&settings.checkout.return_origins),
+        tax: Arc::new(service::TaxSettings {
+            keyring: df_common::keyring::Keyring::from_config(
+                &settings.tax.encryption,
+                "tax.encryption",
+            )
+            .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?,
+            config: settings.tax.clone(),
+        }),
+    };
+    if let Some(slot) = &provider.service_slot {
+        let _ = slot.set(service.clone());
+    }
+    scheduler::register(runtime.jobs(), &service);
+    runtime.consume(erasure::ErasureHandler);
+    runtime.consume(access_log::AccessLogHandler);
+    let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service))
+        .max_decoding_message_size(config.base.grpc.max_message_bytes);
+    runtime.serve(listeners, payments).await
+}
 
-    let mut side_tasks = Vec::new();
-    let provider: Arc<dyn PaymentProvider> = match config.provider.kind {
+/// The provider, started.
+struct Started {
+    provider: Arc<dyn PaymentProvider>,
+    service_slot: Option<Arc<std::sync::OnceLock<Service>>>,
+}
+
+/// Starts the configured provider; the simulated one's webhook deliveries and hosted pages run
+/// until shutdown.
+fn start_provider(
+    settings: &config::PaymentsSections,
+    wiring: Wiring,
+    runtime: &mut Runtime,
+) -> Result<Started, Error> {
+    let provider: Arc<dyn PaymentProvider> = match settings.provider.kind {
         ProviderKind::Simulated => {
-            let sim_config = &config.provider.simulated;
-            let secret = config.webhooks.signing_secret.clone();
+            let sim_config = &settings.provider.simulated;
             let previous = wiring.simulated.as_ref().and_then(|slot| slot.get());
             let (sim, deliveries) = SimulatedProvider::new(
-                clock.clone(),
+                runtime.clock().clone(),
                 &sim_config.public_url,
-                secret,
+                settings.webhooks.signing_secret.clone(),
                 &sim_config.webhook_url,
                 sim_config.delivery_attempts,
                 previous,
             );
-            side_tasks.push(tokio::spawn(deliveries.run(shutdown.clone())));
-            if let Some(listener) = listeners.simulated {
+            runtime.keep(tokio::spawn(deliveries.run(runtime.shutdown().clone())));
+            if let Some(listener) = wiring.simulated_pages {
                 let router = sim.router();
-                let stop = shutdown.clone();
-                side_tasks.push(tokio::spawn(async move {
+                let stop = runtime.shutdown().clone();
+                runtime.keep(tokio::spawn(async move {
                     let served = axum::serve(listener, router)
                         .with_graceful_shutdown(async move { stop.cancelled().await })
                         .await;
@@ -156,83 +175,11 @@ pub async fn serve_with(
             Arc::new(sim)
         }
         ProviderKind::Stripe => Arc::new(provider::stripe::StripeProvider::new(
-            &config.provider.stripe,
+            &settings.provider.stripe,
         )?),
     };
-
-    let entitlements = entitlements::Entitlements::new(
-        cache,
-        std::time::Duration::from_secs(u64::from(config.policy.entitlement_cache_secs)),
-        entitlements::AccessPolicy {
-            grace: chrono::Duration::days(i64::from(config.policy.grace_days)),
-        },
-    );
-    let payment_batches =
-        webhook::batch::PaymentBatcher::spawn(db.clone(), entitlements.clone(), relay.clone());
-    let service = Service {
-        db: db.clone(),
-        entitlements,
+    Ok(Started {
         provider,
-        clock,
-        policy: config.policy.clone(),
-        webhooks: config.webhooks.clone(),
-        relay,
-        payment_batches,
-        seen_events: webhook::seen::SeenEvents::spawn(db.clone()),
-        return_origins: return_urls::ReturnOrigins::new(&config.checkout.return_origins),
-        tax: Arc::new(service::TaxSettings {
-            keyring: df_common::keyring::Keyring::from_config(
-                &config.tax.encryption,
-                "tax.encryption",
-            )
-            .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?,
-            config: config.tax.clone(),
-        }),
-    };
-    if let Some(slot) = &wiring.service {
-        let _ = slot.set(service.clone());
-    }
-    let scheduler_task = scheduler::spawn(service.clone(), shutdown.clone());
-    let erasure_task = df_runtime::bus::spawn_consumer(
-        db.clone(),
-        bus.clone(),
-        Arc::new(erasure::ErasureHandler),
-        &config.bus,
-        shutdown.clone(),
-    );
-    let access_log_task = df_runtime::bus::spawn_consumer(
-        db.clone(),
-        bus.clone(),
-        Arc::new(access_log::AccessLogHandler),
-        &config.bus,
-        shutdown.clone(),
-    );
-
-    let signer = Arc::new(TokenSigner::from_config(&config.internal_auth, SERVICE)?);
-    let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service))
-        .max_decoding_message_size(config.grpc.max_message_bytes);
-    let readiness = df_runtime::db::PostgresReadiness::with_postgres(Readiness::new(), &db);
-    let admin = tokio::spawn(serve_admin(listeners.admin, readiness, shutdown.clone()));
-    tracing::info!(service = SERVICE, "serving");
-    df_common::grpc::serve_authenticated(
-        &config.grpc,
-        listeners.grpc,
-        payments,
-        signer,
-        shutdown.clone(),
-    )
-    .await?;
-    shutdown.cancel();
-    let _ = tokio::join!(
-        relay_task,
-        scheduler_task,
-        erasure_task,
-        access_log_task,
-        admin
-    );
-    for task in side_tasks {
-        let _ = task.await;
-    }
-    tracing::info!(service = SERVICE, "stopped");
-    Ok(())
+        service_slot: wiring.service,
+    })
 }

@@ -1,15 +1,16 @@
-//! Background work on a timer: holds ending, scheduled payouts and retries, dispute evidence
-//! submitted before it is due, and the access record kept no longer than its retention. Every job is safe to run on several replicas at once:
-//! each step locks what it changes and books effects under unique keys.
+//! Background work on a timer, as schedules of the service's job runner: scheduled payouts and
+//! retries, dispute evidence submitted before it is due, and the access record kept no longer
+//! than its retention. Every job is safe to run on several replicas at once (the runner leases a
+//! schedule to one replica at a time, and each step locks what it changes and books effects
+//! under unique keys).
 
 use std::time::Duration;
 
 use chrono::Utc;
 use df_common::Error;
+use df_runtime::jobs::{FirstRun, JobRunner};
 use diesel::QueryDsl;
 use diesel_async::RunQueryDsl;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     access_log, disputes, payouts,
@@ -18,33 +19,51 @@ use crate::{
     service::Service,
 };
 
-/// Spawns the scheduler.
-pub fn spawn(service: Service, shutdown: CancellationToken) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let tick = Duration::from_secs(u64::from(service.policy.job_interval_secs));
-        let interval = chrono::Duration::hours(i64::from(service.policy.payout_interval_hours));
-        let mut next_payout_run = service.clock.now() + interval;
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(tick) => {}
+/// Registers the schedules: the payout run every `policy.payout_interval_hours` (first one
+/// interval after the service first starts), and evidence and access-log retention every
+/// `policy.job_interval_secs`.
+pub fn register(jobs: &mut JobRunner, service: &Service) {
+    let tick = Duration::from_secs(u64::from(service.policy.job_interval_secs));
+    let payout_interval =
+        Duration::from_secs(3_600 * u64::from(service.policy.payout_interval_hours));
+    let with = |service: &Service| {
+        let service = service.clone();
+        move || service.clone()
+    };
+    let payout_service = with(service);
+    jobs.every(
+        "payments.payouts",
+        payout_interval,
+        FirstRun::AfterInterval,
+        move || {
+            let service = payout_service();
+            async move {
+                let report = payouts::run(&service).await?;
+                tracing::info!(?report, "payout run");
+                Ok(())
             }
-            let now = service.clock.now();
-            if now >= next_payout_run {
-                next_payout_run = now + interval;
-                match payouts::run(&service).await {
-                    Ok(report) => tracing::info!(?report, "payout run"),
-                    Err(e) => e.log(),
-                }
-            }
-            if let Err(e) = submit_due_evidence(&service).await {
-                e.log();
-            }
-            if let Err(e) = prune_access_log(&service).await {
-                e.log();
-            }
-        }
-    })
+        },
+    );
+    let evidence_service = with(service);
+    jobs.every(
+        "payments.dispute_evidence",
+        tick,
+        FirstRun::Now,
+        move || {
+            let service = evidence_service();
+            async move { submit_due_evidence(&service).await.map(drop) }
+        },
+    );
+    let retention_service = with(service);
+    jobs.every(
+        "payments.access_log_retention",
+        tick,
+        FirstRun::Now,
+        move || {
+            let service = retention_service();
+            async move { prune_access_log(&service).await.map(drop) }
+        },
+    );
 }
 
 /// Assembles and submits evidence for disputes due within the configured lead time.

@@ -8,6 +8,11 @@ pub mod bus;
 pub mod config;
 pub mod db;
 pub mod jobs;
+mod runtime;
+pub mod service_config;
+
+pub use runtime::{INBOX_RETENTION, Listeners, Runtime};
+pub use service_config::{ServiceBase, ServiceConfig, ServiceSettings};
 
 /// The kit's own tables (outbox, inbox, jobs), in every service's database: run by
 /// [`db::Db::run_migrations`] before the service's migrations.
@@ -16,39 +21,32 @@ pub const KIT_MIGRATIONS: EmbeddedMigrations = diesel_migrations::embed_migratio
 /// Where [`KIT_MIGRATIONS`] come from (the test kit names its database templates after them).
 pub const KIT_MIGRATIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
 
-use df_common::lifecycle::{ServiceConfig, run_command};
+use df_common::lifecycle::run_command;
 use diesel_migrations::EmbeddedMigrations;
 use tokio_util::sync::CancellationToken;
 
-/// A service configuration with a database.
-pub trait DatabaseServiceConfig: ServiceConfig {
-    /// The database settings.
-    fn database(&self) -> &config::DatabaseConfig;
-}
-
-/// The whole `main` of a service binary with a database: `serve` (the default) runs the
-/// service until SIGTERM/SIGINT; `migrate` applies `migrations` as the schema's owner
-/// (`database.migration_url`), grants `database.app_role` its rights and exits — a deployment
-/// step before the service starts as that role.
-pub async fn run_service<C, F, Fut>(
-    service: &'static str,
+/// The whole `main` of a service binary: `serve` (the default) runs the service until
+/// SIGTERM/SIGINT; `migrate` applies the kit's and the service's `migrations` as the schema's
+/// owner (`database.migration_url`), grants `database.app_role` its rights and exits — a
+/// deployment step before the service starts as that role.
+pub async fn run_service<S, F, Fut>(
     migrations: EmbeddedMigrations,
     serve: F,
 ) -> std::process::ExitCode
 where
-    C: DatabaseServiceConfig,
-    F: FnOnce(C, CancellationToken) -> Fut,
+    S: ServiceSettings,
+    F: FnOnce(ServiceConfig<S>, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), df_common::Error>>,
 {
     run_command(
-        service,
+        S::SERVICE,
         &["serve", "migrate"],
-        |command, config: C, shutdown| async move {
+        |command, config: ServiceConfig<S>, shutdown| async move {
             if command == "migrate" {
-                db::Db::connect(config.database())?
+                db::Db::connect(&config.base.database)?
                     .run_migrations(migrations)
                     .await?;
-                tracing::info!(service, "migrations applied");
+                tracing::info!(service = S::SERVICE, "migrations applied");
                 Ok(())
             } else {
                 serve(config, shutdown).await

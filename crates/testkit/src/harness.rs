@@ -368,20 +368,18 @@ impl PlatformBuilder {
             ..redis_config
         };
 
-        let mut identity = IdentityConfig {
-            database: db.config(),
-            redis: redis_config.clone(),
-            bus: bus.config(),
-            internal_auth: identity_auth.clone(),
-            ..IdentityConfig::default()
-        };
-        identity.mail.outbox_dir = mail_dir.path().to_owned();
-        identity.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
-        identity.identity.public_app_url = TEST_ORIGIN.into();
+        let mut identity = IdentityConfig::default();
+        identity.base.database = db.config();
+        identity.base.redis = redis_config.clone();
+        identity.base.bus = bus.config();
+        identity.base.internal_auth = identity_auth.clone();
+        identity.own.mail.outbox_dir = mail_dir.path().to_owned();
+        identity.own.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
+        identity.own.identity.public_app_url = TEST_ORIGIN.into();
         for f in self.identity {
             f(&mut identity);
         }
-        let identity_listeners = df_identity::Listeners {
+        let identity_listeners = df_runtime::Listeners {
             grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             admin: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
         };
@@ -412,9 +410,9 @@ impl PlatformBuilder {
 
         let mut internal_ca = self.internal_tls.then(TestCa::new);
         if let Some(ca) = internal_ca.as_mut() {
-            identity.grpc.tls = Some(server_tls(ca));
+            identity.base.grpc.tls = Some(server_tls(ca));
             if let Some(payments) = payments.as_mut() {
-                payments.config.grpc.tls = Some(server_tls(ca));
+                payments.config.base.grpc.tls = Some(server_tls(ca));
             }
         }
         let mut gateway = GatewayConfig {
@@ -452,6 +450,7 @@ impl PlatformBuilder {
                 db,
                 config,
                 listeners,
+                simulated_pages,
                 grpc_addr,
                 admin_url,
                 provider_url,
@@ -459,12 +458,13 @@ impl PlatformBuilder {
             } = setup;
             let wiring = df_payments::Wiring {
                 clock: Some(clock.clone()),
+                simulated_pages: Some(simulated_pages),
                 simulated: Some(simulated.clone()),
                 service: None,
             };
             let token = shutdown.clone();
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = df_payments::serve_with(config, listeners, wiring, token).await {
+                if let Err(e) = df_payments::serve(config, listeners, wiring, token).await {
                     panic!("payments stopped: {e:?}");
                 }
             }));
@@ -472,7 +472,9 @@ impl PlatformBuilder {
         }
         let token = shutdown.clone();
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = df_identity::serve(identity, identity_listeners, token).await {
+            if let Err(e) =
+                df_identity::serve(identity, identity_listeners, Default::default(), token).await
+            {
                 panic!("identity stopped: {e:?}");
             }
         }));
@@ -559,7 +561,8 @@ impl Platform {
 struct PaymentsSetup {
     db: TestDb,
     config: PaymentsConfig,
-    listeners: df_payments::Listeners,
+    listeners: df_runtime::Listeners,
+    simulated_pages: tokio::net::TcpListener,
     grpc_addr: SocketAddr,
     admin_url: String,
     provider_url: String,
@@ -583,37 +586,32 @@ impl PaymentsSetup {
             &payments_migrations_dir(),
         )
         .await;
-        let listeners = df_payments::Listeners {
+        let listeners = df_runtime::Listeners {
             grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             admin: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            simulated: Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
         };
+        let simulated_pages = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let grpc_addr = listeners.grpc.local_addr().unwrap();
         let admin_url = format!("http://{}", listeners.admin.local_addr().unwrap());
-        let provider_addr = listeners
-            .simulated
-            .as_ref()
-            .map(|l| l.local_addr().unwrap())
-            .unwrap();
+        let provider_addr = simulated_pages.local_addr().unwrap();
         let provider_url = format!("http://{provider_addr}");
         let secret: Secret<String> = uuid::Uuid::new_v4().simple().to_string().into();
-        let mut config = PaymentsConfig {
-            database: db.config(),
-            redis: df_common::config::RedisConfig {
-                key_prefix: format!("{}payments:", redis.key_prefix),
-                ..redis.clone()
-            },
-            bus: bus.config(),
-            internal_auth,
-            ..PaymentsConfig::default()
+        let mut config = PaymentsConfig::default();
+        config.base.database = db.config();
+        config.base.redis = df_common::config::RedisConfig {
+            key_prefix: format!("{}payments:", redis.key_prefix),
+            ..redis.clone()
         };
-        config.provider.kind = df_payments::config::ProviderKind::Simulated;
-        config.provider.simulated.listen = provider_addr;
-        config.provider.simulated.public_url = provider_url.clone();
-        config.provider.simulated.webhook_url = format!("{gateway_url}/v1/webhooks/stripe");
-        config.webhooks.signing_secret = secret.clone();
-        config.tax = df_payments::tax::TaxConfig::ephemeral();
-        config.checkout.return_origins = vec![TEST_ORIGIN.into()];
+        config.base.bus = bus.config();
+        config.base.internal_auth = internal_auth;
+        let own = &mut config.own;
+        own.provider.kind = df_payments::config::ProviderKind::Simulated;
+        own.provider.simulated.listen = provider_addr;
+        own.provider.simulated.public_url = provider_url.clone();
+        own.provider.simulated.webhook_url = format!("{gateway_url}/v1/webhooks/stripe");
+        own.webhooks.signing_secret = secret.clone();
+        own.tax = df_payments::tax::TaxConfig::ephemeral();
+        own.checkout.return_origins = vec![TEST_ORIGIN.into()];
         for f in adjust {
             f(&mut config);
         }
@@ -621,6 +619,7 @@ impl PaymentsSetup {
             db,
             config,
             listeners,
+            simulated_pages,
             grpc_addr,
             admin_url,
             provider_url,

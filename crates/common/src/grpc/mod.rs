@@ -1,6 +1,7 @@
 //! gRPC plumbing shared by every service: the internal-auth interceptor, the server builder
 //! (deadlines, tracing, health, TLS) and the client channel builder (TLS).
 
+pub mod metrics;
 pub mod tls;
 
 use std::{sync::Arc, time::Duration};
@@ -95,8 +96,10 @@ pub fn server(config: &GrpcServerConfig) -> Result<Server, Error> {
 
 /// Serves one internal gRPC service until `shutdown`: behind [`PrincipalInterceptor`] with the
 /// keys of `signer`, next to the standard health service (reporting it serving), with the
-/// deadlines and tracing of [`server`]. Returns once in-flight calls have drained.
+/// deadlines and tracing of [`server`] and the per-method metrics of [`metrics`]. Returns once
+/// in-flight calls have drained.
 pub async fn serve_authenticated<S>(
+    service_name: &'static str,
     config: &GrpcServerConfig,
     listener: tokio::net::TcpListener,
     service: S,
@@ -118,6 +121,7 @@ where
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<S>().await;
     server(config)?
+        .layer(metrics::MetricsLayer::new(service_name))
         .add_service(health_service)
         .add_service(tonic::service::interceptor::InterceptedService::new(
             service,

@@ -28,8 +28,8 @@ async fn rotating_ips_cannot_guess_and_unknown_accounts_look_the_same() {
     let platform = Platform::builder()
         .identity(|c| {
             // No waiting between attempts, so the test runs fast; the lock still applies.
-            c.identity.login.base_delay_ms = 0;
-            c.identity.login.lock_after = 10;
+            c.own.identity.login.base_delay_ms = 0;
+            c.own.identity.login.lock_after = 10;
         })
         .gateway(|c| c.security.trusted_proxies = vec!["127.0.0.1/32".into()])
         .start()

@@ -71,7 +71,7 @@ async fn a_plaintext_client_is_refused_when_tls_is_required() {
     let mut ca = TestCa::new();
     let server = ca.server(&["localhost"]);
     let running = start_with(|config| {
-        config.grpc.tls = Some(ServerTls {
+        config.base.grpc.tls = Some(ServerTls {
             cert_file: server.cert_file.clone(),
             key_file: server.key_file.clone(),
             client_ca_file: None,
@@ -115,7 +115,7 @@ async fn with_a_client_ca_only_clients_with_its_certificates_are_served() {
     let server = ca.server(&["localhost"]);
     let gateway = ca.client("gateway");
     let running = start_with(|config| {
-        config.grpc.tls = Some(ServerTls {
+        config.base.grpc.tls = Some(ServerTls {
             cert_file: server.cert_file.clone(),
             key_file: server.key_file.clone(),
             client_ca_file: Some(ca.ca_file.clone()),

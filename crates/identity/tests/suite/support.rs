@@ -9,8 +9,9 @@ use df_common::{
     auth::{TokenSigner, service},
     config::InternalAuthConfig,
 };
-use df_identity::{IdentityConfig, Listeners};
+use df_identity::IdentityConfig;
 use df_proto::identity::v1::identity_client::IdentityClient;
+use df_runtime::Listeners;
 use df_testkit::{TestBus, TestDb, TestRedis};
 use tokio_util::sync::CancellationToken;
 
@@ -53,12 +54,12 @@ pub async fn start_with(adjust: impl FnOnce(&mut IdentityConfig)) -> Running {
         ..InternalAuthConfig::default()
     };
     let mut config = IdentityConfig::default();
-    config.database = db.config();
-    config.redis = redis.config();
-    config.bus = bus.config();
-    config.mail.outbox_dir = mail.path().to_owned();
-    config.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
-    config.internal_auth = InternalAuthConfig {
+    config.base.database = db.config();
+    config.base.redis = redis.config();
+    config.base.bus = bus.config();
+    config.own.mail.outbox_dir = mail.path().to_owned();
+    config.own.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
+    config.base.internal_auth = InternalAuthConfig {
         verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
         ..InternalAuthConfig::default()
     };
@@ -69,7 +70,12 @@ pub async fn start_with(adjust: impl FnOnce(&mut IdentityConfig)) -> Running {
     };
     let addr = listeners.grpc.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    tokio::spawn(df_identity::serve(config, listeners, shutdown.clone()));
+    tokio::spawn(df_identity::serve(
+        config,
+        listeners,
+        df_common::clock::Clock::system(),
+        shutdown.clone(),
+    ));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_timeout(Duration::from_secs(5))

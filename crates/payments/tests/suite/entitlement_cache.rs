@@ -141,7 +141,7 @@ async fn without_redis_the_answer_comes_from_postgres() {
     let proxy = TcpProxy::in_front_of(&server_addr()).await;
     let url = format!("redis://{}", proxy.addr());
     let p = Payments::start_with(move |config| {
-        config.redis.url = url.into();
+        config.base.redis.url = url.into();
     })
     .await;
     let (fan, creator, item) = purchase(&p).await;

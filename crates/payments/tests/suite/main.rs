@@ -8,6 +8,8 @@ mod batch_apply;
 mod entitlement_cache;
 mod erasure;
 mod foreign_events;
+mod grpc_metrics;
+mod inbox_pruning;
 mod ledger_guards;
 mod migration_roles;
 mod money_flows;

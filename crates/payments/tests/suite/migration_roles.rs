@@ -65,7 +65,7 @@ async fn the_service_role_cannot_change_the_books_or_their_rules() {
 
     // The service works as the application role: a tip is booked in the ledger.
     let service_config = config.clone();
-    let p = Payments::start_with(move |c| c.database = service_config).await;
+    let p = Payments::start_with(move |c| c.base.database = service_config).await;
     let mut intent = stripe_fixtures()["payment_intent"].clone();
     intent["id"] = json!("pi_roles_1");
     intent["amount"] = json!(1_200);

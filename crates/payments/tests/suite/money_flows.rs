@@ -419,7 +419,7 @@ async fn a_failed_renewal_keeps_access_through_the_grace_period_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispute_holds_the_funds_gets_evidence_and_a_loss_is_booked() {
-    let p = Payments::start_with(|config| config.policy.job_interval_secs = 1).await;
+    let p = Payments::start_with(|config| config.own.policy.job_interval_secs = 1).await;
     let creator = onboarded_creator(&p).await;
     let fan = Uuid::now_v7();
     paid_tip(&p, fan, creator, 5_000, "").await;
@@ -504,7 +504,7 @@ fn delivery(
 /// else's. A malformed report is dead-lettered and holds up none of the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispute_evidence_lists_when_and_from_where_the_fan_received_the_content() {
-    let p = Payments::start_with(|config| config.policy.job_interval_secs = 1).await;
+    let p = Payments::start_with(|config| config.own.policy.job_interval_secs = 1).await;
     let creator = onboarded_creator(&p).await;
     let (fan, other_fan, other_creator) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     paid_tip(&p, fan, creator, 5_000, "").await;
@@ -609,8 +609,8 @@ async fn dispute_evidence_lists_when_and_from_where_the_fan_received_the_content
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_payouts_are_retried_then_surfaced_to_admins_with_the_money_back() {
     let p = Payments::start_with(|config| {
-        config.policy.payout_max_attempts = 2;
-        config.policy.payout_retry_base_minutes = 10;
+        config.own.policy.payout_max_attempts = 2;
+        config.own.policy.payout_retry_base_minutes = 10;
     })
     .await;
     let creator = onboarded_creator(&p).await;

@@ -65,28 +65,26 @@ impl Payments {
             .unwrap(),
         );
         let secret: Secret<String> = format!("whsec_{}", uuid::Uuid::new_v4().simple()).into();
-        let mut config = PaymentsConfig {
-            database: db.config(),
-            redis: redis.config(),
-            bus: bus.config(),
-            internal_auth: InternalAuthConfig {
-                verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
-                ..InternalAuthConfig::default()
-            },
-            ..PaymentsConfig::default()
+        let mut config = PaymentsConfig::default();
+        config.base.database = db.config();
+        config.base.redis = redis.config();
+        config.base.bus = bus.config();
+        config.base.internal_auth = InternalAuthConfig {
+            verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
+            ..InternalAuthConfig::default()
         };
-        config.webhooks.signing_secret = secret.clone();
-        config.tax = df_payments::tax::TaxConfig::ephemeral();
-        config.checkout.return_origins = vec!["https://app.directfanz.test".into()];
+        config.own.webhooks.signing_secret = secret.clone();
+        config.own.tax = df_payments::tax::TaxConfig::ephemeral();
+        config.own.checkout.return_origins = vec!["https://app.directfanz.test".into()];
         let grpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let grpc_addr = grpc.local_addr().unwrap();
         drop(grpc);
         // The simulated provider's events reach payments through a relay that does what the
         // gateway's webhook route does: raw body and signature in, IngestWebhook out.
         let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        config.provider.simulated.webhook_url =
+        config.own.provider.simulated.webhook_url =
             format!("http://{}/webhook", relay.local_addr().unwrap());
-        config.provider.simulated.delivery_attempts = 50;
+        config.own.provider.simulated.delivery_attempts = 50;
         tokio::spawn(relay_webhooks(relay, grpc_addr, signer.clone()));
         adjust(&mut config);
         let mut payments = Self {
@@ -114,22 +112,19 @@ impl Payments {
         self.admin_url = format!("http://{}", admin.local_addr().unwrap());
         let simulated = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut config = self.config.clone();
-        config.provider.simulated.public_url =
+        config.own.provider.simulated.public_url =
             format!("http://{}", simulated.local_addr().unwrap());
-        let listeners = df_payments::Listeners {
-            grpc,
-            admin,
-            simulated: Some(simulated),
-        };
+        let listeners = df_runtime::Listeners { grpc, admin };
         let wiring = df_payments::Wiring {
             clock: Some(self.clock.clone()),
+            simulated_pages: Some(simulated),
             simulated: Some(self.simulated.clone()),
             service: None,
         };
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
-            if let Err(e) = df_payments::serve_with(config, listeners, wiring, token).await {
+            if let Err(e) = df_payments::serve(config, listeners, wiring, token).await {
                 panic!("payments stopped: {e:?}");
             }
         });
