@@ -13,6 +13,7 @@ pub mod ports;
 pub mod secret;
 pub mod telemetry;
 pub mod tls;
+pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
 pub use secret::Secret;

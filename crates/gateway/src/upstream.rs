@@ -70,14 +70,11 @@ pub struct ValidatedSession {
     pub user: Option<pb::User>,
 }
 
-/// Maps a wire role to ours.
-pub fn role_from_pb(role: i32) -> Role {
-    match pb::Role::try_from(role) {
-        Ok(pb::Role::Creator) => Role::Creator,
-        Ok(pb::Role::Moderator) => Role::Moderator,
-        Ok(pb::Role::Admin) => Role::Admin,
-        _ => Role::Fan,
-    }
+/// Maps identity's wire role to ours; a role identity should never send is its fault, not
+/// the client's, and grants nothing.
+pub fn role_from_pb(role: i32) -> Result<Role, Error> {
+    df_common::wire::role_from_pb(role)
+        .map_err(|_| Error::internal(anyhow::anyhow!("identity returned an unknown role {role}")))
 }
 
 impl Identity {
@@ -176,7 +173,7 @@ impl Identity {
         })?;
         Ok(ValidatedSession {
             user_id,
-            role: role_from_pb(response.role),
+            role: role_from_pb(response.role)?,
             cache_ttl_ms: response.cache_ttl_ms,
             user: response.user,
         })

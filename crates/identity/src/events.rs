@@ -1,26 +1,13 @@
 //! Events identity emits, written to the outbox inside the transaction of the change.
 
 use chrono::{DateTime, Utc};
-use df_common::{Error, auth::Role, ids::UserId};
+use df_common::{Error, auth::Role, ids::UserId, wire};
 use df_proto::events::v1 as ev;
 use df_runtime::bus::outbox;
 use diesel_async::AsyncPgConnection;
 
 /// Name of this service on the bus.
 pub const SOURCE: &str = "identity";
-/// `identity.user.registered`
-pub const USER_REGISTERED: &str = "identity.user.registered";
-/// `identity.user.email_verified`
-pub const USER_EMAIL_VERIFIED: &str = "identity.user.email_verified";
-/// `identity.account.locked`
-pub const ACCOUNT_LOCKED: &str = "identity.account.locked";
-
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
 
 /// A user signed up.
 pub async fn user_registered(
@@ -32,11 +19,9 @@ pub async fn user_registered(
     let event = ev::UserRegistered {
         user_id: user_id.to_string(),
         role: role.as_str().to_owned(),
-        registered_at: Some(timestamp(at)),
+        registered_at: Some(wire::timestamp(at)),
     };
-    outbox::enqueue(conn, SOURCE, USER_REGISTERED, &event)
-        .await
-        .map(|_| ())
+    outbox::enqueue(conn, SOURCE, &event).await.map(|_| ())
 }
 
 /// A user proved they own their email address.
@@ -47,11 +32,9 @@ pub async fn email_verified(
 ) -> Result<(), Error> {
     let event = ev::UserEmailVerified {
         user_id: user_id.to_string(),
-        verified_at: Some(timestamp(at)),
+        verified_at: Some(wire::timestamp(at)),
     };
-    outbox::enqueue(conn, SOURCE, USER_EMAIL_VERIFIED, &event)
-        .await
-        .map(|_| ())
+    outbox::enqueue(conn, SOURCE, &event).await.map(|_| ())
 }
 
 /// Repeated failures locked an existing account's login.
@@ -64,9 +47,7 @@ pub async fn account_locked(
     let event = ev::AccountLocked {
         user_id: user_id.to_string(),
         failed_attempts: failures,
-        locked_at: Some(timestamp(at)),
+        locked_at: Some(wire::timestamp(at)),
     };
-    outbox::enqueue(conn, SOURCE, ACCOUNT_LOCKED, &event)
-        .await
-        .map(|_| ())
+    outbox::enqueue(conn, SOURCE, &event).await.map(|_| ())
 }

@@ -1,12 +1,12 @@
 //! The gRPC face of identity: checks who may call what, converts wire types, delegates to the
 //! flows in [`crate::accounts`] and [`crate::login`].
 
-use chrono::{DateTime, Utc};
 use df_common::{
     Error,
     auth::{Role, service},
     grpc::principal,
     ids::UserId,
+    wire,
 };
 use df_proto::identity::v1::{self as pb, identity_server::Identity};
 use tonic::{Request, Response, Status};
@@ -45,33 +45,14 @@ fn require_gateway<T>(request: &Request<T>) -> Result<(), Status> {
         .map_err(Status::from)
 }
 
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-fn role_to_pb(role: Role) -> pb::Role {
-    match role {
-        Role::Fan | Role::Service => pb::Role::Fan,
-        Role::Creator => pb::Role::Creator,
-        Role::Moderator => pb::Role::Moderator,
-        Role::Admin => pb::Role::Admin,
-    }
-}
-
-fn role_from_pb(role: i32) -> Result<Role, Error> {
-    match pb::Role::try_from(role) {
-        Ok(pb::Role::Fan) => Ok(Role::Fan),
-        Ok(pb::Role::Creator) => Ok(Role::Creator),
-        Ok(pb::Role::Moderator) => Ok(Role::Moderator),
-        Ok(pb::Role::Admin) => Ok(Role::Admin),
-        _ => Err(Error::invalid_input(
+/// The role asked for at signup; the flow itself refuses any but fan and creator.
+fn signup_role(role: i32) -> Result<Role, Error> {
+    wire::role_from_pb(role).map_err(|_| {
+        Error::invalid_input(
             "identity.invalid_role",
             "Choose the fan or the creator role.",
-        )),
-    }
+        )
+    })
 }
 
 fn status_to_pb(status: AccountStatus) -> pb::AccountStatus {
@@ -88,21 +69,16 @@ impl From<User> for pb::User {
             id: user.id.to_string(),
             email: user.email,
             username: user.username,
-            role: role_to_pb(user.role).into(),
+            role: wire::role_to_pb(user.role).into(),
             status: status_to_pb(user.status).into(),
             email_verified: user.email_verified,
-            created_at: Some(timestamp(user.created_at)),
+            created_at: Some(wire::timestamp(user.created_at)),
         }
     }
 }
 
 fn parse_user_id(value: &str) -> Result<UserId, Status> {
-    value.parse().map_err(|_| {
-        Status::from(Error::invalid_input(
-            "identity.invalid_user_id",
-            "The user id is not valid.",
-        ))
-    })
+    wire::id("user_id", value).map_err(Status::from)
 }
 
 /// Bounds every text field before it reaches the flows.
@@ -128,7 +104,7 @@ impl Identity for IdentityService {
             email: bounded(body.email, 320)?,
             username: bounded(body.username, 64)?,
             password: bounded(body.password, 1024)?,
-            role: role_from_pb(body.role)?,
+            role: signup_role(body.role)?,
         };
         let user_id = self.accounts.signup(input).await?;
         Ok(Response::new(pb::SignupResponse {
@@ -178,8 +154,8 @@ impl Identity for IdentityService {
             .await?;
         Ok(Response::new(pb::LoginResponse {
             session_token: outcome.session.token,
-            idle_expires_at: Some(timestamp(outcome.session.session.idle_expires_at)),
-            absolute_expires_at: Some(timestamp(outcome.session.session.absolute_expires_at)),
+            idle_expires_at: Some(wire::timestamp(outcome.session.session.idle_expires_at)),
+            absolute_expires_at: Some(wire::timestamp(outcome.session.session.absolute_expires_at)),
             user: Some(outcome.user.into()),
         }))
     }
@@ -199,7 +175,7 @@ impl Identity for IdentityService {
             user: Some(user.into()),
             user_id: session.user_id.to_string(),
             session_id: session.session_id.to_string(),
-            role: role_to_pb(session.role).into(),
+            role: wire::role_to_pb(session.role).into(),
             cache_ttl_ms: self.accounts.sessions().policy().edge_cache_ttl_ms,
         }))
     }

@@ -13,14 +13,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use df_common::Error;
 use df_proto::events::v1::ContentDelivered;
-use df_runtime::bus::{EventEnvelope, EventHandler};
+use df_runtime::bus::{Consumer, EventEnvelope};
 use diesel::sql_types;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use prost::Message;
 use uuid::Uuid;
-
-/// The routing key of delivery reports.
-pub const CONTENT_DELIVERED: &str = "media.content.delivered";
 
 /// Longest user agent kept; longer ones are cut (they are descriptive, not identifying keys).
 pub const USER_AGENT_MAX_CHARS: usize = 256;
@@ -71,9 +67,8 @@ impl TryFrom<ContentDelivered> for Delivery {
     fn try_from(event: ContentDelivered) -> Result<Self, Error> {
         let delivered_at = event
             .delivered_at
-            .and_then(|at| {
-                DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(0))
-            })
+            .as_ref()
+            .and_then(df_common::wire::instant)
             .ok_or_else(|| malformed("delivered_at"))?;
         let client_ip = match event.client_ip.trim() {
             "" => None,
@@ -107,22 +102,16 @@ impl TryFrom<ContentDelivered> for Delivery {
 pub struct AccessLogHandler;
 
 #[async_trait]
-impl EventHandler for AccessLogHandler {
-    fn name(&self) -> &'static str {
-        "content_deliveries"
-    }
+impl Consumer for AccessLogHandler {
+    type Event = ContentDelivered;
+    const NAME: &'static str = "content_deliveries";
 
-    fn bindings(&self) -> Vec<String> {
-        vec![CONTENT_DELIVERED.into()]
-    }
-
-    async fn handle(
+    async fn apply(
         &self,
         conn: &mut AsyncPgConnection,
-        envelope: &EventEnvelope,
+        event: ContentDelivered,
+        _envelope: &EventEnvelope,
     ) -> Result<(), Error> {
-        let event = ContentDelivered::decode(envelope.payload.as_slice())
-            .map_err(|e| malformed(&e.to_string()))?;
         record(conn, &Delivery::try_from(event)?).await
     }
 }

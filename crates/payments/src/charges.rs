@@ -95,7 +95,6 @@ pub(crate) fn booking(payment: &NewPayment) -> Result<serde_json::Value, Error> 
     let postings: Vec<_> = postings.iter().filter(|p| p.amount != 0).collect();
     let (event_id, event) = outbox::seal(
         SERVICE,
-        PAYMENT_SUCCEEDED,
         &ev::PaymentSucceeded {
             payment_id: id.to_string(),
             fan_id: payment.fan_id.to_string(),
@@ -133,13 +132,10 @@ pub(crate) fn booking(payment: &NewPayment) -> Result<serde_json::Value, Error> 
             }))
             .collect::<Vec<_>>(),
         "event_id": event_id.as_uuid(),
-        "event_type": PAYMENT_SUCCEEDED,
+        "event_type": <ev::PaymentSucceeded as df_proto::Event>::ROUTING_KEY,
         "event": base64::engine::general_purpose::STANDARD.encode(event),
     }))
 }
-
-/// The event announcing a captured payment.
-const PAYMENT_SUCCEEDED: &str = "payments.payment.succeeded";
 
 /// Books `payment` unless it was booked before: the payment row, its balanced ledger
 /// transaction, the PPV access it buys and its event, in one call to the database. Returns the

@@ -112,11 +112,10 @@ pub async fn open(
         outbox::enqueue(
             conn,
             SERVICE,
-            "payments.fan.dispute_flagged",
             &ev::FanDisputeFlagged {
                 fan_id: payment.fan_id.to_string(),
                 disputes: u32::try_from(count).unwrap_or(u32::MAX),
-                flagged_at: Some(timestamp(at)),
+                flagged_at: Some(df_common::wire::timestamp(at)),
             },
         )
         .await?;
@@ -233,12 +232,4 @@ pub async fn evidence_submitted(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// A protobuf timestamp.
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
 }

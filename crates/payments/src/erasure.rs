@@ -8,44 +8,29 @@
 use async_trait::async_trait;
 use df_common::Error;
 use df_proto::events::v1::UserErasureRequested;
-use df_runtime::bus::{EventEnvelope, EventHandler};
+use df_runtime::bus::{Consumer, EventEnvelope};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use prost::Message;
 use uuid::Uuid;
 
 use crate::schema::{checkouts, erased_users, tax_profiles};
-
-/// The routing key of erasure requests.
-pub const ERASURE_REQUESTED: &str = "privacy.user.erasure_requested";
 
 /// Consumes erasure requests.
 pub struct ErasureHandler;
 
 #[async_trait]
-impl EventHandler for ErasureHandler {
-    fn name(&self) -> &'static str {
-        "user_erasure"
-    }
+impl Consumer for ErasureHandler {
+    type Event = UserErasureRequested;
+    const NAME: &'static str = "user_erasure";
 
-    fn bindings(&self) -> Vec<String> {
-        vec![ERASURE_REQUESTED.into()]
-    }
-
-    async fn handle(
+    async fn apply(
         &self,
         conn: &mut AsyncPgConnection,
-        envelope: &EventEnvelope,
+        event: UserErasureRequested,
+        _envelope: &EventEnvelope,
     ) -> Result<(), Error> {
-        let event = UserErasureRequested::decode(envelope.payload.as_slice()).map_err(|e| {
-            Error::invalid_input("payments.malformed_event", "Malformed erasure request.")
-                .with_cause(e)
-        })?;
-        let user = Uuid::parse_str(&event.user_id).map_err(|e| {
-            Error::invalid_input("payments.malformed_event", "Malformed erasure request.")
-                .with_cause(e)
-        })?;
-        erase(conn, user).await
+        let user: df_common::ids::UserId = df_common::wire::id("user_id", &event.user_id)?;
+        erase(conn, user.as_uuid()).await
     }
 }
 

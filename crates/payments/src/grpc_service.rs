@@ -14,7 +14,6 @@ use uuid::Uuid;
 use crate::{
     catalogue::{self, TierInput},
     checkout::{self, ReturnUrls},
-    disputes::timestamp,
     earnings,
     entitlements::{self, Question},
     payouts, schema,
@@ -84,11 +83,11 @@ fn admin(principal: &Principal) -> Result<(), Status> {
 }
 
 fn ts(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(timestamp(at))
+    Some(df_common::wire::timestamp(at))
 }
 
 fn from_ts(value: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    value.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+    value.and_then(df_common::wire::instant)
 }
 
 fn money(amount: i64, currency: &str) -> Option<pb::Money> {

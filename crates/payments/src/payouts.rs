@@ -236,7 +236,6 @@ async fn give_up(
         outbox::enqueue(
             conn,
             SERVICE,
-            "payments.payout.needs_attention",
             &ev::PayoutNeedsAttention {
                 payout_id: payout_id.to_string(),
                 creator_id: creator_id.to_string(),

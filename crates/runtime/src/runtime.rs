@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     ServiceBase,
-    bus::{Bus, EventHandler, OutboxRelay, RelayHandle, spawn_consumer},
+    bus::{Bus, Consumer, EventHandler, OutboxRelay, RelayHandle, Typed, spawn_consumer},
     db::{Db, PostgresReadiness},
     jobs::{FirstRun, JobRunner, Jobs},
 };
@@ -146,8 +146,13 @@ impl Runtime {
         self.jobs.handle()
     }
 
-    /// Starts the consumer of `handler` (stopped and drained by [`Runtime::serve`]).
-    pub fn consume(&mut self, handler: impl EventHandler) {
+    /// Starts `consumer` on its event type's queue (stopped and drained by [`Runtime::serve`]).
+    pub fn consume(&mut self, consumer: impl Consumer) {
+        self.handle_events(Typed::new(consumer));
+    }
+
+    /// Starts a raw handler of envelopes (several routing keys or patterns).
+    pub fn handle_events(&mut self, handler: impl EventHandler) {
         let consumer = spawn_consumer(
             self.db.clone(),
             self.bus.clone(),

@@ -27,19 +27,18 @@ pub struct UserView {
     pub created_at: String,
 }
 
-impl From<pb::User> for UserView {
-    fn from(user: pb::User) -> Self {
-        let created = user.created_at.unwrap_or_default();
-        Self {
+impl TryFrom<pb::User> for UserView {
+    type Error = df_common::Error;
+
+    fn try_from(user: pb::User) -> Result<Self, Self::Error> {
+        Ok(Self {
+            role: role_from_pb(user.role)?.as_str(),
+            created_at: df_common::wire::rfc3339_or_epoch(user.created_at.as_ref()),
             id: user.id,
             email: user.email,
             username: user.username,
-            role: role_from_pb(user.role).as_str(),
             email_verified: user.email_verified,
-            created_at: chrono::DateTime::from_timestamp(created.seconds, 0)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }
+        })
     }
 }
 
@@ -53,5 +52,5 @@ pub async fn handle(
         Some(user) => user,
         None => identity.me(&caller.session).await?,
     };
-    Ok(HttpResponse::Ok().json(UserView::from(user)))
+    Ok(HttpResponse::Ok().json(UserView::try_from(user)?))
 }

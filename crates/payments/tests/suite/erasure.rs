@@ -64,7 +64,6 @@ async fn erasure_removes_personal_data_and_keeps_the_books() {
         df_runtime::bus::enqueue(
             conn,
             "privacy",
-            df_payments::erasure::ERASURE_REQUESTED,
             &UserErasureRequested {
                 user_id: fan.to_string(),
                 request_id: Uuid::now_v7().to_string(),

@@ -55,7 +55,6 @@ async fn payments_inbox_entries_are_pruned_after_the_retention_period() {
         df_runtime::bus::enqueue(
             conn,
             "privacy",
-            df_payments::erasure::ERASURE_REQUESTED,
             &UserErasureRequested {
                 user_id: Uuid::now_v7().to_string(),
                 request_id: Uuid::now_v7().to_string(),

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use df_common::auth::Role;
-use df_payments::{access_log, ledger::integrity, money::simulated_processor_fee};
+use df_payments::{ledger::integrity, money::simulated_processor_fee};
 use df_proto::{events::v1::ContentDelivered, payments::v1 as pb};
 use diesel::{QueryableByName, sql_types};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -470,7 +470,7 @@ async fn only_payment_intent(p: &Payments) -> String {
 async fn report_delivery(p: &Payments, delivery: ContentDelivered) {
     let mut conn = p.conn().await;
     conn.transaction::<(), df_common::Error, _>(async move |conn| {
-        df_runtime::bus::enqueue(conn, "media", access_log::CONTENT_DELIVERED, &delivery)
+        df_runtime::bus::enqueue(conn, "media", &delivery)
             .await
             .map(|_| ())
     })

@@ -43,10 +43,7 @@ pub(crate) fn build(
         id: id.to_string(),
         event_type: event_type.to_owned(),
         source: source.to_owned(),
-        occurred_at: Some(prost_types::Timestamp {
-            seconds: occurred_at.timestamp(),
-            nanos: i32::try_from(occurred_at.timestamp_subsec_nanos()).unwrap_or(0),
-        }),
+        occurred_at: Some(df_common::wire::timestamp(occurred_at)),
         trace_context,
         payload,
     }

@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod relay;
 pub mod schema;
 pub mod topology;
+pub mod typed;
 
 mod connection;
 
@@ -41,6 +42,7 @@ pub use df_proto::events::v1::EventEnvelope;
 pub use envelope::decode_envelope;
 pub use outbox::enqueue;
 pub use relay::{OutboxRelay, RelayHandle};
+pub use typed::{Consumer, Typed};
 
 use df_common::error::{Error, ErrorKind};
 

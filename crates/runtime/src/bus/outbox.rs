@@ -1,5 +1,6 @@
 //! Writing events to the outbox, inside the caller's transaction.
 
+use df_proto::Event;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use prost::Message;
@@ -20,13 +21,13 @@ use df_common::{
 /// failed, or be lost after one that succeeded. Wake the relay with
 /// [`super::RelayHandle::notify`] after the commit for low latency.
 ///
-/// `source` is the writing service; `event_type` the dotted type, also the routing key.
-pub async fn enqueue(
+/// `source` is the writing service; the event's type names its routing key.
+pub async fn enqueue<E: Event>(
     conn: &mut AsyncPgConnection,
     source: &str,
-    event_type: &str,
-    payload: &impl Message,
+    event: &E,
 ) -> Result<EventId, Error> {
+    let event_type = E::ROUTING_KEY;
     envelope::validate_event_type(event_type)?;
     let in_transaction = AnsiTransactionManager::transaction_manager_status_mut(conn)
         .transaction_depth()
@@ -42,7 +43,7 @@ pub async fn enqueue(
             "bus::outbox::enqueue called outside a transaction"
         )));
     }
-    let (id, sealed) = seal(source, event_type, payload)?;
+    let (id, sealed) = seal(source, event)?;
     diesel::insert_into(outbox::table)
         .values((
             outbox::id.eq(id),
@@ -57,11 +58,8 @@ pub async fn enqueue(
 /// The id and wire bytes (envelope) of an event, for code that writes the outbox row itself
 /// in the same transaction as its change (a database function booking many changes in one
 /// call); [`enqueue`] is the usual way.
-pub fn seal(
-    source: &str,
-    event_type: &str,
-    payload: &impl Message,
-) -> Result<(EventId, Vec<u8>), Error> {
+pub fn seal<E: Event>(source: &str, event: &E) -> Result<(EventId, Vec<u8>), Error> {
+    let event_type = E::ROUTING_KEY;
     envelope::validate_event_type(event_type)?;
     let id = EventId::new();
     let envelope = envelope::build(
@@ -71,7 +69,7 @@ pub fn seal(
         chrono::Utc::now(),
         // The consumer's work joins the trace of the request that caused the event.
         propagation::inject_current_into_map(),
-        payload.encode_to_vec(),
+        event.encode_to_vec(),
     );
     Ok((id, envelope.encode_to_vec()))
 }

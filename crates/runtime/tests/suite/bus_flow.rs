@@ -19,7 +19,7 @@ use std::{
 
 use async_trait::async_trait;
 use df_common::{Error, ids::EventId};
-use df_proto::events::v1::UserRegistered;
+use df_proto::Event;
 use df_runtime::{
     bus::{
         self, Bus, EventEnvelope, EventHandler, OutboxRelay, RelayHandle, inbox, outbox,
@@ -40,6 +40,43 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("tests/migrations");
+
+/// The user every test event is about.
+const USER: &str = "0190b1a2-0000-7000-8000-000000000001";
+
+/// A test event, as the producer writes it.
+trait TestEvent: Event {
+    fn about_user() -> Self;
+}
+
+/// Declares test events: each carries [`USER`], under its own routing key.
+macro_rules! test_events {
+    ($($event:ident => $key:literal),* $(,)?) => {
+        $(
+            #[derive(Clone, PartialEq, prost::Message)]
+            struct $event {
+                #[prost(string, tag = "1")]
+                user_id: String,
+            }
+
+            impl TestEvent for $event {
+                fn about_user() -> Self {
+                    Self { user_id: USER.into() }
+                }
+            }
+        )*
+        df_proto::routing_keys! { $($event => $key),* }
+    };
+}
+
+test_events! {
+    Registered => "test.user.registered",
+    Poison => "test.poison",
+    Good => "test.good",
+    Refused => "test.refused",
+    Thing => "test.thing",
+    Misnamed => "Not A Type",
+}
 const SERVICE: &str = "svc";
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -194,11 +231,11 @@ impl Ctx {
     }
 
     /// Writes one event in its own transaction and wakes the relay.
-    async fn emit(&self, relay: &RelayHandle, event_type: &'static str) -> EventId {
+    async fn emit<E: TestEvent>(&self, relay: &RelayHandle) -> EventId {
         let mut conn = self.db.conn().await.unwrap();
         let id = conn
             .transaction::<_, Error, _>(async |conn| {
-                outbox::enqueue(conn, SERVICE, event_type, &user_registered()).await
+                outbox::enqueue(conn, SERVICE, &E::about_user()).await
             })
             .await
             .unwrap();
@@ -250,14 +287,6 @@ fn trace_id(span: &tracing::Span) -> TraceId {
     span.context().span().span_context().trace_id()
 }
 
-fn user_registered() -> UserRegistered {
-    UserRegistered {
-        user_id: "0190b1a2-0000-7000-8000-000000000001".into(),
-        role: "fan".into(),
-        registered_at: None,
-    }
-}
-
 /// Polls `check` until it holds, failing the test after [`WAIT`].
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -274,13 +303,13 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 async fn enqueue_outside_a_transaction_is_refused() {
     let t = Ctx::new(|_| {}).await;
     let mut conn = t.db.conn().await.unwrap();
-    let error = outbox::enqueue(&mut conn, SERVICE, "test.thing", &user_registered())
+    let error = outbox::enqueue(&mut conn, SERVICE, &Thing::about_user())
         .await
         .unwrap_err();
     assert_eq!(error.code(), "common.bus_outside_transaction");
     let error = conn
         .transaction::<_, Error, _>(async |conn| {
-            outbox::enqueue(conn, SERVICE, "Not A Type", &user_registered()).await
+            outbox::enqueue(conn, SERVICE, &Misnamed::about_user()).await
         })
         .await
         .unwrap_err();
@@ -310,7 +339,7 @@ async fn queues_with_an_idle_expiry_leave_the_broker_once_unconsumed() {
     t.bus.wait_for_consumer(&queue).await;
     let dead_letters = topology::dead_letter_queue(&queue);
     let relay = t.relay(&bus);
-    let id = t.emit(&relay, "test.user.registered").await;
+    let id = t.emit::<Registered>(&relay).await;
     eventually("the event is applied", async || {
         t.applied_count(id).await == 1
     })
@@ -342,10 +371,7 @@ async fn an_event_is_relayed_and_applied_exactly_once() {
     let request = tracing::info_span!("request");
     let request_trace = trace_id(&request);
     assert_ne!(request_trace, TraceId::INVALID);
-    let id = t
-        .emit(&relay, "test.user.registered")
-        .instrument(request)
-        .await;
+    let id = t.emit::<Registered>(&relay).instrument(request).await;
     eventually("the event is applied and leaves the outbox", async || {
         t.applied_count(id).await == 1 && t.backlog().await == 0
     })
@@ -358,8 +384,8 @@ async fn an_event_is_relayed_and_applied_exactly_once() {
     assert_eq!(envelope.source, SERVICE);
     assert!(envelope.occurred_at.is_some());
     assert_eq!(
-        UserRegistered::decode(envelope.payload.as_slice()).unwrap(),
-        user_registered()
+        Registered::decode(envelope.payload.as_slice()).unwrap(),
+        Registered::about_user()
     );
     assert!(
         envelope.trace_context["traceparent"].contains(&request_trace.to_string()),
@@ -372,7 +398,7 @@ async fn an_event_is_relayed_and_applied_exactly_once() {
     t.bus.publish("test.user.registered", &copy).await;
     t.bus.publish("test.user.registered", &copy).await;
     // With prefetch 1, this later event is delivered only after both copies were settled.
-    let later = t.emit(&relay, "test.user.registered").await;
+    let later = t.emit::<Registered>(&relay).await;
     eventually("the later event is applied", async || {
         t.applied_count(later).await == 1
     })
@@ -395,7 +421,7 @@ async fn an_event_written_while_the_broker_is_unreachable_is_delivered_once_it_i
     t.consume(&consumer_bus, Arc::clone(&recorder)).await;
     let relay = t.relay(&relay_bus);
 
-    let id = t.emit(&relay, "test.user.registered").await;
+    let id = t.emit::<Registered>(&relay).await;
     assert!(!relay_bus.is_connected().await);
     assert_eq!(t.backlog().await, 1);
     assert_eq!(t.applied_count(id).await, 0);
@@ -425,7 +451,7 @@ async fn every_event_is_applied_once_across_a_connection_reset() {
 
     let mut ids = Vec::new();
     for _ in 0..EVENTS / 2 {
-        ids.push(t.emit(&relay, "test.user.registered").await);
+        ids.push(t.emit::<Registered>(&relay).await);
     }
     eventually("events are flowing", async || {
         t.applied_count(ids[0]).await == 1
@@ -433,7 +459,7 @@ async fn every_event_is_applied_once_across_a_connection_reset() {
     .await;
     proxy.reset_connections();
     for _ in EVENTS / 2..EVENTS {
-        ids.push(t.emit(&relay, "test.user.registered").await);
+        ids.push(t.emit::<Registered>(&relay).await);
     }
 
     eventually("every event is applied", async || {
@@ -468,10 +494,10 @@ async fn a_message_that_always_fails_is_dead_lettered_while_others_flow() {
     let queue = t.consume(&bus, Arc::clone(&recorder)).await;
     let relay = t.relay(&bus);
 
-    let poison = t.emit(&relay, "test.poison").await;
+    let poison = t.emit::<Poison>(&relay).await;
     let mut good = Vec::new();
     for _ in 0..5 {
-        good.push(t.emit(&relay, "test.good").await);
+        good.push(t.emit::<Good>(&relay).await);
     }
     eventually("the good events are applied", async || {
         for id in &good {
@@ -512,7 +538,7 @@ async fn an_event_refused_as_invalid_goes_straight_to_the_dead_letter_queue() {
     let queue = t.consume(&bus, Arc::clone(&recorder)).await;
     let relay = t.relay(&bus);
 
-    let refused = t.emit(&relay, "test.refused").await;
+    let refused = t.emit::<Refused>(&relay).await;
     let letters = t.bus.wait_for_dead_letters(&queue, 1).await;
     assert_eq!(letters.len(), 1);
     let dead = bus::decode_envelope(&letters[0].body).unwrap();
@@ -523,7 +549,7 @@ async fn an_event_refused_as_invalid_goes_straight_to_the_dead_letter_queue() {
     assert!(!t.in_inbox("refusing", refused).await);
 
     // The consumer carries on.
-    let good = t.emit(&relay, "test.good").await;
+    let good = t.emit::<Good>(&relay).await;
     eventually("the next event is applied", async || {
         t.applied_count(good).await == 1
     })
@@ -562,7 +588,7 @@ async fn an_undecodable_message_goes_straight_to_the_dead_letter_queue() {
     assert_eq!(recorder.calls(), 0);
 
     // The consumer carries on.
-    let id = t.emit(&relay, "test.user.registered").await;
+    let id = t.emit::<Registered>(&relay).await;
     eventually("a good event after the bad ones is applied", async || {
         t.applied_count(id).await == 1
     })

@@ -65,11 +65,13 @@ pub async fn handle(
     let expires = response.absolute_expires_at.unwrap_or_default();
     let expires_at = chrono::DateTime::from_timestamp(expires.seconds, 0).unwrap_or_default();
     let max_age = (expires_at - chrono::Utc::now()).num_seconds();
-    let user = response.user.map(UserView::from).ok_or_else(|| {
-        ApiError(df_common::Error::internal(anyhow::anyhow!(
-            "identity login answer without user"
-        )))
-    })?;
+    let user = response
+        .user
+        .ok_or_else(|| {
+            df_common::Error::internal(anyhow::anyhow!("identity login answer without user"))
+        })
+        .and_then(UserView::try_from)
+        .map_err(ApiError)?;
     let csrf_token = csrf.token_for(&response.session_token);
     let from_browser = request.headers().contains_key(header::ORIGIN);
     Ok(HttpResponse::Ok()

@@ -17,7 +17,6 @@ pub mod tips;
 pub mod webhooks;
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, SecondsFormat, Utc};
 use df_proto::payments::v1 as pb;
 use serde::{Deserialize, Serialize};
 
@@ -64,25 +63,15 @@ pub(crate) fn amount(amount_minor: i64, currency: &str) -> Money {
 
 /// A wire instant as RFC 3339 UTC with whole seconds, or `None` when it is not set.
 pub(crate) fn instant(value: Option<&prost_types::Timestamp>) -> Option<String> {
-    let value = value?;
-    let nanos = u32::try_from(value.nanos).unwrap_or(0);
-    DateTime::<Utc>::from_timestamp(value.seconds, nanos)
-        .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
+    df_common::wire::rfc3339(value)
 }
 
 /// An instant payments always sets; the epoch if it somehow did not, as for identity's.
 pub(crate) fn required_instant(value: Option<&prost_types::Timestamp>) -> String {
-    instant(value)
-        .unwrap_or_else(|| DateTime::<Utc>::UNIX_EPOCH.to_rfc3339_opts(SecondsFormat::Secs, true))
+    df_common::wire::rfc3339_or_epoch(value)
 }
 
-/// An instant for the wire.
-pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+pub(crate) use df_common::wire::timestamp;
 
 /// `Some` for a non-empty string, `None` for the empty one (proto3's "not set").
 pub(crate) fn non_empty(value: String) -> Option<String> {
