@@ -22,6 +22,9 @@ use df_common::{
 };
 use tokio_util::sync::CancellationToken;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use config::GatewayConfig;
 use security::{Csrf, RateLimit, RequestIdMiddleware, Security};
 

@@ -19,6 +19,8 @@ pub mod outbound;
 pub mod password;
 pub mod schema;
 pub mod sessions;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod throttle;
 pub mod tokens;
 pub mod validation;

@@ -24,6 +24,8 @@ pub mod schema;
 pub mod service;
 pub mod subscriptions;
 pub mod tax;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhook;
 
 use std::sync::Arc;

@@ -19,9 +19,9 @@ use crate::{
     service::Service,
 };
 
-/// Registers the schedules: the payout run every `policy.payout_interval_hours` (first one
-/// interval after the service first starts), and evidence and access-log retention every
-/// `policy.job_interval_secs`.
+/// Registers the schedules: the payout run every `policy.payout_interval_hours`, and evidence
+/// and access-log retention every `policy.job_interval_secs`; each first runs one interval
+/// after the service first starts.
 pub fn register(jobs: &mut JobRunner, service: &Service) {
     let tick = Duration::from_secs(u64::from(service.policy.job_interval_secs));
     let payout_interval =
@@ -48,7 +48,7 @@ pub fn register(jobs: &mut JobRunner, service: &Service) {
     jobs.every(
         "payments.dispute_evidence",
         tick,
-        FirstRun::Now,
+        FirstRun::AfterInterval,
         move || {
             let service = evidence_service();
             async move { submit_due_evidence(&service).await.map(drop) }
@@ -58,7 +58,7 @@ pub fn register(jobs: &mut JobRunner, service: &Service) {
     jobs.every(
         "payments.access_log_retention",
         tick,
-        FirstRun::Now,
+        FirstRun::AfterInterval,
         move || {
             let service = retention_service();
             async move { prune_access_log(&service).await.map(drop) }

@@ -13,6 +13,7 @@ use df_common::{
     auth::TokenSigner,
     cache::Cache,
     clock::Clock,
+    grpc::GrpcService,
     lifecycle::{Readiness, serve_admin},
 };
 use diesel_migrations::EmbeddedMigrations;
@@ -180,19 +181,7 @@ impl Runtime {
     /// Serves `grpc` (behind internal authentication, with per-method metrics) and the admin
     /// listener, runs the jobs, until shutdown; then waits for calls in flight, the job round in
     /// progress, the consumers, the relay and every kept task to finish.
-    pub async fn serve<S>(self, listeners: Listeners, grpc: S) -> Result<(), Error>
-    where
-        S: tower::Service<
-                http::Request<tonic::body::Body>,
-                Response = http::Response<tonic::body::Body>,
-                Error = std::convert::Infallible,
-            > + tonic::server::NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub async fn serve(self, listeners: Listeners, grpc: impl GrpcService) -> Result<(), Error> {
         let Self {
             service,
             base,

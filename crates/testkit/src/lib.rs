@@ -1,5 +1,7 @@
-//! Test-only helpers: a fresh database per test, a Redis key prefix per test, a bus namespace per
-//! test, a TCP fault proxy, and a harness that starts services in-process on ephemeral ports.
+//! Test-only helpers, generic over services: a fresh database per test, a Redis key prefix per
+//! test, a bus namespace per test, a TCP fault proxy, test certificates, and the shared half of
+//! starting a service in-process on ephemeral ports ([`service`]). Each service's own `testing`
+//! entry builds on them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -13,7 +15,7 @@ pub use db::{RoleSeparatedDb, TestDb};
 pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 pub use tls::{TestCa, TlsRedis};
-pub mod harness;
-pub use harness::Platform;
+pub mod service;
+pub use service::{RunningService, TestEnv};
 pub mod bus;
 pub use bus::TestBus;

@@ -94,30 +94,47 @@ pub fn server(config: &GrpcServerConfig) -> Result<Server, Error> {
         }))
 }
 
+/// A generated gRPC server (`FooServer<impl Foo>`), as tonic's router takes it.
+pub trait GrpcService:
+    tower::Service<
+        http::Request<tonic::body::Body>,
+        Response = http::Response<tonic::body::Body>,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + tonic::server::NamedService
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> GrpcService for S where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Serves one internal gRPC service until `shutdown`: behind [`PrincipalInterceptor`] with the
 /// keys of `signer`, next to the standard health service (reporting it serving), with the
 /// deadlines and tracing of [`server`] and the per-method metrics of [`metrics`]. Returns once
 /// in-flight calls have drained.
-pub async fn serve_authenticated<S>(
+pub async fn serve_authenticated<S: GrpcService>(
     service_name: &'static str,
     config: &GrpcServerConfig,
     listener: tokio::net::TcpListener,
     service: S,
     signer: Arc<TokenSigner>,
     shutdown: tokio_util::sync::CancellationToken,
-) -> Result<(), Error>
-where
-    S: tower::Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = std::convert::Infallible,
-        > + tonic::server::NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> Result<(), Error> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<S>().await;
     server(config)?

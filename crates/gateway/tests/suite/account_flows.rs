@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use df_common::auth::{Role, Subject};
+use df_devstack::platform::{Platform, token_from_link};
 use df_proto::identity::v1::{self as pb, identity_client::IdentityClient};
-use df_testkit::{Platform, harness::token_from_link};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,7 +202,7 @@ async fn suspending_an_account_ends_its_sessions_and_blocks_login() {
     assert_eq!(me["role"], "creator");
 
     let channel =
-        tonic::transport::Endpoint::from_shared(format!("http://{}", platform.identity_addr))
+        tonic::transport::Endpoint::from_shared(format!("http://{}", platform.identity_addr()))
             .unwrap()
             .connect_lazy();
     let admin = platform

@@ -3,10 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use df_testkit::{
-    Platform,
-    harness::{TEST_ORIGIN, set_cookie, token_from_link},
-};
+use df_devstack::platform::{Platform, TEST_ORIGIN, set_cookie, token_from_link};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use df_testkit::{Platform, harness::token_from_link};
+use df_devstack::platform::{Platform, token_from_link};
 use serde_json::{Value, json};
 
 async fn attempt(platform: &Platform, email: &str, password: &str, ip: &str) -> (u16, Value) {

@@ -4,10 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use df_testkit::{
-    Platform,
-    harness::{TEST_ORIGIN, set_cookie},
-};
+use df_devstack::platform::{Platform, TEST_ORIGIN, set_cookie};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

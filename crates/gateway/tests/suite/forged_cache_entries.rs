@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use df_testkit::Platform;
+use df_devstack::platform::Platform;
 
 fn session_key(token: &str) -> String {
     format!(
@@ -28,7 +28,7 @@ async fn a_session_written_into_redis_by_anyone_else_opens_nothing() {
 
     // Someone with write access to the shared Redis plants a validation for a token they made
     // up, in identity's format, naming the victim as an admin.
-    let cache = platform.redis.cache();
+    let cache = platform.identity_cache();
     let made_up = df_identity::tokens::new_token();
     let forged = serde_json::json!({
         "session_id": uuid::Uuid::now_v7(),

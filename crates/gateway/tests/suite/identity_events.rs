@@ -7,9 +7,9 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use df_common::Error;
+use df_devstack::platform::Platform;
 use df_proto::events::v1::{UserEmailVerified, UserRegistered};
 use df_runtime::bus::{Bus, EventEnvelope, EventHandler, spawn_consumer};
-use df_testkit::Platform;
 use diesel_async::AsyncPgConnection;
 use prost::Message;
 use tokio::sync::mpsc;
@@ -40,17 +40,18 @@ async fn signup_and_verification_are_published_once() {
     let platform = Platform::start().await;
     let (sender, mut received) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
-    let bus = Bus::connect(&platform.bus.config(), "probe");
+    let bus = Bus::connect(&platform.env.bus.config(), "probe");
     let consumer = spawn_consumer(
-        platform.db.db(),
+        platform.identity_db().db(),
         bus,
         Arc::new(Probe(sender)),
-        &platform.bus.config(),
+        &platform.env.bus.config(),
         shutdown.clone(),
     );
     platform
+        .env
         .bus
-        .wait_for_consumer(&platform.bus.queue("probe", "probe"))
+        .wait_for_consumer(&platform.env.bus.queue("probe", "probe"))
         .await;
 
     platform

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use df_testkit::Platform;
+use df_devstack::platform::Platform;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -56,7 +56,7 @@ async fn member(platform: &Platform, name: &str, role: &str) -> (String, String)
 async fn pay(platform: &Platform, checkout: &Value, success_url: &str) {
     let url = checkout["checkout_url"].as_str().unwrap();
     assert!(
-        url.starts_with(platform.provider_url.as_deref().unwrap()),
+        url.starts_with(platform.payments().provider_url.as_str()),
         "{url}"
     );
     let page = browser().get(url).send().await.unwrap();
@@ -110,7 +110,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
     assert_eq!(status, 200, "{link}");
     let url = link["url"].as_str().unwrap();
     assert!(
-        url.starts_with(platform.provider_url.as_deref().unwrap()),
+        url.starts_with(platform.payments().provider_url.as_str()),
         "{url}"
     );
     let page = browser().get(url).send().await.unwrap();
@@ -304,7 +304,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
 
     // The tip and the purchase are booked as gross, platform fee, processor fee and creator
     // net, and every transaction balances.
-    let payments_db = platform.payments_db.as_ref().unwrap().db();
+    let payments_db = platform.payments().service.db.db();
     let mut conn = payments_db.conn().await.unwrap();
     #[derive(diesel::QueryableByName, Debug, PartialEq)]
     struct Line {
@@ -384,13 +384,10 @@ async fn the_whole_money_path_runs_through_the_gateway() {
     let admin_password = platform
         .verified_user("admin_one@example.com", "admin_one", "fan")
         .await;
-    let mut identity = platform.db.db().conn().await.unwrap();
-    diesel_async::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE users SET role = 'admin' WHERE username = 'admin_one'"),
-        &mut identity,
-    )
-    .await
-    .unwrap();
+    platform
+        .identity()
+        .grant_role("admin_one", df_common::auth::Role::Admin)
+        .await;
     let admin = platform
         .login("admin_one@example.com", &admin_password)
         .await;
@@ -449,8 +446,8 @@ async fn the_webhook_route_hands_the_raw_body_to_payments_and_keeps_its_refusals
     let platform = Platform::builder().with_payments().start().await;
     let http = platform.http();
     let webhook = platform.url("/v1/webhooks/stripe");
-    let secret = platform.webhook_secret.as_ref().unwrap().expose().clone();
-    let now = platform.clock.now().timestamp();
+    let secret = platform.payments().webhook_secret.expose().clone();
+    let now = platform.payments().clock.now().timestamp();
 
     // A correctly signed event goes through byte for byte (the signature covers the exact
     // body, whitespace included); the same delivery again is a duplicate.

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use df_testkit::Platform;
+use df_devstack::platform::Platform;
 use reqwest::Method;
 use serde_json::json;
 

@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use df_testkit::{Platform, TcpProxy, redis::server_addr};
+use df_devstack::platform::Platform;
+use df_testkit::{TcpProxy, redis::server_addr};
 use serde_json::json;
 
 /// Far below the 5 s deadline of the gateway's calls to identity, far above a healthy answer:

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use df_common::{cache::Cache, config::RedisConfig};
-use df_testkit::{Platform, TlsRedis};
+use df_devstack::platform::Platform;
+use df_testkit::TlsRedis;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_runs_on_a_tls_redis() {
@@ -23,7 +24,7 @@ async fn every_service_runs_on_a_tls_redis() {
     let cache = Cache::connect(&RedisConfig {
         url: server.url.clone().into(),
         ca_file: Some(server.ca.ca_file.clone()),
-        key_prefix: platform.redis.prefix().to_owned(),
+        key_prefix: platform.env.redis_config(df_identity::SERVICE).key_prefix,
         ..RedisConfig::default()
     })
     .unwrap();

@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use df_devstack::platform::Platform;
 use df_gateway::routes::ROUTES;
-use df_testkit::Platform;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
@@ -108,7 +108,7 @@ async fn every_route_and_every_error_carries_the_headers() {
     assert_secure_headers(&response, "bad json");
 
     // A real internal failure: identity loses a table it needs.
-    let mut conn = AsyncPgConnection::establish(platform.db.url())
+    let mut conn = AsyncPgConnection::establish(platform.identity_db().url())
         .await
         .unwrap();
     diesel::sql_query("ALTER TABLE one_time_tokens RENAME TO one_time_tokens_gone")

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use df_testkit::Platform;
+use df_devstack::platform::Platform;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_sessions_are_refused_within_a_second() {

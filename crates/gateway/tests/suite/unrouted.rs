@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use df_devstack::platform::Platform;
 use df_gateway::security::RateLimitRule;
-use df_testkit::Platform;
 use reqwest::{Method, header};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

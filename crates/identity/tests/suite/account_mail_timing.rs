@@ -150,7 +150,7 @@ async fn reset_and_resend_take_as_long_for_unknown_addresses_as_for_accounts() {
     }
     let mut conn = {
         use diesel_async::AsyncConnection;
-        diesel_async::AsyncPgConnection::establish(running.db.url())
+        diesel_async::AsyncPgConnection::establish(running.db().url())
             .await
             .unwrap()
     };
@@ -184,5 +184,5 @@ async fn reset_and_resend_take_as_long_for_unknown_addresses_as_for_accounts() {
             typical * 1e3
         );
     }
-    running.shutdown.cancel();
+    running.stop().await;
 }

@@ -106,7 +106,7 @@ async fn a_plaintext_client_is_refused_when_tls_is_required() {
     );
     let untrusted = call(&running, &untrusting).await.unwrap_err();
     assert_eq!(untrusted.code(), Code::Unavailable, "{untrusted:?}");
-    running.shutdown.cancel();
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,5 +140,5 @@ async fn with_a_client_ca_only_clients_with_its_certificates_are_served() {
         }),
     );
     assert!(call(&running, &without).await.is_err());
-    running.shutdown.cancel();
+    running.stop().await;
 }

@@ -175,7 +175,7 @@ async fn calls_without_a_valid_principal_are_refused() {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 
-    running.shutdown.cancel();
+    running.stop().await;
 }
 
 /// Waits until identity answers `token` with anything but "unavailable".
@@ -218,7 +218,7 @@ async fn a_token_minted_for_payments_is_refused_by_identity() {
         .mint(gateway(), vec![Role::Service], service::IDENTITY)
         .unwrap();
     first_answer(&mut running, &for_identity).await.unwrap();
-    running.shutdown.cancel();
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,5 +298,5 @@ async fn only_the_named_services_pass_the_privileged_methods() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    running.shutdown.cancel();
+    running.stop().await;
 }

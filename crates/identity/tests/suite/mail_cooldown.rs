@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use df_devstack::platform::{Platform, token_from_link};
 use df_identity::housekeeping::{self, Counts};
-use df_testkit::{Platform, TestDb, harness::token_from_link};
+use df_testkit::TestDb;
 use diesel::{
     QueryableByName,
     sql_types::{BigInt, Bytea, Nullable, Timestamptz, Uuid},
@@ -81,7 +82,7 @@ async fn age_tokens(conn: &mut AsyncPgConnection, by: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_reset_requests_send_one_email_and_the_first_link_works() {
     let platform = Platform::start().await;
-    let mut conn = connect(platform.db.url()).await;
+    let mut conn = connect(platform.identity_db().url()).await;
     let email = "cooldown@example.com";
     platform.verified_user(email, "cooldown", "fan").await;
 
@@ -111,7 +112,7 @@ async fn two_reset_requests_send_one_email_and_the_first_link_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resending_verification_right_after_signup_keeps_the_signup_link() {
     let platform = Platform::start().await;
-    let mut conn = connect(platform.db.url()).await;
+    let mut conn = connect(platform.identity_db().url()).await;
     let email = "resend@example.com";
     let (status, _) = platform.post_json("/v1/auth/signup",
         json!({"email": email, "username": "resender", "password": "quiet orbit lantern 7 maple"}),
@@ -136,7 +137,7 @@ async fn resending_verification_right_after_signup_keeps_the_signup_link() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_most_five_reset_links_per_hour() {
     let platform = Platform::start().await;
-    let mut conn = connect(platform.db.url()).await;
+    let mut conn = connect(platform.identity_db().url()).await;
     let email = "capped@example.com";
     platform.verified_user(email, "capped", "fan").await;
     let request = || platform.post_json("/v1/auth/password-reset/request", json!({"email": email}));

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version, password_hash::SaltString};
+use df_devstack::platform::Platform;
 use df_identity::password::hashing;
-use df_testkit::Platform;
 use diesel::{QueryableByName, sql_types::Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -29,7 +29,7 @@ async fn an_old_hash_is_upgraded_at_the_next_successful_login() {
     let platform = Platform::start().await;
     let email = "upgrade@example.com";
     let password = platform.verified_user(email, "upgrade", "fan").await;
-    let mut conn = AsyncPgConnection::establish(platform.db.url())
+    let mut conn = AsyncPgConnection::establish(platform.identity_db().url())
         .await
         .unwrap();
 

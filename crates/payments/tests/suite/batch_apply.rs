@@ -142,7 +142,7 @@ async fn many_concurrent_redelivery_checks_are_answered_each_for_its_own_event()
     .execute(&mut conn)
     .await
     .unwrap();
-    let seen = SeenEvents::spawn(p.db.db().clone());
+    let seen = SeenEvents::spawn(p.db().db().clone());
     let answers: Vec<(usize, bool)> = futures::stream::iter((0..100).map(|n| {
         let seen = seen.clone();
         async move { (n, seen.contains(&format!("evt_seen_{n}")).await.unwrap()) }

@@ -3,37 +3,32 @@
 
 use std::{
     net::SocketAddr,
-    path::Path,
     sync::{Arc, OnceLock},
     time::Duration,
 };
 
 use df_common::{
     auth::{Role, Subject, TokenSigner, service},
-    config::InternalAuthConfig,
     grpc::request_with_principal,
     ids::UserId,
     secret::Secret,
 };
-use df_payments::{Clock, PaymentsConfig, provider::simulated::SimulatedProvider};
+use df_payments::{
+    Clock, PaymentsConfig, provider::simulated::SimulatedProvider, testing::TestPayments,
+};
 use df_proto::payments::v1::payments_client::PaymentsClient;
-use df_testkit::{TestBus, TestDb, TestRedis};
-use tokio_util::sync::CancellationToken;
+use df_testkit::{TestBus, TestDb, TestEnv, TestRedis};
 use tonic::transport::Channel;
 
 /// A payments instance and what a test needs around it.
 pub struct Payments {
-    pub db: TestDb,
     pub redis: TestRedis,
     pub bus: TestBus,
     pub signer: Arc<TokenSigner>,
     pub secret: Secret<String>,
     pub clock: Clock,
     pub grpc_addr: SocketAddr,
-    admin_url: String,
-    config: PaymentsConfig,
-    running: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
-    simulated: Arc<OnceLock<SimulatedProvider>>,
+    payments: TestPayments,
 }
 
 impl Payments {
@@ -44,132 +39,56 @@ impl Payments {
 
     /// Like [`Payments::start`], with a change to the configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut PaymentsConfig)) -> Self {
-        df_common::telemetry::init_for_tests();
-        let db = TestDb::new(
-            "payments",
-            df_payments::MIGRATIONS,
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"),
-        )
-        .await;
-        let redis = TestRedis::new();
-        let bus = TestBus::new();
-        let (seed, public) = df_common::auth::generate_key_pair();
-        let signer = Arc::new(
-            TokenSigner::from_config(
-                &InternalAuthConfig {
-                    signing_key: Some(seed),
-                    ..InternalAuthConfig::default()
-                },
-                service::GATEWAY,
-            )
-            .unwrap(),
-        );
-        let secret: Secret<String> = format!("whsec_{}", uuid::Uuid::new_v4().simple()).into();
-        let mut config = PaymentsConfig::default();
-        config.base.database = db.config();
-        config.base.redis = redis.config();
-        config.base.bus = bus.config();
-        config.base.internal_auth = InternalAuthConfig {
-            verifying_keys: [("k1".to_owned(), public)].into_iter().collect(),
-            ..InternalAuthConfig::default()
-        };
-        config.own.webhooks.signing_secret = secret.clone();
-        config.own.tax = df_payments::tax::TaxConfig::ephemeral();
-        config.own.checkout.return_origins = vec!["https://app.directfanz.test".into()];
-        let grpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let grpc_addr = grpc.local_addr().unwrap();
-        drop(grpc);
+        let mut env = TestEnv::new();
+        let signer = env.gateway_signer();
         // The simulated provider's events reach payments through a relay that does what the
         // gateway's webhook route does: raw body and signature in, IngestWebhook out.
         let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        config.own.provider.simulated.webhook_url =
-            format!("http://{}/webhook", relay.local_addr().unwrap());
-        config.own.provider.simulated.delivery_attempts = 50;
+        let webhook_url = format!("http://{}/webhook", relay.local_addr().unwrap());
+        let payments = TestPayments::start(
+            &mut env,
+            &webhook_url,
+            "https://app.directfanz.test",
+            adjust,
+        )
+        .await;
+        let grpc_addr = payments.service.grpc_addr;
         tokio::spawn(relay_webhooks(relay, grpc_addr, signer.clone()));
-        adjust(&mut config);
-        let mut payments = Self {
-            db,
+        let TestEnv { redis, bus, .. } = env;
+        Self {
             redis,
             bus,
             signer,
-            secret,
-            clock: Clock::system(),
+            secret: payments.webhook_secret.clone(),
+            clock: payments.clock.clone(),
             grpc_addr,
-            admin_url: String::new(),
-            config,
-            running: None,
-            simulated: Arc::new(OnceLock::new()),
-        };
-        payments.restart().await;
-        payments
+            payments,
+        }
     }
 
-    /// Starts the service (again) on the same gRPC port and database.
+    /// Starts the service again on the same gRPC port and database.
     pub async fn restart(&mut self) {
-        self.stop().await;
-        let grpc = bind_with_retry(self.grpc_addr).await;
-        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        self.admin_url = format!("http://{}", admin.local_addr().unwrap());
-        let simulated = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut config = self.config.clone();
-        config.own.provider.simulated.public_url =
-            format!("http://{}", simulated.local_addr().unwrap());
-        let listeners = df_runtime::Listeners { grpc, admin };
-        let wiring = df_payments::Wiring {
-            clock: Some(self.clock.clone()),
-            simulated_pages: Some(simulated),
-            simulated: Some(self.simulated.clone()),
-            service: None,
-        };
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move {
-            if let Err(e) = df_payments::serve(config, listeners, wiring, token).await {
-                panic!("payments stopped: {e:?}");
-            }
-        });
-        self.running = Some((shutdown, task));
-        self.wait_until_ready().await;
+        self.payments.restart().await;
     }
 
     /// Stops the service and waits until it drained.
     pub async fn stop(&mut self) {
-        if let Some((shutdown, task)) = self.running.take() {
-            shutdown.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
-        }
-    }
-
-    async fn wait_until_ready(&self) {
-        let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if client
-                .get(format!("{}/readyz", self.admin_url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "payments never became ready"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.payments.service.stop().await;
     }
 
     /// The admin listener (`/metrics`, `/readyz`) of the running instance.
     pub fn admin_url(&self) -> &str {
-        &self.admin_url
+        &self.payments.service.admin_url
+    }
+
+    /// The payments database.
+    pub fn db(&self) -> &TestDb {
+        &self.payments.service.db
     }
 
     /// The simulated provider of the first start (restarts keep its accounts and payments).
     pub fn simulated(&self) -> &SimulatedProvider {
-        self.simulated
-            .get()
-            .expect("payments started with the simulated provider")
+        self.payments.simulated()
     }
 
     /// A gRPC client (connects lazily, reconnects after restarts).
@@ -222,7 +141,7 @@ impl Payments {
 
     /// A connection to the payments database.
     pub async fn conn(&self) -> df_runtime::db::PooledConn {
-        self.db.db().conn().await.unwrap()
+        self.db().db().conn().await.unwrap()
     }
 
     /// The one number `sql` selects as `n` (`SELECT count(*)::bigint AS n ...`).
@@ -241,22 +160,6 @@ pub struct Count {
     /// The number.
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub n: i64,
-}
-
-async fn bind_with_retry(addr: SocketAddr) -> tokio::net::TcpListener {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => return listener,
-            Err(e) => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "rebinding {addr}: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    }
 }
 
 async fn relay_webhooks(

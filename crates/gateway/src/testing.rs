@@ -1,0 +1,102 @@
+//! The gateway under test (feature `testing`): started in this process on ephemeral ports in
+//! front of services a test started, with the test's keys, Redis prefix and browser origin.
+
+// Test support: a failed setup step is a failed test, with its value in the message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use base64::Engine;
+use df_testkit::{TestEnv, service::wait_until_ready};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{GatewayConfig, Listeners, SERVICE};
+
+/// The gateway running for a test.
+pub struct TestGateway {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// Its admin listener.
+    pub admin_url: String,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+/// The services a test's gateway calls.
+#[derive(Clone, Copy, Debug)]
+pub struct Upstreams {
+    /// Identity's gRPC address.
+    pub identity: SocketAddr,
+    /// Payments' gRPC address, when the test runs payments.
+    pub payments: Option<SocketAddr>,
+}
+
+impl TestGateway {
+    /// Binds the public listener first: services that call back into the gateway (the
+    /// simulated provider's webhooks) need its URL before it starts.
+    pub fn bind() -> (std::net::TcpListener, String) {
+        let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", http.local_addr().unwrap());
+        (http, url)
+    }
+
+    /// Starts the gateway on `http` in front of `upstreams`, allowing browsers from
+    /// `app_origin`; changed by `adjust`.
+    pub async fn start(
+        env: &TestEnv,
+        http: std::net::TcpListener,
+        upstreams: Upstreams,
+        app_origin: &str,
+        adjust: impl FnOnce(&mut GatewayConfig),
+    ) -> Self {
+        let url = format!("http://{}", http.local_addr().unwrap());
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_url = format!("http://{}", admin.local_addr().unwrap());
+        let mut config = GatewayConfig {
+            redis: env.redis_config(SERVICE),
+            internal_auth: env.internal_auth.clone(),
+            ..GatewayConfig::default()
+        };
+        config.identity.url = env.grpc_url(upstreams.identity);
+        config.identity.tls = env.client_tls();
+        if let Some(payments) = upstreams.payments {
+            config.payments.url = env.grpc_url(payments);
+            config.payments.tls = env.client_tls();
+        }
+        config.http.workers = 2;
+        config.security.allowed_origins = vec![app_origin.to_owned()];
+        config.security.csrf_key = base64::engine::general_purpose::STANDARD
+            .encode(rand::random::<[u8; 32]>())
+            .into();
+        adjust(&mut config);
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            if let Err(error) = crate::serve(config, Listeners { http, admin }, stop).await {
+                panic!("gateway stopped: {error:?}");
+            }
+        });
+        wait_until_ready(&admin_url, SERVICE).await;
+        Self {
+            url,
+            admin_url,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the gateway and waits (up to 30 s) until it drained.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
