@@ -2,6 +2,19 @@
 
 use std::path::PathBuf;
 
+/// Identity messages with a credential in them.
+const CREDENTIAL_MESSAGES: &[&str] = &[
+    "SignupRequest",
+    "VerifyEmailRequest",
+    "LoginRequest",
+    "LoginResponse",
+    "ValidateSessionRequest",
+    "LogoutRequest",
+    "LogoutAllRequest",
+    "ConfirmPasswordResetRequest",
+    "UnlockLoginRequest",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Read at run time: the build script binary may be shared by checkouts in other places.
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
@@ -16,6 +29,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let file_descriptors = protox::compile(files, [&root])?;
     tonic_prost_build::configure()
+        // Messages that carry a password or a token print through the redacting `Debug` in
+        // `src/credentials.rs`, never the derived one.
+        .skip_debug(
+            CREDENTIAL_MESSAGES
+                .iter()
+                .map(|m| format!(".directfanz.identity.v1.{m}")),
+        )
         .build_server(true)
         .build_client(true)
         .compile_fds(file_descriptors)?;

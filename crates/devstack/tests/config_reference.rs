@@ -25,7 +25,10 @@ fn rows(heading: &str) -> Vec<(String, String)> {
             let default = (*cells.get(2)?).to_owned();
             let mut names = names.split("`, `");
             let first = format!("DF_{}", names.next()?);
-            let section = first.rsplit_once("__").map_or("", |(section, _)| section).to_owned();
+            let section = first
+                .rsplit_once("__")
+                .map_or("", |(section, _)| section)
+                .to_owned();
             let more = names.map(move |name| name.replacen('…', &section, 1));
             Some(
                 std::iter::once(first)
@@ -84,7 +87,11 @@ fn problems_with<T: Extract + Validate>(heading: &str) -> (Vec<String>, BTreeSet
 
 fn check<T: Extract + Validate>(heading: &str, own_sections: &[&str]) {
     let (problems, documented) = problems_with::<T>(heading);
-    assert_eq!(problems, Vec::<String>::new(), "{heading} drifted from the code");
+    assert_eq!(
+        problems,
+        Vec::<String>::new(),
+        "{heading} drifted from the code"
+    );
     for section in own_sections {
         assert!(
             documented.contains(*section),

@@ -6,6 +6,7 @@ pub mod payments;
 
 use std::sync::Arc;
 
+use df_common::Secret;
 use df_common::{
     Error,
     auth::{Role, Subject, TokenSigner, service},
@@ -126,8 +127,10 @@ impl Identity {
     }
 
     /// Email verification.
-    pub async fn verify_email(&self, token: String) -> Result<(), Error> {
-        let request = self.as_gateway(pb::VerifyEmailRequest { token })?;
+    pub async fn verify_email(&self, token: Secret<String>) -> Result<(), Error> {
+        let request = self.as_gateway(pb::VerifyEmailRequest {
+            token: token.into_exposed(),
+        })?;
         self.client
             .clone()
             .verify_email(request)
@@ -215,12 +218,12 @@ impl Identity {
     /// New password with a reset token.
     pub async fn confirm_password_reset(
         &self,
-        token: String,
-        new_password: String,
+        token: Secret<String>,
+        new_password: Secret<String>,
     ) -> Result<(), Error> {
         let request = self.as_gateway(pb::ConfirmPasswordResetRequest {
-            token,
-            new_password,
+            token: token.into_exposed(),
+            new_password: new_password.into_exposed(),
         })?;
         self.client
             .clone()
@@ -231,8 +234,10 @@ impl Identity {
     }
 
     /// Login unlock.
-    pub async fn unlock_login(&self, token: String) -> Result<(), Error> {
-        let request = self.as_gateway(pb::UnlockLoginRequest { token })?;
+    pub async fn unlock_login(&self, token: Secret<String>) -> Result<(), Error> {
+        let request = self.as_gateway(pb::UnlockLoginRequest {
+            token: token.into_exposed(),
+        })?;
         self.client
             .clone()
             .unlock_login(request)

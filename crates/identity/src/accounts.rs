@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use df_common::Secret;
 use df_common::{Error, ErrorKind, auth::Role, cache::Cache, ids::UserId, worker::Waker};
 use df_runtime::{bus::relay::RelayHandle, db::Db};
 use diesel::prelude::*;
@@ -50,7 +51,7 @@ pub struct SignupInput {
     /// Public handle.
     pub username: String,
     /// Chosen password.
-    pub password: String,
+    pub password: Secret<String>,
     /// `Fan` or `Creator`.
     pub role: Role,
 }
@@ -128,9 +129,9 @@ impl Accounts {
                 "Choose the fan or the creator role.",
             ));
         }
-        self.check_new_password(&input.password, &email, &input.username)
+        self.check_new_password(input.password.expose(), &email, &input.username)
             .await?;
-        let password_hash = hashing::hash_password_async(input.password.clone()).await?;
+        let password_hash = hashing::hash_password_async(input.password.expose().clone()).await?;
         let user_id = UserId::new();
         let now = Utc::now();
         let expires =

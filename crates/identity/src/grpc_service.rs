@@ -1,6 +1,7 @@
 //! The gRPC face of identity: checks who may call what, converts wire types, delegates to the
 //! flows in [`crate::accounts`] and [`crate::login`].
 
+use df_common::Secret;
 use df_common::{
     Error,
     auth::{Role, service},
@@ -103,7 +104,7 @@ impl Identity for IdentityService {
         let input = SignupInput {
             email: bounded(body.email, 320)?,
             username: bounded(body.username, 64)?,
-            password: bounded(body.password, 1024)?,
+            password: Secret::new(bounded(body.password, 1024)?),
             role: signup_role(body.role)?,
         };
         let user_id = self.accounts.signup(input).await?;
@@ -147,7 +148,7 @@ impl Identity for IdentityService {
             .accounts
             .login(LoginInput {
                 email: bounded(body.email, 320)?,
-                password: bounded(body.password, 1024)?,
+                password: Secret::new(bounded(body.password, 1024)?),
                 client_ip: bounded(body.client_ip, 64)?,
                 user_agent: (!body.user_agent.is_empty()).then_some(body.user_agent),
             })

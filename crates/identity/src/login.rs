@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use df_common::Secret;
 use df_common::{Error, ErrorKind, ids::UserId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -31,7 +32,7 @@ pub struct LoginInput {
     /// Email (any case).
     pub email: String,
     /// Password.
-    pub password: String,
+    pub password: Secret<String>,
     /// Client address as seen by the gateway.
     pub client_ip: String,
     /// Client user agent, kept with the session.
@@ -89,7 +90,7 @@ impl Accounts {
     pub async fn login(&self, input: LoginInput) -> Result<LoginOutcome, Error> {
         let email = normalize_email(&input.email);
         // Bounded input: nothing longer than the policy allows can be a valid password.
-        if email.is_empty() || email.len() > MAX_EMAIL_LEN || input.password.len() > 1024 {
+        if email.is_empty() || email.len() > MAX_EMAIL_LEN || input.password.expose().len() > 1024 {
             return Err(invalid_credentials());
         }
         let ip_key = format!("login_ip:{}", input.client_ip);
@@ -120,11 +121,14 @@ impl Accounts {
 
         let password_ok = match &user {
             Some(user) => {
-                hashing::verify_password_async(input.password.clone(), user.password_hash.clone())
-                    .await?
+                hashing::verify_password_async(
+                    input.password.expose().clone(),
+                    user.password_hash.clone(),
+                )
+                .await?
             }
             None => {
-                hashing::dummy_verify_async(input.password.clone()).await?;
+                hashing::dummy_verify_async(input.password.expose().clone()).await?;
                 false
             }
         };
@@ -134,7 +138,7 @@ impl Accounts {
             .as_ref()
             .filter(|user| password_ok && hashing::needs_rehash(&user.password_hash))
             .map(|user| (user.id, user.password_hash.clone()));
-        let password = input.password.clone();
+        let password = input.password.expose().clone();
         let this = self.clone();
         let mut conn = self.db.conn().await?;
         let verdict = conn
@@ -357,4 +361,34 @@ async fn save_throttle(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod credential_tests {
+    use df_common::auth::Role;
+
+    use super::*;
+    use crate::accounts::SignupInput;
+
+    /// Passwords stay secrets through identity's flows: no input type prints one.
+    #[test]
+    fn no_input_prints_its_password() {
+        const PASSWORD: &str = "correct-horse-battery-staple";
+        let login = LoginInput {
+            email: "fan@example.com".into(),
+            password: PASSWORD.into(),
+            client_ip: "192.0.2.1".into(),
+            user_agent: None,
+        };
+        let signup = SignupInput {
+            email: "fan@example.com".into(),
+            username: "fan".into(),
+            password: PASSWORD.into(),
+            role: Role::Fan,
+        };
+        for text in [format!("{login:?}"), format!("{signup:?}")] {
+            assert!(!text.contains(PASSWORD), "{text}");
+            assert!(text.contains(df_common::secret::REDACTED), "{text}");
+        }
+    }
 }

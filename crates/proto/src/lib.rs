@@ -4,6 +4,8 @@
 
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
+mod credentials;
+
 pub mod identity {
     pub mod v1 {
         tonic::include_proto!("directfanz.identity.v1");

@@ -2,6 +2,7 @@
 //! cookies (for browsers).
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use df_common::Secret;
 use df_proto::identity::v1 as pb;
 use serde::{Deserialize, Serialize};
 
@@ -15,11 +16,11 @@ use crate::{
 };
 
 /// Request body.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     email: String,
-    password: String,
+    password: Secret<String>,
 }
 
 /// Response body.
@@ -56,7 +57,7 @@ pub async fn handle(
     let response = identity
         .login(pb::LoginRequest {
             email: body.email,
-            password: body.password,
+            password: body.password.into_exposed(),
             // IPv6 clients are grouped by /64, as the rate limiter does.
             client_ip: crate::security::ratelimit::ip_key(proxies.resolve(&request)),
             user_agent,

@@ -1,6 +1,7 @@
 //! `POST /v1/auth/password-reset/request` and `/confirm`.
 
 use actix_web::{HttpResponse, web};
+use df_common::Secret;
 use serde::Deserialize;
 
 use super::Accepted;
@@ -26,11 +27,11 @@ pub async fn request(
 }
 
 /// Request body of `confirm`.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResetConfirmBody {
-    token: String,
-    new_password: String,
+    token: Secret<String>,
+    new_password: Secret<String>,
 }
 
 /// Sets the new password; every session of the account ends.

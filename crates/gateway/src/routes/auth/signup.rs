@@ -2,6 +2,7 @@
 //! already registered (the owner of an existing address gets a notice by email instead).
 
 use actix_web::{HttpResponse, web};
+use df_common::Secret;
 use df_proto::identity::v1 as pb;
 use serde::Deserialize;
 
@@ -10,12 +11,12 @@ use crate::security::Json;
 use crate::{security::problem::ApiError, upstream::Identity};
 
 /// Request body.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignupBody {
     email: String,
     username: String,
-    password: String,
+    password: Secret<String>,
     /// `fan` (default) or `creator`.
     #[serde(default)]
     role: Option<String>,
@@ -41,7 +42,7 @@ pub async fn handle(
         .signup(pb::SignupRequest {
             email: body.email,
             username: body.username,
-            password: body.password,
+            password: body.password.into_exposed(),
             role: role.into(),
         })
         .await?;

@@ -1,16 +1,17 @@
 //! `POST /v1/auth/unlock`: lifts a login lock with the emailed token.
 
 use actix_web::{HttpResponse, web};
+use df_common::Secret;
 use serde::Deserialize;
 
 use crate::security::Json;
 use crate::{security::problem::ApiError, upstream::Identity};
 
 /// Request body.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnlockBody {
-    token: String,
+    token: Secret<String>,
 }
 
 /// Handler.

@@ -1,6 +1,7 @@
 //! `POST /v1/auth/verify-email`: consumes the token from the verification email.
 
 use actix_web::{HttpResponse, web};
+use df_common::Secret;
 use serde::Deserialize;
 
 use super::Accepted;
@@ -8,10 +9,10 @@ use crate::security::Json;
 use crate::{security::problem::ApiError, upstream::Identity};
 
 /// Request body.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyEmailBody {
-    token: String,
+    token: Secret<String>,
 }
 
 /// Handler.
