@@ -16,6 +16,7 @@ use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::kind::{DisputeStage, EventKind};
 use super::{
     event::{self, Event, Obj, metadata_uuid},
     signature,
@@ -73,7 +74,7 @@ pub async fn ingest(
     }
     let remote = prefetch(service, &event).await?;
     // Tips and PPV purchases are written together with whatever else is arriving.
-    if event.event_type == "payment_intent.succeeded"
+    if event.kind() == EventKind::PaymentSucceeded
         && let Some(payment) =
             one_off_payment(service, event.object(), &remote, event.created_at())?
     {
@@ -175,8 +176,8 @@ async fn charge_owner(service: &Service, obj: Obj<'_>, known: bool) -> Result<Op
 async fn prefetch(service: &Service, event: &Event) -> Result<Remote, Error> {
     let obj = event.object();
     let mut remote = Remote::default();
-    match event.event_type.as_str() {
-        "payment_intent.succeeded" => {
+    match event.kind() {
+        EventKind::PaymentSucceeded => {
             let amount = obj
                 .int("amount_received")
                 .filter(|a| *a > 0)
@@ -198,7 +199,7 @@ async fn prefetch(service: &Service, event: &Event) -> Result<Remote, Error> {
                     .await?,
             );
         }
-        "invoice.paid" | "invoice.payment_succeeded" => {
+        EventKind::InvoicePaid => {
             let amount = obj.int("amount_paid").unwrap_or(0);
             if amount > 0 {
                 remote.processor_fee = Some(
@@ -216,7 +217,7 @@ async fn prefetch(service: &Service, event: &Event) -> Result<Remote, Error> {
                 );
             }
         }
-        "charge.refunded" => {
+        EventKind::Refunded => {
             // Only needed when the refund arrives before the payment it refunds.
             let charge = obj.str("id").unwrap_or_default();
             let pi = obj.id_of("payment_intent").unwrap_or_default();
@@ -242,7 +243,7 @@ async fn prefetch(service: &Service, event: &Event) -> Result<Remote, Error> {
                 );
             }
         }
-        "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
+        EventKind::Dispute(_) => {
             let mut conn = service.db.conn().await?;
             let known = charges::find_for_update(
                 &mut conn,
@@ -253,12 +254,12 @@ async fn prefetch(service: &Service, event: &Event) -> Result<Remote, Error> {
             drop(conn);
             remote.payment_intent_ours = charge_owner(service, obj, known.is_some()).await?;
         }
-        "checkout.session.completed" => {
+        EventKind::CheckoutCompleted => {
             if let Some(sub) = obj.id_of("subscription") {
                 remote.subscription = fetch_subscription(service, sub).await;
             }
         }
-        "customer.subscription.created" | "customer.subscription.updated" => {
+        EventKind::SubscriptionChanged => {
             if let Some(sub) = obj.str("id") {
                 remote.subscription = fetch_subscription(service, sub).await;
             }
@@ -313,33 +314,28 @@ async fn apply_known(
 ) -> Result<(Outcome, Vec<Uuid>), Error> {
     let obj = event.object();
     let at = event.created_at();
-    let fans = match event.event_type.as_str() {
-        "checkout.session.completed" => checkout_completed(conn, obj, remote, at).await?,
-        "payment_intent.succeeded" => one_off_paid(service, conn, obj, remote, at).await?,
-        "payment_intent.payment_failed" => {
+    let fans = match event.kind() {
+        EventKind::CheckoutCompleted => checkout_completed(conn, obj, remote, at).await?,
+        // Tips and PPV purchases were booked by the batcher in `ingest`; a payment intent that
+        // reaches this point is a subscription invoice's, booked by its invoice event.
+        EventKind::PaymentSucceeded => Vec::new(),
+        EventKind::PaymentFailed => {
             if let Some(checkout) = metadata_uuid(obj, "df_checkout_id") {
                 tracing::info!(%checkout, "one-off payment failed");
             }
             Vec::new()
         }
-        "invoice.paid" | "invoice.payment_succeeded" => {
-            invoice_paid(service, conn, obj, remote, at).await?
-        }
-        "invoice.payment_failed" => invoice_failed(conn, obj, at).await?,
-        "customer.subscription.created" | "customer.subscription.updated" => {
-            subscription_changed(conn, obj, remote, at).await?
-        }
-        "customer.subscription.deleted" => subscription_deleted(conn, obj, at).await?,
-        "charge.refunded" => refunded(service, conn, obj, remote, at).await?,
-        "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
-            dispute(service, conn, &event.event_type, obj, remote, at).await?
-        }
-        "account.updated" => {
+        EventKind::InvoicePaid => invoice_paid(service, conn, obj, remote, at).await?,
+        EventKind::InvoiceFailed => invoice_failed(conn, obj, at).await?,
+        EventKind::SubscriptionChanged => subscription_changed(conn, obj, remote, at).await?,
+        EventKind::SubscriptionDeleted => subscription_deleted(conn, obj, at).await?,
+        EventKind::Refunded => refunded(service, conn, obj, remote, at).await?,
+        EventKind::Dispute(stage) => dispute(service, conn, stage, obj, remote, at).await?,
+        EventKind::AccountUpdated => {
             account_updated(conn, obj, at).await?;
             Vec::new()
         }
-        "payout.paid" | "payout.failed" => {
-            let paid = event.event_type == "payout.paid";
+        EventKind::Payout { paid } => {
             let id = obj.str("id").unwrap_or_default();
             let known = payouts::on_provider_result(
                 conn,
@@ -355,7 +351,7 @@ async fn apply_known(
             }
             Vec::new()
         }
-        _ => return Ok((Outcome::Ignored, Vec::new())),
+        EventKind::Other => return Ok((Outcome::Ignored, Vec::new())),
     };
     Ok((Outcome::Applied, fans))
 }
@@ -420,20 +416,6 @@ fn split_for(obj: Obj<'_>, gross: i64, fee_bps: u32) -> FeeSplit {
         },
         _ => FeeSplit::of(gross, fee_bps),
     }
-}
-
-async fn one_off_paid(
-    service: &Service,
-    conn: &mut AsyncPgConnection,
-    obj: Obj<'_>,
-    remote: &Remote,
-    at: DateTime<Utc>,
-) -> Result<Vec<Uuid>, Error> {
-    let Some(payment) = one_off_payment(service, obj, remote, at)? else {
-        return Ok(Vec::new());
-    };
-    charges::book_payment(conn, &payment).await?;
-    Ok(vec![payment.fan_id])
 }
 
 /// The tip or PPV purchase a succeeded payment intent pays for; `None` for payment intents
@@ -663,7 +645,7 @@ async fn refunded(
 async fn dispute(
     service: &Service,
     conn: &mut AsyncPgConnection,
-    event_type: &str,
+    stage: DisputeStage,
     obj: Obj<'_>,
     remote: &Remote,
     at: DateTime<Utc>,
@@ -716,7 +698,7 @@ async fn dispute(
         service.policy.dispute_flag_threshold,
     )
     .await?;
-    if event_type != "charge.dispute.created" {
+    if stage != DisputeStage::Created {
         // Re-read: opening it may have changed the payment's pending share.
         let payment = charges::find_for_update(conn, charge, &[pi])
             .await?

@@ -50,6 +50,11 @@ impl Event {
         Ok(event)
     }
 
+    /// What the event means to payments.
+    pub fn kind(&self) -> super::kind::EventKind {
+        super::kind::EventKind::of(&self.event_type)
+    }
+
     /// When the event was created.
     pub fn created_at(&self) -> DateTime<Utc> {
         DateTime::from_timestamp(self.created, 0).unwrap_or_default()

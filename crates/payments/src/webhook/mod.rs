@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod batch;
 pub mod event;
+pub mod kind;
 pub mod seen;
 pub mod signature;
 
