@@ -18,6 +18,7 @@ pub mod wire;
 pub use error::{Error, ErrorKind, Result};
 pub use secret::Secret;
 pub mod cache;
+pub mod catalogue;
 pub mod clock;
 pub mod grpc;
 pub mod lifecycle;

@@ -1,11 +1,12 @@
 //! Account flows: signup with email verification, password reset, login unlock, profile and
 //! status. Each flow writes its rows, its email and its events in one transaction.
 
+use crate::errors::IdentityError;
 use std::sync::Arc;
 
 use chrono::Utc;
 use df_common::Secret;
-use df_common::{Error, ErrorKind, auth::Role, cache::Cache, ids::UserId, worker::Waker};
+use df_common::{Error, auth::Role, cache::Cache, ids::UserId, worker::Waker};
 use df_runtime::{bus::relay::RelayHandle, db::Db};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -124,10 +125,7 @@ impl Accounts {
         check_email(&email)?;
         check_username(&input.username)?;
         if !matches!(input.role, Role::Fan | Role::Creator) {
-            return Err(Error::invalid_input(
-                "identity.invalid_role",
-                "Choose the fan or the creator role.",
-            ));
+            return Err(IdentityError::InvalidRole.into());
         }
         self.check_new_password(input.password.expose(), &email, &input.username)
             .await?;
@@ -205,7 +203,7 @@ impl Accounts {
                         return Err(username_taken_error());
                     }
                     // A concurrent signup with the same email won the race: same answer as above.
-                    return Err(Error::new(ErrorKind::Conflict, "identity.signup_race", "Try again."));
+                    return Err(IdentityError::SignupRace.into());
                 }
                 inserted?;
                 let token = one_time::issue(conn, user_id, Purpose::VerifyEmail, expires).await?;
@@ -225,7 +223,7 @@ impl Accounts {
             })
             .await;
         let created = match created {
-            Err(e) if e.code() == "identity.signup_race" => None,
+            Err(e) if IdentityError::SignupRace.is(&e) => None,
             other => other?,
         };
         self.after_commit();
@@ -400,13 +398,7 @@ impl Accounts {
             .first(&mut conn)
             .await
             .optional()?
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    "identity.user_not_found",
-                    "No such user.",
-                )
-            })?;
+            .ok_or_else(|| Error::from(IdentityError::UserNotFound))?;
         User::try_from(row)
     }
 
@@ -424,13 +416,7 @@ impl Accounts {
                     .get_result(conn)
                     .await
                     .optional()?
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::NotFound,
-                            "identity.user_not_found",
-                            "No such user.",
-                        )
-                    })?;
+                    .ok_or_else(|| Error::from(IdentityError::UserNotFound))?;
                 let digests = if status == AccountStatus::Active {
                     Vec::new()
                 } else {
@@ -459,11 +445,7 @@ impl Accounts {
 }
 
 fn username_taken_error() -> Error {
-    Error::new(
-        ErrorKind::Conflict,
-        "identity.username_taken",
-        "This username is taken. Choose another one.",
-    )
+    IdentityError::UsernameTaken.into()
 }
 
 pub(crate) async fn find_by_email(

@@ -1,6 +1,7 @@
 //! The gRPC face of identity: checks who may call what, converts wire types, delegates to the
 //! flows in [`crate::accounts`] and [`crate::login`].
 
+use crate::errors::IdentityError;
 use df_common::Secret;
 use df_common::{
     Error,
@@ -48,12 +49,7 @@ fn require_gateway<T>(request: &Request<T>) -> Result<(), Status> {
 
 /// The role asked for at signup; the flow itself refuses any but fan and creator.
 fn signup_role(role: i32) -> Result<Role, Error> {
-    wire::role_from_pb(role).map_err(|_| {
-        Error::invalid_input(
-            "identity.invalid_role",
-            "Choose the fan or the creator role.",
-        )
-    })
+    wire::role_from_pb(role).map_err(|_| IdentityError::InvalidRole.into())
 }
 
 fn status_to_pb(status: AccountStatus) -> pb::AccountStatus {
@@ -270,11 +266,7 @@ impl Identity for IdentityService {
             Ok(pb::AccountStatus::Suspended) => AccountStatus::Suspended,
             Ok(pb::AccountStatus::Banned) => AccountStatus::Banned,
             _ => {
-                return Err(Error::invalid_input(
-                    "identity.invalid_status",
-                    "Unknown account status.",
-                )
-                .into());
+                return Err(Error::from(IdentityError::InvalidStatus).into());
             }
         };
         Ok(Response::new(

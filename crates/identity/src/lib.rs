@@ -7,6 +7,7 @@
 pub mod account_mail;
 pub mod accounts;
 pub mod config;
+pub mod errors;
 pub mod events;
 pub mod grpc_service;
 pub mod housekeeping;

@@ -4,11 +4,12 @@
 //! by the submitted identifier, a dummy password hash is verified, and the answers are the same,
 //! so neither status, body nor timing tells whether an account exists.
 
+use crate::errors::IdentityError;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use df_common::Secret;
-use df_common::{Error, ErrorKind, ids::UserId};
+use df_common::{Error, ids::UserId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -49,28 +50,15 @@ pub struct LoginOutcome {
 
 /// Wrong email or password (also for unknown accounts).
 pub fn invalid_credentials() -> Error {
-    Error::new(
-        ErrorKind::Unauthenticated,
-        "identity.invalid_credentials",
-        "The email or password is incorrect.",
-    )
+    IdentityError::InvalidCredentials.into()
 }
 
 fn too_many_attempts(retry_after: Duration) -> Error {
-    Error::new(
-        ErrorKind::RateLimited,
-        "identity.too_many_attempts",
-        "Too many failed attempts. Try again later.",
-    )
-    .with_retry_after(retry_after)
+    Error::from(IdentityError::TooManyAttempts).with_retry_after(retry_after)
 }
 
 fn login_locked() -> Error {
-    Error::new(
-        ErrorKind::RateLimited,
-        "identity.login_locked",
-        "Login is locked after repeated failures. Use the unlock link sent to the account's email, or reset the password.",
-    )
+    IdentityError::LoginLocked.into()
 }
 
 /// What the throttled transaction decided.
@@ -156,7 +144,7 @@ impl Accounts {
                 Ok(*outcome)
             }
             Verdict::Refused(error) => {
-                if error.code() == "identity.invalid_credentials" {
+                if IdentityError::InvalidCredentials.is(&error) {
                     self.count_ip_failure(&ip_key).await;
                 }
                 Err(error)
@@ -219,18 +207,10 @@ impl Accounts {
         save_throttle(conn, digest, &state).await?;
         let user = User::try_from(user)?;
         if user.status != AccountStatus::Active {
-            return Ok(Verdict::Refused(Error::new(
-                ErrorKind::Forbidden,
-                "identity.account_suspended",
-                "This account is suspended.",
-            )));
+            return Ok(Verdict::Refused(IdentityError::AccountSuspended.into()));
         }
         if !user.email_verified {
-            return Ok(Verdict::Refused(Error::new(
-                ErrorKind::Forbidden,
-                "identity.email_not_verified",
-                "Verify your email address first; we sent you a link.",
-            )));
+            return Ok(Verdict::Refused(IdentityError::EmailNotVerified.into()));
         }
         let session = self
             .sessions

@@ -1,5 +1,6 @@
 //! Single-use, expiring tokens sent by email: verification, password reset and login unlock.
 
+use crate::errors::IdentityError;
 use chrono::{DateTime, Utc};
 use df_common::{Error, ids::UserId};
 use diesel::prelude::*;
@@ -42,10 +43,7 @@ impl Purpose {
 
 /// The error for any unknown, used, expired or mistyped token: they are indistinguishable.
 pub fn invalid_token() -> Error {
-    Error::invalid_input(
-        "identity.invalid_token",
-        "The link is invalid or has expired.",
-    )
+    IdentityError::InvalidToken.into()
 }
 
 /// Issues a token for `user_id`. Earlier unused tokens of the same purpose stop working, so only

@@ -7,11 +7,12 @@
 //! cannot be reached the cache is skipped (every validation reads Postgres), and a purge that
 //! fails is retried in the background until the entry would have expired anyway.
 
+use crate::errors::IdentityError;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use df_common::{
-    Error, ErrorKind,
+    Error,
     auth::Role,
     cache::Cache,
     ids::{SessionId, UserId},
@@ -71,11 +72,7 @@ type SessionLookup = (
 
 /// The error every invalid, expired or revoked session gets.
 pub fn invalid_session() -> Error {
-    Error::new(
-        ErrorKind::Unauthenticated,
-        "identity.invalid_session",
-        "The session is invalid or has expired.",
-    )
+    IdentityError::InvalidSession.into()
 }
 
 /// Session storage and its cache.

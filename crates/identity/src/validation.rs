@@ -1,5 +1,6 @@
 //! Input checks for identifiers. Every input is bounded before it reaches a query or a hash.
 
+use crate::errors::IdentityError;
 use df_common::Error;
 
 /// Longest email accepted (RFC 5321 path limit).
@@ -13,8 +14,7 @@ pub fn normalize_email(email: &str) -> String {
 /// A plausible email: one `@`, a dotted domain, no spaces or control characters. Real proof of
 /// ownership is the verification link.
 pub fn check_email(email: &str) -> Result<(), Error> {
-    let invalid =
-        || Error::invalid_input("identity.invalid_email", "The email address is not valid.");
+    let invalid = || Error::from(IdentityError::InvalidEmail);
     if email.is_empty() || email.len() > MAX_EMAIL_LEN {
         return Err(invalid());
     }
@@ -38,12 +38,7 @@ pub fn check_email(email: &str) -> Result<(), Error> {
 
 /// Usernames are public handles: 3–32 of `a-z A-Z 0-9 _ . -`, starting with a letter or digit.
 pub fn check_username(username: &str) -> Result<(), Error> {
-    let invalid = || {
-        Error::invalid_input(
-            "identity.invalid_username",
-            "Usernames have 3 to 32 characters: letters, digits, '_', '.' or '-', starting with a letter or digit.",
-        )
-    };
+    let invalid = || Error::from(IdentityError::InvalidUsername);
     let len = username.chars().count();
     if !(3..=32).contains(&len) {
         return Err(invalid());

@@ -12,6 +12,7 @@ use std::{
 };
 
 use df_common::secret::Secret;
+use df_runtime::bus::Consumer;
 use df_testkit::{RunningService, TestDb, TestEnv, service::ephemeral_listeners};
 use tokio::net::TcpListener;
 
@@ -48,6 +49,13 @@ impl TestPayments {
         adjust: impl FnOnce(&mut PaymentsConfig),
     ) -> Self {
         let db = TestDb::new(SERVICE, MIGRATIONS, &PathBuf::from(MIGRATIONS_DIR)).await;
+        // The consumers' queues leave the broker with the test's namespace.
+        env.bus
+            .queue(SERVICE, <crate::erasure::ErasureHandler as Consumer>::NAME);
+        env.bus.queue(
+            SERVICE,
+            <crate::access_log::AccessLogHandler as Consumer>::NAME,
+        );
         let webhook_secret: Secret<String> =
             format!("whsec_{}", uuid::Uuid::new_v4().simple()).into();
         let mut config = PaymentsConfig {

@@ -790,3 +790,37 @@ async fn the_document_is_served_as_json() {
     let bytes = body::to_bytes(response.into_body()).await.unwrap();
     assert_eq!(bytes, DOCUMENT.as_bytes());
 }
+
+/// Every error of identity's catalogue that a client can receive through a route is listed as a
+/// problem code of some route (the catalogue is the list of what identity can answer).
+#[test]
+fn every_identity_error_a_client_can_get_is_documented() {
+    use df_identity::errors::IdentityError;
+    // Errors no route passes on: they happen in background work, are answered as something
+    // else, or come from methods no route calls.
+    let internal = [
+        IdentityError::SignupRace,        // answered as a successful signup
+        IdentityError::InvalidStatus,     // admin RPC with a typed status
+        IdentityError::MailHeaderInvalid, // mail is sent after the answer
+        IdentityError::MailSenderInvalid,
+        IdentityError::MailRecipientInvalid,
+        IdentityError::MailRejected,
+    ];
+    let doc = document();
+    let mut documented = BTreeSet::new();
+    for (_, _, operation) in operations(&doc) {
+        for response in operation["responses"].as_object().unwrap().values() {
+            let response = deref(&doc, response);
+            if let Some(media) = response["content"].get(PROBLEM_JSON) {
+                documented.extend(problem_codes(&doc, &media["schema"]));
+            }
+        }
+    }
+    let missing: Vec<&str> = IdentityError::ALL
+        .iter()
+        .filter(|error| !internal.contains(error))
+        .map(|error| error.code())
+        .filter(|code| !documented.contains(*code))
+        .collect();
+    assert_eq!(missing, Vec::<&str>::new(), "undocumented identity errors");
+}

@@ -5,6 +5,7 @@
 //! same directory, flushed, then renamed into place: a rename within one file system is atomic,
 //! so a reader polling the directory never sees half a message.
 
+use crate::errors::IdentityError;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -28,10 +29,7 @@ impl FileOutbox {
         let from = from.into();
         check_header_value("sender", &from)?;
         if address_of(&from).is_none() {
-            return Err(Error::invalid_input(
-                "identity.mail_sender_invalid",
-                "The email sender is not an email address.",
-            ));
+            return Err(IdentityError::MailSenderInvalid.into());
         }
         Ok(Self {
             dir: dir.into(),

@@ -9,6 +9,7 @@
 pub mod file_outbox;
 pub mod sendgrid;
 
+use crate::errors::IdentityError;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use df_common::{Error, Secret, config::Validate, keyring::EncryptionConfig};
@@ -39,10 +40,9 @@ pub trait Mailer: Send + Sync {
 /// every other control character except tab. `name` is the header's name, for the message.
 pub fn check_header_value(name: &'static str, value: &str) -> Result<(), Error> {
     if value.chars().any(|c| c.is_control() && c != '\t') {
-        return Err(Error::invalid_input(
-            "identity.mail_header_invalid",
-            format!("The email {name} must not contain line breaks or control characters."),
-        ));
+        return Err(IdentityError::MailHeaderInvalid.with_message(format!(
+            "The email {name} must not contain line breaks or control characters."
+        )));
     }
     Ok(())
 }
@@ -52,10 +52,7 @@ pub(crate) fn check_email_headers(email: &Email) -> Result<(), Error> {
     check_header_value("recipient", &email.to)?;
     check_header_value("subject", &email.subject)?;
     if address_of(&email.to).is_none() {
-        return Err(Error::invalid_input(
-            "identity.mail_recipient_invalid",
-            "The email recipient is not an email address.",
-        ));
+        return Err(IdentityError::MailRecipientInvalid.into());
     }
     Ok(())
 }
@@ -226,7 +223,7 @@ mod tests {
         assert!(check_header_value("subject", "Hello\tthere").is_ok());
         for bad in ["a\r\nBcc: x@y.z", "a\nb", "a\rb", "a\0b"] {
             let error = check_header_value("subject", bad).unwrap_err();
-            assert_eq!(error.code(), "identity.mail_header_invalid");
+            assert!(IdentityError::MailHeaderInvalid.is(&error));
             assert_eq!(error.kind(), df_common::ErrorKind::InvalidInput);
         }
     }

@@ -6,9 +6,10 @@
 //! may retry later. The API key is sent only in the `Authorization` header and is scrubbed from
 //! anything the provider echoes back before it reaches an error.
 
+use crate::errors::IdentityError;
 use std::time::Duration;
 
-use df_common::{Error, ErrorKind, Secret};
+use df_common::{Error, Secret};
 use serde_json::json;
 
 use super::{Email, Mailer, address_of, check_email_headers, check_header_value, display_name_of};
@@ -37,10 +38,7 @@ impl SendGridMailer {
         let from = from.into();
         check_header_value("sender", &from)?;
         if address_of(&from).is_none() {
-            return Err(Error::invalid_input(
-                "identity.mail_sender_invalid",
-                "The email sender is not an email address.",
-            ));
+            return Err(IdentityError::MailSenderInvalid.into());
         }
         if api_key.expose().trim().is_empty()
             || api_key.expose().chars().any(|c| c.is_control() || c == ' ')
@@ -117,12 +115,7 @@ impl Mailer for SendGridMailer {
         let cause = anyhow::anyhow!("SendGrid answered {status}: {detail}");
         if status.is_client_error() {
             tracing::warn!(status = status.as_u16(), "SendGrid refused an email");
-            Err(Error::new(
-                ErrorKind::Unprocessable,
-                "identity.mail_rejected",
-                "The email could not be sent.",
-            )
-            .with_cause(cause))
+            Err(Error::from(IdentityError::MailRejected).with_cause(cause))
         } else {
             Err(Error::unavailable(cause))
         }

@@ -9,9 +9,10 @@
 //! The lookup is bounded in time and response size. Whether an outage of the service blocks sign
 //! up or lets the password through is [`BreachedCheckConfig::fail_open`].
 
+use crate::errors::IdentityError;
 use std::time::Duration;
 
-use df_common::{Error, ErrorKind, config::Validate};
+use df_common::{Error, config::Validate};
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
 
@@ -105,7 +106,7 @@ impl BreachedPasswordChecker {
     }
 
     /// True when `password` appears in the breach corpus. Errors (unreachable service, timeout,
-    /// error status, oversized or malformed answer) are [`ErrorKind::Unavailable`].
+    /// error status, oversized or malformed answer) are [`df_common::ErrorKind::Unavailable`].
     pub async fn is_breached(&self, password: &str) -> Result<bool, Error> {
         let digest = hex::encode_upper(Sha1::digest(password.as_bytes()));
         let (prefix, suffix) = digest.split_at(PREFIX_LEN);
@@ -121,11 +122,7 @@ impl BreachedPasswordChecker {
     pub async fn screen(&self, password: &str) -> Result<(), Error> {
         match self.is_breached(password).await {
             Ok(false) => Ok(()),
-            Ok(true) => Err(Error::new(
-                ErrorKind::Unprocessable,
-                "identity.password_breached",
-                "This password has appeared in a data breach. Choose another one.",
-            )),
+            Ok(true) => Err(IdentityError::PasswordBreached.into()),
             Err(error) if self.fail_open => {
                 tracing::warn!(code = error.code(), cause = ?error.cause(), "breached-password lookup failed; accepting the password");
                 Ok(())
@@ -224,7 +221,7 @@ mod tests {
             "ZZZZ9B93F3F0682250B6CF8331B7EE68FD8:3",
         ] {
             let error = range_contains(body, PASSWORD_SUFFIX).unwrap_err();
-            assert_eq!(error.kind(), ErrorKind::Unavailable, "{body}");
+            assert_eq!(error.kind(), df_common::ErrorKind::Unavailable, "{body}");
         }
     }
 

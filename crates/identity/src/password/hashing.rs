@@ -11,6 +11,7 @@
 //! cannot exhaust memory or queue unbounded CPU work: a caller that cannot start within
 //! [`PERMIT_WAIT`] gets `identity.busy` (503) and is asked to retry.
 
+use crate::errors::IdentityError;
 use std::{
     sync::{Arc, LazyLock},
     time::Duration,
@@ -20,7 +21,7 @@ use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
     password_hash::SaltString,
 };
-use df_common::{Error, ErrorKind};
+use df_common::Error;
 use rand::RngCore;
 use tokio::sync::Semaphore;
 
@@ -127,12 +128,7 @@ pub fn needs_rehash(phc: &str) -> bool {
 
 /// The answer when no hashing slot frees up in time.
 fn busy() -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        "identity.busy",
-        "The service is busy. Please try again in a moment.",
-    )
-    .with_retry_after(Duration::from_secs(1))
+    Error::from(IdentityError::Busy).with_retry_after(Duration::from_secs(1))
 }
 
 /// Runs `work` on the blocking pool once `slots` grants a permit, waiting at most `wait`.
@@ -286,8 +282,8 @@ mod tests {
         .await
         .unwrap_err();
         let elapsed = started.elapsed();
-        assert_eq!(error.kind(), ErrorKind::Unavailable);
-        assert_eq!(error.code(), "identity.busy");
+        assert_eq!(error.kind(), df_common::ErrorKind::Unavailable);
+        assert!(IdentityError::Busy.is(&error));
         assert!(error.message().contains("try again"), "{}", error.message());
         assert!(elapsed >= wait, "gave up early: {elapsed:?}");
         assert!(

@@ -6,9 +6,10 @@
 //! built from the account's own email address or username. An upper bound keeps hashing cost
 //! bounded.
 
+use crate::errors::IdentityError;
 use std::{collections::HashSet, sync::LazyLock};
 
-use df_common::{Error, ErrorKind, config::Validate};
+use df_common::{Error, config::Validate};
 use serde::Deserialize;
 
 /// The bundled list: one lowercase password per line.
@@ -84,14 +85,19 @@ pub enum PolicyViolation {
 }
 
 impl PolicyViolation {
+    /// Its entry in identity's catalogue.
+    pub const fn error(self) -> IdentityError {
+        match self {
+            Self::TooShort { .. } => IdentityError::PasswordTooShort,
+            Self::TooLong { .. } => IdentityError::PasswordTooLong,
+            Self::Common => IdentityError::PasswordCommon,
+            Self::ContainsIdentity => IdentityError::PasswordContainsIdentity,
+        }
+    }
+
     /// The stable error code clients switch on.
     pub const fn code(self) -> &'static str {
-        match self {
-            Self::TooShort { .. } => "identity.password_too_short",
-            Self::TooLong { .. } => "identity.password_too_long",
-            Self::Common => "identity.password_common",
-            Self::ContainsIdentity => "identity.password_contains_identity",
-        }
+        self.error().code()
     }
 
     /// The message shown to the person choosing the password.
@@ -119,11 +125,7 @@ impl std::error::Error for PolicyViolation {}
 
 impl From<PolicyViolation> for Error {
     fn from(violation: PolicyViolation) -> Self {
-        Error::new(
-            ErrorKind::Unprocessable,
-            violation.code(),
-            violation.message(),
-        )
+        violation.error().with_message(violation.message())
     }
 }
 
@@ -343,7 +345,7 @@ mod tests {
         ];
         for (violation, code) in cases {
             let error: Error = violation.into();
-            assert_eq!(error.kind(), ErrorKind::Unprocessable);
+            assert_eq!(error.kind(), df_common::ErrorKind::Unprocessable);
             assert_eq!(error.code(), code);
             assert_eq!(error.message(), violation.message());
         }
