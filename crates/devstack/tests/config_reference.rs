@@ -102,22 +102,12 @@ fn check<T: Extract + Validate>(heading: &str, own_sections: &[&str]) {
 
 #[test]
 fn identity_settings_are_documented_as_they_are() {
-    check::<df_identity::IdentityConfig>(
-        "Identity settings",
-        &[
-            "production",
-            "grpc",
-            "admin",
-            "database",
-            "redis",
-            "bus",
-            "telemetry",
-            "internal_auth",
-            "mail",
-            "breached_passwords",
-            "identity",
-        ],
-    );
+    let sections: Vec<&str> = df_runtime::service_config::BASE_SECTIONS
+        .iter()
+        .copied()
+        .chain(["mail", "breached_passwords", "identity"])
+        .collect();
+    check::<df_identity::IdentityConfig>("Identity settings", &sections);
 }
 
 #[test]

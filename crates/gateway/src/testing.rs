@@ -4,10 +4,13 @@
 // Test support: a failed setup step is a failed test, with its value in the message.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use base64::Engine;
-use df_testkit::{TestEnv, service::wait_until_ready};
+use df_testkit::{
+    TestEnv,
+    service::{stop_task, wait_until_ready},
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -88,10 +91,7 @@ impl TestGateway {
 
     /// Stops the gateway and waits (up to 30 s) until it drained.
     pub async fn stop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
-        }
+        stop_task(&self.shutdown, self.task.take()).await;
     }
 }
 

@@ -49,7 +49,7 @@ pub struct ServiceBase {
 }
 
 /// The top-level keys of [`ServiceBase`].
-const BASE_SECTIONS: &[&str] = &[
+pub const BASE_SECTIONS: &[&str] = &[
     "production",
     "grpc",
     "admin",

@@ -210,16 +210,21 @@ impl RunningService {
 
     /// Asks the service to stop and waits (up to 30 s) until it drained.
     pub async fn stop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
-        }
+        stop_task(&self.shutdown, self.task.take()).await;
     }
 }
 
 impl Drop for RunningService {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// Cancels `shutdown` and waits (up to 30 s) for `task` to end.
+pub async fn stop_task(shutdown: &CancellationToken, task: Option<JoinHandle<()>>) {
+    shutdown.cancel();
+    if let Some(task) = task {
+        let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
     }
 }
 
