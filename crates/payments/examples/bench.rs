@@ -97,7 +97,7 @@ async fn main() {
         clock: None,
         simulated_pages: Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
         simulated: Some(Arc::new(OnceLock::new())),
-        service: Some(service_slot.clone()),
+        webhooks: Some(service_slot.clone()),
     };
     let server = tokio::spawn(df_payments::serve(
         config,
@@ -201,7 +201,8 @@ async fn main() {
                              "creator_id": creators[n % creators.len()].to_string()}}}})
         .to_string()
     };
-    let service = service_slot.get().expect("payments started").clone();
+    let webhooks = service_slot.get().expect("payments started").clone();
+    let service = webhooks.service().clone();
     let mut ingestion_rows = Vec::new();
     let mut next_event = 0;
     for &concurrency in &levels {
@@ -251,15 +252,11 @@ async fn main() {
         // Each delivery in its own task, as the gRPC server runs each request, so that both
         // cores work on deliveries.
         let failures = futures::stream::iter(direct.into_iter().map(|(payload, header)| {
-            let service = service.clone();
+            let webhooks = webhooks.clone();
             async move {
-                tokio::spawn(async move {
-                    df_payments::webhook::ingest(&service, &payload, &header)
-                        .await
-                        .is_err()
-                })
-                .await
-                .unwrap_or(true)
+                tokio::spawn(async move { webhooks.ingest(&payload, &header).await.is_err() })
+                    .await
+                    .unwrap_or(true)
             }
         }))
         .buffer_unordered(concurrency)

@@ -31,12 +31,13 @@ use crate::{
 #[derive(Clone)]
 pub struct PaymentsService {
     service: Service,
+    webhooks: webhook::Webhooks,
 }
 
 impl PaymentsService {
     /// The gRPC service over `service`.
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    pub fn new(service: Service, webhooks: webhook::Webhooks) -> Self {
+        Self { service, webhooks }
     }
 }
 
@@ -440,7 +441,7 @@ impl Payments for PaymentsService {
             .require_service(&[service::GATEWAY])
             .map_err(Status::from)?;
         let r = request.into_inner();
-        let (event_id, outcome) = webhook::ingest(&self.service, &r.payload, &r.signature).await?;
+        let (event_id, outcome) = self.webhooks.ingest(&r.payload, &r.signature).await?;
         Ok(Response::new(pb::IngestWebhookResponse {
             event_id,
             outcome: outcome.as_str().into(),

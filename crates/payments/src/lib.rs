@@ -56,8 +56,8 @@ pub struct Wiring {
     pub simulated_pages: Option<TcpListener>,
     /// Receives the simulated provider once it exists.
     pub simulated: Option<Arc<std::sync::OnceLock<SimulatedProvider>>>,
-    /// Receives the service's shared state once it exists (benchmarks call the flows directly).
-    pub service: Option<Arc<std::sync::OnceLock<Service>>>,
+    /// Receives the webhook pipeline once it exists (benchmarks call it directly).
+    pub webhooks: Option<Arc<std::sync::OnceLock<webhook::Webhooks>>>,
 }
 
 impl Wiring {
@@ -97,11 +97,6 @@ pub async fn serve(
             grace: chrono::Duration::days(i64::from(settings.policy.grace_days)),
         },
     );
-    let payment_batches = webhook::batch::PaymentBatcher::spawn(
-        db.clone(),
-        entitlements.clone(),
-        runtime.relay().clone(),
-    );
     let service = Service {
         db: db.clone(),
         entitlements,
@@ -110,8 +105,6 @@ pub async fn serve(
         policy: settings.policy.clone(),
         webhooks: settings.webhooks.clone(),
         relay: runtime.relay().clone(),
-        payment_batches,
-        seen_events: webhook::seen::SeenEvents::spawn(db),
         return_origins: return_urls::ReturnOrigins::new(&settings.checkout.return_origins),
         tax: Arc::new(service::TaxSettings {
             keyring: df_common::keyring::Keyring::from_config(
@@ -122,13 +115,14 @@ pub async fn serve(
             config: settings.tax.clone(),
         }),
     };
-    if let Some(slot) = &provider.service_slot {
-        let _ = slot.set(service.clone());
+    let webhooks = webhook::Webhooks::spawn(service.clone());
+    if let Some(slot) = &provider.webhooks_slot {
+        let _ = slot.set(webhooks.clone());
     }
     scheduler::register(runtime.jobs(), &service);
     runtime.consume(erasure::ErasureHandler);
     runtime.consume(access_log::AccessLogHandler);
-    let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service))
+    let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service, webhooks))
         .max_decoding_message_size(config.base.grpc.max_message_bytes);
     runtime.serve(listeners, payments).await
 }
@@ -136,7 +130,7 @@ pub async fn serve(
 /// The provider, started.
 struct Started {
     provider: Arc<dyn PaymentProvider>,
-    service_slot: Option<Arc<std::sync::OnceLock<Service>>>,
+    webhooks_slot: Option<Arc<std::sync::OnceLock<webhook::Webhooks>>>,
 }
 
 /// Starts the configured provider; the simulated one's webhook deliveries and hosted pages run
@@ -182,6 +176,6 @@ fn start_provider(
     };
     Ok(Started {
         provider,
-        service_slot: wiring.service,
+        webhooks_slot: wiring.webhooks,
     })
 }

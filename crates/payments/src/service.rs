@@ -39,10 +39,6 @@ pub struct Service {
     pub relay: RelayHandle,
     /// Keys of the tax data and the payer on forms.
     pub tax: Arc<TaxSettings>,
-    /// Writes concurrent one-off payment events together.
-    pub payment_batches: crate::webhook::batch::PaymentBatcher,
-    /// Tells redelivered events apart before any provider lookup, many per query.
-    pub seen_events: crate::webhook::seen::SeenEvents,
     /// Where the provider may send browsers back to.
     pub return_origins: crate::return_urls::ReturnOrigins,
 }

@@ -130,7 +130,7 @@ fn serving(
         clock: Some(clock.clone()),
         simulated_pages: Some(pages),
         simulated: Some(Arc::clone(simulated)),
-        service: None,
+        webhooks: None,
     };
     move |listeners, shutdown| Box::pin(crate::serve(config, listeners, wiring, shutdown))
 }

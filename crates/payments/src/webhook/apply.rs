@@ -18,7 +18,9 @@ use uuid::Uuid;
 
 use super::kind::{DisputeStage, EventKind};
 use super::{
+    batch::PaymentBatcher,
     event::{self, Event, Obj, metadata_uuid},
+    seen::SeenEvents,
     signature,
 };
 use crate::{
@@ -54,12 +56,51 @@ impl Outcome {
     }
 }
 
+/// The webhook pipeline: the service's flows, plus what only webhooks need, the batcher of
+/// one-off payments and the check for redelivered events.
+#[derive(Clone)]
+pub struct Webhooks {
+    service: Service,
+    payment_batches: PaymentBatcher,
+    seen_events: SeenEvents,
+}
+
+impl Webhooks {
+    /// Starts the pipeline's batcher and redelivery check on `service`'s database.
+    pub fn spawn(service: Service) -> Self {
+        Self {
+            payment_batches: PaymentBatcher::spawn(
+                service.db.clone(),
+                service.entitlements.clone(),
+                service.relay.clone(),
+            ),
+            seen_events: SeenEvents::spawn(service.db.clone()),
+            service,
+        }
+    }
+
+    /// The flows the pipeline applies events with.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Verifies, parses and applies one webhook delivery.
+    pub async fn ingest(
+        &self,
+        payload: &[u8],
+        signature_header: &str,
+    ) -> Result<(String, Outcome), Error> {
+        ingest(self, payload, signature_header).await
+    }
+}
+
 /// Verifies, parses and applies one webhook delivery.
-pub async fn ingest(
-    service: &Service,
+async fn ingest(
+    webhooks: &Webhooks,
     payload: &[u8],
     signature_header: &str,
 ) -> Result<(String, Outcome), Error> {
+    let service = &webhooks.service;
     signature::verify_off_async_threads(
         payload,
         signature_header,
@@ -69,7 +110,7 @@ pub async fn ingest(
     )
     .await?;
     let event = Event::parse(payload)?;
-    if service.seen_events.contains(&event.id).await? {
+    if webhooks.seen_events.contains(&event.id).await? {
         return Ok((event.id, Outcome::Duplicate));
     }
     let remote = prefetch(service, &event).await?;
@@ -78,7 +119,7 @@ pub async fn ingest(
         && let Some(payment) =
             one_off_payment(service, event.object(), &remote, event.created_at())?
     {
-        let outcome = service
+        let outcome = webhooks
             .payment_batches
             .apply(&event.id, &event.event_type, event.created_at(), payment)
             .await?;

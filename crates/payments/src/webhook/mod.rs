@@ -7,4 +7,4 @@ pub mod kind;
 pub mod seen;
 pub mod signature;
 
-pub use apply::{Outcome, ingest};
+pub use apply::{Outcome, Webhooks};
