@@ -26,44 +26,48 @@ pub fn register(jobs: &mut JobRunner, service: &Service) {
     let tick = Duration::from_secs(u64::from(service.policy.job_interval_secs));
     let payout_interval =
         Duration::from_secs(3_600 * u64::from(service.policy.payout_interval_hours));
-    let with = |service: &Service| {
-        let service = service.clone();
-        move || service.clone()
-    };
-    let payout_service = with(service);
-    jobs.every(
+    schedule(
+        jobs,
         "payments.payouts",
         payout_interval,
-        FirstRun::AfterInterval,
-        move || {
-            let service = payout_service();
-            async move {
-                let report = payouts::run(&service).await?;
-                tracing::info!(?report, "payout run");
-                Ok(())
-            }
+        service,
+        |service| async move {
+            let report = payouts::run(&service).await?;
+            tracing::info!(?report, "payout run");
+            Ok(())
         },
     );
-    let evidence_service = with(service);
-    jobs.every(
+    schedule(
+        jobs,
         "payments.dispute_evidence",
         tick,
-        FirstRun::AfterInterval,
-        move || {
-            let service = evidence_service();
-            async move { submit_due_evidence(&service).await.map(drop) }
-        },
+        service,
+        |service| async move { submit_due_evidence(&service).await.map(drop) },
     );
-    let retention_service = with(service);
-    jobs.every(
+    schedule(
+        jobs,
         "payments.access_log_retention",
         tick,
-        FirstRun::AfterInterval,
-        move || {
-            let service = retention_service();
-            async move { prune_access_log(&service).await.map(drop) }
-        },
+        service,
+        |service| async move { prune_access_log(&service).await.map(drop) },
     );
+}
+
+/// Runs `round` on its own copy of `service` every `interval`, first one interval from now.
+fn schedule<F, Fut>(
+    jobs: &mut JobRunner,
+    kind: &'static str,
+    interval: Duration,
+    service: &Service,
+    round: F,
+) where
+    F: Fn(Service) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    let service = service.clone();
+    jobs.every(kind, interval, FirstRun::AfterInterval, move || {
+        round(service.clone())
+    });
 }
 
 /// Assembles and submits evidence for disputes due within the configured lead time.

@@ -166,6 +166,13 @@ impl TestBus {
         let _ = connection.close(200, "done".into()).await;
     }
 
+    /// Publishes `event` as the service `source` would (in its envelope, under its routing
+    /// key): the way a test plays a service that is not running.
+    pub async fn publish_event<E: df_proto::Event>(&self, source: &str, event: &E) {
+        let (_, envelope) = df_runtime::bus::outbox::seal(source, event).unwrap();
+        self.publish(E::ROUTING_KEY, &envelope).await;
+    }
+
     /// Ready messages in `queue`.
     pub async fn queue_len(&self, queue: &str) -> u32 {
         self.look_up(queue)

@@ -10,6 +10,7 @@ use df_common::Error;
 use df_devstack::platform::Platform;
 use df_proto::events::v1::{UserEmailVerified, UserRegistered};
 use df_runtime::bus::{Bus, EventEnvelope, EventHandler, spawn_consumer};
+use df_testkit::TestDb;
 use diesel_async::AsyncPgConnection;
 use prost::Message;
 use tokio::sync::mpsc;
@@ -40,9 +41,16 @@ async fn signup_and_verification_are_published_once() {
     let platform = Platform::start().await;
     let (sender, mut received) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
+    // The probe is a consumer of its own, with its own database for its inbox.
+    let probe_db = TestDb::new(
+        "probe",
+        df_runtime::KIT_MIGRATIONS,
+        std::path::Path::new(df_runtime::KIT_MIGRATIONS_DIR),
+    )
+    .await;
     let bus = Bus::connect(&platform.env.bus.config(), "probe");
     let consumer = spawn_consumer(
-        platform.identity_db().db(),
+        probe_db.db(),
         bus,
         Arc::new(Probe(sender)),
         &platform.env.bus.config(),

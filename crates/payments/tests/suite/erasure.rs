@@ -8,7 +8,7 @@ use std::time::Duration;
 use df_payments::{ledger::integrity, webhook::signature};
 use df_proto::{events::v1::UserErasureRequested, payments::v1::IngestWebhookRequest};
 use diesel::{QueryableByName, sql_types};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -55,14 +55,13 @@ async fn erasure_removes_personal_data_and_keeps_the_books() {
     let before = state(&mut conn).await;
     assert_eq!(before.message.as_deref(), Some("love, Alice"));
 
-    // Privacy's request, written to an outbox and relayed over the real broker once payments'
-    // queue is bound (before that the exchange would have nowhere to route it).
+    // Privacy's request over the real broker, once payments' queue is bound (before that the
+    // exchange would have nowhere to route it).
     p.bus
         .wait_for_consumer(&p.bus.queue(df_payments::SERVICE, "user_erasure"))
         .await;
-    conn.transaction::<(), df_common::Error, _>(async move |conn| {
-        df_runtime::bus::enqueue(
-            conn,
+    p.bus
+        .publish_event(
             "privacy",
             &UserErasureRequested {
                 user_id: fan.to_string(),
@@ -70,11 +69,7 @@ async fn erasure_removes_personal_data_and_keeps_the_books() {
                 requested_at: None,
             },
         )
-        .await
-        .map(|_| ())
-    })
-    .await
-    .unwrap();
+        .await;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {

@@ -78,12 +78,7 @@ async fn events_about_objects_we_never_created_are_acknowledged_and_ignored() {
         0,
         "nothing was booked"
     );
-    let metrics = reqwest::get(format!("{}/metrics", p.admin_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = p.metrics().await;
     assert!(
         metrics.contains(
             r#"df_payments_webhook_foreign_events_total{event_type="charge.refunded"} 1"#

@@ -27,12 +27,7 @@ async fn calls_are_counted_by_method_and_status_and_timed() {
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
 
-    let metrics = reqwest::get(format!("{}/metrics", p.admin_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = p.metrics().await;
     let method = "/directfanz.payments.v1.Payments/CheckEntitlement";
     for code in ["Ok", "PermissionDenied"] {
         let counted = format!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use df_proto::events::v1::UserErasureRequested;
 use diesel::{QueryableByName, sql_types};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::support::Payments;
@@ -50,10 +50,8 @@ async fn payments_inbox_entries_are_pruned_after_the_retention_period() {
     p.bus
         .wait_for_consumer(&p.bus.queue(df_payments::SERVICE, "user_erasure"))
         .await;
-    let mut conn = p.conn().await;
-    conn.transaction::<(), df_common::Error, _>(async move |conn| {
-        df_runtime::bus::enqueue(
-            conn,
+    p.bus
+        .publish_event(
             "privacy",
             &UserErasureRequested {
                 user_id: Uuid::now_v7().to_string(),
@@ -61,11 +59,8 @@ async fn payments_inbox_entries_are_pruned_after_the_retention_period() {
                 requested_at: None,
             },
         )
-        .await
-        .map(|_| ())
-    })
-    .await
-    .unwrap();
+        .await;
+    let mut conn = p.conn().await;
     wait_for(&p, "the event recorded", &["user_erasure"]).await;
 
     // An entry that will be younger than the retention period once the clock has moved.

@@ -11,7 +11,7 @@ use df_common::auth::Role;
 use df_payments::{ledger::integrity, money::simulated_processor_fee};
 use df_proto::{events::v1::ContentDelivered, payments::v1 as pb};
 use diesel::{QueryableByName, sql_types};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::support::Payments;
@@ -468,14 +468,7 @@ async fn only_payment_intent(p: &Payments) -> String {
 
 /// Reports a delivery the way the media service does: an event on the bus.
 async fn report_delivery(p: &Payments, delivery: ContentDelivered) {
-    let mut conn = p.conn().await;
-    conn.transaction::<(), df_common::Error, _>(async move |conn| {
-        df_runtime::bus::enqueue(conn, "media", &delivery)
-            .await
-            .map(|_| ())
-    })
-    .await
-    .unwrap();
+    p.bus.publish_event("media", &delivery).await;
 }
 
 fn delivery(

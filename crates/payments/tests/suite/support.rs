@@ -81,6 +81,16 @@ impl Payments {
         &self.payments.service.admin_url
     }
 
+    /// What the running instance's `/metrics` shows now.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.admin_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The payments database.
     pub fn db(&self) -> &TestDb {
         &self.payments.service.db
