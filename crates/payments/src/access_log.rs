@@ -7,6 +7,9 @@
 //! recorded at all for an erased fan), and every row is deleted once older than the retention
 //! period, which outlasts the window in which card networks accept disputes.
 
+use crate::errors::PaymentsError;
+use crate::ids::{MediaId, PostId, PpvItemId};
+use df_common::ids::{CreatorId, UserId};
 use std::{fmt::Write as _, net::IpAddr};
 
 use async_trait::async_trait;
@@ -16,7 +19,6 @@ use df_proto::events::v1::ContentDelivered;
 use df_runtime::bus::{Consumer, EventEnvelope};
 use diesel::sql_types;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 /// Longest user agent kept; longer ones are cut (they are descriptive, not identifying keys).
 pub const USER_AGENT_MAX_CHARS: usize = 256;
@@ -32,15 +34,15 @@ const PRUNE_BATCH: i64 = 10_000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
     /// The fan who was handed the content.
-    pub fan_id: Uuid,
+    pub fan_id: UserId,
     /// Whose content it was.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// The post.
-    pub post_id: Uuid,
+    pub post_id: PostId,
     /// The media object of the post.
-    pub media_id: Uuid,
+    pub media_id: MediaId,
     /// The pay-per-view item, when the post is one.
-    pub ppv_item_id: Option<Uuid>,
+    pub ppv_item_id: Option<PpvItemId>,
     /// When the media service handed it over.
     pub delivered_at: DateTime<Utc>,
     /// The client's address, when known.
@@ -50,15 +52,11 @@ pub struct Delivery {
 }
 
 fn malformed(detail: &str) -> Error {
-    Error::invalid_input(
-        "payments.malformed_event",
-        "Malformed content delivery report.",
-    )
-    .with_cause(anyhow::anyhow!("{detail}"))
+    Error::from(PaymentsError::MalformedEvent).with_cause(anyhow::anyhow!("{detail}"))
 }
 
-fn uuid_field(value: &str, name: &str) -> Result<Uuid, Error> {
-    Uuid::parse_str(value).map_err(|_| malformed(name))
+fn id_field<T: std::str::FromStr>(value: &str, name: &str) -> Result<T, Error> {
+    value.parse().map_err(|_| malformed(name))
 }
 
 impl TryFrom<ContentDelivered> for Delivery {
@@ -83,13 +81,13 @@ impl TryFrom<ContentDelivered> for Delivery {
             .collect();
         let user_agent = user_agent.trim();
         Ok(Self {
-            fan_id: uuid_field(&event.fan_id, "fan_id")?,
-            creator_id: uuid_field(&event.creator_id, "creator_id")?,
-            post_id: uuid_field(&event.post_id, "post_id")?,
-            media_id: uuid_field(&event.media_id, "media_id")?,
+            fan_id: id_field(&event.fan_id, "fan_id")?,
+            creator_id: id_field(&event.creator_id, "creator_id")?,
+            post_id: id_field(&event.post_id, "post_id")?,
+            media_id: id_field(&event.media_id, "media_id")?,
             ppv_item_id: match event.ppv_item_id.as_str() {
                 "" => None,
-                id => Some(uuid_field(id, "ppv_item_id")?),
+                id => Some(id_field(id, "ppv_item_id")?),
             },
             delivered_at,
             client_ip,
@@ -142,11 +140,11 @@ pub async fn record(conn: &mut AsyncPgConnection, delivery: &Delivery) -> Result
 #[derive(Clone, Copy, Debug)]
 pub struct Scope {
     /// The buyer.
-    pub fan_id: Uuid,
+    pub fan_id: UserId,
     /// The seller.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// The item bought, for a pay-per-view purchase.
-    pub ppv_item_id: Option<Uuid>,
+    pub ppv_item_id: Option<PpvItemId>,
     /// When the purchase was made.
     pub since: DateTime<Utc>,
 }
@@ -158,9 +156,9 @@ struct Line {
     #[diesel(sql_type = sql_types::Timestamptz)]
     delivered_at: DateTime<Utc>,
     #[diesel(sql_type = sql_types::Uuid)]
-    post_id: Uuid,
+    post_id: PostId,
     #[diesel(sql_type = sql_types::Uuid)]
-    media_id: Uuid,
+    media_id: MediaId,
     #[diesel(sql_type = sql_types::Nullable<sql_types::Text>)]
     client_ip: Option<String>,
     #[diesel(sql_type = sql_types::Nullable<sql_types::Text>)]
@@ -224,7 +222,7 @@ pub async fn evidence(conn: &mut AsyncPgConnection, scope: Scope) -> Result<Stri
 }
 
 /// Drops the fan's addresses and user agents; when and what stays, under the pseudonymous id.
-pub async fn erase(conn: &mut AsyncPgConnection, fan_id: Uuid) -> Result<(), Error> {
+pub async fn erase(conn: &mut AsyncPgConnection, fan_id: UserId) -> Result<(), Error> {
     diesel::sql_query(
         "UPDATE content_deliveries SET client_ip = NULL, user_agent = NULL
           WHERE fan_id = $1 AND (client_ip IS NOT NULL OR user_agent IS NOT NULL)",
@@ -260,10 +258,10 @@ mod tests {
 
     fn report() -> ContentDelivered {
         ContentDelivered {
-            fan_id: Uuid::now_v7().to_string(),
-            creator_id: Uuid::now_v7().to_string(),
-            post_id: Uuid::now_v7().to_string(),
-            media_id: Uuid::now_v7().to_string(),
+            fan_id: UserId::new().to_string(),
+            creator_id: CreatorId::new().to_string(),
+            post_id: PostId::new().to_string(),
+            media_id: MediaId::new().to_string(),
             ppv_item_id: String::new(),
             delivered_at: Some(prost_types::Timestamp {
                 seconds: 1_767_225_600,
@@ -315,7 +313,7 @@ mod tests {
             },
         ] {
             let error = Delivery::try_from(bad).unwrap_err();
-            assert_eq!(error.code(), "payments.malformed_event");
+            assert_eq!(error.code(), PaymentsError::MalformedEvent.code());
         }
     }
 }

@@ -1,11 +1,13 @@
 //! What creators offer: their payout account (onboarding at the provider), subscription tiers
 //! and PPV items.
 
+use crate::errors::PaymentsError;
+use crate::ids::{PostId, PpvItemId, TierId};
 use chrono::{DateTime, Utc};
 use df_common::Error;
+use df_common::ids::CreatorId;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::{
     money,
@@ -22,7 +24,7 @@ const MAX_TEXT: usize = 1_000;
 #[derive(Clone, Debug, diesel::Queryable)]
 pub struct PayoutAccount {
     /// Creator.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// `acct_...`.
     pub provider_account_id: String,
     /// `pending`, `restricted`, `enabled`.
@@ -38,7 +40,7 @@ pub struct PayoutAccount {
 /// The creator's payout account.
 pub async fn payout_account(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
 ) -> Result<Option<PayoutAccount>, Error> {
     Ok(payout_accounts::table
         .find(creator_id)
@@ -58,7 +60,7 @@ pub async fn payout_account(
 /// Creates the connected account on first use and returns a fresh onboarding link.
 pub async fn start_onboarding(
     service: &Service,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     country: &str,
     return_url: &str,
     refresh_url: &str,
@@ -67,10 +69,7 @@ pub async fn start_onboarding(
     service.return_origins.check(refresh_url, "refresh_url")?;
     let country = country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(Error::invalid_input(
-            "payments.invalid_country",
-            "country must be a two-letter ISO 3166 code.",
-        ));
+        return Err(Error::from(PaymentsError::InvalidCountry));
     }
     let mut conn = service.db.conn().await?;
     let account = match payout_account(&mut conn, creator_id).await? {
@@ -106,9 +105,9 @@ pub async fn start_onboarding(
 #[derive(Clone, Debug, diesel::Queryable)]
 pub struct Tier {
     /// Id.
-    pub id: Uuid,
+    pub id: TierId,
     /// Creator.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// Name.
     pub name: String,
     /// Description.
@@ -200,30 +199,22 @@ impl TierInput {
     ) -> Result<Self, Error> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME {
-            return Err(Error::invalid_input(
-                "payments.invalid_tier_name",
-                format!("The tier name must have 1 to {MAX_NAME} characters."),
-            ));
+            return Err(PaymentsError::InvalidTierName.with_message(format!(
+                "The tier name must have 1 to {MAX_NAME} characters."
+            )));
         }
         if description.chars().count() > MAX_TEXT {
-            return Err(Error::invalid_input(
-                "payments.invalid_description",
-                format!("The description may have at most {MAX_TEXT} characters."),
-            ));
+            return Err(PaymentsError::InvalidDescription.with_message(format!(
+                "The description may have at most {MAX_TEXT} characters."
+            )));
         }
         let price_minor = money::amount(price_minor, 100)?;
         let currency = money::currency(currency)?;
         if trial_days > 90 {
-            return Err(Error::invalid_input(
-                "payments.invalid_trial",
-                "A free trial lasts at most 90 days.",
-            ));
+            return Err(Error::from(PaymentsError::InvalidTrial));
         }
         if subscriber_cap > 10_000_000 {
-            return Err(Error::invalid_input(
-                "payments.invalid_cap",
-                "The subscriber cap is at most 10,000,000.",
-            ));
+            return Err(Error::from(PaymentsError::InvalidCap));
         }
         let promo = match (promo_percent_off, promo_ends_at) {
             (0, _) => None,
@@ -231,10 +222,7 @@ impl TierInput {
                 Some((i32::try_from(pct).unwrap_or(100), ends))
             }
             _ => {
-                return Err(Error::invalid_input(
-                    "payments.invalid_promotion",
-                    "A promotion needs a percentage from 1 to 100 and an end in the future.",
-                ));
+                return Err(Error::from(PaymentsError::InvalidPromotion));
             }
         };
         Ok(Self {
@@ -253,10 +241,10 @@ impl TierInput {
 /// Creates a tier.
 pub async fn create_tier(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     input: &TierInput,
 ) -> Result<Tier, Error> {
-    let id = Uuid::now_v7();
+    let id = TierId::new();
     diesel::insert_into(tiers::table)
         .values((
             tiers::id.eq(id),
@@ -278,8 +266,8 @@ pub async fn create_tier(
 /// Changes a creator's own tier.
 pub async fn update_tier(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
-    id: Uuid,
+    creator_id: CreatorId,
+    id: TierId,
     input: &TierInput,
 ) -> Result<Tier, Error> {
     let changed = diesel::update(
@@ -310,8 +298,8 @@ pub async fn update_tier(
 /// Archives a creator's own tier.
 pub async fn archive_tier(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
-    id: Uuid,
+    creator_id: CreatorId,
+    id: TierId,
     now: DateTime<Utc>,
 ) -> Result<Tier, Error> {
     let changed = diesel::update(
@@ -331,15 +319,11 @@ pub async fn archive_tier(
 
 /// Not found, with the tier's code.
 pub fn tier_not_found() -> Error {
-    Error::new(
-        df_common::ErrorKind::NotFound,
-        "payments.tier_not_found",
-        "No such tier.",
-    )
+    Error::from(PaymentsError::TierNotFound)
 }
 
 /// One tier.
-pub async fn tier(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Tier>, Error> {
+pub async fn tier(conn: &mut AsyncPgConnection, id: TierId) -> Result<Option<Tier>, Error> {
     Ok(tiers::table
         .find(id)
         .select(TIER_COLUMNS)
@@ -351,7 +335,7 @@ pub async fn tier(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Tier>
 /// A creator's tiers that are on offer, with their live subscriber counts.
 pub async fn tiers_of(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
 ) -> Result<Vec<(Tier, i64)>, Error> {
     let list: Vec<Tier> = tiers::table
         .filter(tiers::creator_id.eq(creator_id))
@@ -362,8 +346,8 @@ pub async fn tiers_of(
         .load(conn)
         .await?;
     // One grouped count for all the tiers, not one query per tier.
-    let ids: Vec<Uuid> = list.iter().map(|t| t.id).collect();
-    let counts: Vec<(Uuid, i64)> = subscriptions::table
+    let ids: Vec<TierId> = list.iter().map(|t| t.id).collect();
+    let counts: Vec<(TierId, i64)> = subscriptions::table
         .filter(subscriptions::tier_id.eq_any(&ids))
         .filter(subscriptions::status.eq_any(crate::subscriptions::LIVE_STATUSES))
         .group_by(subscriptions::tier_id)
@@ -383,7 +367,7 @@ pub async fn tiers_of(
 }
 
 /// Live subscribers of a tier.
-pub async fn subscriber_count(conn: &mut AsyncPgConnection, tier_id: Uuid) -> Result<i64, Error> {
+pub async fn subscriber_count(conn: &mut AsyncPgConnection, tier_id: TierId) -> Result<i64, Error> {
     Ok(subscriptions::table
         .filter(subscriptions::tier_id.eq(tier_id))
         .filter(subscriptions::status.eq_any(crate::subscriptions::LIVE_STATUSES))
@@ -396,11 +380,11 @@ pub async fn subscriber_count(conn: &mut AsyncPgConnection, tier_id: Uuid) -> Re
 #[derive(Clone, Debug, diesel::Queryable)]
 pub struct PpvItem {
     /// Id.
-    pub id: Uuid,
+    pub id: PpvItemId,
     /// Creator.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// The post it unlocks.
-    pub post_id: Uuid,
+    pub post_id: PostId,
     /// Title.
     pub title: String,
     /// Price.
@@ -412,21 +396,19 @@ pub struct PpvItem {
 /// Offers a post for a price (one offer per post).
 pub async fn create_ppv_item(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
-    post_id: Uuid,
+    creator_id: CreatorId,
+    post_id: PostId,
     title: &str,
     price_minor: i64,
     currency: &str,
 ) -> Result<PpvItem, Error> {
     if title.chars().count() > MAX_TEXT {
-        return Err(Error::invalid_input(
-            "payments.invalid_title",
-            format!("The title may have at most {MAX_TEXT} characters."),
-        ));
+        return Err(PaymentsError::InvalidTitle
+            .with_message(format!("The title may have at most {MAX_TEXT} characters.")));
     }
     let price_minor = money::amount(price_minor, 100)?;
     let currency = money::currency(currency)?;
-    let id = Uuid::now_v7();
+    let id = PpvItemId::new();
     let inserted = diesel::insert_into(ppv_items::table)
         .values((
             ppv_items::id.eq(id),
@@ -440,17 +422,16 @@ pub async fn create_ppv_item(
         .execute(conn)
         .await?;
     if inserted == 0 {
-        return Err(Error::new(
-            df_common::ErrorKind::Conflict,
-            "payments.ppv_exists",
-            "This post already has a price.",
-        ));
+        return Err(Error::from(PaymentsError::PpvExists));
     }
     ppv_item(conn, id).await?.ok_or_else(Error::not_found)
 }
 
 /// One PPV item.
-pub async fn ppv_item(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<PpvItem>, Error> {
+pub async fn ppv_item(
+    conn: &mut AsyncPgConnection,
+    id: PpvItemId,
+) -> Result<Option<PpvItem>, Error> {
     Ok(ppv_items::table
         .find(id)
         .select((

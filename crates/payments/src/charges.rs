@@ -1,13 +1,14 @@
 //! Captured payments and their refunds: the rows, the ledger transactions, PPV access, events.
 
+use crate::ids::{CheckoutId, PaymentId, PpvItemId, SubscriptionId, TransactionId};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use df_common::Error;
+use df_common::ids::{CreatorId, UserId};
 use df_proto::events::v1 as ev;
 use df_runtime::bus::outbox;
 use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, sql_types};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::{
     ledger::{self, Transaction, TransactionKind, policy},
@@ -58,15 +59,15 @@ pub struct NewPayment {
     /// What was bought.
     pub kind: Kind,
     /// Who paid.
-    pub fan_id: Uuid,
+    pub fan_id: UserId,
     /// Who earns.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// For subscription payments.
-    pub subscription_id: Option<Uuid>,
+    pub subscription_id: Option<SubscriptionId>,
     /// For PPV purchases.
-    pub ppv_item_id: Option<Uuid>,
+    pub ppv_item_id: Option<PpvItemId>,
     /// The checkout it came from.
-    pub checkout_id: Option<Uuid>,
+    pub checkout_id: Option<CheckoutId>,
     /// Gross and split.
     pub split: FeeSplit,
     /// The processor's fee.
@@ -90,7 +91,7 @@ diesel::define_sql_function! {
 /// Everything the `payments_book_many` database function writes for `payment`: the row, the
 /// ledger postings (computed here, by the reserve policy) and the sealed outbox event.
 pub(crate) fn booking(payment: &NewPayment) -> Result<serde_json::Value, Error> {
-    let id = Uuid::now_v7();
+    let id = PaymentId::new();
     let postings = policy::payment(payment.split, payment.processor_fee);
     let postings: Vec<_> = postings.iter().filter(|p| p.amount != 0).collect();
     let (event_id, event) = outbox::seal(
@@ -122,7 +123,7 @@ pub(crate) fn booking(payment: &NewPayment) -> Result<serde_json::Value, Error> 
         "message": payment.message,
         "available_at": payment.available_at,
         "occurred_at": payment.occurred_at,
-        "transaction_id": Uuid::now_v7(),
+        "transaction_id": TransactionId::new(),
         "postings": postings
             .iter()
             .map(|p| serde_json::json!({
@@ -143,7 +144,7 @@ pub(crate) fn booking(payment: &NewPayment) -> Result<serde_json::Value, Error> 
 pub async fn book_payment(
     conn: &mut AsyncPgConnection,
     payment: &NewPayment,
-) -> Result<Option<Uuid>, Error> {
+) -> Result<Option<PaymentId>, Error> {
     let booked = book_payments(conn, &[payment]).await?;
     Ok(booked.into_iter().next().flatten())
 }
@@ -155,7 +156,7 @@ pub async fn book_payment(
 pub async fn book_payments(
     conn: &mut AsyncPgConnection,
     payments: &[&NewPayment],
-) -> Result<Vec<Option<Uuid>>, Error> {
+) -> Result<Vec<Option<PaymentId>>, Error> {
     let bookings = payments
         .iter()
         .map(|p| booking(p))
@@ -172,15 +173,15 @@ pub async fn book_payments(
 #[derive(Clone, Debug, diesel::Queryable)]
 pub struct PaymentState {
     /// Our id.
-    pub id: Uuid,
+    pub id: PaymentId,
     /// What it was.
     pub kind: String,
     /// Who paid.
-    pub fan_id: Uuid,
+    pub fan_id: UserId,
     /// Who earned.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// PPV item, if any.
-    pub ppv_item_id: Option<Uuid>,
+    pub ppv_item_id: Option<PpvItemId>,
     /// Gross.
     pub gross: i64,
     /// Platform fee.
@@ -263,7 +264,7 @@ pub async fn apply_refund_total(
     payment: &PaymentState,
     refunded_total: i64,
     at: DateTime<Utc>,
-) -> Result<Option<Uuid>, Error> {
+) -> Result<Option<UserId>, Error> {
     let refunded_total = refunded_total.min(payment.gross);
     let delta = refunded_total - payment.refunded;
     if delta <= 0 {
@@ -312,7 +313,7 @@ pub async fn apply_refund_total(
 /// Ends the PPV access a payment bought (full refund, dispute).
 pub async fn revoke_ppv(
     conn: &mut AsyncPgConnection,
-    payment_id: Uuid,
+    payment_id: PaymentId,
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
     diesel::update(ppv_purchases::table.filter(ppv_purchases::payment_id.eq(payment_id)))
@@ -323,7 +324,7 @@ pub async fn revoke_ppv(
 }
 
 /// Restores PPV access after a dispute was won.
-pub async fn restore_ppv(conn: &mut AsyncPgConnection, payment_id: Uuid) -> Result<(), Error> {
+pub async fn restore_ppv(conn: &mut AsyncPgConnection, payment_id: PaymentId) -> Result<(), Error> {
     diesel::update(ppv_purchases::table.filter(ppv_purchases::payment_id.eq(payment_id)))
         .set(ppv_purchases::revoked_at.eq(None::<DateTime<Utc>>))
         .execute(conn)
@@ -337,7 +338,7 @@ pub async fn release_due(
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<usize, Error> {
-    let due: Vec<(Uuid, Uuid, String, i64, i64)> = payments::table
+    let due: Vec<(PaymentId, CreatorId, String, i64, i64)> = payments::table
         .filter(payments::released_at.is_null())
         .filter(payments::available_at.le(now))
         .select((

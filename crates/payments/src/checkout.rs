@@ -2,14 +2,16 @@
 //! provider for a hosted payment page. Nothing is granted here — access and money follow from
 //! the provider's signed events.
 
+use crate::errors::PaymentsError;
+use crate::ids::{CheckoutId, PpvItemId, SubscriptionId, TierId};
+use df_common::ids::{CreatorId, UserId};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use df_common::{Error, ErrorKind};
+use df_common::Error;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::{
     catalogue::{self, PayoutAccount},
@@ -39,12 +41,9 @@ impl Idempotency {
     pub fn new(key: &str, parts: &[&str]) -> Result<Self, Error> {
         let key = key.trim();
         if key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(|c| !c.is_ascii_graphic()) {
-            return Err(Error::invalid_input(
-                "payments.invalid_idempotency_key",
-                format!(
-                    "An idempotency key is 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters."
-                ),
-            ));
+            return Err(PaymentsError::InvalidIdempotencyKey.with_message(format!(
+                "An idempotency key is 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters."
+            )));
         }
         let mut hasher = Sha256::new();
         for part in parts {
@@ -61,7 +60,7 @@ impl Idempotency {
 
 /// Id, request digest, provider session, page URL and expiry of an earlier checkout.
 type EarlierCheckout = (
-    Uuid,
+    CheckoutId,
     Option<Vec<u8>>,
     Option<String>,
     Option<String>,
@@ -71,7 +70,7 @@ type EarlierCheckout = (
 /// The checkout an earlier request with the same key opened, if any.
 async fn replay(
     service: &Service,
-    fan_id: Uuid,
+    fan_id: UserId,
     idempotency: &Idempotency,
 ) -> Result<Option<Opened>, Error> {
     let Some(key) = &idempotency.key else {
@@ -95,11 +94,7 @@ async fn replay(
         return Ok(None);
     };
     if digest.as_deref() != Some(idempotency.digest.as_slice()) {
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            "payments.idempotency_key_reused",
-            "This idempotency key was used for a different request.",
-        ));
+        return Err(Error::from(PaymentsError::IdempotencyKeyReused));
     }
     match (session, url, expires_at) {
         (Some(provider_id), Some(url), Some(expires_at)) => Ok(Some((
@@ -110,11 +105,7 @@ async fn replay(
                 expires_at,
             },
         ))),
-        _ => Err(Error::new(
-            ErrorKind::Conflict,
-            "payments.checkout_in_progress",
-            "The first request with this idempotency key is still being processed; retry shortly.",
-        )),
+        _ => Err(Error::from(PaymentsError::CheckoutInProgress)),
     }
 }
 
@@ -128,16 +119,12 @@ pub struct ReturnUrls {
 }
 
 fn not_payable() -> Error {
-    Error::new(
-        ErrorKind::Conflict,
-        "payments.creator_not_payable",
-        "This creator cannot receive payments yet.",
-    )
+    Error::from(PaymentsError::CreatorNotPayable)
 }
 
 async fn payable_account(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
 ) -> Result<PayoutAccount, Error> {
     match catalogue::payout_account(conn, creator_id).await? {
         Some(account) if account.charges_enabled => Ok(account),
@@ -152,10 +139,10 @@ fn check_urls(service: &Service, urls: &ReturnUrls) -> Result<(), Error> {
 
 struct Intent {
     kind: Kind,
-    fan_id: Uuid,
-    creator_id: Uuid,
-    tier_id: Option<Uuid>,
-    ppv_item_id: Option<Uuid>,
+    fan_id: UserId,
+    creator_id: CreatorId,
+    tier_id: Option<TierId>,
+    ppv_item_id: Option<PpvItemId>,
     amount: i64,
     currency: String,
     message: Option<String>,
@@ -164,7 +151,7 @@ struct Intent {
 }
 
 /// Our checkout id and the provider's page.
-pub type Opened = (Uuid, CheckoutSession);
+pub type Opened = (CheckoutId, CheckoutSession);
 
 async fn open(
     service: &Service,
@@ -172,7 +159,7 @@ async fn open(
     urls: &ReturnUrls,
     idempotency: &Idempotency,
 ) -> Result<Opened, Error> {
-    let id = Uuid::now_v7();
+    let id = CheckoutId::new();
     let mut conn = service.db.conn().await?;
     let inserted = diesel::insert_into(checkouts::table)
         .values((
@@ -243,8 +230,8 @@ async fn open(
 /// A fan subscribes to a tier.
 pub async fn subscribe(
     service: &Service,
-    fan_id: Uuid,
-    tier_id: Uuid,
+    fan_id: UserId,
+    tier_id: TierId,
     urls: &ReturnUrls,
     idempotency_key: &str,
 ) -> Result<Opened, Error> {
@@ -267,10 +254,7 @@ pub async fn subscribe(
         .filter(|t| t.archived_at.is_none())
         .ok_or_else(catalogue::tier_not_found)?;
     if tier.creator_id == fan_id {
-        return Err(Error::invalid_input(
-            "payments.own_tier",
-            "You cannot subscribe to your own tier.",
-        ));
+        return Err(Error::from(PaymentsError::OwnTier));
     }
     let live: i64 = subscriptions::table
         .filter(subscriptions::fan_id.eq(fan_id))
@@ -281,21 +265,13 @@ pub async fn subscribe(
         .get_result(&mut conn)
         .await?;
     if live > 0 {
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            "payments.already_subscribed",
-            "You already subscribe to this creator.",
-        ));
+        return Err(Error::from(PaymentsError::AlreadySubscribed));
     }
     if let Some(cap) = tier.subscriber_cap
         && catalogue::subscriber_count(&mut conn, tier.id).await? >= i64::from(cap)
     {
         {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                "payments.tier_full",
-                "This tier has reached its subscriber limit.",
-            ));
+            return Err(Error::from(PaymentsError::TierFull));
         }
     }
     let account = payable_account(&mut conn, tier.creator_id).await?;
@@ -326,8 +302,8 @@ pub async fn subscribe(
 #[allow(clippy::too_many_arguments)]
 pub async fn tip(
     service: &Service,
-    fan_id: Uuid,
-    creator_id: Uuid,
+    fan_id: UserId,
+    creator_id: CreatorId,
     amount: i64,
     currency: &str,
     message: &str,
@@ -351,19 +327,15 @@ pub async fn tip(
         return Ok(opened);
     }
     if fan_id == creator_id {
-        return Err(Error::invalid_input(
-            "payments.own_tip",
-            "You cannot tip yourself.",
-        ));
+        return Err(Error::from(PaymentsError::OwnTip));
     }
     let amount = money::amount(amount, 100)?;
     let currency = money::currency(currency)?;
     let message = message.trim();
     if message.chars().count() > MAX_TIP_MESSAGE {
-        return Err(Error::invalid_input(
-            "payments.tip_message_too_long",
-            format!("A tip message may have at most {MAX_TIP_MESSAGE} characters."),
-        ));
+        return Err(PaymentsError::TipMessageTooLong.with_message(format!(
+            "A tip message may have at most {MAX_TIP_MESSAGE} characters."
+        )));
     }
     let mut conn = service.db.conn().await?;
     let account = payable_account(&mut conn, creator_id).await?;
@@ -391,8 +363,8 @@ pub async fn tip(
 /// A fan buys a PPV item.
 pub async fn buy_ppv(
     service: &Service,
-    fan_id: Uuid,
-    item_id: Uuid,
+    fan_id: UserId,
+    item_id: PpvItemId,
     urls: &ReturnUrls,
     idempotency_key: &str,
 ) -> Result<Opened, Error> {
@@ -407,18 +379,9 @@ pub async fn buy_ppv(
     let mut conn = service.db.conn().await?;
     let item = catalogue::ppv_item(&mut conn, item_id)
         .await?
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                "payments.ppv_not_found",
-                "No such pay-per-view item.",
-            )
-        })?;
+        .ok_or_else(|| Error::from(PaymentsError::PpvNotFound))?;
     if item.creator_id == fan_id {
-        return Err(Error::invalid_input(
-            "payments.own_item",
-            "You cannot buy your own item.",
-        ));
+        return Err(Error::from(PaymentsError::OwnItem));
     }
     let question = crate::entitlements::Question {
         fan_id,
@@ -430,11 +393,7 @@ pub async fn buy_ppv(
         .await?
         .allows(service.clock.now())
     {
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            "payments.already_bought",
-            "You already own this item.",
-        ));
+        return Err(Error::from(PaymentsError::AlreadyBought));
     }
     let account = payable_account(&mut conn, item.creator_id).await?;
     drop(conn);
@@ -465,26 +424,16 @@ pub async fn buy_ppv(
 /// A fan cancels: access lasts until the paid period ends.
 pub async fn cancel(
     service: &Service,
-    fan_id: Uuid,
-    subscription_id: Uuid,
+    fan_id: UserId,
+    subscription_id: SubscriptionId,
 ) -> Result<subs::SubscriptionRow, Error> {
     let mut conn = service.db.conn().await?;
     let row = subs::by_id(&mut conn, subscription_id)
         .await?
         .filter(|s| s.fan_id == fan_id)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                "payments.subscription_not_found",
-                "No such subscription.",
-            )
-        })?;
+        .ok_or_else(|| Error::from(PaymentsError::SubscriptionNotFound))?;
     if !subs::LIVE_STATUSES.contains(&row.status.as_str()) {
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            "payments.subscription_not_active",
-            "This subscription has already ended.",
-        ));
+        return Err(Error::from(PaymentsError::SubscriptionNotActive));
     }
     if !row.cancel_at_period_end {
         drop(conn);

@@ -2,13 +2,14 @@
 //! the reserve; a win releases it, a loss books it as one. Fans who dispute repeatedly are
 //! flagged through an event.
 
+use crate::ids::{DisputeId, PaymentId};
 use chrono::{DateTime, Utc};
 use df_common::Error;
+use df_common::ids::{CreatorId, UserId};
 use df_proto::events::v1 as ev;
 use df_runtime::bus::outbox;
 use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::{
     charges::{self, PaymentState},
@@ -52,9 +53,9 @@ pub async fn open(
     reported: &Reported,
     at: DateTime<Utc>,
     flag_threshold: u32,
-) -> Result<Vec<Uuid>, Error> {
-    let id = Uuid::now_v7();
-    let inserted: Option<Uuid> = diesel::insert_into(disputes::table)
+) -> Result<Vec<UserId>, Error> {
+    let id = DisputeId::new();
+    let inserted: Option<DisputeId> = diesel::insert_into(disputes::table)
         .values((
             disputes::id.eq(id),
             disputes::provider_dispute_id.eq(&reported.provider_dispute_id),
@@ -129,8 +130,8 @@ pub async fn update(
     payment: &PaymentState,
     reported: &Reported,
     at: DateTime<Utc>,
-) -> Result<Vec<Uuid>, Error> {
-    let row: Option<(Uuid, String, i64, i64)> = disputes::table
+) -> Result<Vec<UserId>, Error> {
+    let row: Option<(DisputeId, String, i64, i64)> = disputes::table
         .filter(disputes::provider_dispute_id.eq(&reported.provider_dispute_id))
         .select((
             disputes::id,
@@ -199,7 +200,7 @@ pub async fn due_for_evidence(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     lead: chrono::Duration,
-) -> Result<Vec<(Uuid, String, Uuid)>, Error> {
+) -> Result<Vec<(DisputeId, String, PaymentId)>, Error> {
     Ok(disputes::table
         .filter(disputes::status.eq("needs_response"))
         .filter(disputes::evidence_submitted_at.is_null())
@@ -221,7 +222,7 @@ pub async fn due_for_evidence(
 /// Records that evidence was submitted.
 pub async fn evidence_submitted(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: DisputeId,
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
     diesel::update(disputes::table.find(id))
@@ -233,3 +234,55 @@ pub async fn evidence_submitted(
         .await?;
     Ok(())
 }
+
+/// A dispute as admins see it.
+#[derive(Clone, Debug, diesel::Queryable)]
+pub struct DisputeView {
+    /// Our id.
+    pub id: DisputeId,
+    /// The disputed payment.
+    pub payment_id: PaymentId,
+    /// Whose earnings it holds back.
+    pub creator_id: CreatorId,
+    /// Who disputed.
+    pub fan_id: UserId,
+    /// Disputed amount.
+    pub amount_minor: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Where it stands.
+    pub status: String,
+    /// When the evidence is due.
+    pub evidence_due_by: Option<DateTime<Utc>>,
+    /// When it was submitted.
+    pub evidence_submitted_at: Option<DateTime<Utc>>,
+}
+
+/// The latest disputes, newest first, optionally of one status.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    status: Option<&str>,
+) -> Result<Vec<DisputeView>, Error> {
+    let mut query = disputes::table
+        .select((
+            disputes::id,
+            disputes::payment_id,
+            disputes::creator_id,
+            disputes::fan_id,
+            disputes::amount_minor,
+            disputes::currency,
+            disputes::status,
+            disputes::evidence_due_by,
+            disputes::evidence_submitted_at,
+        ))
+        .order(disputes::created_at.desc())
+        .limit(LIST_LIMIT)
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(disputes::status.eq(status.to_owned()));
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// Most disputes one listing returns.
+const LIST_LIMIT: i64 = 500;

@@ -1,10 +1,11 @@
 //! Creator earnings: balances from the running totals and statement lines from the ledger.
 
+use crate::ids::{PaymentId, TransactionId};
 use chrono::{DateTime, Utc};
 use df_common::Error;
+use df_common::ids::CreatorId;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::{
     ledger::{self, policy::CreatorBalances},
@@ -15,7 +16,7 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct Line {
     /// Ledger transaction.
-    pub transaction_id: Uuid,
+    pub transaction_id: TransactionId,
     /// Its kind.
     pub kind: String,
     /// When.
@@ -33,30 +34,31 @@ pub struct Line {
 /// Balances and the newest statement lines (at most `limit`).
 pub async fn statement(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     currency: &str,
     limit: i64,
 ) -> Result<(CreatorBalances, Vec<Line>), Error> {
     let balances = ledger::creator_balances(conn, creator_id, currency).await?;
-    let rows: Vec<(Uuid, String, DateTime<Utc>, String, String, i64)> = ledger_entries::table
-        .inner_join(ledger_transactions::table)
-        .filter(ledger_entries::owner_id.eq(creator_id))
-        .filter(ledger_entries::currency.eq(currency))
-        .select((
-            ledger_transactions::id,
-            ledger_transactions::kind,
-            ledger_transactions::occurred_at,
-            ledger_transactions::reference,
-            ledger_entries::account,
-            ledger_entries::amount,
-        ))
-        .order((
-            ledger_transactions::occurred_at.desc(),
-            ledger_transactions::id.desc(),
-        ))
-        .limit(limit * 6)
-        .load(conn)
-        .await?;
+    let rows: Vec<(TransactionId, String, DateTime<Utc>, String, String, i64)> =
+        ledger_entries::table
+            .inner_join(ledger_transactions::table)
+            .filter(ledger_entries::owner_id.eq(creator_id))
+            .filter(ledger_entries::currency.eq(currency))
+            .select((
+                ledger_transactions::id,
+                ledger_transactions::kind,
+                ledger_transactions::occurred_at,
+                ledger_transactions::reference,
+                ledger_entries::account,
+                ledger_entries::amount,
+            ))
+            .order((
+                ledger_transactions::occurred_at.desc(),
+                ledger_transactions::id.desc(),
+            ))
+            .limit(limit * 6)
+            .load(conn)
+            .await?;
     let mut lines: Vec<Line> = Vec::new();
     for (id, kind, at, reference, account, amount) in rows {
         let earning = matches!(
@@ -86,12 +88,12 @@ pub async fn statement(
             }
         }
     }
-    let payment_ids: Vec<Uuid> = lines
+    let payment_ids: Vec<PaymentId> = lines
         .iter()
         .filter(|l| l.kind == "payment")
-        .filter_map(|l| Uuid::parse_str(&l.reference).ok())
+        .filter_map(|l| l.reference.parse().ok())
         .collect();
-    let splits: Vec<(Uuid, i64, i64)> = payments::table
+    let splits: Vec<(PaymentId, i64, i64)> = payments::table
         .filter(payments::id.eq_any(&payment_ids))
         .select((
             payments::id,

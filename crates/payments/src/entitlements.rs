@@ -10,6 +10,8 @@
 //! cache key ([`Cache::seal`]): the Redis is shared, and an answer nobody here computed is a
 //! miss, never a grant.
 
+use crate::ids::PpvItemId;
+use df_common::ids::{CreatorId, UserId};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +19,6 @@ use deadpool_redis::redis;
 use df_common::{Error, cache::Cache};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::schema::{ppv_items, ppv_purchases, subscriptions};
 
@@ -97,11 +98,11 @@ impl Grant {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Question {
     /// The fan.
-    pub fan_id: Uuid,
+    pub fan_id: UserId,
     /// The creator whose content it is.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// A PPV item (a subscription does not unlock it), or subscriber content when `None`.
-    pub ppv_item_id: Option<Uuid>,
+    pub ppv_item_id: Option<PpvItemId>,
 }
 
 /// How long past-due subscriptions keep access.
@@ -122,7 +123,7 @@ pub async fn from_database(
     policy: AccessPolicy,
 ) -> Result<Grant, Error> {
     if let Some(item) = question.ppv_item_id {
-        let found: Option<(Uuid, bool)> = ppv_items::table
+        let found: Option<(CreatorId, bool)> = ppv_items::table
             .filter(ppv_items::id.eq(item))
             .select((
                 ppv_items::creator_id,
@@ -304,7 +305,7 @@ impl Entitlements {
     }
 
     /// Makes every cached answer of these fans stale. Call after the change committed.
-    pub async fn invalidate(&self, fans: &[Uuid]) -> Result<(), Error> {
+    pub async fn invalidate(&self, fans: &[UserId]) -> Result<(), Error> {
         if fans.is_empty() {
             return Ok(());
         }

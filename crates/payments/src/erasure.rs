@@ -7,11 +7,11 @@
 
 use async_trait::async_trait;
 use df_common::Error;
+use df_common::ids::UserId;
 use df_proto::events::v1::UserErasureRequested;
 use df_runtime::bus::{Consumer, EventEnvelope};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::schema::{checkouts, erased_users, tax_profiles};
 
@@ -29,13 +29,13 @@ impl Consumer for ErasureHandler {
         event: UserErasureRequested,
         _envelope: &EventEnvelope,
     ) -> Result<(), Error> {
-        let user: df_common::ids::UserId = df_common::wire::id("user_id", &event.user_id)?;
-        erase(conn, user.as_uuid()).await
+        let user: UserId = df_common::wire::id("user_id", &event.user_id)?;
+        erase(conn, user).await
     }
 }
 
 /// Erases what payments holds about `user`, keeping the pseudonymous financial records.
-pub async fn erase(conn: &mut AsyncPgConnection, user: Uuid) -> Result<(), Error> {
+pub async fn erase(conn: &mut AsyncPgConnection, user: UserId) -> Result<(), Error> {
     // `payments` is one SQL table behind two diesel tables; plain SQL says it directly.
     diesel::sql_query(
         "UPDATE payments SET message = NULL WHERE fan_id = $1 AND message IS NOT NULL",

@@ -13,7 +13,9 @@ pub mod disputes;
 pub mod earnings;
 pub mod entitlements;
 pub mod erasure;
-pub mod grpc_service;
+pub mod errors;
+pub mod grpc;
+pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod payouts;
@@ -122,7 +124,7 @@ pub async fn serve(
     scheduler::register(runtime.jobs(), &service);
     runtime.consume(erasure::ErasureHandler);
     runtime.consume(access_log::AccessLogHandler);
-    let payments = PaymentsServer::new(grpc_service::PaymentsService::new(service, webhooks))
+    let payments = PaymentsServer::new(grpc::PaymentsService::new(service, webhooks))
         .max_decoding_message_size(config.base.grpc.max_message_bytes);
     runtime.serve(listeners, payments).await
 }

@@ -1,6 +1,7 @@
 //! Money arithmetic: amounts are integers in minor units with a currency, never floats. Splits are
 //! computed so that the parts always add up to the whole.
 
+use crate::errors::PaymentsError;
 use df_common::Error;
 
 /// Largest amount accepted for one payment (999,999.99 in a two-decimal currency).
@@ -15,22 +16,16 @@ pub fn currency(code: &str) -> Result<String, Error> {
     if SUPPORTED_CURRENCIES.contains(&code.as_str()) {
         Ok(code)
     } else {
-        Err(Error::invalid_input(
-            "payments.unsupported_currency",
-            "This currency is not supported. Use one of usd, eur, gbp, cad, aud.",
-        ))
+        Err(Error::from(PaymentsError::UnsupportedCurrency))
     }
 }
 
 /// Checks a price or tip amount.
 pub fn amount(minor: i64, minimum: i64) -> Result<i64, Error> {
     if minor < minimum || minor > MAX_AMOUNT_MINOR {
-        return Err(Error::invalid_input(
-            "payments.invalid_amount",
-            format!(
-                "The amount must be between {minimum} and {MAX_AMOUNT_MINOR} minor units (cents)."
-            ),
-        ));
+        return Err(PaymentsError::InvalidAmount.with_message(format!(
+            "The amount must be between {minimum} and {MAX_AMOUNT_MINOR} minor units (cents)."
+        )));
     }
     Ok(minor)
 }
@@ -167,7 +162,7 @@ mod tests {
         assert_eq!(currency(" USD ").unwrap(), "usd");
         assert_eq!(
             currency("xyz").unwrap_err().code(),
-            "payments.unsupported_currency"
+            PaymentsError::UnsupportedCurrency.code()
         );
         assert!(amount(0, 1).is_err());
         assert!(amount(MAX_AMOUNT_MINOR + 1, 1).is_err());

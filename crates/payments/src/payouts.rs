@@ -3,13 +3,17 @@
 //! the payout row, so it cannot be paid twice; provider errors are retried with back-off and,
 //! after the last attempt, the money returns to available and the payout is surfaced to admins.
 
+use crate::ids::PayoutId;
 use chrono::{DateTime, Duration, Utc};
 use df_common::Error;
+use df_common::ids::CreatorId;
 use df_proto::events::v1 as ev;
 use df_runtime::bus::outbox;
-use diesel::{BoolExpressionMethods, ExpressionMethods, JoinOnDsl, OptionalExtension, QueryDsl};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, JoinOnDsl, NullableExpressionMethods,
+    OptionalExtension, QueryDsl,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::{
     charges,
@@ -46,7 +50,7 @@ pub async fn run(service: &Service) -> Result<RunReport, Error> {
             break;
         }
     }
-    let eligible: Vec<(Uuid, String, String, i64)> = creator_balances::table
+    let eligible: Vec<(CreatorId, String, String, i64)> = creator_balances::table
         .inner_join(
             payout_accounts::table.on(payout_accounts::creator_id.eq(creator_balances::owner_id)),
         )
@@ -67,7 +71,7 @@ pub async fn run(service: &Service) -> Result<RunReport, Error> {
             attempt(service, payout_id, &account).await?;
         }
     }
-    let due: Vec<(Uuid, String)> = payouts::table
+    let due: Vec<(PayoutId, String)> = payouts::table
         .inner_join(payout_accounts::table.on(payout_accounts::creator_id.eq(payouts::creator_id)))
         .filter(payouts::status.eq("pending"))
         .filter(payouts::next_attempt_at.le(now))
@@ -86,13 +90,13 @@ pub async fn run(service: &Service) -> Result<RunReport, Error> {
 async fn start(
     conn: &mut AsyncPgConnection,
     service: &Service,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     currency: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Uuid>, Error> {
+) -> Result<Option<PayoutId>, Error> {
     let minimum = service.policy.payout_minimum_minor;
     let currency = currency.to_owned();
-    conn.transaction::<Option<Uuid>, Error, _>(async move |conn| {
+    conn.transaction::<Option<PayoutId>, Error, _>(async move |conn| {
         ledger::lock_creator(conn, creator_id).await?;
         let open: i64 = payouts::table
             .filter(payouts::creator_id.eq(creator_id))
@@ -112,7 +116,7 @@ async fn start(
         let Some(postings) = policy::payout_started(&balances, amount) else {
             return Ok(None);
         };
-        let id = Uuid::now_v7();
+        let id = PayoutId::new();
         diesel::insert_into(payouts::table)
             .values((
                 payouts::id.eq(id),
@@ -143,9 +147,9 @@ async fn start(
 }
 
 /// Calls the provider for a pending payout and records the outcome.
-async fn attempt(service: &Service, payout_id: Uuid, account: &str) -> Result<(), Error> {
+async fn attempt(service: &Service, payout_id: PayoutId, account: &str) -> Result<(), Error> {
     let mut conn = service.db.conn().await?;
-    let row: Option<(Uuid, i64, String, i32, String)> = payouts::table
+    let row: Option<(CreatorId, i64, String, i32, String)> = payouts::table
         .find(payout_id)
         .filter(payouts::status.eq("pending"))
         .select((
@@ -214,8 +218,8 @@ async fn attempt(service: &Service, payout_id: Uuid, account: &str) -> Result<()
 /// The last attempt failed: the money returns to available and admins are told.
 async fn give_up(
     conn: &mut AsyncPgConnection,
-    payout_id: Uuid,
-    creator_id: Uuid,
+    payout_id: PayoutId,
+    creator_id: CreatorId,
     amount: i64,
     currency: &str,
     code: &str,
@@ -253,8 +257,8 @@ async fn give_up(
 /// Books the end of a payout: paid out, or back to the creator's available balance.
 async fn settle(
     conn: &mut AsyncPgConnection,
-    payout_id: Uuid,
-    creator_id: Uuid,
+    payout_id: PayoutId,
+    creator_id: CreatorId,
     amount: i64,
     currency: &str,
     paid: bool,
@@ -295,12 +299,12 @@ async fn settle(
 pub async fn on_provider_result(
     conn: &mut AsyncPgConnection,
     provider_payout_id: &str,
-    our_id: Option<Uuid>,
+    our_id: Option<PayoutId>,
     paid: bool,
     failure_code: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<bool, Error> {
-    let row: Option<(Uuid, Uuid, i64, String, String)> = payouts::table
+    let row: Option<(PayoutId, CreatorId, i64, String, String)> = payouts::table
         .select((
             payouts::id,
             payouts::creator_id,
@@ -311,7 +315,7 @@ pub async fn on_provider_result(
         .filter(
             payouts::provider_payout_id
                 .eq(provider_payout_id.to_owned())
-                .or(payouts::id.eq(our_id.unwrap_or_else(Uuid::nil))),
+                .or(payouts::id.nullable().eq(our_id)),
         )
         .for_update()
         .first(conn)
@@ -334,4 +338,63 @@ pub async fn on_provider_result(
         .execute(conn)
         .await?;
     Ok(true)
+}
+
+/// The statuses of payouts that need an admin.
+pub const FAILED: &[&str] = &["failed", "needs_attention"];
+
+/// Most payouts one listing returns.
+const LIST_LIMIT: i64 = 200;
+
+/// A payout as creators and admins see it.
+#[derive(Clone, Debug, diesel::Queryable)]
+pub struct PayoutView {
+    /// Our id.
+    pub id: PayoutId,
+    /// Who is paid.
+    pub creator_id: CreatorId,
+    /// Amount.
+    pub amount_minor: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Where it stands.
+    pub status: String,
+    /// Provider calls made.
+    pub attempts: i32,
+    /// The provider's last failure.
+    pub failure_code: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Next retry, while pending.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// The latest payouts, newest first, of one creator or all, optionally of some statuses.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    creator_id: Option<CreatorId>,
+    statuses: Option<&[&str]>,
+) -> Result<Vec<PayoutView>, Error> {
+    let mut query = payouts::table
+        .select((
+            payouts::id,
+            payouts::creator_id,
+            payouts::amount_minor,
+            payouts::currency,
+            payouts::status,
+            payouts::attempts,
+            payouts::failure_code,
+            payouts::created_at,
+            payouts::next_attempt_at,
+        ))
+        .order(payouts::created_at.desc())
+        .limit(LIST_LIMIT)
+        .into_boxed();
+    if let Some(creator_id) = creator_id {
+        query = query.filter(payouts::creator_id.eq(creator_id));
+    }
+    if let Some(statuses) = statuses {
+        query = query.filter(payouts::status.eq_any(statuses.to_vec()));
+    }
+    Ok(query.load(conn).await?)
 }

@@ -6,6 +6,7 @@
 //! `http://` only on this machine, for development) on one of the configured origins of the
 //! platform's own client apps.
 
+use crate::errors::PaymentsError;
 use std::{collections::BTreeSet, sync::Arc};
 
 use df_common::{
@@ -38,15 +39,13 @@ impl ReturnOrigins {
             url.len() <= MAX_URL_LEN && !url.chars().any(|c| c.is_whitespace() || c.is_control());
         let origin = well_formed.then(|| origin_of_url(url)).flatten();
         match origin {
-            None => Err(Error::invalid_input(
-                "payments.invalid_url",
-                format!("{field} must be an http(s) URL of at most {MAX_URL_LEN} characters."),
-            )),
+            None => Err(PaymentsError::InvalidUrl.with_message(format!(
+                "{field} must be an http(s) URL of at most {MAX_URL_LEN} characters."
+            ))),
             Some(origin) if self.0.contains(&origin) => Ok(()),
-            Some(_) => Err(Error::invalid_input(
-                "payments.return_url_not_allowed",
-                format!("{field} must point at one of the platform's own apps."),
-            )),
+            Some(_) => Err(PaymentsError::ReturnUrlNotAllowed.with_message(format!(
+                "{field} must point at one of the platform's own apps."
+            ))),
         }
     }
 }
@@ -93,26 +92,29 @@ mod tests {
         for (bad, code) in [
             (
                 "https://evil.example/phish",
-                "payments.return_url_not_allowed",
+                PaymentsError::ReturnUrlNotAllowed.code(),
             ),
             (
                 "https://app.directfanz.test.evil.example/",
-                "payments.return_url_not_allowed",
+                PaymentsError::ReturnUrlNotAllowed.code(),
             ),
             (
                 "http://app.directfanz.test/",
-                "payments.return_url_not_allowed",
+                PaymentsError::ReturnUrlNotAllowed.code(),
             ),
             (
                 "https://app.directfanz.test@evil.example/",
-                "payments.invalid_url",
+                PaymentsError::InvalidUrl.code(),
             ),
-            ("javascript:alert(1)", "payments.invalid_url"),
-            ("//evil.example/", "payments.invalid_url"),
-            ("https://app.directfanz.test/a b", "payments.invalid_url"),
+            ("javascript:alert(1)", PaymentsError::InvalidUrl.code()),
+            ("//evil.example/", PaymentsError::InvalidUrl.code()),
+            (
+                "https://app.directfanz.test/a b",
+                PaymentsError::InvalidUrl.code(),
+            ),
             (
                 "https://app.directfanz.test\\@evil.example",
-                "payments.invalid_url",
+                PaymentsError::InvalidUrl.code(),
             ),
         ] {
             assert_eq!(

@@ -80,9 +80,9 @@ pub async fn submit_due_evidence(service: &Service) -> Result<usize, Error> {
     for (id, provider_id, payment_id) in due {
         let (kind, fan_id, creator_id, ppv_item_id, gross, currency): (
             String,
-            uuid::Uuid,
-            uuid::Uuid,
-            Option<uuid::Uuid>,
+            df_common::ids::UserId,
+            df_common::ids::CreatorId,
+            Option<crate::ids::PpvItemId>,
             i64,
             String,
         ) = payments::table

@@ -1,13 +1,14 @@
 //! The parts every payments flow shares: the database, the entitlement cache, the provider, the
 //! clock, the policies and the outbox relay.
 
+use crate::errors::PaymentsError;
 use std::sync::Arc;
 
 use chrono::Duration;
 use df_common::Error;
 use df_runtime::{bus::relay::RelayHandle, db::Db};
 
-use uuid::Uuid;
+use df_common::ids::UserId;
 
 use df_common::clock::Clock;
 
@@ -59,14 +60,14 @@ impl Service {
 
     /// After a commit that changed these fans' access: drops their cached answers and wakes the
     /// relay. A cache failure is logged; the cached answers then expire within their TTL.
-    pub async fn after_commit(&self, fans: &[Uuid]) {
+    pub async fn after_commit(&self, fans: &[UserId]) {
         after_commit(&self.relay, &self.entitlements, fans).await;
     }
 }
 
 /// What follows a commit that changed money or access: the relay is woken for the events in
 /// the outbox, and the changed fans' cached entitlements are made stale.
-pub async fn after_commit(relay: &RelayHandle, entitlements: &Entitlements, fans: &[Uuid]) {
+pub async fn after_commit(relay: &RelayHandle, entitlements: &Entitlements, fans: &[UserId]) {
     relay.notify();
     if let Err(e) = entitlements.invalidate(fans).await {
         tracing::warn!(error = %e, "entitlement cache not invalidated");
@@ -75,10 +76,6 @@ pub async fn after_commit(relay: &RelayHandle, entitlements: &Entitlements, fans
 
 /// An event arrived before the object it refers to; the provider redelivers it later.
 pub fn out_of_order(what: &str) -> Error {
-    Error::new(
-        df_common::error::ErrorKind::Unavailable,
-        "payments.webhook_out_of_order",
-        "The event refers to something not known yet; deliver it again later.",
-    )
-    .with_cause(anyhow::anyhow!("webhook event before its {what}"))
+    Error::from(PaymentsError::WebhookOutOfOrder)
+        .with_cause(anyhow::anyhow!("webhook event before its {what}"))
 }

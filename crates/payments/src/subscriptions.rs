@@ -2,11 +2,13 @@
 //! `ended` is final, and an event older than the newest one applied changes nothing (where order
 //! matters the provider's current state is fetched instead of trusting the event's copy).
 
+use crate::errors::PaymentsError;
+use crate::ids::{SubscriptionId, TierId};
 use chrono::{DateTime, Utc};
 use df_common::Error;
+use df_common::ids::{CreatorId, UserId};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::{
     provider::RemoteSubscription,
@@ -31,15 +33,15 @@ pub fn status_from_provider(status: &str) -> &'static str {
 #[derive(Clone, Debug, diesel::Queryable)]
 pub struct SubscriptionRow {
     /// Our id.
-    pub id: Uuid,
+    pub id: SubscriptionId,
     /// `sub_...`.
     pub provider_subscription_id: String,
     /// Subscriber.
-    pub fan_id: Uuid,
+    pub fan_id: UserId,
     /// Creator.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// Tier.
-    pub tier_id: Uuid,
+    pub tier_id: TierId,
     /// Our status.
     pub status: String,
     /// Cancellation requested.
@@ -96,11 +98,11 @@ pub async fn find_for_update(
 #[derive(Clone, Copy, Debug)]
 pub struct Attribution {
     /// Subscriber.
-    pub fan_id: Uuid,
+    pub fan_id: UserId,
     /// Creator.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// Tier.
-    pub tier_id: Uuid,
+    pub tier_id: TierId,
 }
 
 /// The row for `provider_id`, created from `attribution` when it does not exist yet (events
@@ -116,21 +118,18 @@ pub async fn ensure(
         return Ok(row);
     }
     // The tier must be ours and belong to the creator named in the metadata.
-    let tier_creator: Option<Uuid> = tiers::table
+    let tier_creator: Option<CreatorId> = tiers::table
         .find(attribution.tier_id)
         .select(tiers::creator_id)
         .first(conn)
         .await
         .optional()?;
     if tier_creator != Some(attribution.creator_id) {
-        return Err(Error::invalid_input(
-            "payments.webhook_unknown_tier",
-            "The event names a tier that does not exist.",
-        ));
+        return Err(Error::from(PaymentsError::WebhookUnknownTier));
     }
     diesel::insert_into(subscriptions::table)
         .values((
-            subscriptions::id.eq(Uuid::now_v7()),
+            subscriptions::id.eq(SubscriptionId::new()),
             subscriptions::provider_subscription_id.eq(provider_id),
             subscriptions::fan_id.eq(attribution.fan_id),
             subscriptions::creator_id.eq(attribution.creator_id),
@@ -241,7 +240,10 @@ pub async fn ended(
 }
 
 /// The fan asked to cancel: recorded at once, confirmed later by the provider's event.
-pub async fn mark_cancel_requested(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), Error> {
+pub async fn mark_cancel_requested(
+    conn: &mut AsyncPgConnection,
+    id: SubscriptionId,
+) -> Result<(), Error> {
     diesel::update(subscriptions::table.find(id))
         .set((
             subscriptions::cancel_at_period_end.eq(true),
@@ -255,7 +257,7 @@ pub async fn mark_cancel_requested(conn: &mut AsyncPgConnection, id: Uuid) -> Re
 /// A fan's subscriptions, newest first.
 pub async fn of_fan(
     conn: &mut AsyncPgConnection,
-    fan_id: Uuid,
+    fan_id: UserId,
 ) -> Result<Vec<SubscriptionRow>, Error> {
     Ok(subscriptions::table
         .filter(subscriptions::fan_id.eq(fan_id))
@@ -269,7 +271,7 @@ pub async fn of_fan(
 /// One subscription by our id.
 pub async fn by_id(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: SubscriptionId,
 ) -> Result<Option<SubscriptionRow>, Error> {
     Ok(subscriptions::table
         .find(id)

@@ -7,6 +7,7 @@ pub mod policy;
 
 use chrono::{DateTime, Utc};
 use df_common::Error;
+use df_common::ids::CreatorId;
 use diesel::{ExpressionMethods, QueryDsl, sql_types};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -155,7 +156,7 @@ pub struct Transaction {
     /// What it records.
     pub kind: TransactionKind,
     /// The creator whose per-creator accounts it touches.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// ISO 4217, lower case.
     pub currency: String,
     /// What caused it (payment id, payout id, ...).
@@ -181,14 +182,17 @@ impl Transaction {
 /// The advisory lock key of a creator (the database's `ledger_lock_key` computes the same).
 /// The low half of a UUIDv7 is random; the high half is mostly the creation time, which would
 /// put creators created together behind one lock.
-pub fn lock_key(creator_id: Uuid) -> i64 {
-    creator_id.as_u64_pair().1.cast_signed()
+pub fn lock_key(creator_id: CreatorId) -> i64 {
+    creator_id.as_uuid().as_u64_pair().1.cast_signed()
 }
 
 /// Serializes every balance-changing step of one creator within the current database
 /// transaction, so two concurrent debits can never both spend the same balance. Steps that
 /// read balances before booking take it first; [`book`] takes it too (it is re-entrant).
-pub async fn lock_creator(conn: &mut AsyncPgConnection, creator_id: Uuid) -> Result<(), Error> {
+pub async fn lock_creator(
+    conn: &mut AsyncPgConnection,
+    creator_id: CreatorId,
+) -> Result<(), Error> {
     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
         .bind::<diesel::sql_types::BigInt, _>(lock_key(creator_id))
         .execute(conn)
@@ -200,7 +204,7 @@ pub async fn lock_creator(conn: &mut AsyncPgConnection, creator_id: Uuid) -> Res
 /// Balances of one creator's accounts in one currency.
 pub async fn creator_balances(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     currency: &str,
 ) -> Result<policy::CreatorBalances, Error> {
     let rows: Vec<(String, i64)> = creator_balances::table

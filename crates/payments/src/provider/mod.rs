@@ -42,7 +42,7 @@ pub enum CheckoutMode {
 #[derive(Clone, Debug)]
 pub struct CheckoutRequest {
     /// Our checkout id; also the idempotency key, so a retried request creates one session.
-    pub checkout_id: uuid::Uuid,
+    pub checkout_id: crate::ids::CheckoutId,
     /// What is sold.
     pub mode: CheckoutMode,
     /// ISO 4217, lower case.
@@ -73,7 +73,7 @@ pub struct CheckoutSession {
 #[derive(Clone, Debug)]
 pub struct PayoutRequest {
     /// Our payout id; the idempotency key.
-    pub payout_id: uuid::Uuid,
+    pub payout_id: crate::ids::PayoutId,
     /// The creator's connected account.
     pub account: String,
     /// Minor units.
@@ -132,7 +132,7 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// Creates a connected (Express) account for a creator and returns its id.
     async fn create_connected_account(
         &self,
-        creator_id: uuid::Uuid,
+        creator_id: df_common::ids::CreatorId,
         country: &str,
     ) -> Result<String, Error>;
 

@@ -6,6 +6,7 @@
 //! Tests and `scripts/dev` drive it further through its control methods: move time (renewals,
 //! period ends), fail renewals or payouts, refund and dispute payments.
 
+use crate::errors::PaymentsError;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, MutexGuard},
@@ -21,7 +22,7 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use df_common::{Error, ErrorKind, secret::Secret};
+use df_common::{Error, secret::Secret};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -62,7 +63,7 @@ struct SimCharge {
 
 #[derive(Default)]
 struct SimState {
-    accounts: HashMap<String, uuid::Uuid>,
+    accounts: HashMap<String, df_common::ids::CreatorId>,
     sessions: HashMap<String, (CheckoutRequest, bool)>,
     subscriptions: HashMap<String, SimSubscription>,
     /// Charges by payment intent id (one charge each).
@@ -516,22 +517,18 @@ impl Deliveries {
 }
 
 fn sim_unavailable(what: &str) -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        "payments.provider_unavailable",
-        "The payment provider is not available; try again later.",
-    )
-    .with_cause(anyhow::anyhow!("simulated {what} failure"))
+    Error::from(PaymentsError::ProviderUnavailable)
+        .with_cause(anyhow::anyhow!("simulated {what} failure"))
 }
 
 #[async_trait]
 impl PaymentProvider for SimulatedProvider {
     async fn create_connected_account(
         &self,
-        creator_id: uuid::Uuid,
+        creator_id: df_common::ids::CreatorId,
         _country: &str,
     ) -> Result<String, Error> {
-        let id = format!("acct_sim_{}", creator_id.simple());
+        let id = format!("acct_sim_{}", creator_id.as_uuid().simple());
         self.state().accounts.insert(id.clone(), creator_id);
         Ok(id)
     }
@@ -549,7 +546,7 @@ impl PaymentProvider for SimulatedProvider {
     }
 
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, Error> {
-        let id = format!("cs_sim_{}", request.checkout_id.simple());
+        let id = format!("cs_sim_{}", request.checkout_id.as_uuid().simple());
         self.state()
             .sessions
             .entry(id.clone())
@@ -617,7 +614,7 @@ impl PaymentProvider for SimulatedProvider {
                 return Err(sim_unavailable("payout"));
             }
         }
-        let id = format!("po_sim_{}", request.payout_id.simple());
+        let id = format!("po_sim_{}", request.payout_id.as_uuid().simple());
         self.emit(
             "payout.paid",
             json!({"id": id, "object": "payout", "amount": request.amount,

@@ -16,6 +16,7 @@
 //! - The secret key is sent only in the `Authorization` header and scrubbed from any text that
 //!   reaches an error or a log line.
 
+use crate::errors::PaymentsError;
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,
@@ -305,18 +306,8 @@ impl StripeProvider {
                 429 | 500.. => Error::unavailable(cause),
                 // Our key or its permissions: nothing a caller can fix, an operator must.
                 401 | 403 => Error::internal(cause),
-                404 => Error::new(
-                    ErrorKind::NotFound,
-                    "payments.provider_not_found",
-                    "The payment provider does not know this object.",
-                )
-                .with_cause(cause),
-                _ => Error::new(
-                    ErrorKind::Unprocessable,
-                    "payments.provider_rejected",
-                    "The payment provider refused the request.",
-                )
-                .with_cause(cause),
+                404 => Error::from(PaymentsError::ProviderNotFound).with_cause(cause),
+                _ => Error::from(PaymentsError::ProviderRejected).with_cause(cause),
             },
             StripeError::ClientError(_) | StripeError::Timeout => Error::unavailable(cause),
             // An answer we cannot read is a mismatch between Stripe and the bindings, not a
@@ -385,7 +376,7 @@ impl StripeProvider {
     /// idempotency key comes from the checkout id, so a retried checkout reuses it.
     async fn first_period_coupon(
         &self,
-        checkout_id: uuid::Uuid,
+        checkout_id: crate::ids::CheckoutId,
         percent_off: u32,
     ) -> Result<String, Error> {
         let request = CreateCoupon::new()
@@ -417,7 +408,7 @@ impl StripeProvider {
 impl PaymentProvider for StripeProvider {
     async fn create_connected_account(
         &self,
-        creator_id: uuid::Uuid,
+        creator_id: df_common::ids::CreatorId,
         country: &str,
     ) -> Result<String, Error> {
         let mut capabilities = CreateAccountCapabilities::new();
@@ -549,10 +540,7 @@ impl PaymentProvider for StripeProvider {
                         session = session.discounts(vec![discount]);
                     }
                     Some(_) => {
-                        return Err(Error::invalid_input(
-                            "payments.promo_invalid",
-                            "A promotion takes between 1 and 100 percent off.",
-                        ));
+                        return Err(Error::from(PaymentsError::PromoInvalid));
                     }
                 }
             }
@@ -791,12 +779,7 @@ impl PaymentProvider for StripeProvider {
 /// The event carried no reference that leads to the fee; redelivery will not help either, so
 /// this is an error the operator sees.
 fn fee_unknown() -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        "payments.fee_unknown",
-        "The payment's processor fee is not known yet; deliver the event again later.",
-    )
-    .with_cause(anyhow::anyhow!(
+    Error::from(PaymentsError::FeeUnknown).with_cause(anyhow::anyhow!(
         "no balance transaction reachable from the event"
     ))
 }

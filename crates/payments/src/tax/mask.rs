@@ -4,6 +4,7 @@
 //! furnished to recipients; everything else is replaced by `*`. Full numbers exist only inside
 //! the encrypted columns (see [`super::crypto`]).
 
+use crate::errors::PaymentsError;
 use df_common::Error;
 
 /// Longest TIN input looked at (`123-45-6789` plus surrounding blanks); anything longer is
@@ -40,10 +41,7 @@ impl TinKind {
 }
 
 fn invalid_tin() -> Error {
-    Error::invalid_input(
-        "payments.invalid_tin",
-        "The taxpayer identification number is not valid. Enter 9 digits, as 123-45-6789 (SSN or ITIN) or 12-3456789 (EIN).",
-    )
+    Error::from(PaymentsError::InvalidTin)
 }
 
 /// The nine digits of a TIN and the kind its dashes show (`None` for bare digits).
@@ -180,12 +178,7 @@ pub fn mask_account(account: &str) -> String {
 /// 80) and the checksum `3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10)`. Returns the
 /// digits without surrounding blanks.
 pub fn normalize_routing_number(input: &str) -> Result<String, Error> {
-    let invalid = || {
-        Error::invalid_input(
-            "payments.invalid_routing_number",
-            "The routing number is not valid. US routing numbers have 9 digits.",
-        )
-    };
+    let invalid = || Error::from(PaymentsError::InvalidRoutingNumber);
     let text = input.trim();
     if text.len() != 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
@@ -207,10 +200,7 @@ pub fn normalize_routing_number(input: &str) -> Result<String, Error> {
 pub fn normalize_account_number(input: &str) -> Result<String, Error> {
     let text = input.trim();
     if !(4..=17).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::invalid_input(
-            "payments.invalid_account_number",
-            "The account number is not valid. US account numbers have 4 to 17 digits.",
-        ));
+        return Err(Error::from(PaymentsError::InvalidAccountNumber));
     }
     Ok(text.to_owned())
 }
@@ -307,7 +297,7 @@ mod tests {
             "12-0000000",
         ] {
             let error = normalize_tin(bad).unwrap_err();
-            assert_eq!(error.code(), "payments.invalid_tin", "{bad}");
+            assert_eq!(error.code(), PaymentsError::InvalidTin.code(), "{bad}");
             assert!(error.message().contains("123-45-6789"));
         }
         assert!(normalize_tin(&"1".repeat(10_000)).is_err());
@@ -378,7 +368,7 @@ mod tests {
         ] {
             assert_eq!(
                 normalize_routing_number(bad).unwrap_err().code(),
-                "payments.invalid_routing_number",
+                PaymentsError::InvalidRoutingNumber.code(),
                 "{bad}"
             );
         }
@@ -406,7 +396,7 @@ mod tests {
         for bad in ["123", &"9".repeat(18), "1234-5678", "12 34", "", "abcd"] {
             assert_eq!(
                 normalize_account_number(bad).unwrap_err().code(),
-                "payments.invalid_account_number",
+                PaymentsError::InvalidAccountNumber.code(),
                 "{bad}"
             );
         }

@@ -8,12 +8,13 @@
 //!
 //! [`put_profile`] replaces the whole profile: leaving the bank details out removes stored ones.
 
+use crate::errors::PaymentsError;
 use chrono::{DateTime, Utc};
+use df_common::ids::CreatorId;
 use df_common::{Error, Secret};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, upsert::excluded};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use df_common::keyring::{Keyring, Plaintext, field_aad};
@@ -102,7 +103,7 @@ pub struct TaxProfileInput {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaxProfileView {
     /// Whose profile.
-    pub creator_id: Uuid,
+    pub creator_id: CreatorId,
     /// Legal name.
     pub legal_name: String,
     /// Mailing address.
@@ -125,19 +126,13 @@ struct Checked {
 }
 
 fn invalid_legal_name() -> Error {
-    Error::invalid_input(
-        "payments.invalid_legal_name",
-        format!(
-            "The legal name is not valid. Enter 1 to {MAX_LEGAL_NAME_CHARS} characters on one line."
-        ),
-    )
+    PaymentsError::InvalidLegalName.with_message(format!(
+        "The legal name is not valid. Enter 1 to {MAX_LEGAL_NAME_CHARS} characters on one line."
+    ))
 }
 
 fn invalid_address(detail: &str) -> Error {
-    Error::invalid_input(
-        "payments.invalid_address",
-        format!("The address is not valid: {detail}"),
-    )
+    PaymentsError::InvalidAddress.with_message(format!("The address is not valid: {detail}"))
 }
 
 /// Trims `value` and checks it is one line of at most `max` characters (and not empty when
@@ -222,10 +217,7 @@ fn check(input: &TaxProfileInput) -> Result<Checked, Error> {
             Some((Zeroizing::new(format!("{routing}:{}", *account)), masked))
         }
         _ => {
-            return Err(Error::invalid_input(
-                "payments.incomplete_bank_account",
-                "Enter both the routing number and the account number, or neither.",
-            ));
+            return Err(Error::from(PaymentsError::IncompleteBankAccount));
         }
     };
     Ok(Checked {
@@ -238,7 +230,7 @@ fn check(input: &TaxProfileInput) -> Result<Checked, Error> {
 }
 
 type Row = (
-    Uuid,
+    CreatorId,
     String,
     serde_json::Value,
     String,
@@ -290,7 +282,7 @@ fn view(row: Row) -> Result<TaxProfileView, Error> {
 pub async fn put_profile(
     conn: &mut AsyncPgConnection,
     keyring: &Keyring,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     input: &TaxProfileInput,
 ) -> Result<TaxProfileView, Error> {
     let checked = check(input)?;
@@ -342,7 +334,7 @@ pub async fn put_profile(
 /// `creator_id`'s profile with masked numbers only, if one is stored. Never decrypts.
 pub async fn get_profile(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
 ) -> Result<Option<TaxProfileView>, Error> {
     let row: Option<Row> = tax_profiles::table
         .find(creator_id)
@@ -374,7 +366,7 @@ pub(crate) async fn all_profiles(
 pub async fn decrypt_tin(
     conn: &mut AsyncPgConnection,
     keyring: &Keyring,
-    creator_id: Uuid,
+    creator_id: CreatorId,
 ) -> Result<Option<Plaintext>, Error> {
     let sealed: Option<(String, Vec<u8>)> = tax_profiles::table
         .find(creator_id)
@@ -469,77 +461,77 @@ mod tests {
         type Change = Box<dyn Fn(&mut TaxProfileInput)>;
         let cases: Vec<(&str, Change)> = vec![
             (
-                "payments.invalid_legal_name",
+                PaymentsError::InvalidLegalName.code(),
                 Box::new(|i| i.legal_name = "  ".into()),
             ),
             (
-                "payments.invalid_legal_name",
+                PaymentsError::InvalidLegalName.code(),
                 Box::new(|i| i.legal_name = "N".repeat(MAX_LEGAL_NAME_CHARS + 1)),
             ),
             (
-                "payments.invalid_legal_name",
+                PaymentsError::InvalidLegalName.code(),
                 Box::new(|i| i.legal_name = "Ada\nLovelace".into()),
             ),
             (
-                "payments.invalid_address",
+                PaymentsError::InvalidAddress.code(),
                 Box::new(|i| i.address.line1 = String::new()),
             ),
             (
-                "payments.invalid_address",
+                PaymentsError::InvalidAddress.code(),
                 Box::new(|i| i.address.line2 = "x".repeat(MAX_ADDRESS_LINE_CHARS + 1)),
             ),
             (
-                "payments.invalid_address",
+                PaymentsError::InvalidAddress.code(),
                 Box::new(|i| i.address.city = " ".into()),
             ),
             (
-                "payments.invalid_address",
+                PaymentsError::InvalidAddress.code(),
                 Box::new(|i| i.address.state = "K\u{7}Y".into()),
             ),
             (
-                "payments.invalid_address",
+                PaymentsError::InvalidAddress.code(),
                 Box::new(|i| i.address.postal_code = String::new()),
             ),
             (
-                "payments.invalid_address",
+                PaymentsError::InvalidAddress.code(),
                 Box::new(|i| i.address.postal_code = "40741;".into()),
             ),
             (
-                "payments.invalid_address",
+                PaymentsError::InvalidAddress.code(),
                 Box::new(|i| i.address.country = "USA".into()),
             ),
             (
-                "payments.invalid_address",
+                PaymentsError::InvalidAddress.code(),
                 Box::new(|i| i.address.country = "U1".into()),
             ),
             (
-                "payments.invalid_tin",
+                PaymentsError::InvalidTin.code(),
                 Box::new(|i| i.tin = Secret::from("123-45-678")),
             ),
             (
-                "payments.invalid_tin",
+                PaymentsError::InvalidTin.code(),
                 Box::new(|i| {
                     i.tin = Secret::from("123-45-6789");
                     i.tin_kind = Some(TinKind::Ein);
                 }),
             ),
             (
-                "payments.incomplete_bank_account",
+                PaymentsError::IncompleteBankAccount.code(),
                 Box::new(|i| i.bank_routing_number = Some("021000021".into())),
             ),
             (
-                "payments.incomplete_bank_account",
+                PaymentsError::IncompleteBankAccount.code(),
                 Box::new(|i| i.bank_account_number = Some(Secret::from("000123456789"))),
             ),
             (
-                "payments.invalid_routing_number",
+                PaymentsError::InvalidRoutingNumber.code(),
                 Box::new(|i| {
                     i.bank_routing_number = Some("021000012".into());
                     i.bank_account_number = Some(Secret::from("000123456789"));
                 }),
             ),
             (
-                "payments.invalid_account_number",
+                PaymentsError::InvalidAccountNumber.code(),
                 Box::new(|i| {
                     i.bank_routing_number = Some("021000021".into());
                     i.bank_account_number = Some(Secret::from("12-34"));

@@ -14,6 +14,8 @@
 //! [`reconcile`] checks the ledger figure against one computed independently from the
 //! `payments` and `disputes` rows.
 
+use crate::errors::PaymentsError;
+use df_common::ids::CreatorId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -23,7 +25,6 @@ use diesel::{
     sql_types::{Array, BigInt, Text, Timestamptz},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use super::{
     forms::Form1099Summary,
@@ -77,10 +78,9 @@ pub fn year_bounds(tax_year: i32) -> Result<(DateTime<Utc>, DateTime<Utc>), Erro
         .then(|| Some((new_year(tax_year)?, new_year(tax_year + 1)?)))
         .flatten();
     bounds.ok_or_else(|| {
-        Error::invalid_input(
-            "payments.invalid_tax_year",
-            format!("The tax year must be between {MIN_TAX_YEAR} and {MAX_TAX_YEAR}."),
-        )
+        PaymentsError::InvalidTaxYear.with_message(format!(
+            "The tax year must be between {MIN_TAX_YEAR} and {MAX_TAX_YEAR}."
+        ))
     })
 }
 
@@ -98,7 +98,7 @@ struct Earned {
 #[derive(QueryableByName)]
 struct EarnedBy {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
-    creator_id: Uuid,
+    creator_id: CreatorId,
     #[diesel(embed)]
     earned: Earned,
 }
@@ -131,7 +131,7 @@ macro_rules! bind_earnings {
 /// `creator_id`'s earnings booked in `[start, end)`.
 async fn earned(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Earned, Error> {
@@ -172,7 +172,7 @@ fn form(
 /// Never decrypts anything. `payments.invalid_tax_year` for a year out of range.
 pub async fn summary_for(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     tax_year: i32,
     threshold_minor: i64,
     payer: &Payer,
@@ -197,13 +197,13 @@ pub async fn all_summaries(
     tax_year: i32,
     threshold_minor: i64,
     payer: &Payer,
-) -> Result<Vec<(Uuid, Form1099Summary)>, Error> {
+) -> Result<Vec<(CreatorId, Form1099Summary)>, Error> {
     let (start, end) = year_bounds(tax_year)?;
     let query = diesel::sql_query(format!(
         "SELECT e.owner_id AS creator_id, {EARNINGS_FROM} GROUP BY e.owner_id"
     ));
     let rows: Vec<EarnedBy> = bind_earnings!(query, start, end).load(conn).await?;
-    let mut creators: BTreeMap<Uuid, (Option<TaxProfileView>, Earned)> = rows
+    let mut creators: BTreeMap<CreatorId, (Option<TaxProfileView>, Earned)> = rows
         .into_iter()
         .map(|row| (row.creator_id, (None, row.earned)))
         .collect();
@@ -276,7 +276,7 @@ fn overflow() -> Error {
 /// A mismatch is therefore a prompt to read the creator's statement, not proof of a bad entry.
 pub async fn reconciliation(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     tax_year: i32,
 ) -> Result<Reconciliation, Error> {
     let (start, end) = year_bounds(tax_year)?;
@@ -341,7 +341,7 @@ pub async fn reconciliation(
 /// the creator's id and the year (not the amounts).
 pub async fn reconcile(
     conn: &mut AsyncPgConnection,
-    creator_id: Uuid,
+    creator_id: CreatorId,
     tax_year: i32,
 ) -> Result<bool, Error> {
     let matches = reconciliation(conn, creator_id, tax_year).await?.matches();
@@ -371,7 +371,7 @@ mod tests {
         for bad in [1999, 9999, i32::MIN, i32::MAX, 0] {
             assert_eq!(
                 year_bounds(bad).unwrap_err().code(),
-                "payments.invalid_tax_year"
+                PaymentsError::InvalidTaxYear.code()
             );
         }
     }
@@ -408,7 +408,7 @@ mod tests {
     #[test]
     fn a_form_takes_the_profile_masked_and_is_in_dollars() {
         let profile = TaxProfileView {
-            creator_id: Uuid::now_v7(),
+            creator_id: CreatorId::new(),
             legal_name: "Ada Lovelace".into(),
             address: TaxAddress {
                 line1: "12 Analytical Way".into(),

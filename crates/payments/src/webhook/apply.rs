@@ -10,16 +10,20 @@
 //! provider account), retrying cannot help: the event is acknowledged and ignored, and counted
 //! in `df_payments_webhook_foreign_events_total`.
 
+use crate::errors::PaymentsError;
+use crate::ids::{CheckoutId, PayoutId};
 use chrono::{DateTime, Utc};
-use df_common::Error;
+use df_common::{
+    Error,
+    ids::{CreatorId, UserId},
+};
 use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use super::kind::{DisputeStage, EventKind};
 use super::{
     batch::PaymentBatcher,
-    event::{self, Event, Obj, metadata_uuid},
+    event::{self, Event, Obj, metadata_id},
     seen::SeenEvents,
     signature,
 };
@@ -128,7 +132,7 @@ async fn ingest(
     let mut conn = service.db.conn().await?;
     let (event_ref, remote_ref) = (&event, &remote);
     let (outcome, fans) = conn
-        .transaction::<(Outcome, Vec<Uuid>), Error, _>(async move |conn| {
+        .transaction::<(Outcome, Vec<UserId>), Error, _>(async move |conn| {
             let (event, remote) = (event_ref, remote_ref);
             {
                 let recorded = diesel::insert_into(webhook_events::table)
@@ -163,9 +167,10 @@ struct Remote {
 
 /// The references payments puts on every object it creates at the provider.
 fn carries_our_references(obj: Obj<'_>) -> bool {
-    metadata_uuid(obj, "df_checkout_id").is_some()
-        || metadata_uuid(obj, "df_payout_id").is_some()
-        || (metadata_uuid(obj, "fan_id").is_some() && metadata_uuid(obj, "creator_id").is_some())
+    metadata_id::<CheckoutId>(obj, "df_checkout_id").is_some()
+        || metadata_id::<PayoutId>(obj, "df_payout_id").is_some()
+        || (metadata_id::<UserId>(obj, "fan_id").is_some()
+            && metadata_id::<CreatorId>(obj, "creator_id").is_some())
 }
 
 /// Marks an event about an object this platform never created.
@@ -174,11 +179,7 @@ fn carries_our_references(obj: Obj<'_>) -> bool {
 struct ForeignObject(&'static str);
 
 fn foreign(what: &'static str) -> Error {
-    Error::invalid_input(
-        "payments.webhook_foreign_object",
-        "The event is about an object payments did not create.",
-    )
-    .with_cause(ForeignObject(what))
+    Error::from(PaymentsError::WebhookForeignObject).with_cause(ForeignObject(what))
 }
 
 fn is_foreign(error: &Error) -> bool {
@@ -330,7 +331,7 @@ async fn apply(
     conn: &mut AsyncPgConnection,
     event: &Event,
     remote: &Remote,
-) -> Result<(Outcome, Vec<Uuid>), Error> {
+) -> Result<(Outcome, Vec<UserId>), Error> {
     match apply_known(service, conn, event, remote).await {
         // Nothing was changed before the object turned out not to be ours; the event stays
         // recorded, so redeliveries are duplicates.
@@ -352,7 +353,7 @@ async fn apply_known(
     conn: &mut AsyncPgConnection,
     event: &Event,
     remote: &Remote,
-) -> Result<(Outcome, Vec<Uuid>), Error> {
+) -> Result<(Outcome, Vec<UserId>), Error> {
     let obj = event.object();
     let at = event.created_at();
     let fans = match event.kind() {
@@ -361,7 +362,7 @@ async fn apply_known(
         // reaches this point is a subscription invoice's, booked by its invoice event.
         EventKind::PaymentSucceeded => Vec::new(),
         EventKind::PaymentFailed => {
-            if let Some(checkout) = metadata_uuid(obj, "df_checkout_id") {
+            if let Some(checkout) = metadata_id::<CheckoutId>(obj, "df_checkout_id") {
                 tracing::info!(%checkout, "one-off payment failed");
             }
             Vec::new()
@@ -381,7 +382,7 @@ async fn apply_known(
             let known = payouts::on_provider_result(
                 conn,
                 id,
-                metadata_uuid(obj, "df_payout_id"),
+                metadata_id(obj, "df_payout_id"),
                 paid,
                 obj.str("failure_code"),
                 at,
@@ -399,17 +400,14 @@ async fn apply_known(
 
 fn attribution(obj: Obj<'_>) -> Option<Attribution> {
     Some(Attribution {
-        fan_id: metadata_uuid(obj, "fan_id")?,
-        creator_id: metadata_uuid(obj, "creator_id")?,
-        tier_id: metadata_uuid(obj, "tier_id")?,
+        fan_id: metadata_id(obj, "fan_id")?,
+        creator_id: metadata_id(obj, "creator_id")?,
+        tier_id: metadata_id(obj, "tier_id")?,
     })
 }
 
 fn unattributed() -> Error {
-    Error::invalid_input(
-        "payments.webhook_unattributed",
-        "The event does not carry the references payments put on its objects.",
-    )
+    Error::from(PaymentsError::WebhookUnattributed)
 }
 
 async fn checkout_completed(
@@ -417,8 +415,8 @@ async fn checkout_completed(
     obj: Obj<'_>,
     remote: &Remote,
     at: DateTime<Utc>,
-) -> Result<Vec<Uuid>, Error> {
-    if let Some(checkout) = metadata_uuid(obj, "df_checkout_id") {
+) -> Result<Vec<UserId>, Error> {
+    if let Some(checkout) = metadata_id::<CheckoutId>(obj, "df_checkout_id") {
         diesel::update(checkouts::table.find(checkout))
             .set(checkouts::status.eq("completed"))
             .execute(conn)
@@ -470,8 +468,8 @@ fn one_off_payment(
     let kind = obj.metadata("kind").and_then(Kind::parse);
     let (Some(kind @ (Kind::Tip | Kind::Ppv)), Some(fan_id), Some(creator_id)) = (
         kind,
-        metadata_uuid(obj, "fan_id"),
-        metadata_uuid(obj, "creator_id"),
+        metadata_id(obj, "fan_id"),
+        metadata_id(obj, "creator_id"),
     ) else {
         return Ok(None);
     };
@@ -483,7 +481,7 @@ fn one_off_payment(
     if gross <= 0 {
         return Err(unattributed());
     }
-    let ppv_item_id = metadata_uuid(obj, "ppv_item_id");
+    let ppv_item_id = metadata_id(obj, "ppv_item_id");
     if kind == Kind::Ppv && ppv_item_id.is_none() {
         return Err(unattributed());
     }
@@ -495,7 +493,7 @@ fn one_off_payment(
         creator_id,
         subscription_id: None,
         ppv_item_id,
-        checkout_id: metadata_uuid(obj, "df_checkout_id"),
+        checkout_id: metadata_id(obj, "df_checkout_id"),
         split: split_for(obj, gross, service.policy.platform_fee_bps),
         processor_fee: remote.processor_fee.unwrap_or(0).clamp(0, gross),
         currency: obj.str("currency").unwrap_or("usd").to_owned(),
@@ -511,7 +509,7 @@ async fn invoice_paid(
     obj: Obj<'_>,
     remote: &Remote,
     at: DateTime<Utc>,
-) -> Result<Vec<Uuid>, Error> {
+) -> Result<Vec<UserId>, Error> {
     let Some(sub) = event::invoice_subscription(obj) else {
         return Ok(Vec::new());
     };
@@ -550,7 +548,7 @@ async fn invoice_failed(
     conn: &mut AsyncPgConnection,
     obj: Obj<'_>,
     at: DateTime<Utc>,
-) -> Result<Vec<Uuid>, Error> {
+) -> Result<Vec<UserId>, Error> {
     let Some(sub) = event::invoice_subscription(obj) else {
         return Ok(Vec::new());
     };
@@ -571,7 +569,7 @@ async fn subscription_changed(
     obj: Obj<'_>,
     remote: &Remote,
     at: DateTime<Utc>,
-) -> Result<Vec<Uuid>, Error> {
+) -> Result<Vec<UserId>, Error> {
     let id = obj.str("id").unwrap_or_default();
     let state = match &remote.subscription {
         Some(state) => state.clone(),
@@ -614,7 +612,7 @@ async fn subscription_deleted(
     conn: &mut AsyncPgConnection,
     obj: Obj<'_>,
     at: DateTime<Utc>,
-) -> Result<Vec<Uuid>, Error> {
+) -> Result<Vec<UserId>, Error> {
     let id = obj.str("id").unwrap_or_default();
     let Some(row) = subscriptions::find_for_update(conn, id).await? else {
         return Err(match attribution(obj) {
@@ -633,7 +631,7 @@ async fn refunded(
     obj: Obj<'_>,
     remote: &Remote,
     at: DateTime<Utc>,
-) -> Result<Vec<Uuid>, Error> {
+) -> Result<Vec<UserId>, Error> {
     let charge = obj.str("id").unwrap_or_default();
     let pi = obj.id_of("payment_intent").unwrap_or_default();
     let invoice = obj.id_of("invoice").unwrap_or_default();
@@ -644,8 +642,8 @@ async fn refunded(
         let kind = obj.metadata("kind").and_then(Kind::parse);
         let (Some(kind @ (Kind::Tip | Kind::Ppv)), Some(fan_id), Some(creator_id)) = (
             kind,
-            metadata_uuid(obj, "fan_id"),
-            metadata_uuid(obj, "creator_id"),
+            metadata_id(obj, "fan_id"),
+            metadata_id(obj, "creator_id"),
         ) else {
             return Err(if remote.payment_intent_ours == Some(false) {
                 foreign("charge")
@@ -664,8 +662,8 @@ async fn refunded(
             fan_id,
             creator_id,
             subscription_id: None,
-            ppv_item_id: metadata_uuid(obj, "ppv_item_id"),
-            checkout_id: metadata_uuid(obj, "df_checkout_id"),
+            ppv_item_id: metadata_id(obj, "ppv_item_id"),
+            checkout_id: metadata_id(obj, "df_checkout_id"),
             split: split_for(obj, gross, service.policy.platform_fee_bps),
             processor_fee: remote.processor_fee.unwrap_or(0).clamp(0, gross),
             currency: obj.str("currency").unwrap_or("usd").to_owned(),
@@ -690,7 +688,7 @@ async fn dispute(
     obj: Obj<'_>,
     remote: &Remote,
     at: DateTime<Utc>,
-) -> Result<Vec<Uuid>, Error> {
+) -> Result<Vec<UserId>, Error> {
     let charge = obj.id_of("charge");
     let pi = obj.id_of("payment_intent").unwrap_or_default();
     let Some(payment) = charges::find_for_update(conn, charge, &[pi]).await? else {

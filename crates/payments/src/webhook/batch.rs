@@ -10,15 +10,15 @@
 //! batch fails as a whole, each of its events is applied again on its own, so one bad event
 //! never takes others down with it, and each delivery gets its own answer.
 
+use crate::errors::PaymentsError;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use df_common::Error;
+use df_common::{Error, ids::UserId};
 use df_runtime::{bus::RelayHandle, db::Db};
 use diesel::sql_types;
 use diesel_async::RunQueryDsl;
 use tokio::sync::{Mutex, mpsc, oneshot};
-use uuid::Uuid;
 
 use super::apply::Outcome;
 use crate::{
@@ -87,11 +87,7 @@ impl PaymentBatcher {
 
 /// The answer while the service shuts down.
 pub(crate) fn stopped() -> Error {
-    Error::new(
-        df_common::ErrorKind::Unavailable,
-        "payments.shutting_down",
-        "The service is restarting; deliver the event again.",
-    )
+    Error::from(PaymentsError::ShuttingDown)
 }
 
 async fn write_batches(
@@ -129,7 +125,7 @@ async fn write_batches(
             .collect();
         if !applied.is_empty() {
             // Of these, only a PPV purchase changes what its fan may see; a tip does not.
-            let fans: Vec<Uuid> = applied
+            let fans: Vec<UserId> = applied
                 .iter()
                 .filter(|payment| payment.kind == charges::Kind::Ppv)
                 .map(|payment| payment.fan_id)

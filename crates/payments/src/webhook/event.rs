@@ -2,6 +2,7 @@
 //! ids become expanded objects), so payments reads the few fields it needs through tolerant
 //! accessors instead of binding to one version's full schema.
 
+use crate::errors::PaymentsError;
 use chrono::{DateTime, Utc};
 use df_common::Error;
 use serde::Deserialize;
@@ -34,18 +35,10 @@ pub struct EventData {
 impl Event {
     /// Parses a verified payload.
     pub fn parse(payload: &[u8]) -> Result<Self, Error> {
-        let event: Event = serde_json::from_slice(payload).map_err(|e| {
-            Error::invalid_input(
-                "payments.webhook_malformed",
-                "The webhook body is not a provider event.",
-            )
-            .with_cause(e)
-        })?;
+        let event: Event = serde_json::from_slice(payload)
+            .map_err(|e| Error::from(PaymentsError::WebhookMalformed).with_cause(e))?;
         if event.id.is_empty() || event.id.len() > 255 || event.event_type.len() > 100 {
-            return Err(Error::invalid_input(
-                "payments.webhook_malformed",
-                "The webhook body is not a provider event.",
-            ));
+            return Err(Error::from(PaymentsError::WebhookMalformed));
         }
         Ok(event)
     }
@@ -130,10 +123,9 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// Reads a UUID from metadata, refusing anything else.
-pub fn metadata_uuid(obj: Obj<'_>, key: &str) -> Option<uuid::Uuid> {
-    obj.metadata(key)
-        .and_then(|v| uuid::Uuid::parse_str(v).ok())
+/// Reads a typed id from metadata, refusing anything else.
+pub fn metadata_id<T: std::str::FromStr>(obj: Obj<'_>, key: &str) -> Option<T> {
+    obj.metadata(key).and_then(|v| v.parse().ok())
 }
 
 /// The subscription an invoice belongs to, in old and new API shapes.

@@ -8,6 +8,7 @@
 //! malformed), the timestamp is checked first, and the MAC over the body is computed once per
 //! configured secret, however many signatures the header offers.
 
+use crate::errors::PaymentsError;
 use df_common::{Error, secret::Secret};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -29,10 +30,7 @@ const TAG_BYTES: usize = 32;
 type HmacSha256 = Hmac<Sha256>;
 
 fn bad_signature() -> Error {
-    Error::invalid_input(
-        "payments.webhook_signature_invalid",
-        "The webhook signature is missing or does not match.",
-    )
+    Error::from(PaymentsError::WebhookSignatureInvalid)
 }
 
 /// A well-formed header: its timestamp and its candidate signatures.
@@ -83,17 +81,11 @@ pub fn verify(
     now: i64,
 ) -> Result<(), Error> {
     if payload.len() > MAX_PAYLOAD_BYTES || header.len() > MAX_HEADER_BYTES {
-        return Err(Error::invalid_input(
-            "payments.webhook_too_large",
-            "The webhook request is too large.",
-        ));
+        return Err(Error::from(PaymentsError::WebhookTooLarge));
     }
     let header = parse(header)?;
     if now.saturating_sub(header.timestamp).unsigned_abs() > tolerance_secs {
-        return Err(Error::invalid_input(
-            "payments.webhook_timestamp_outside_tolerance",
-            "The webhook was signed too long ago (or in the future).",
-        ));
+        return Err(Error::from(PaymentsError::WebhookTimestampOutsideTolerance));
     }
     let matched = secrets.iter().any(|secret| {
         let tag = mac_for(secret, header.timestamp, payload)
@@ -170,14 +162,17 @@ mod tests {
         let header = sign(body, &secret(), 1_000);
         assert!(verify(body, &header, &[secret()], 300, 1_200).is_ok());
         let stale = verify(body, &header, &[secret()], 300, 1_301).unwrap_err();
-        assert_eq!(stale.code(), "payments.webhook_timestamp_outside_tolerance");
+        assert_eq!(
+            stale.code(),
+            PaymentsError::WebhookTimestampOutsideTolerance.code()
+        );
         let other: Secret<String> = "whsec_other_secret_value".into();
         assert!(verify(body, &header, &[other.clone(), secret()], 300, 1_000).is_ok());
         assert_eq!(
             verify(body, &header, &[other], 300, 1_000)
                 .unwrap_err()
                 .code(),
-            "payments.webhook_signature_invalid"
+            PaymentsError::WebhookSignatureInvalid.code()
         );
         for broken in ["", "t=1000", "v1=00", "t=abc,v1=00", "garbage"] {
             assert!(verify(body, broken, &[secret()], 300, 1_000).is_err());
@@ -191,13 +186,16 @@ mod tests {
         let tag = good.split_once("v1=").map(|(_, t)| t).unwrap_or_default();
         // A stale header is refused for its age, whatever its signatures.
         let stale = verify(body, &format!("t=1,v1={tag}"), &[secret()], 300, 1_000).unwrap_err();
-        assert_eq!(stale.code(), "payments.webhook_timestamp_outside_tolerance");
+        assert_eq!(
+            stale.code(),
+            PaymentsError::WebhookTimestampOutsideTolerance.code()
+        );
         let empty_entries = format!("t=1{}", ",v1=".repeat(400));
         assert_eq!(
             verify(body, &empty_entries, &[secret()], 300, 1_000)
                 .unwrap_err()
                 .code(),
-            "payments.webhook_signature_invalid",
+            PaymentsError::WebhookSignatureInvalid.code(),
             "empty v1 entries make the header malformed"
         );
         for malformed in [
@@ -211,7 +209,7 @@ mod tests {
         ] {
             assert_eq!(
                 parse(&malformed).unwrap_err().code(),
-                "payments.webhook_signature_invalid",
+                PaymentsError::WebhookSignatureInvalid.code(),
                 "{malformed}"
             );
         }

@@ -3,20 +3,26 @@
 //! only what is old, and a pay-per-view dispute's evidence covers only the item bought.
 
 use chrono::{Duration, Utc};
+use df_common::ids::{CreatorId, UserId};
+use df_payments::ids::{MediaId, PostId, PpvItemId};
 use df_payments::{
     access_log::{self, Delivery, Scope},
     erasure,
 };
-use uuid::Uuid;
 
 use crate::support::Payments;
 
-fn delivery(fan: Uuid, creator: Uuid, ppv_item: Option<Uuid>, days_ago: i64) -> Delivery {
+fn delivery(
+    fan: UserId,
+    creator: CreatorId,
+    ppv_item: Option<PpvItemId>,
+    days_ago: i64,
+) -> Delivery {
     Delivery {
         fan_id: fan,
         creator_id: creator,
-        post_id: Uuid::now_v7(),
-        media_id: Uuid::now_v7(),
+        post_id: PostId::new(),
+        media_id: MediaId::new(),
         ppv_item_id: ppv_item,
         delivered_at: Utc::now() - Duration::days(days_ago),
         client_ip: Some("198.51.100.20".parse().unwrap()),
@@ -28,7 +34,7 @@ fn delivery(fan: Uuid, creator: Uuid, ppv_item: Option<Uuid>, days_ago: i64) -> 
 async fn erasure_drops_addresses_and_devices_and_keeps_when_and_what() {
     let p = Payments::start().await;
     let mut conn = p.conn().await;
-    let (fan, creator) = (Uuid::now_v7(), Uuid::now_v7());
+    let (fan, creator) = (UserId::new(), CreatorId::new());
     let seen = delivery(fan, creator, None, 1);
     access_log::record(&mut conn, &seen).await.unwrap();
     let scope = Scope {
@@ -65,7 +71,7 @@ async fn erasure_drops_addresses_and_devices_and_keeps_when_and_what() {
 async fn retention_deletes_only_deliveries_older_than_the_cutoff() {
     let p = Payments::start().await;
     let mut conn = p.conn().await;
-    let (fan, creator) = (Uuid::now_v7(), Uuid::now_v7());
+    let (fan, creator) = (UserId::new(), CreatorId::new());
     for days_ago in [200, 190, 10] {
         access_log::record(&mut conn, &delivery(fan, creator, None, days_ago))
             .await
@@ -92,7 +98,7 @@ async fn retention_deletes_only_deliveries_older_than_the_cutoff() {
 async fn pay_per_view_evidence_covers_the_item_bought_and_lists_the_most_recent() {
     let p = Payments::start().await;
     let mut conn = p.conn().await;
-    let (fan, creator, item) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (fan, creator, item) = (UserId::new(), CreatorId::new(), PpvItemId::new());
     let scope = Scope {
         fan_id: fan,
         creator_id: creator,
@@ -105,7 +111,7 @@ async fn pay_per_view_evidence_covers_the_item_bought_and_lists_the_most_recent(
         "{none}"
     );
 
-    let other_item = delivery(fan, creator, Some(Uuid::now_v7()), 1);
+    let other_item = delivery(fan, creator, Some(PpvItemId::new()), 1);
     access_log::record(&mut conn, &other_item).await.unwrap();
     let total = access_log::EVIDENCE_LINES + 5;
     for n in 0..total {

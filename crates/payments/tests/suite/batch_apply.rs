@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use df_common::ids::{CreatorId, UserId};
+use df_payments::ids::{PostId, PpvItemId};
 use df_payments::{
     ledger::integrity,
     webhook::{seen::SeenEvents, signature},
@@ -159,7 +161,7 @@ async fn many_concurrent_redelivery_checks_are_answered_each_for_its_own_event()
 #[derive(diesel::QueryableByName)]
 struct Balance {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
-    owner_id: Uuid,
+    owner_id: CreatorId,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     balance: i64,
 }
@@ -176,9 +178,9 @@ async fn a_batch_booking_counts_a_payment_once_and_moves_each_balance_by_its_sum
     use diesel_async::AsyncConnection;
 
     let p = Payments::start().await;
-    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
-    let item = Uuid::now_v7();
-    let fan = Uuid::now_v7();
+    let (alice, bob) = (CreatorId::new(), CreatorId::new());
+    let item = PpvItemId::new();
+    let fan = UserId::new();
     let mut conn = p.conn().await;
     diesel::sql_query(
         "INSERT INTO ppv_items (id, creator_id, post_id, price_minor, currency)
@@ -186,11 +188,11 @@ async fn a_batch_booking_counts_a_payment_once_and_moves_each_balance_by_its_sum
     )
     .bind::<diesel::sql_types::Uuid, _>(item)
     .bind::<diesel::sql_types::Uuid, _>(bob)
-    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+    .bind::<diesel::sql_types::Uuid, _>(PostId::new())
     .execute(&mut conn)
     .await
     .unwrap();
-    let payment = |id: &str, creator: Uuid, gross: i64, kind: Kind| NewPayment {
+    let payment = |id: &str, creator: CreatorId, gross: i64, kind: Kind| NewPayment {
         provider_payment_id: id.into(),
         provider_charge_id: None,
         kind,

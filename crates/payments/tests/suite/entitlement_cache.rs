@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use df_common::ids::{CreatorId, UserId};
+use df_payments::ids::PpvItemId;
 use df_payments::webhook::signature;
 use df_proto::payments::v1::{self as pb, IngestWebhookRequest};
 use df_testkit::{TcpProxy, redis::server_addr};
@@ -282,16 +284,22 @@ impl World {
     /// What the rules say, from the facts the world was built with.
     fn expected(&self, question: &Question) -> &'static str {
         match question.ppv_item_id {
-            Some(item) => match self.items[..3].iter().position(|i| *i == item) {
-                Some(index) if self.item_owner[index] != question.creator_id => "none",
+            Some(item) => match self.items[..3].iter().position(|i| *i == item.as_uuid()) {
+                Some(index) if self.item_owner[index] != question.creator_id.as_uuid() => "none",
                 Some(_) if question.fan_id == question.creator_id => "owner",
-                Some(_) if self.purchases.contains(&(question.fan_id, item)) => "ppv",
+                Some(_)
+                    if self
+                        .purchases
+                        .contains(&(question.fan_id.as_uuid(), item.as_uuid())) =>
+                {
+                    "ppv"
+                }
                 _ => "none",
             },
             None if question.fan_id == question.creator_id => "owner",
             None if self
                 .subscriptions
-                .contains(&(question.fan_id, question.creator_id)) =>
+                .contains(&(question.fan_id.as_uuid(), question.creator_id.as_uuid())) =>
             {
                 "subscription"
             }
@@ -378,9 +386,9 @@ fn cached_and_uncached_agree(sequence: Vec<Asked>) -> quickcheck::TestResult {
             // Long enough to revisit every question of this small world several times.
             for asked in sequence.iter().take(24) {
                 let question = Question {
-                    fan_id: world.people[asked.fan],
-                    creator_id: world.people[asked.creator],
-                    ppv_item_id: asked.item.map(|i| world.items[i]),
+                    fan_id: UserId::from_uuid(world.people[asked.fan]),
+                    creator_id: CreatorId::from_uuid(world.people[asked.creator]),
+                    ppv_item_id: asked.item.map(|i| PpvItemId::from_uuid(world.items[i])),
                 };
                 let served = world.served(&question).await;
                 let uncached = world.uncached(&question).await;

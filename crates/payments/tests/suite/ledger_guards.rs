@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use df_common::ids::CreatorId;
 use df_payments::{
     ledger::{self, Account, Posting, Transaction, TransactionKind, integrity},
     money::FeeSplit,
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use crate::support::Payments;
 
-fn tip(creator: Uuid, key: &str) -> Transaction {
+fn tip(creator: CreatorId, key: &str) -> Transaction {
     Transaction {
         kind: TransactionKind::Payment,
         creator_id: creator,
@@ -29,7 +30,7 @@ fn tip(creator: Uuid, key: &str) -> Transaction {
 async fn the_books_refuse_edits_and_imbalance_and_the_check_finds_drift() {
     let p = Payments::start().await;
     let mut conn = p.conn().await;
-    let creator = Uuid::now_v7();
+    let creator = CreatorId::new();
     let booked = conn
         .transaction::<bool, df_common::Error, _>(async move |conn| {
             ledger::book(conn, &tip(creator, "pi_1")).await
@@ -146,8 +147,11 @@ struct Key {
 async fn the_database_and_the_service_lock_a_creator_under_the_same_key() {
     let p = Payments::start().await;
     let mut conn = p.conn().await;
-    let mut creators = vec![Uuid::nil(), Uuid::max()];
-    creators.extend((0..20).map(|_| Uuid::now_v7()));
+    let mut creators = vec![
+        CreatorId::from_uuid(Uuid::nil()),
+        CreatorId::from_uuid(Uuid::max()),
+    ];
+    creators.extend((0..20).map(|_| CreatorId::new()));
     for creator in creators {
         let Key { key } = diesel::sql_query("SELECT ledger_lock_key($1) AS key")
             .bind::<diesel::sql_types::Uuid, _>(creator)

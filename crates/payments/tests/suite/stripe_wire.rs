@@ -19,13 +19,14 @@ use axum::{
     http::{HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
+use df_common::ids::CreatorId;
 use df_common::{ErrorKind, Secret};
+use df_payments::ids::{CheckoutId, PayoutId};
 use df_payments::provider::{
     CheckoutMode, CheckoutRequest, DisputeEvidence, PaymentProvider, PayoutRequest,
     stripe::{StripeConfig, StripeProvider},
 };
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 const SECRET: &str = "sk_test_51DirectFanzLocalOnly0000000000";
 /// What each connected account holds; larger payouts are refused as Stripe would.
@@ -460,7 +461,7 @@ async fn setup(max_retries: u32) -> (FakeStripe, StripeProvider) {
 }
 
 fn checkout(mode: CheckoutMode) -> CheckoutRequest {
-    let checkout_id = Uuid::now_v7();
+    let checkout_id = CheckoutId::new();
     CheckoutRequest {
         checkout_id,
         mode,
@@ -629,7 +630,7 @@ async fn subscription_checkout_carries_fee_percent_trial_and_a_first_month_coupo
 #[tokio::test]
 async fn creators_get_express_accounts_with_manual_payouts_and_onboarding_links() {
     let (fake, provider) = setup(3).await;
-    let creator_id = Uuid::now_v7();
+    let creator_id = CreatorId::new();
 
     let account = provider
         .create_connected_account(creator_id, "de")
@@ -680,7 +681,7 @@ async fn payouts_run_on_the_connected_account_and_are_retried_once_each() {
     let (fake, provider) = setup(3).await;
     fake.fail_next(&[Fault::Status(503)]);
     let request = PayoutRequest {
-        payout_id: Uuid::now_v7(),
+        payout_id: PayoutId::new(),
         account: "acct_creator1".into(),
         amount: 12_345,
         currency: "eur".into(),
@@ -708,7 +709,7 @@ async fn payouts_run_on_the_connected_account_and_are_retried_once_each() {
 async fn refusals_get_a_stable_code_and_keep_stripe_s_words_private() {
     let (fake, provider) = setup(3).await;
     let request = PayoutRequest {
-        payout_id: Uuid::now_v7(),
+        payout_id: PayoutId::new(),
         account: "acct_creator1".into(),
         amount: ACCOUNT_BALANCE + 1,
         currency: "usd".into(),

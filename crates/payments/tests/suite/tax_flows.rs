@@ -9,7 +9,9 @@ use df_common::keyring::{EncryptionConfig, Keyring};
 use std::path::Path;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
+use df_common::ids::{CreatorId, UserId};
 use df_common::{Error, ErrorKind, Secret};
+use df_payments::ids::{PaymentId, TransactionId};
 use df_payments::{
     charges::{self, Kind, NewPayment},
     disputes::{self, Reported},
@@ -25,7 +27,6 @@ use df_payments::{
 use df_runtime::db::Db;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 const TIN: &str = "123-45-6789";
 const TIN_DIGITS: &str = "123456789";
@@ -87,7 +88,7 @@ async fn a_profile_is_stored_encrypted_and_read_back_masked() {
     let (_test_db, db) = database().await;
     let mut conn = db.conn().await.unwrap();
     let keyring = keyring();
-    let creator = Uuid::now_v7();
+    let creator = CreatorId::new();
 
     let stored = profiles::put_profile(
         &mut conn,
@@ -142,20 +143,20 @@ async fn a_profile_is_stored_encrypted_and_read_back_masked() {
         .unwrap();
     assert_eq!(tin.expose().as_str(), TIN_DIGITS);
     assert!(
-        profiles::decrypt_tin(&mut conn, &keyring, Uuid::now_v7())
+        profiles::decrypt_tin(&mut conn, &keyring, CreatorId::new())
             .await
             .unwrap()
             .is_none()
     );
     assert_eq!(
-        profiles::get_profile(&mut conn, Uuid::now_v7())
+        profiles::get_profile(&mut conn, CreatorId::new())
             .await
             .unwrap(),
         None
     );
 
     // A ciphertext copied into another creator's row does not open there.
-    let other = Uuid::now_v7();
+    let other = CreatorId::new();
     profiles::put_profile(&mut conn, &keyring, other, &input("987-65-4321", None))
         .await
         .unwrap();
@@ -201,7 +202,7 @@ async fn bad_details_are_refused_with_their_code_and_store_nothing() {
     let (_test_db, db) = database().await;
     let mut conn = db.conn().await.unwrap();
     let keyring = keyring();
-    let creator = Uuid::now_v7();
+    let creator = CreatorId::new();
 
     let mut unnamed = input(TIN, None);
     unnamed.legal_name = " ".into();
@@ -270,7 +271,7 @@ fn utc(year: i32, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> 
 async fn book(
     conn: &mut AsyncPgConnection,
     kind: TransactionKind,
-    creator: Uuid,
+    creator: CreatorId,
     currency: &str,
     at: DateTime<Utc>,
     postings: impl FnOnce(&policy::CreatorBalances) -> Vec<ledger::Posting>,
@@ -284,8 +285,8 @@ async fn book(
             kind,
             creator_id: creator,
             currency: currency.to_owned(),
-            reference: Uuid::now_v7().to_string(),
-            effect_key: format!("test:{}", Uuid::now_v7()),
+            reference: PaymentId::new().to_string(),
+            effect_key: format!("test:{}", TransactionId::new()),
             occurred_at: at,
             postings: postings(&balances),
         },
@@ -304,9 +305,9 @@ async fn the_yearly_summary_is_the_net_booked_in_the_ledger_that_year() {
     let (_test_db, db) = database().await;
     let mut conn = db.conn().await.unwrap();
     let keyring = keyring();
-    let creator = Uuid::now_v7();
-    let no_profile = Uuid::now_v7();
-    let profile_only = Uuid::now_v7();
+    let creator = CreatorId::new();
+    let no_profile = CreatorId::new();
+    let profile_only = CreatorId::new();
     profiles::put_profile(&mut conn, &keyring, creator, &input(TIN, None))
         .await
         .unwrap();
@@ -476,7 +477,7 @@ async fn the_yearly_summary_is_the_net_booked_in_the_ledger_that_year() {
     let mut ids = vec![creator, no_profile, profile_only];
     ids.sort();
     assert_eq!(all.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
-    let find = |id: Uuid| &all.iter().find(|(c, _)| *c == id).unwrap().1;
+    let find = |id: CreatorId| &all.iter().find(|(c, _)| *c == id).unwrap().1;
     assert_eq!(find(creator), &summary);
     let unnamed = find(no_profile);
     assert_eq!(unnamed.nonemployee_compensation_minor, 800);
@@ -489,12 +490,12 @@ async fn the_yearly_summary_is_the_net_booked_in_the_ledger_that_year() {
     assert!(!idle.meets_threshold);
 }
 
-fn new_payment(creator: Uuid, reference: &str, gross: i64, at: DateTime<Utc>) -> NewPayment {
+fn new_payment(creator: CreatorId, reference: &str, gross: i64, at: DateTime<Utc>) -> NewPayment {
     NewPayment {
         provider_payment_id: reference.to_owned(),
         provider_charge_id: Some(format!("ch_{reference}")),
         kind: Kind::Tip,
-        fan_id: Uuid::now_v7(),
+        fan_id: UserId::new(),
         creator_id: creator,
         subscription_id: None,
         ppv_item_id: None,
@@ -530,7 +531,7 @@ fn dispute(id: &str, status: &str) -> Reported {
 async fn the_ledger_figure_reconciles_with_the_payments_and_disputes() {
     let (_test_db, db) = database().await;
     let mut conn = db.conn().await.unwrap();
-    let creator = Uuid::now_v7();
+    let creator = CreatorId::new();
     // Dispute rows are stamped with the database's clock, so the flows happen this year.
     let year = Utc::now().year();
     let day = move |n: i64| utc(year, 1, 1, 0, 0, 0) + chrono::Duration::days(n);
