@@ -22,4 +22,3 @@ pub mod catalogue;
 pub mod clock;
 pub mod grpc;
 pub mod lifecycle;
-pub mod worker;

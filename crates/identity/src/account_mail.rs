@@ -1,13 +1,20 @@
 //! Email asked for without signing in: a new verification link, a password reset link.
 //!
 //! The answer to such a request must not tell whether the address has an account, and its
-//! timing is part of the answer. So the request only records what was asked (one insert, the
-//! same for every address) and a background worker does the rest: finds the account, applies
-//! the cooldown and hourly cap, issues the token and queues the email, all in one transaction
-//! that also removes the request. Nothing of an unknown address outlives that transaction.
+//! timing is part of the answer. So the request only records what was asked (a row and its job,
+//! the same for every address) and the job ([`ComposeMail`]) does the rest: finds the account,
+//! applies the cooldown and hourly cap, issues the token and queues the email, all in one
+//! transaction that also removes the request. Nothing of an unknown address outlives that
+//! transaction.
+//!
+//! Why the request keeps a row of its own and its job carries only the row's id: the runner
+//! deletes a job after its handler's transaction has committed, so a job may run twice. Removing
+//! the request in the composing transaction makes a second run find nothing, so one request
+//! never issues two tokens (the second would void the link just sent).
 
-use chrono::Utc;
-use df_common::{Error, ids::UserId, worker::Waker};
+use chrono::{DateTime, Utc};
+use df_common::{Error, ids::UserId};
+use df_runtime::jobs::{self, Job, JobRunner};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -18,8 +25,15 @@ use crate::{
     schema::account_mail_requests,
 };
 
-/// Requests composed per round.
-const BATCH: i64 = 50;
+/// The job that composes the email of one recorded request.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ComposeMail {
+    id: uuid::Uuid,
+}
+
+impl Job for ComposeMail {
+    const KIND: &'static str = "identity.account_mail";
+}
 
 /// What was asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,67 +61,59 @@ impl Request {
     }
 }
 
-/// Records a request for `email` (already normalized and checked) and wakes the worker.
+/// Records a request for `email` (already normalized and checked), and its job, in one
+/// transaction; wake the job runner after it.
 pub async fn record(
     conn: &mut AsyncPgConnection,
-    waker: &Waker,
     request: Request,
     email: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    diesel::insert_into(account_mail_requests::table)
-        .values((
-            account_mail_requests::id.eq(uuid::Uuid::now_v7()),
-            account_mail_requests::purpose.eq(request.as_str()),
-            account_mail_requests::email.eq(email),
-        ))
-        .execute(conn)
-        .await?;
-    waker.wake();
-    Ok(())
+    let id = uuid::Uuid::now_v7();
+    let email = email.to_owned();
+    conn.transaction::<(), Error, _>(async move |conn| {
+        diesel::insert_into(account_mail_requests::table)
+            .values((
+                account_mail_requests::id.eq(id),
+                account_mail_requests::purpose.eq(request.as_str()),
+                account_mail_requests::email.eq(email),
+            ))
+            .execute(conn)
+            .await?;
+        jobs::enqueue(conn, &ComposeMail { id }, now).await?;
+        Ok(())
+    })
+    .await
 }
 
-/// Composes up to [`BATCH`] recorded requests, each in its own transaction; returns how many
-/// were handled. Requests other workers hold are skipped.
-pub async fn compose_due(accounts: &Accounts) -> Result<usize, Error> {
-    let mut handled = 0;
-    for _ in 0..BATCH {
-        let mut conn = accounts.db.conn().await?;
-        let this = accounts.clone();
-        let took_one = conn
-            .transaction::<bool, Error, _>(async move |conn| {
-                let next: Option<(uuid::Uuid, String, String)> = account_mail_requests::table
-                    .order(account_mail_requests::requested_at)
-                    .select((
-                        account_mail_requests::id,
-                        account_mail_requests::purpose,
-                        account_mail_requests::email,
-                    ))
-                    .for_update()
-                    .skip_locked()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some((id, purpose, email)) = next else {
-                    return Ok(false);
-                };
-                diesel::delete(account_mail_requests::table.find(id))
-                    .execute(conn)
-                    .await?;
-                if let Some(request) = Request::parse(&purpose) {
-                    compose(&this, conn, request, &email).await?;
-                }
-                Ok(true)
-            })
-            .await?;
-        if !took_one {
-            break;
+/// Lets `jobs` compose recorded requests.
+pub fn register(jobs: &mut JobRunner, accounts: Accounts) {
+    jobs.on(move |job: ComposeMail| {
+        let accounts = accounts.clone();
+        async move { compose_request(&accounts, job.id).await }
+    });
+}
+
+/// Composes the request `id`, unless an earlier run did, in the transaction that removes it.
+async fn compose_request(accounts: &Accounts, id: uuid::Uuid) -> Result<(), Error> {
+    let mut conn = accounts.db.conn().await?;
+    let this = accounts.clone();
+    conn.transaction::<(), Error, _>(async move |conn| {
+        let recorded: Option<(String, String)> =
+            diesel::delete(account_mail_requests::table.find(id))
+                .returning((account_mail_requests::purpose, account_mail_requests::email))
+                .get_result(conn)
+                .await
+                .optional()?;
+        match recorded.and_then(|(purpose, email)| Some((Request::parse(&purpose)?, email))) {
+            Some((request, email)) => compose(&this, conn, request, &email).await,
+            // Composed by an earlier run of this job.
+            None => Ok(()),
         }
-        handled += 1;
-    }
-    if handled > 0 {
-        accounts.after_commit();
-    }
-    Ok(handled)
+    })
+    .await?;
+    accounts.after_commit();
+    Ok(())
 }
 
 /// The email for one request, if the account exists and its caps allow one.
@@ -131,15 +137,16 @@ async fn compose(
     // Within the cooldown or over the hourly cap nothing is sent, and the link already sent
     // stays valid (each new reset token would invalidate the last, so unlimited requests would
     // let anyone keep the owner's link from ever working).
-    if !one_time::may_issue(conn, user_id, purpose).await? {
+    let now = accounts.clock.now();
+    if !one_time::may_issue(conn, user_id, purpose, now).await? {
         return Ok(());
     }
     let settings = &accounts.settings;
     let message = match request {
         Request::VerifyEmail => {
             let hours = settings.verification_ttl_hours;
-            let expires = Utc::now() + chrono::Duration::hours(i64::from(hours));
-            let token = one_time::issue(conn, user_id, purpose, expires).await?;
+            let expires = now + chrono::Duration::hours(i64::from(hours));
+            let token = one_time::issue(conn, user_id, purpose, now, expires).await?;
             Email {
                 to: user.email.clone(),
                 subject: "Verify your DirectFanz email".into(),
@@ -151,8 +158,8 @@ async fn compose(
         }
         Request::PasswordReset => {
             let minutes = settings.password_reset_ttl_minutes;
-            let expires = Utc::now() + chrono::Duration::minutes(i64::from(minutes));
-            let token = one_time::issue(conn, user_id, purpose, expires).await?;
+            let expires = now + chrono::Duration::minutes(i64::from(minutes));
+            let token = one_time::issue(conn, user_id, purpose, now, expires).await?;
             Email {
                 to: user.email.clone(),
                 subject: "Reset your DirectFanz password".into(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use df_common::Secret;
-use df_common::{Error, auth::Role, cache::Cache, ids::UserId, worker::Waker};
+use df_common::{Error, auth::Role, cache::Cache, clock::Clock, ids::UserId};
 use df_runtime::{bus::relay::RelayHandle, db::Db};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -39,9 +39,9 @@ pub struct Accounts {
     pub(crate) policy: PasswordPolicy,
     pub(crate) breached: Option<Arc<BreachedPasswordChecker>>,
     pub(crate) mail: MailQueue,
-    /// Wakes the worker that composes [`account_mail`] requests.
-    pub(crate) mail_requests: Waker,
     pub(crate) relay: RelayHandle,
+    /// The service's clock, by which one-time tokens are issued, expire and cool down.
+    pub(crate) clock: Clock,
 }
 
 /// A signup request.
@@ -68,6 +68,7 @@ impl Accounts {
         breached: Option<BreachedPasswordChecker>,
         mail: MailQueue,
         relay: RelayHandle,
+        clock: Clock,
     ) -> Self {
         Self {
             db,
@@ -77,19 +78,14 @@ impl Accounts {
             policy: PasswordPolicy::default(),
             breached: breached.map(Arc::new),
             mail,
-            mail_requests: Waker::default(),
             relay,
+            clock,
         }
     }
 
     /// The session store.
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
-    }
-
-    /// What wakes the worker composing [`account_mail`] requests.
-    pub fn mail_requests(&self) -> &Waker {
-        &self.mail_requests
     }
 
     pub(crate) fn link(&self, path: &str, token: &str) -> String {
@@ -131,7 +127,7 @@ impl Accounts {
             .await?;
         let password_hash = hashing::hash_password_async(input.password.expose().clone()).await?;
         let user_id = UserId::new();
-        let now = Utc::now();
+        let now = self.clock.now();
         let expires =
             now + chrono::Duration::hours(i64::from(self.settings.verification_ttl_hours));
         let this = self.clone();
@@ -206,7 +202,8 @@ impl Accounts {
                     return Err(IdentityError::SignupRace.into());
                 }
                 inserted?;
-                let token = one_time::issue(conn, user_id, Purpose::VerifyEmail, expires).await?;
+                let token =
+                    one_time::issue(conn, user_id, Purpose::VerifyEmail, now, expires).await?;
                 this.mail.enqueue(conn, &Email {
                     to: email.clone(),
                     subject: "Verify your DirectFanz email".into(),
@@ -233,11 +230,10 @@ impl Accounts {
     /// Marks the email of the token's user verified.
     pub async fn verify_email(&self, token: &str) -> Result<UserId, Error> {
         let mut conn = self.db.conn().await?;
-        let token = token.to_owned();
+        let (token, now) = (token.to_owned(), self.clock.now());
         let user_id = conn
             .transaction::<UserId, Error, _>(async move |conn| {
-                let user_id = one_time::consume(conn, &token, Purpose::VerifyEmail).await?;
-                let now = Utc::now();
+                let user_id = one_time::consume(conn, &token, Purpose::VerifyEmail, now).await?;
                 let updated = diesel::update(
                     users::table
                         .find(user_id.as_uuid())
@@ -277,7 +273,9 @@ impl Accounts {
             return Ok(());
         }
         let mut conn = self.db.conn().await?;
-        account_mail::record(&mut conn, &self.mail_requests, request, &email).await
+        account_mail::record(&mut conn, request, &email, self.clock.now()).await?;
+        self.mail.wake();
+        Ok(())
     }
 
     /// Sets a new password with a reset token: every session ends and a login lock is lifted.
@@ -289,6 +287,7 @@ impl Accounts {
         if !tokens::is_well_formed(token) {
             return Err(one_time::invalid_token());
         }
+        let now = self.clock.now();
         // Check the policy before consuming the token, so a refused password keeps the link usable.
         let user = {
             let mut conn = self.db.conn().await?;
@@ -296,7 +295,7 @@ impl Accounts {
                 .filter(crate::schema::one_time_tokens::token_hash.eq(tokens::digest(token)))
                 .filter(crate::schema::one_time_tokens::purpose.eq(Purpose::PasswordReset.as_str()))
                 .filter(crate::schema::one_time_tokens::used_at.is_null())
-                .filter(crate::schema::one_time_tokens::expires_at.gt(Utc::now()))
+                .filter(crate::schema::one_time_tokens::expires_at.gt(now))
                 .select(crate::schema::one_time_tokens::user_id)
                 .first(&mut conn)
                 .await
@@ -315,8 +314,7 @@ impl Accounts {
         let mut conn = self.db.conn().await?;
         let digests = conn
             .transaction::<Vec<Vec<u8>>, Error, _>(async move |conn| {
-                let user_id = one_time::consume(conn, &token, Purpose::PasswordReset).await?;
-                let now = Utc::now();
+                let user_id = one_time::consume(conn, &token, Purpose::PasswordReset, now).await?;
                 let email: String = diesel::update(users::table.find(user_id.as_uuid()))
                     .set((
                         users::password_hash.eq(&password_hash),
@@ -345,9 +343,9 @@ impl Accounts {
     /// Lifts a login lock with the emailed unlock token.
     pub async fn unlock_login(&self, token: &str) -> Result<(), Error> {
         let mut conn = self.db.conn().await?;
-        let token = token.to_owned();
+        let (token, now) = (token.to_owned(), self.clock.now());
         conn.transaction::<(), Error, _>(async move |conn| {
-            let user_id = one_time::consume(conn, &token, Purpose::UnlockLogin).await?;
+            let user_id = one_time::consume(conn, &token, Purpose::UnlockLogin, now).await?;
             let email: String = users::table
                 .find(user_id.as_uuid())
                 .select(users::email)

@@ -26,9 +26,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod validation;
 
-use std::sync::Arc;
-
-use df_common::{Error, clock::Clock, keyring::Keyring, worker::spawn_worker};
+use df_common::{Error, clock::Clock, keyring::Keyring};
 use df_proto::identity::v1::identity_server::IdentityServer;
 use df_runtime::{Listeners, Runtime, jobs::FirstRun};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
@@ -38,10 +36,6 @@ pub use config::IdentityConfig;
 
 /// The embedded migrations of `df_identity`.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-/// How long the mail workers wait for a wake-up before looking for work anyway (work queued by
-/// another replica, retries coming due).
-const WORKER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Name of this service in logs, metrics and on the bus.
 pub const SERVICE: &str = "identity";
@@ -55,26 +49,14 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let mut runtime = Runtime::start(SERVICE, &config.base, MIGRATIONS, clock, shutdown).await?;
     let settings = config.own;
-    let db = runtime.db().clone();
-    let mailer = mail::build_mailer(&settings.mail)?;
+    let (db, clock) = (runtime.db().clone(), runtime.clock().clone());
     let keyring = Keyring::from_config(&settings.mail.encryption, mail_queue::ENCRYPTION_SECTION)
         .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
-    let mail_queue = mail_queue::MailQueue::new(keyring);
-    runtime.keep({
-        let (db, queue) = (db.clone(), mail_queue.clone());
-        spawn_worker(
-            "mail_sender",
-            mail_queue.waker().clone(),
-            WORKER_IDLE,
-            runtime.shutdown().clone(),
-            move || {
-                let (db, queue, mailer) = (db.clone(), queue.clone(), Arc::clone(&mailer));
-                async move { mail_queue::send_due(&db, &queue, mailer.as_ref()).await }
-            },
-        )
-    });
+    let mail_queue = mail_queue::MailQueue::new(keyring, clock.clone(), runtime.job_waker());
+    let mailer = mail::build_mailer(&settings.mail)?;
+    mail_queue::register(runtime.jobs(), db.clone(), mail_queue.clone(), mailer);
     let housekeeping_round = {
-        let (db, clock) = (db.clone(), runtime.clock().clone());
+        let (db, clock) = (db.clone(), clock.clone());
         move || {
             let (db, clock) = (db.clone(), clock.clone());
             async move { housekeeping::run_once(&db, &clock).await.map(drop) }
@@ -101,20 +83,9 @@ pub async fn serve(
         breached,
         mail_queue,
         runtime.relay().clone(),
+        clock,
     );
-    runtime.keep({
-        let accounts = accounts.clone();
-        spawn_worker(
-            "account_mail",
-            accounts.mail_requests().clone(),
-            WORKER_IDLE,
-            runtime.shutdown().clone(),
-            move || {
-                let accounts = accounts.clone();
-                async move { account_mail::compose_due(&accounts).await }
-            },
-        )
-    });
+    account_mail::register(runtime.jobs(), accounts.clone());
     let identity = IdentityServer::new(grpc_service::IdentityService::new(accounts))
         .max_decoding_message_size(config.base.grpc.max_message_bytes);
     runtime.serve(listeners, identity).await

@@ -228,7 +228,7 @@ impl Accounts {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let expires = now + chrono::Duration::hours(i64::from(self.settings.unlock_ttl_hours));
-        let token = one_time::issue(conn, user_id, Purpose::UnlockLogin, expires).await?;
+        let token = one_time::issue(conn, user_id, Purpose::UnlockLogin, now, expires).await?;
         self.mail
             .enqueue(
                 conn,

@@ -1,57 +1,71 @@
 //! Outgoing email, queued in the same transaction as the change that causes it (so a committed
-//! signup always gets its email, and a rolled-back one never does), then sent by a background
-//! sender with retries. Rows are deleted once sent.
+//! signup always gets its email, and a rolled-back one never does), then sent by the service's
+//! job runner. Rows are deleted once sent.
 //!
 //! A queued message may carry a live one-time link, so it is stored encrypted under
 //! `mail.encryption` (recipient, subject and body; bound to its row, so a ciphertext moved to
 //! another row does not open): a database dump or a replica shows when mail was queued and
 //! whether it failed, never to whom or what.
 //!
-//! The sender leases a batch in a short transaction (pushing the rows' `next_attempt_at` past
-//! the time the batch may take, so other replicas skip them) and sends outside any transaction:
-//! a slow mail provider then holds no locks and no pooled connection. A sender that dies
-//! mid-batch leaves its rows to be picked up again when the lease runs out, so delivery is at
-//! least once.
+//! Each message is sent by a queued job of its own ([`SendMail`]) that carries only the row's
+//! id. Why not a schedule draining the table: a schedule runs at its interval, not when woken,
+//! and the table would still need leasing and back-off of its own; a job per message gets both
+//! from the runner (one replica at a time, restarts survived, drained on shutdown). Why only the
+//! id: the sealed content stays here, bound to its row, so the jobs table holds nothing worth
+//! reading. The job sends outside any transaction (a slow mail provider then holds no locks and
+//! no pooled connection) and deletes the row once sent; a run that finds the row gone does
+//! nothing. Delivery is at least once.
+//!
+//! Why the job, not the runner, gives a message up: only it can remove the content of a message
+//! that will never go out. It counts sends in the row and gives up after [`MAX_ATTEMPTS`]; the
+//! runner just retries whatever failed, with its back-off (a database outage before the send
+//! costs the message no attempt).
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use df_common::{
     Error,
+    clock::Clock,
     keyring::{Keyring, field_aad},
-    worker::Waker,
 };
-use df_runtime::db::Db;
+use df_runtime::{
+    db::Db,
+    jobs::{self, Job, JobRunner, Jobs},
+};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
 
 use crate::{
     mail::{Email, Mailer},
     schema::mail_queue,
 };
 
-/// Attempts before a message is left for an operator (it stays in the table with its content
+/// Sends before a message is left for an operator (it stays in the table with its content
 /// removed, and an error is logged with its id).
 const MAX_ATTEMPTS: i32 = 12;
-
-/// Messages leased per round.
-const BATCH: i64 = 20;
-
-/// How long a leased batch is hidden from other senders.
-const LEASE: chrono::Duration = chrono::Duration::minutes(2);
-
-/// A send not started by this much before the lease ends waits for the next round, so no other
-/// sender can pick up the same message while this one is still sending it.
-const LEASE_MARGIN: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Where `mail.encryption` problems are reported.
 pub const ENCRYPTION_SECTION: &str = "mail.encryption";
 
-/// The queue: seals messages on the way in, opens them for the sender, and wakes it.
+/// The job that sends the message of one row.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SendMail {
+    id: Uuid,
+}
+
+impl Job for SendMail {
+    const KIND: &'static str = "identity.send_mail";
+    /// The job gives its message up itself (see the module docs), so the runner never does.
+    const MAX_ATTEMPTS: i32 = i32::MAX;
+}
+
+/// The queue: seals messages on the way in, opens them for the sender, and wakes the runner.
 #[derive(Clone)]
 pub struct MailQueue {
     keyring: Arc<Keyring>,
-    waker: Waker,
+    clock: Clock,
+    jobs: Jobs,
 }
 
 impl std::fmt::Debug for MailQueue {
@@ -63,7 +77,7 @@ impl std::fmt::Debug for MailQueue {
 }
 
 /// The associated data of a queued message: its row.
-fn aad(id: uuid::Uuid) -> Vec<u8> {
+fn aad(id: Uuid) -> Vec<u8> {
     field_aad("mail_queue", id, "message")
 }
 
@@ -76,27 +90,24 @@ struct Sealable<'a> {
 }
 
 impl MailQueue {
-    /// A queue sealing with `keyring`.
-    pub fn new(keyring: Keyring) -> Self {
+    /// A queue sealing with `keyring`, whose jobs are due by `clock` and run by the runner that
+    /// `jobs` wakes.
+    pub fn new(keyring: Keyring, clock: Clock, jobs: Jobs) -> Self {
         Self {
             keyring: Arc::new(keyring),
-            waker: Waker::default(),
+            clock,
+            jobs,
         }
     }
 
-    /// What wakes the sender.
-    pub fn waker(&self) -> &Waker {
-        &self.waker
-    }
-
-    /// Wakes the sender (call after the transaction that queued mail committed).
+    /// Wakes the job runner (call after the transaction that queued mail committed).
     pub fn wake(&self) {
-        self.waker.wake();
+        self.jobs.wake();
     }
 
-    /// Queues `email` inside the caller's transaction.
+    /// Queues `email`, and the job that sends it, inside the caller's transaction.
     pub async fn enqueue(&self, conn: &mut AsyncPgConnection, email: &Email) -> Result<(), Error> {
-        let id = uuid::Uuid::now_v7();
+        let id = Uuid::now_v7();
         let plaintext = serde_json::to_string(&Sealable {
             to: email.to.as_str().into(),
             subject: email.subject.as_str().into(),
@@ -112,10 +123,11 @@ impl MailQueue {
             ))
             .execute(conn)
             .await?;
+        jobs::enqueue(conn, &SendMail { id }, self.clock.now()).await?;
         Ok(())
     }
 
-    /// The message of a leased row.
+    /// The message of a row.
     fn open(&self, row: &Row) -> Result<Email, Error> {
         match (&row.key_id, &row.sealed) {
             (Some(key_id), Some(sealed)) => {
@@ -143,11 +155,19 @@ impl MailQueue {
     }
 }
 
-/// A leased row.
+/// Lets `jobs` send queued mail through `mailer`.
+pub fn register(jobs: &mut JobRunner, db: Db, queue: MailQueue, mailer: Arc<dyn Mailer>) {
+    jobs.on(move |job: SendMail| {
+        let (db, queue, mailer) = (db.clone(), queue.clone(), Arc::clone(&mailer));
+        async move { send(&db, &queue, mailer.as_ref(), job.id).await }
+    });
+}
+
+/// A queued row.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = mail_queue)]
 struct Row {
-    id: uuid::Uuid,
+    id: Uuid,
     key_id: Option<String>,
     sealed: Option<Vec<u8>>,
     recipient: Option<String>,
@@ -156,106 +176,63 @@ struct Row {
     attempts: i32,
 }
 
-/// Leases up to [`BATCH`] due messages for [`LEASE`] and returns them with the lease's end.
-async fn lease_due(db: &Db) -> Result<(Vec<Row>, DateTime<Utc>), Error> {
-    let mut conn = db.conn().await?;
-    conn.transaction::<_, Error, _>(async move |conn| {
-        let now = Utc::now();
-        let due: Vec<Row> = mail_queue::table
-            .filter(mail_queue::next_attempt_at.le(now))
-            .filter(mail_queue::attempts.lt(MAX_ATTEMPTS))
-            .order(mail_queue::next_attempt_at)
-            .limit(BATCH)
-            .select(Row::as_select())
-            .for_update()
-            .skip_locked()
-            .load(conn)
-            .await?;
-        let until = now + LEASE;
-        if !due.is_empty() {
-            let ids: Vec<uuid::Uuid> = due.iter().map(|row| row.id).collect();
-            diesel::update(mail_queue::table.filter(mail_queue::id.eq_any(&ids)))
-                .set(mail_queue::next_attempt_at.eq(until))
-                .execute(conn)
-                .await?;
-        }
-        Ok((due, until))
-    })
-    .await
-}
-
-/// Sends what is due; returns how many were sent. Public so that tests can drive one round.
-pub async fn send_due(db: &Db, queue: &MailQueue, mailer: &dyn Mailer) -> Result<usize, Error> {
-    let (due, leased_until) = lease_due(db).await?;
-    let mut sent = 0;
-    for row in due {
-        if Utc::now() + LEASE_MARGIN >= leased_until {
-            // The rest stay leased and come due again when the lease ends.
-            break;
-        }
-        // Retrying cannot help a message whose key is gone or whose ciphertext was changed: it
-        // counts as its last attempt.
-        let (outcome, attempts) = match queue.open(&row) {
-            Ok(email) => (mailer.send(&email).await, row.attempts),
-            Err(error) => (Err(error), MAX_ATTEMPTS - 1),
-        };
+/// Sends the message of row `id` and deletes the row. A failed send is counted in the row and
+/// returned, for the runner to retry; the last one removes the content and ends the job.
+async fn send(db: &Db, queue: &MailQueue, mailer: &dyn Mailer, id: Uuid) -> Result<(), Error> {
+    let row = {
         let mut conn = db.conn().await?;
-        match outcome {
-            Ok(()) => {
-                diesel::delete(mail_queue::table.find(row.id))
-                    .execute(&mut conn)
-                    .await?;
-                sent += 1;
-            }
-            Err(error) => record_failure(&mut conn, row.id, attempts, &error).await?,
-        }
-    }
-    Ok(sent)
-}
-
-/// Schedules the next attempt with exponential backoff, or gives up after [`MAX_ATTEMPTS`].
-async fn record_failure(
-    conn: &mut AsyncPgConnection,
-    id: uuid::Uuid,
-    attempts: i32,
-    error: &Error,
-) -> Result<(), Error> {
-    let attempts = attempts.saturating_add(1);
-    let delay = 2_i64.saturating_pow(u32::try_from(attempts - 1).unwrap_or(0).min(12));
-    let update = diesel::update(mail_queue::table.find(id));
-    let changes = (
-        mail_queue::attempts.eq(attempts),
-        mail_queue::next_attempt_at.eq(Utc::now() + chrono::Duration::seconds(delay)),
-        mail_queue::last_error.eq(error.code().to_owned()),
-    );
-    if attempts >= MAX_ATTEMPTS {
-        // The message may hold a live link; an undeliverable one must not keep it.
-        update
-            .set((
-                changes,
-                mail_queue::key_id.eq(None::<String>),
-                mail_queue::sealed.eq(None::<Vec<u8>>),
-                mail_queue::recipient.eq(None::<String>),
-                mail_queue::subject.eq(None::<String>),
-                mail_queue::body.eq(None::<String>),
-            ))
-            .execute(conn)
+        mail_queue::table
+            .find(id)
+            .filter(mail_queue::attempts.lt(MAX_ATTEMPTS))
+            .select(Row::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?
+    };
+    // Sent by an earlier run of this job, or given up.
+    let Some(row) = row else {
+        return Ok(());
+    };
+    // Retrying cannot help a message whose key is gone or whose ciphertext was changed: it
+    // counts as its last attempt.
+    let (outcome, attempts) = match queue.open(&row) {
+        Ok(email) => (mailer.send(&email).await, row.attempts.saturating_add(1)),
+        Err(error) => (Err(error), MAX_ATTEMPTS),
+    };
+    let mut conn = db.conn().await?;
+    let Err(error) = outcome else {
+        diesel::delete(mail_queue::table.find(id))
+            .execute(&mut conn)
             .await?;
-        tracing::error!(
-            mail_id = %id,
-            code = error.code(),
-            attempts,
-            "email undeliverable; giving up and removing its content"
-        );
-    } else {
-        update.set(changes).execute(conn).await?;
-        tracing::warn!(
-            mail_id = %id,
-            code = error.code(),
-            attempts,
-            "email delivery failed; will retry"
-        );
+        return Ok(());
+    };
+    let update = diesel::update(mail_queue::table.find(id));
+    let counted = (
+        mail_queue::attempts.eq(attempts),
+        mail_queue::last_error.eq(error.code()),
+    );
+    if attempts < MAX_ATTEMPTS {
+        update.set(counted).execute(&mut conn).await?;
+        return Err(error);
     }
+    // The message may hold a live link; an undeliverable one must not keep it.
+    update
+        .set((
+            counted,
+            mail_queue::key_id.eq(None::<String>),
+            mail_queue::sealed.eq(None::<Vec<u8>>),
+            mail_queue::recipient.eq(None::<String>),
+            mail_queue::subject.eq(None::<String>),
+            mail_queue::body.eq(None::<String>),
+        ))
+        .execute(&mut conn)
+        .await?;
+    tracing::error!(
+        mail_id = %id,
+        code = error.code(),
+        attempts,
+        "email undeliverable; giving up and removing its content"
+    );
     Ok(())
 }
 
@@ -264,17 +241,19 @@ async fn record_failure(
 mod tests {
     use std::sync::Mutex;
 
-    use super::*;
+    use chrono::Utc;
     use df_common::ErrorKind;
+    use diesel_async::AsyncConnection;
+
+    use super::*;
 
     /// A mailer that looks at the queue while it "sends", then succeeds or fails.
     struct Probe {
         db: Db,
-        queue: MailQueue,
         fail: bool,
-        /// Per send: could the row be locked from elsewhere, was it leased, did a second
-        /// sender get anything.
-        seen: Mutex<Vec<(bool, bool, usize)>>,
+        /// Per send: could the row be locked from elsewhere, was its job leased (hidden from
+        /// other replicas).
+        seen: Mutex<Vec<(bool, bool)>>,
     }
 
     #[async_trait::async_trait]
@@ -290,17 +269,11 @@ mod tests {
                 })
                 .await
                 .unwrap();
-            let leased: i64 = mail_queue::table
-                .filter(mail_queue::next_attempt_at.gt(Utc::now() + chrono::Duration::seconds(60)))
-                .count()
-                .get_result(&mut conn)
+            let leased = diesel::sql_query("SELECT id FROM jobs WHERE leased_until IS NOT NULL")
+                .execute(&mut conn)
                 .await
                 .unwrap();
-            let (others, _) = lease_due(&self.db).await.unwrap();
-            self.seen
-                .lock()
-                .unwrap()
-                .push((lockable, leased == 1, others.len()));
+            self.seen.lock().unwrap().push((lockable, leased == 1));
             if self.fail {
                 Err(Error::new(
                     ErrorKind::Unavailable,
@@ -313,7 +286,17 @@ mod tests {
         }
     }
 
-    async fn setup(fail: bool) -> (df_testkit::TestDb, Probe) {
+    /// A database holding one queued message, and a job runner that sends it.
+    struct Setup {
+        _test_db: df_testkit::TestDb,
+        db: Db,
+        clock: Clock,
+        queue: MailQueue,
+        runner: JobRunner,
+        probe: Arc<Probe>,
+    }
+
+    async fn setup(fail: bool) -> Setup {
         let test_db = df_testkit::TestDb::new(
             "identity",
             crate::MIGRATIONS,
@@ -321,36 +304,47 @@ mod tests {
         )
         .await;
         let db = test_db.db();
-        let mut conn = db.conn().await.unwrap();
-        let queue = queue();
-        queue
-            .enqueue(
-                &mut conn,
-                &Email {
-                    to: "queued@example.com".into(),
-                    subject: "Reset".into(),
-                    text_body: "https://app.example/reset-password?token=secret-ish".into(),
-                },
-            )
-            .await
-            .unwrap();
-        let probe = Probe {
-            db,
-            queue,
+        let clock = Clock::frozen(Utc::now());
+        let probe = Arc::new(Probe {
+            db: db.clone(),
             fail,
             seen: Mutex::new(Vec::new()),
-        };
-        (test_db, probe)
+        });
+        let (runner, queue) = runner(&db, &clock, &probe);
+        queue_one(&db, &queue, "queued@example.com", "Reset").await;
+        Setup {
+            _test_db: test_db,
+            db,
+            clock,
+            queue,
+            runner,
+            probe,
+        }
     }
 
-    fn queue() -> MailQueue {
-        MailQueue::new(
-            Keyring::from_config(
-                &df_common::keyring::EncryptionConfig::ephemeral(),
-                ENCRYPTION_SECTION,
-            )
-            .unwrap(),
+    /// A runner sending through `probe`, with a queue under a fresh key.
+    fn runner(db: &Db, clock: &Clock, probe: &Arc<Probe>) -> (JobRunner, MailQueue) {
+        let mut runner = JobRunner::new(db.clone(), clock.clone(), crate::SERVICE);
+        let keyring = Keyring::from_config(
+            &df_common::keyring::EncryptionConfig::ephemeral(),
+            ENCRYPTION_SECTION,
         )
+        .unwrap();
+        let queue = MailQueue::new(keyring, clock.clone(), runner.handle());
+        register(&mut runner, db.clone(), queue.clone(), probe.clone());
+        (runner, queue)
+    }
+
+    async fn queue_one(db: &Db, queue: &MailQueue, to: &str, subject: &str) {
+        let mut conn = db.conn().await.unwrap();
+        let email = Email {
+            to: to.into(),
+            subject: subject.into(),
+            text_body: "https://app.example/reset-password?token=secret-ish".into(),
+        };
+        conn.transaction::<_, Error, _>(async |conn| queue.enqueue(conn, &email).await)
+            .await
+            .unwrap();
     }
 
     #[derive(diesel::QueryableByName, Debug, PartialEq)]
@@ -362,16 +356,14 @@ mod tests {
         content: Vec<u8>,
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
         last_error: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Timestamptz)]
-        next_attempt_at: DateTime<Utc>,
     }
 
     async fn left(db: &Db) -> Vec<Left> {
         let mut conn = db.conn().await.unwrap();
         diesel::sql_query(
-            "SELECT attempts, last_error, next_attempt_at, \
+            "SELECT attempts, last_error, \
              coalesce(sealed, '') || convert_to(concat(recipient, subject, body, key_id), 'UTF8') \
-             AS content FROM mail_queue",
+             AS content FROM mail_queue ORDER BY id",
         )
         .load(&mut conn)
         .await
@@ -379,28 +371,23 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn messages_are_leased_then_sent_outside_any_transaction_and_deleted() {
-        let (_test_db, probe) = setup(false).await;
-        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 1);
+    async fn messages_are_sent_by_their_job_outside_any_transaction_and_deleted() {
+        let s = setup(false).await;
+        assert_eq!(s.runner.run_due().await.unwrap(), 1);
         assert_eq!(
-            *probe.seen.lock().unwrap(),
-            vec![(true, true, 0)],
-            "during the send: no lock held, the row leased, nothing for a second sender"
+            *s.probe.seen.lock().unwrap(),
+            vec![(true, true)],
+            "during the send: no lock held on the row, its job leased"
         );
-        assert!(
-            left(&probe.db).await.is_empty(),
-            "a sent message is deleted"
-        );
-        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
+        assert!(left(&s.db).await.is_empty(), "a sent message is deleted");
+        assert_eq!(s.runner.run_due().await.unwrap(), 0, "and so is its job");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn failures_back_off_and_the_last_one_blanks_the_body() {
-        let (_test_db, probe) = setup(true).await;
-        let before = Utc::now();
-        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
-        let after = Utc::now();
-        let rows = left(&probe.db).await;
+        let s = setup(true).await;
+        assert_eq!(s.runner.run_due().await.unwrap(), 1);
+        let rows = left(&s.db).await;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].attempts, 1);
         assert!(!rows[0].content.is_empty(), "kept for the next attempt");
@@ -408,44 +395,28 @@ mod tests {
             rows[0].last_error.as_deref(),
             Some("identity.mail_provider_down")
         );
-        let second = chrono::Duration::seconds(1);
-        assert!(
-            rows[0].next_attempt_at >= before + second && rows[0].next_attempt_at <= after + second,
-            "the first retry comes one second later"
-        );
 
-        // Not due: nothing is attempted.
-        let mut conn = probe.db.conn().await.unwrap();
-        diesel::update(mail_queue::table)
-            .set(mail_queue::next_attempt_at.eq(Utc::now() + chrono::Duration::hours(1)))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
-        assert_eq!(probe.seen.lock().unwrap().len(), 1);
+        // Not due: nothing is attempted. The first retry comes within a second.
+        assert_eq!(s.runner.run_due().await.unwrap(), 0);
+        assert_eq!(s.probe.seen.lock().unwrap().len(), 1);
+        s.clock.advance(chrono::Duration::seconds(1));
+        assert_eq!(s.runner.run_due().await.unwrap(), 1);
+        assert_eq!(left(&s.db).await[0].attempts, 2);
 
-        diesel::update(mail_queue::table)
-            .set((
-                mail_queue::attempts.eq(MAX_ATTEMPTS - 1),
-                mail_queue::next_attempt_at.eq(Utc::now() - chrono::Duration::seconds(1)),
-            ))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
-        let given_up = left(&probe.db).await;
+        for _ in 2..MAX_ATTEMPTS {
+            s.clock.advance(chrono::Duration::hours(1));
+            assert_eq!(s.runner.run_due().await.unwrap(), 1);
+        }
+        let given_up = left(&s.db).await;
         assert_eq!(given_up.len(), 1, "kept for an operator");
         assert_eq!(given_up[0].attempts, MAX_ATTEMPTS);
         assert!(given_up[0].content.is_empty(), "the link does not linger");
 
-        // Given up for good, even once due again.
-        diesel::update(mail_queue::table)
-            .set(mail_queue::next_attempt_at.eq(Utc::now() - chrono::Duration::seconds(1)))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 0);
-        assert_eq!(probe.seen.lock().unwrap().len(), 2);
+        // Given up for good: its job is over.
+        s.clock.advance(chrono::Duration::days(1));
+        assert_eq!(s.runner.run_due().await.unwrap(), 0);
+        let sends = usize::try_from(MAX_ATTEMPTS).unwrap();
+        assert_eq!(s.probe.seen.lock().unwrap().len(), sends);
     }
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -454,8 +425,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_messages_show_neither_recipient_nor_link_and_open_only_in_their_row() {
-        let (_test_db, probe) = setup(false).await;
-        let rows = left(&probe.db).await;
+        let s = setup(false).await;
+        let rows = left(&s.db).await;
         for needle in [
             "secret-ish",
             "queued@example.com",
@@ -468,40 +439,30 @@ mod tests {
             );
         }
         // A ciphertext moved into another row does not open there: given up at once.
-        let mut conn = probe.db.conn().await.unwrap();
+        let moved = Uuid::now_v7();
+        let mut conn = s.db.conn().await.unwrap();
         diesel::sql_query(
-            "INSERT INTO mail_queue (id, key_id, sealed) \
-             SELECT gen_random_uuid(), key_id, sealed FROM mail_queue",
+            "INSERT INTO mail_queue (id, key_id, sealed) SELECT $1, key_id, sealed FROM mail_queue",
         )
+        .bind::<diesel::sql_types::Uuid, _>(moved)
         .execute(&mut conn)
         .await
         .unwrap();
-        assert_eq!(send_due(&probe.db, &probe.queue, &probe).await.unwrap(), 1);
-        let moved = left(&probe.db).await;
-        assert_eq!(moved.len(), 1);
-        assert_eq!(moved[0].attempts, MAX_ATTEMPTS);
-        assert!(moved[0].content.is_empty());
-
-        // Under a key no longer configured, likewise.
-        probe
-            .queue
-            .enqueue(
-                &mut conn,
-                &Email {
-                    to: "later@example.com".into(),
-                    subject: "Verify".into(),
-                    text_body: "link".into(),
-                },
-            )
+        jobs::enqueue(&mut conn, &SendMail { id: moved }, s.clock.now())
             .await
             .unwrap();
-        let rotated_away = queue();
-        assert_eq!(send_due(&probe.db, &rotated_away, &probe).await.unwrap(), 0);
-        assert!(
-            left(&probe.db)
-                .await
-                .iter()
-                .all(|row| row.content.is_empty())
-        );
+        assert_eq!(s.runner.run_due().await.unwrap(), 2);
+        assert_eq!(s.probe.seen.lock().unwrap().len(), 1, "only the original");
+        let rows = left(&s.db).await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].attempts, MAX_ATTEMPTS);
+        assert!(rows[0].content.is_empty());
+
+        // Under a key no longer configured, likewise.
+        queue_one(&s.db, &s.queue, "later@example.com", "Verify").await;
+        let (rotated_away, _) = runner(&s.db, &s.clock, &s.probe);
+        assert_eq!(rotated_away.run_due().await.unwrap(), 1);
+        assert_eq!(s.probe.seen.lock().unwrap().len(), 1);
+        assert!(left(&s.db).await.iter().all(|row| row.content.is_empty()));
     }
 }

@@ -46,15 +46,15 @@ pub fn invalid_token() -> Error {
     IdentityError::InvalidToken.into()
 }
 
-/// Issues a token for `user_id`. Earlier unused tokens of the same purpose stop working, so only
-/// the newest email's link is valid.
+/// Issues a token for `user_id` at `now`. Earlier unused tokens of the same purpose stop
+/// working, so only the newest email's link is valid.
 pub async fn issue(
     conn: &mut AsyncPgConnection,
     user_id: UserId,
     purpose: Purpose,
+    now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<String, Error> {
-    let now = Utc::now();
     diesel::update(
         one_time_tokens::table
             .filter(one_time_tokens::user_id.eq(user_id.as_uuid()))
@@ -71,22 +71,23 @@ pub async fn issue(
             one_time_tokens::purpose.eq(purpose.as_str()),
             one_time_tokens::user_id.eq(user_id.as_uuid()),
             one_time_tokens::expires_at.eq(expires_at),
+            one_time_tokens::created_at.eq(now),
         ))
         .execute(conn)
         .await?;
     Ok(token)
 }
 
-/// Consumes a token: marks it used and returns its user. A second use fails.
+/// Consumes a token at `now`: marks it used and returns its user. A second use fails.
 pub async fn consume(
     conn: &mut AsyncPgConnection,
     token: &str,
     purpose: Purpose,
+    now: DateTime<Utc>,
 ) -> Result<UserId, Error> {
     if !tokens::is_well_formed(token) {
         return Err(invalid_token());
     }
-    let now = Utc::now();
     let user: Option<uuid::Uuid> = diesel::update(
         one_time_tokens::table
             .filter(one_time_tokens::token_hash.eq(tokens::digest(token)))
@@ -102,14 +103,15 @@ pub async fn consume(
     user.map(UserId::from_uuid).ok_or_else(invalid_token)
 }
 
-/// True when `user_id` holds an unused, unexpired token of `purpose` created within `window`.
+/// True when `user_id` holds an unused, unexpired token of `purpose` created within `window`
+/// before `now`.
 pub async fn issued_within(
     conn: &mut AsyncPgConnection,
     user_id: UserId,
     purpose: Purpose,
     window: chrono::Duration,
+    now: DateTime<Utc>,
 ) -> Result<bool, Error> {
-    let now = Utc::now();
     Ok(diesel::select(diesel::dsl::exists(
         one_time_tokens::table
             .filter(one_time_tokens::user_id.eq(user_id.as_uuid()))
@@ -138,7 +140,7 @@ pub async fn issued_since(
         .await?)
 }
 
-/// Whether a new token of `purpose` may be emailed to `user_id` now: not within
+/// Whether a new token of `purpose` may be emailed to `user_id` at `now`: not within
 /// [`RESEND_COOLDOWN`] of a live one, and fewer than [`MAX_ISSUED_PER_HOUR`] in the last hour.
 ///
 /// Call it inside the transaction that issues the token. It locks the user's row until that
@@ -148,6 +150,7 @@ pub async fn may_issue(
     conn: &mut AsyncPgConnection,
     user_id: UserId,
     purpose: Purpose,
+    now: DateTime<Utc>,
 ) -> Result<bool, Error> {
     users::table
         .find(user_id.as_uuid())
@@ -155,9 +158,9 @@ pub async fn may_issue(
         .for_no_key_update()
         .first::<uuid::Uuid>(conn)
         .await?;
-    if issued_within(conn, user_id, purpose, RESEND_COOLDOWN).await? {
+    if issued_within(conn, user_id, purpose, RESEND_COOLDOWN, now).await? {
         return Ok(false);
     }
-    let hour_ago = Utc::now() - chrono::Duration::hours(1);
+    let hour_ago = now - chrono::Duration::hours(1);
     Ok(issued_since(conn, user_id, purpose, hour_ago).await? < MAX_ISSUED_PER_HOUR)
 }

@@ -21,6 +21,7 @@ pub struct TestIdentity {
     /// The service.
     pub service: RunningService,
     mail_dir: tempfile::TempDir,
+    clock: Clock,
 }
 
 impl TestIdentity {
@@ -35,14 +36,22 @@ impl TestIdentity {
         config.own.mail.outbox_dir = mail_dir.path().to_owned();
         config.own.mail.encryption = df_common::keyring::EncryptionConfig::ephemeral();
         adjust(&mut config);
-        let service = RunningService::start(
-            SERVICE,
-            db,
-            ephemeral_listeners().await,
-            |listeners, shutdown| crate::serve(config, listeners, Clock::system(), shutdown),
-        )
+        let clock = Clock::system();
+        let service = RunningService::start(SERVICE, db, ephemeral_listeners().await, {
+            let clock = clock.clone();
+            |listeners, shutdown| crate::serve(config, listeners, clock, shutdown)
+        })
         .await;
-        Self { service, mail_dir }
+        Self {
+            service,
+            mail_dir,
+            clock,
+        }
+    }
+
+    /// The service's clock: tests move it forward instead of rewriting stored times.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The directory identity writes its mail to.

@@ -17,15 +17,12 @@
 //! `df_jobs_runs_total{service, kind, outcome}` (`done`, `retry`, `failed`) and timed in
 //! `df_jobs_run_seconds{service, kind}`.
 
+mod worker;
+
 use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use df_common::{
-    Error,
-    clock::Clock,
-    telemetry::metrics,
-    worker::{Waker, spawn_worker},
-};
+use df_common::{Error, clock::Clock, telemetry::metrics};
 use diesel::{
     ExpressionMethods, QueryDsl,
     sql_types::{Array, BigInt, Bytea, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid},
@@ -38,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::db::Db;
+use worker::{Waker, spawn_worker};
 
 /// A kind of queued job; its value is the payload its handler receives.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {

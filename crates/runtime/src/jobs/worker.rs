@@ -1,13 +1,12 @@
-//! Background worker loops (mail senders, request processors): a round of work now, again at
-//! once while rounds keep finding work, and otherwise when woken or after a quiet interval;
-//! stopped by the service's shutdown token between rounds, never in the middle of one.
+//! The loop the job runner works on: a round of work now, again at once while rounds keep
+//! finding work, and otherwise when woken or after a quiet interval; stopped by the service's
+//! shutdown token between rounds, never in the middle of one.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
+use df_common::Error;
 use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
-
-use crate::error::Error;
 
 /// Wakes a worker after a commit, so work goes out at once rather than at the next interval.
 #[derive(Clone, Debug, Default)]
