@@ -791,6 +791,35 @@ async fn the_document_is_served_as_json() {
     assert_eq!(bytes, DOCUMENT.as_bytes());
 }
 
+/// Every problem code some route documents.
+fn documented_codes() -> BTreeSet<String> {
+    let doc = document();
+    let mut documented = BTreeSet::new();
+    for (_, _, operation) in operations(&doc) {
+        for response in operation["responses"].as_object().unwrap().values() {
+            let response = deref(&doc, response);
+            if let Some(media) = response["content"].get(PROBLEM_JSON) {
+                documented.extend(problem_codes(&doc, &media["schema"]));
+            }
+        }
+    }
+    documented
+}
+
+/// The codes of `all` that no route documents, leaving out those no client can receive.
+fn undocumented<E: PartialEq + Copy>(
+    all: &[E],
+    internal: &[E],
+    code: fn(E) -> &'static str,
+) -> Vec<&'static str> {
+    let documented = documented_codes();
+    all.iter()
+        .filter(|error| !internal.contains(error))
+        .map(|error| code(*error))
+        .filter(|code| !documented.contains(*code))
+        .collect()
+}
+
 /// Every error of identity's catalogue that a client can receive through a route is listed as a
 /// problem code of some route (the catalogue is the list of what identity can answer).
 #[test]
@@ -806,21 +835,23 @@ fn every_identity_error_a_client_can_get_is_documented() {
         IdentityError::MailRecipientInvalid,
         IdentityError::MailRejected,
     ];
-    let doc = document();
-    let mut documented = BTreeSet::new();
-    for (_, _, operation) in operations(&doc) {
-        for response in operation["responses"].as_object().unwrap().values() {
-            let response = deref(&doc, response);
-            if let Some(media) = response["content"].get(PROBLEM_JSON) {
-                documented.extend(problem_codes(&doc, &media["schema"]));
-            }
-        }
-    }
-    let missing: Vec<&str> = IdentityError::ALL
-        .iter()
-        .filter(|error| !internal.contains(error))
-        .map(|error| error.code())
-        .filter(|code| !documented.contains(*code))
-        .collect();
+    let missing = undocumented(IdentityError::ALL, &internal, IdentityError::code);
     assert_eq!(missing, Vec::<&str>::new(), "undocumented identity errors");
+}
+
+/// Every error of payments' catalogue that a client can receive through a route is documented.
+#[test]
+fn every_payments_error_a_client_can_get_is_documented() {
+    use df_payments::errors::PaymentsError;
+    // Errors no route passes on: the gateway refuses the input first, the answer is something
+    // else, or they come from the bus.
+    let internal = [
+        PaymentsError::InvalidFormat, // the gateway parses the form format
+        PaymentsError::InvalidIdempotencyKey, // the gateway checks the key first
+        PaymentsError::PromoInvalid,  // tier input checks the promotion first
+        PaymentsError::MalformedEvent, // a bus event, not a request
+        PaymentsError::WebhookForeignObject, // answered as an ignored event
+    ];
+    let missing = undocumented(PaymentsError::ALL, &internal, PaymentsError::code);
+    assert_eq!(missing, Vec::<&str>::new(), "undocumented payments errors");
 }
