@@ -12,6 +12,7 @@ pub mod origin;
 pub mod ports;
 pub mod secret;
 pub mod telemetry;
+pub mod text_enum;
 pub mod tls;
 pub mod wire;
 

@@ -3,6 +3,7 @@
 
 use crate::errors::PaymentsError;
 use crate::ids::{PostId, PpvItemId, TierId};
+use crate::status::AccountStatus;
 use chrono::{DateTime, Utc};
 use df_common::Error;
 use df_common::ids::CreatorId;
@@ -27,8 +28,8 @@ pub struct PayoutAccount {
     pub creator_id: CreatorId,
     /// `acct_...`.
     pub provider_account_id: String,
-    /// `pending`, `restricted`, `enabled`.
-    pub status: String,
+    /// Whether it is ready.
+    pub status: AccountStatus,
     /// The provider lets it take charges.
     pub charges_enabled: bool,
     /// The provider lets it receive payouts.

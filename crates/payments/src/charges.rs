@@ -1,6 +1,7 @@
 //! Captured payments and their refunds: the rows, the ledger transactions, PPV access, events.
 
 use crate::ids::{CheckoutId, PaymentId, PpvItemId, SubscriptionId, TransactionId};
+use crate::status::PaymentStatus;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use df_common::Error;
@@ -297,9 +298,9 @@ pub async fn apply_refund_total(
         .await?;
     diesel::update(payment_details::table.find(payment.id))
         .set(payment_details::status.eq(if fully {
-            "refunded"
+            PaymentStatus::Refunded
         } else {
-            "partially_refunded"
+            PaymentStatus::PartiallyRefunded
         }))
         .execute(conn)
         .await?;

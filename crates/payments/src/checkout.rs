@@ -432,7 +432,7 @@ pub async fn cancel(
         .await?
         .filter(|s| s.fan_id == fan_id)
         .ok_or_else(|| Error::from(PaymentsError::SubscriptionNotFound))?;
-    if !subs::LIVE_STATUSES.contains(&row.status.as_str()) {
+    if !subs::LIVE_STATUSES.contains(&row.status) {
         return Err(Error::from(PaymentsError::SubscriptionNotActive));
     }
     if !row.cancel_at_period_end {

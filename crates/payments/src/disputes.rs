@@ -3,6 +3,7 @@
 //! flagged through an event.
 
 use crate::ids::{DisputeId, PaymentId};
+use crate::status::{DisputeStatus, PaymentStatus};
 use chrono::{DateTime, Utc};
 use df_common::Error;
 use df_common::ids::{CreatorId, UserId};
@@ -37,12 +38,12 @@ pub struct Reported {
 }
 
 /// Our status for a provider status.
-pub fn status_from_provider(status: &str) -> &'static str {
+pub fn status_from_provider(status: &str) -> DisputeStatus {
     match status {
-        "won" | "warning_closed" => "won",
-        "lost" => "lost",
-        "under_review" | "warning_under_review" => "under_review",
-        _ => "needs_response",
+        "won" | "warning_closed" => DisputeStatus::Won,
+        "lost" => DisputeStatus::Lost,
+        "under_review" | "warning_under_review" => DisputeStatus::UnderReview,
+        _ => DisputeStatus::NeedsResponse,
     }
 }
 
@@ -65,7 +66,7 @@ pub async fn open(
             disputes::amount_minor.eq(reported.amount.max(1)),
             disputes::fee_minor.eq(reported.fee.max(0)),
             disputes::currency.eq(&payment.currency),
-            disputes::status.eq("needs_response"),
+            disputes::status.eq(DisputeStatus::NeedsResponse),
             disputes::reason.eq(&reported.reason),
             disputes::evidence_due_by.eq(reported.evidence_due_by),
         ))
@@ -100,7 +101,7 @@ pub async fn open(
         .execute(conn)
         .await?;
     diesel::update(payment_details::table.find(payment.id))
-        .set(payment_details::status.eq("disputed"))
+        .set(payment_details::status.eq(PaymentStatus::Disputed))
         .execute(conn)
         .await?;
     charges::revoke_ppv(conn, payment.id, at).await?;
@@ -131,7 +132,7 @@ pub async fn update(
     reported: &Reported,
     at: DateTime<Utc>,
 ) -> Result<Vec<UserId>, Error> {
-    let row: Option<(DisputeId, String, i64, i64)> = disputes::table
+    let row: Option<(DisputeId, DisputeStatus, i64, i64)> = disputes::table
         .filter(disputes::provider_dispute_id.eq(&reported.provider_dispute_id))
         .select((
             disputes::id,
@@ -146,7 +147,7 @@ pub async fn update(
     let Some((id, current, amount, fee)) = row else {
         return Err(crate::service::out_of_order("dispute"));
     };
-    if current == "won" || current == "lost" {
+    if matches!(current, DisputeStatus::Won | DisputeStatus::Lost) {
         return Ok(Vec::new());
     }
     let status = status_from_provider(&reported.status);
@@ -158,13 +159,13 @@ pub async fn update(
         ))
         .execute(conn)
         .await?;
-    if status != "won" && status != "lost" {
+    if !matches!(status, DisputeStatus::Won | DisputeStatus::Lost) {
         return Ok(Vec::new());
     }
     let held = amount + fee;
     ledger::lock_creator(conn, payment.creator_id).await?;
     let balances = ledger::creator_balances(conn, payment.creator_id, &payment.currency).await?;
-    let (kind, postings) = if status == "won" {
+    let (kind, postings) = if status == DisputeStatus::Won {
         (
             TransactionKind::DisputeWon,
             policy::dispute_won(&balances, held),
@@ -188,7 +189,7 @@ pub async fn update(
         },
     )
     .await?;
-    if status == "won" && payment.refunded < payment.gross {
+    if status == DisputeStatus::Won && payment.refunded < payment.gross {
         charges::restore_ppv(conn, payment.id).await?;
         return Ok(vec![payment.fan_id]);
     }
@@ -202,7 +203,7 @@ pub async fn due_for_evidence(
     lead: chrono::Duration,
 ) -> Result<Vec<(DisputeId, String, PaymentId)>, Error> {
     Ok(disputes::table
-        .filter(disputes::status.eq("needs_response"))
+        .filter(disputes::status.eq(DisputeStatus::NeedsResponse))
         .filter(disputes::evidence_submitted_at.is_null())
         .filter(
             disputes::evidence_due_by
@@ -228,7 +229,7 @@ pub async fn evidence_submitted(
     diesel::update(disputes::table.find(id))
         .set((
             disputes::evidence_submitted_at.eq(Some(at)),
-            disputes::status.eq("under_review"),
+            disputes::status.eq(DisputeStatus::UnderReview),
         ))
         .execute(conn)
         .await?;
@@ -251,7 +252,7 @@ pub struct DisputeView {
     /// ISO 4217.
     pub currency: String,
     /// Where it stands.
-    pub status: String,
+    pub status: DisputeStatus,
     /// When the evidence is due.
     pub evidence_due_by: Option<DateTime<Utc>>,
     /// When it was submitted.
@@ -261,7 +262,7 @@ pub struct DisputeView {
 /// The latest disputes, newest first, optionally of one status.
 pub async fn list(
     conn: &mut AsyncPgConnection,
-    status: Option<&str>,
+    status: Option<DisputeStatus>,
 ) -> Result<Vec<DisputeView>, Error> {
     let mut query = disputes::table
         .select((
@@ -279,7 +280,7 @@ pub async fn list(
         .limit(LIST_LIMIT)
         .into_boxed();
     if let Some(status) = status {
-        query = query.filter(disputes::status.eq(status.to_owned()));
+        query = query.filter(disputes::status.eq(status));
     }
     Ok(query.load(conn).await?)
 }

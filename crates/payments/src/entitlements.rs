@@ -11,6 +11,7 @@
 //! miss, never a grant.
 
 use crate::ids::PpvItemId;
+use crate::status::SubscriptionStatus;
 use df_common::ids::{CreatorId, UserId};
 use std::time::Duration;
 
@@ -157,22 +158,23 @@ pub async fn from_database(
             until: None,
         });
     }
-    let rows: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = subscriptions::table
-        .filter(subscriptions::fan_id.eq(question.fan_id))
-        .filter(subscriptions::creator_id.eq(question.creator_id))
-        .filter(subscriptions::status.ne("ended"))
-        .select((
-            subscriptions::status,
-            subscriptions::current_period_end,
-            subscriptions::past_due_since,
-        ))
-        .load(conn)
-        .await
-        .map_err(Error::internal)?;
+    let rows: Vec<(SubscriptionStatus, DateTime<Utc>, Option<DateTime<Utc>>)> =
+        subscriptions::table
+            .filter(subscriptions::fan_id.eq(question.fan_id))
+            .filter(subscriptions::creator_id.eq(question.creator_id))
+            .filter(subscriptions::status.ne(SubscriptionStatus::Ended))
+            .select((
+                subscriptions::status,
+                subscriptions::current_period_end,
+                subscriptions::past_due_since,
+            ))
+            .load(conn)
+            .await
+            .map_err(Error::internal)?;
     let until = rows
         .into_iter()
         .filter_map(|(status, period_end, past_due_since)| {
-            access_until(&status, period_end, past_due_since, policy)
+            access_until(status, period_end, past_due_since, policy)
         })
         .max();
     Ok(match until {
@@ -186,18 +188,20 @@ pub async fn from_database(
 
 /// When a subscription's access ends, by its state.
 pub fn access_until(
-    status: &str,
+    status: SubscriptionStatus,
     period_end: DateTime<Utc>,
     past_due_since: Option<DateTime<Utc>>,
     policy: AccessPolicy,
 ) -> Option<DateTime<Utc>> {
     match status {
-        "trialing" | "active" | "canceled" => Some(period_end),
-        "past_due" => {
+        SubscriptionStatus::Trialing
+        | SubscriptionStatus::Active
+        | SubscriptionStatus::Canceled => Some(period_end),
+        SubscriptionStatus::PastDue => {
             let grace_end = past_due_since.unwrap_or(period_end) + policy.grace;
             Some(grace_end.max(period_end))
         }
-        _ => None,
+        SubscriptionStatus::Incomplete | SubscriptionStatus::Ended => None,
     }
 }
 
@@ -358,13 +362,25 @@ mod tests {
             grace: chrono::Duration::days(3),
         };
         let end = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        assert_eq!(access_until("active", end, None, policy), Some(end));
-        assert_eq!(access_until("canceled", end, None, policy), Some(end));
         assert_eq!(
-            access_until("past_due", end, Some(end), policy),
+            access_until(SubscriptionStatus::Active, end, None, policy),
+            Some(end)
+        );
+        assert_eq!(
+            access_until(SubscriptionStatus::Canceled, end, None, policy),
+            Some(end)
+        );
+        assert_eq!(
+            access_until(SubscriptionStatus::PastDue, end, Some(end), policy),
             Some(end + chrono::Duration::days(3))
         );
-        assert_eq!(access_until("ended", end, None, policy), None);
-        assert_eq!(access_until("incomplete", end, None, policy), None);
+        assert_eq!(
+            access_until(SubscriptionStatus::Ended, end, None, policy),
+            None
+        );
+        assert_eq!(
+            access_until(SubscriptionStatus::Incomplete, end, None, policy),
+            None
+        );
     }
 }

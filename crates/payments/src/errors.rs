@@ -24,6 +24,8 @@ df_common::error_catalogue! {
         InvalidAddress = (InvalidInput, "payments.invalid_address", "The address is not valid."),
         /// The amount is outside the allowed range.
         InvalidAmount = (InvalidInput, "payments.invalid_amount", "The amount is outside the allowed range."),
+        /// A dispute status filter that is not one of the statuses.
+        InvalidStatus = (InvalidInput, "payments.invalid_status", "status must be one of needs_response, under_review, won or lost."),
         /// The subscriber cap is at most 10,000,000.
         InvalidCap = (InvalidInput, "payments.invalid_cap", "The subscriber cap is at most 10,000,000."),
         /// country must be a two-letter ISO 3166 code.

@@ -24,6 +24,7 @@ pub mod return_urls;
 pub mod scheduler;
 pub mod schema;
 pub mod service;
+pub mod status;
 pub mod subscriptions;
 pub mod tax;
 #[cfg(feature = "testing")]

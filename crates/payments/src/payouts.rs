@@ -4,6 +4,7 @@
 //! after the last attempt, the money returns to available and the payout is surfaced to admins.
 
 use crate::ids::PayoutId;
+use crate::status::PayoutStatus;
 use chrono::{DateTime, Duration, Utc};
 use df_common::Error;
 use df_common::ids::CreatorId;
@@ -73,7 +74,7 @@ pub async fn run(service: &Service) -> Result<RunReport, Error> {
     }
     let due: Vec<(PayoutId, String)> = payouts::table
         .inner_join(payout_accounts::table.on(payout_accounts::creator_id.eq(payouts::creator_id)))
-        .filter(payouts::status.eq("pending"))
+        .filter(payouts::status.eq(PayoutStatus::Pending))
         .filter(payouts::next_attempt_at.le(now))
         .select((payouts::id, payout_accounts::provider_account_id))
         .load(&mut conn)
@@ -101,7 +102,7 @@ async fn start(
         let open: i64 = payouts::table
             .filter(payouts::creator_id.eq(creator_id))
             .filter(payouts::currency.eq(&currency))
-            .filter(payouts::status.eq_any(["pending", "in_transit"]))
+            .filter(payouts::status.eq_any([PayoutStatus::Pending, PayoutStatus::InTransit]))
             .count()
             .get_result(conn)
             .await?;
@@ -123,7 +124,7 @@ async fn start(
                 payouts::creator_id.eq(creator_id),
                 payouts::amount_minor.eq(amount),
                 payouts::currency.eq(&currency),
-                payouts::status.eq("pending"),
+                payouts::status.eq(PayoutStatus::Pending),
                 payouts::next_attempt_at.eq(Some(now)),
             ))
             .execute(conn)
@@ -149,9 +150,9 @@ async fn start(
 /// Calls the provider for a pending payout and records the outcome.
 async fn attempt(service: &Service, payout_id: PayoutId, account: &str) -> Result<(), Error> {
     let mut conn = service.db.conn().await?;
-    let row: Option<(CreatorId, i64, String, i32, String)> = payouts::table
+    let row: Option<(CreatorId, i64, String, i32, PayoutStatus)> = payouts::table
         .find(payout_id)
-        .filter(payouts::status.eq("pending"))
+        .filter(payouts::status.eq(PayoutStatus::Pending))
         .select((
             payouts::creator_id,
             payouts::amount_minor,
@@ -176,13 +177,13 @@ async fn attempt(service: &Service, payout_id: PayoutId, account: &str) -> Resul
         Ok(provider_id) => {
             diesel::update(payouts::table.find(payout_id))
                 .set((
-                    payouts::status.eq("in_transit"),
+                    payouts::status.eq(PayoutStatus::InTransit),
                     payouts::provider_payout_id.eq(Some(provider_id)),
                     payouts::attempts.eq(attempts + 1),
                     payouts::next_attempt_at.eq(None::<DateTime<Utc>>),
                     payouts::updated_at.eq(now),
                 ))
-                .filter(payouts::status.eq("pending"))
+                .filter(payouts::status.eq(PayoutStatus::Pending))
                 .execute(&mut conn)
                 .await?;
         }
@@ -230,7 +231,7 @@ async fn give_up(
         settle(conn, payout_id, creator_id, amount, &currency, false, now).await?;
         diesel::update(payouts::table.find(payout_id))
             .set((
-                payouts::status.eq("needs_attention"),
+                payouts::status.eq(PayoutStatus::NeedsAttention),
                 payouts::attempts.eq(payouts::attempts + 1),
                 payouts::failure_code.eq(Some(&code)),
                 payouts::next_attempt_at.eq(None::<DateTime<Utc>>),
@@ -304,7 +305,7 @@ pub async fn on_provider_result(
     failure_code: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<bool, Error> {
-    let row: Option<(PayoutId, CreatorId, i64, String, String)> = payouts::table
+    let row: Option<(PayoutId, CreatorId, i64, String, PayoutStatus)> = payouts::table
         .select((
             payouts::id,
             payouts::creator_id,
@@ -324,13 +325,17 @@ pub async fn on_provider_result(
     let Some((id, creator_id, amount, currency, status)) = row else {
         return Ok(false);
     };
-    if status != "pending" && status != "in_transit" {
+    if !matches!(status, PayoutStatus::Pending | PayoutStatus::InTransit) {
         return Ok(true);
     }
     settle(conn, id, creator_id, amount, &currency, paid, at).await?;
     diesel::update(payouts::table.find(id))
         .set((
-            payouts::status.eq(if paid { "paid" } else { "failed" }),
+            payouts::status.eq(if paid {
+                PayoutStatus::Paid
+            } else {
+                PayoutStatus::Failed
+            }),
             payouts::provider_payout_id.eq(Some(provider_payout_id)),
             payouts::failure_code.eq(failure_code),
             payouts::updated_at.eq(at),
@@ -341,7 +346,7 @@ pub async fn on_provider_result(
 }
 
 /// The statuses of payouts that need an admin.
-pub const FAILED: &[&str] = &["failed", "needs_attention"];
+pub const FAILED: &[PayoutStatus] = &[PayoutStatus::Failed, PayoutStatus::NeedsAttention];
 
 /// Most payouts one listing returns.
 const LIST_LIMIT: i64 = 200;
@@ -358,7 +363,7 @@ pub struct PayoutView {
     /// ISO 4217.
     pub currency: String,
     /// Where it stands.
-    pub status: String,
+    pub status: PayoutStatus,
     /// Provider calls made.
     pub attempts: i32,
     /// The provider's last failure.
@@ -373,7 +378,7 @@ pub struct PayoutView {
 pub async fn list(
     conn: &mut AsyncPgConnection,
     creator_id: Option<CreatorId>,
-    statuses: Option<&[&str]>,
+    statuses: Option<&[PayoutStatus]>,
 ) -> Result<Vec<PayoutView>, Error> {
     let mut query = payouts::table
         .select((

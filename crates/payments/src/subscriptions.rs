@@ -4,6 +4,7 @@
 
 use crate::errors::PaymentsError;
 use crate::ids::{SubscriptionId, TierId};
+use crate::status::SubscriptionStatus;
 use chrono::{DateTime, Utc};
 use df_common::Error;
 use df_common::ids::{CreatorId, UserId};
@@ -16,16 +17,20 @@ use crate::{
 };
 
 /// Our statuses.
-pub const LIVE_STATUSES: [&str; 3] = ["trialing", "active", "past_due"];
+pub const LIVE_STATUSES: [SubscriptionStatus; 3] = [
+    SubscriptionStatus::Trialing,
+    SubscriptionStatus::Active,
+    SubscriptionStatus::PastDue,
+];
 
 /// Maps the provider's status to ours.
-pub fn status_from_provider(status: &str) -> &'static str {
+pub fn status_from_provider(status: &str) -> SubscriptionStatus {
     match status {
-        "trialing" => "trialing",
-        "active" => "active",
-        "past_due" | "unpaid" => "past_due",
-        "canceled" | "incomplete_expired" => "ended",
-        _ => "incomplete",
+        "trialing" => SubscriptionStatus::Trialing,
+        "active" => SubscriptionStatus::Active,
+        "past_due" | "unpaid" => SubscriptionStatus::PastDue,
+        "canceled" | "incomplete_expired" => SubscriptionStatus::Ended,
+        _ => SubscriptionStatus::Incomplete,
     }
 }
 
@@ -43,7 +48,7 @@ pub struct SubscriptionRow {
     /// Tier.
     pub tier_id: TierId,
     /// Our status.
-    pub status: String,
+    pub status: SubscriptionStatus,
     /// Cancellation requested.
     pub cancel_at_period_end: bool,
     /// End of the paid period.
@@ -111,7 +116,7 @@ pub async fn ensure(
     conn: &mut AsyncPgConnection,
     provider_id: &str,
     attribution: Attribution,
-    status: &str,
+    status: SubscriptionStatus,
     period_end: DateTime<Utc>,
 ) -> Result<SubscriptionRow, Error> {
     if let Some(row) = find_for_update(conn, provider_id).await? {
@@ -153,12 +158,14 @@ pub async fn apply_state(
     remote: &RemoteSubscription,
     observed_at: DateTime<Utc>,
 ) -> Result<(), Error> {
-    if row.status == "ended" || row.provider_event_at.is_some_and(|seen| seen > observed_at) {
+    if row.status == SubscriptionStatus::Ended
+        || row.provider_event_at.is_some_and(|seen| seen > observed_at)
+    {
         return Ok(());
     }
     let status = status_from_provider(&remote.status);
     let past_due_since = match status {
-        "past_due" => Some(row.past_due_since.unwrap_or(observed_at)),
+        SubscriptionStatus::PastDue => Some(row.past_due_since.unwrap_or(observed_at)),
         _ => None,
     };
     diesel::update(subscriptions::table.find(row.id))
@@ -181,14 +188,15 @@ pub async fn paid_through(
     row: &SubscriptionRow,
     period_end: DateTime<Utc>,
 ) -> Result<(), Error> {
-    if row.status == "ended" {
+    if row.status == SubscriptionStatus::Ended {
         return Ok(());
     }
-    let status = if row.status == "trialing" && period_end <= row.current_period_end {
-        "trialing"
-    } else {
-        "active"
-    };
+    let status =
+        if row.status == SubscriptionStatus::Trialing && period_end <= row.current_period_end {
+            SubscriptionStatus::Trialing
+        } else {
+            SubscriptionStatus::Active
+        };
     diesel::update(subscriptions::table.find(row.id))
         .set((
             subscriptions::status.eq(status),
@@ -207,12 +215,12 @@ pub async fn renewal_failed(
     row: &SubscriptionRow,
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
-    if !LIVE_STATUSES.contains(&row.status.as_str()) {
+    if !LIVE_STATUSES.contains(&row.status) {
         return Ok(());
     }
     diesel::update(subscriptions::table.find(row.id))
         .set((
-            subscriptions::status.eq("past_due"),
+            subscriptions::status.eq(SubscriptionStatus::PastDue),
             subscriptions::past_due_since.eq(Some(row.past_due_since.unwrap_or(at))),
             subscriptions::updated_at.eq(diesel::dsl::now),
         ))
@@ -229,7 +237,7 @@ pub async fn ended(
 ) -> Result<(), Error> {
     diesel::update(subscriptions::table.find(row.id))
         .set((
-            subscriptions::status.eq("ended"),
+            subscriptions::status.eq(SubscriptionStatus::Ended),
             subscriptions::current_period_end.eq(row.current_period_end.min(at)),
             subscriptions::provider_event_at.eq(Some(at)),
             subscriptions::updated_at.eq(diesel::dsl::now),

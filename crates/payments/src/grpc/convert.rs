@@ -77,7 +77,7 @@ pub fn tier_input(input: Option<pb::TierInput>, now: DateTime<Utc>) -> Result<Ti
 pub fn payout_account(account: PayoutAccount) -> pb::PayoutAccount {
     pb::PayoutAccount {
         creator_id: account.creator_id.to_string(),
-        status: account.status,
+        status: account.status.to_string(),
         charges_enabled: account.charges_enabled,
         payouts_enabled: account.payouts_enabled,
         default_currency: account.default_currency,
@@ -108,7 +108,7 @@ pub fn urls(success: String, cancel: String) -> ReturnUrls {
 
 pub fn subscription(row: SubscriptionRow, policy: AccessPolicy) -> pb::Subscription {
     let until = entitlements::access_until(
-        &row.status,
+        row.status,
         row.current_period_end,
         row.past_due_since,
         policy,
@@ -117,7 +117,7 @@ pub fn subscription(row: SubscriptionRow, policy: AccessPolicy) -> pb::Subscript
         id: row.id.to_string(),
         creator_id: row.creator_id.to_string(),
         tier_id: row.tier_id.to_string(),
-        status: row.status,
+        status: row.status.to_string(),
         cancel_at_period_end: row.cancel_at_period_end,
         current_period_end: ts(row.current_period_end),
         access_until: until.and_then(ts),
@@ -159,7 +159,7 @@ pub fn payout(view: PayoutView) -> pb::Payout {
         id: view.id.to_string(),
         creator_id: view.creator_id.to_string(),
         amount: money(view.amount_minor, &view.currency),
-        status: view.status,
+        status: view.status.to_string(),
         attempts: u32::try_from(view.attempts).unwrap_or(0),
         failure_code: view.failure_code.unwrap_or_default(),
         created_at: ts(view.created_at),
@@ -174,7 +174,7 @@ pub fn dispute(view: DisputeView) -> pb::Dispute {
         creator_id: view.creator_id.to_string(),
         fan_id: view.fan_id.to_string(),
         amount: money(view.amount_minor, &view.currency),
-        status: view.status,
+        status: view.status.to_string(),
         evidence_due_by: view.evidence_due_by.and_then(ts),
         evidence_submitted_at: view.evidence_submitted_at.and_then(ts),
     }

@@ -1,11 +1,11 @@
 //! What admins watch and trigger: disputes, failed payouts, a payout run.
 
-use df_common::grpc::principal;
+use df_common::{Error, grpc::principal};
 use df_proto::payments::v1 as pb;
 use tonic::{Request, Response};
 
 use super::{PaymentsService, Reply, access, convert};
-use crate::{disputes, payouts};
+use crate::{disputes, errors::PaymentsError, payouts};
 
 pub async fn run_payouts(
     face: &PaymentsService,
@@ -25,9 +25,16 @@ pub async fn list_disputes(
     request: Request<pb::ListDisputesRequest>,
 ) -> Reply<pb::ListDisputesResponse> {
     access::admin(&principal(&request)?)?;
-    let status = request.into_inner().status;
+    let status = match request.get_ref().status.as_str() {
+        "" => None,
+        given => Some(
+            given
+                .parse()
+                .map_err(|_| Error::from(PaymentsError::InvalidStatus))?,
+        ),
+    };
     let mut conn = face.service.db.conn().await?;
-    let rows = disputes::list(&mut conn, (!status.is_empty()).then_some(status.as_str())).await?;
+    let rows = disputes::list(&mut conn, status).await?;
     Ok(Response::new(pb::ListDisputesResponse {
         disputes: rows.into_iter().map(convert::dispute).collect(),
     }))

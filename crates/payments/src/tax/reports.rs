@@ -15,6 +15,7 @@
 //! `payments` and `disputes` rows.
 
 use crate::errors::PaymentsError;
+use crate::status::DisputeStatus;
 use df_common::ids::CreatorId;
 use std::collections::BTreeMap;
 
@@ -249,7 +250,7 @@ struct PaymentRow {
 }
 
 /// Amount, fee, status, opened and last updated.
-type DisputeRow = (i64, i64, String, DateTime<Utc>, DateTime<Utc>);
+type DisputeRow = (i64, i64, DisputeStatus, DateTime<Utc>, DateTime<Utc>);
 
 fn overflow() -> Error {
     Error::internal(anyhow::anyhow!("tax year earnings overflow 64 bits"))
@@ -324,7 +325,7 @@ pub async fn reconciliation(
         if in_year(*opened_at) {
             total -= held;
         }
-        if status == "won" && in_year(*updated_at) {
+        if *status == DisputeStatus::Won && in_year(*updated_at) {
             total += held;
         }
     }

@@ -12,6 +12,7 @@
 
 use crate::errors::PaymentsError;
 use crate::ids::{CheckoutId, PayoutId};
+use crate::status::{AccountStatus, CheckoutStatus, SubscriptionStatus};
 use chrono::{DateTime, Utc};
 use df_common::{
     Error,
@@ -418,7 +419,7 @@ async fn checkout_completed(
 ) -> Result<Vec<UserId>, Error> {
     if let Some(checkout) = metadata_id::<CheckoutId>(obj, "df_checkout_id") {
         diesel::update(checkouts::table.find(checkout))
-            .set(checkouts::status.eq("completed"))
+            .set(checkouts::status.eq(CheckoutStatus::Completed))
             .execute(conn)
             .await?;
     }
@@ -436,7 +437,7 @@ async fn checkout_completed(
             r.current_period_end,
         ),
         // Without the provider's view, access starts with the first paid invoice.
-        None => ("incomplete", at),
+        None => (SubscriptionStatus::Incomplete, at),
     };
     let row = subscriptions::ensure(conn, sub, who, status, period_end).await?;
     if let Some(r) = &remote.subscription {
@@ -517,7 +518,9 @@ async fn invoice_paid(
     let who = attribution(event::invoice_subscription_metadata(obj));
     let row = match (subscriptions::find_for_update(conn, sub).await?, who) {
         (Some(row), _) => row,
-        (None, Some(who)) => subscriptions::ensure(conn, sub, who, "active", period_end).await?,
+        (None, Some(who)) => {
+            subscriptions::ensure(conn, sub, who, SubscriptionStatus::Active, period_end).await?
+        }
         (None, None) => return Err(foreign("subscription")),
     };
     let amount = obj.int("amount_paid").unwrap_or(0);
@@ -757,11 +760,11 @@ async fn account_updated(
     let payouts_enabled = obj.flag("payouts_enabled");
     let disabled = obj.get("requirements").str("disabled_reason").is_some();
     let status = if charges_enabled && payouts_enabled {
-        "enabled"
+        AccountStatus::Enabled
     } else if disabled {
-        "restricted"
+        AccountStatus::Restricted
     } else {
-        "pending"
+        AccountStatus::Pending
     };
     // Older events never overwrite newer state.
     diesel::update(payout_accounts::table)

@@ -441,6 +441,15 @@ async fn a_dispute_holds_the_funds_gets_evidence_and_a_loss_is_booked() {
         (0, 0, 2_500)
     );
 
+    assert_eq!(
+        disputes_with(&p, "needs_response").await.unwrap(),
+        [creator.to_string()]
+    );
+    assert_eq!(
+        disputes_with(&p, "lost").await.unwrap(),
+        Vec::<String>::new()
+    );
+
     p.simulated()
         .close_dispute(&dispute, &intent, false)
         .unwrap();
@@ -449,6 +458,31 @@ async fn a_dispute_holds_the_funds_gets_evidence_and_a_loss_is_booked() {
     })
     .await;
     assert!(integrity::check(&mut conn).await.unwrap().is_empty());
+    assert_eq!(
+        disputes_with(&p, "lost").await.unwrap(),
+        [creator.to_string()]
+    );
+    // A status filter outside the statuses is refused, not answered with nothing.
+    let refused = disputes_with(&p, "closed").await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().contains("needs_response"), "{refused:?}");
+}
+
+/// The creators of the disputes an admin lists with `status`.
+async fn disputes_with(p: &Payments, status: &str) -> Result<Vec<String>, tonic::Status> {
+    let request = pb::ListDisputesRequest {
+        status: status.into(),
+    };
+    let listed = p
+        .client()
+        .list_disputes(p.as_user(Uuid::now_v7(), Role::Admin, request))
+        .await?;
+    Ok(listed
+        .into_inner()
+        .disputes
+        .into_iter()
+        .map(|d| d.creator_id)
+        .collect())
 }
 
 /// The provider's id of the one payment booked so far.
