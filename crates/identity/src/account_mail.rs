@@ -12,8 +12,9 @@
 //! the request in the composing transaction makes a second run find nothing, so one request
 //! never issues two tokens (the second would void the link just sent).
 
+use crate::ids::MailRequestId;
 use chrono::{DateTime, Utc};
-use df_common::{Error, ids::UserId};
+use df_common::Error;
 use df_runtime::jobs::{self, Job, JobRunner};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -28,7 +29,7 @@ use crate::{
 /// The job that composes the email of one recorded request.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct ComposeMail {
-    id: uuid::Uuid,
+    id: MailRequestId,
 }
 
 impl Job for ComposeMail {
@@ -69,7 +70,7 @@ pub async fn record(
     email: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let id = uuid::Uuid::now_v7();
+    let id = MailRequestId::new();
     let email = email.to_owned();
     conn.transaction::<(), Error, _>(async move |conn| {
         diesel::insert_into(account_mail_requests::table)
@@ -95,7 +96,7 @@ pub fn register(jobs: &mut JobRunner, accounts: Accounts) {
 }
 
 /// Composes the request `id`, unless an earlier run did, in the transaction that removes it.
-async fn compose_request(accounts: &Accounts, id: uuid::Uuid) -> Result<(), Error> {
+async fn compose_request(accounts: &Accounts, id: MailRequestId) -> Result<(), Error> {
     let mut conn = accounts.db.conn().await?;
     let this = accounts.clone();
     conn.transaction::<(), Error, _>(async move |conn| {
@@ -129,7 +130,7 @@ async fn compose(
     if request == Request::VerifyEmail && user.email_verified_at.is_some() {
         return Ok(());
     }
-    let user_id = UserId::from_uuid(user.id);
+    let user_id = user.id;
     let purpose = match request {
         Request::VerifyEmail => Purpose::VerifyEmail,
         Request::PasswordReset => Purpose::PasswordReset,

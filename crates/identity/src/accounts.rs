@@ -147,7 +147,7 @@ impl Accounts {
                 if username_taken {
                     return Err(username_taken_error());
                 }
-                let existing: Option<uuid::Uuid> = users::table
+                let existing: Option<UserId> = users::table
                     .filter(users::email.eq(&email))
                     .select(users::id)
                     .first(conn)
@@ -291,7 +291,7 @@ impl Accounts {
         // Check the policy before consuming the token, so a refused password keeps the link usable.
         let user = {
             let mut conn = self.db.conn().await?;
-            let user_id: Option<uuid::Uuid> = crate::schema::one_time_tokens::table
+            let user_id: Option<UserId> = crate::schema::one_time_tokens::table
                 .filter(crate::schema::one_time_tokens::token_hash.eq(tokens::digest(token)))
                 .filter(crate::schema::one_time_tokens::purpose.eq(Purpose::PasswordReset.as_str()))
                 .filter(crate::schema::one_time_tokens::used_at.is_null())
@@ -335,7 +335,7 @@ impl Accounts {
             })
             .await?;
         self.sessions.purge(digests).await;
-        self.forget_profile(UserId::from_uuid(user.id)).await;
+        self.forget_profile(user.id).await;
         self.after_commit();
         Ok(())
     }

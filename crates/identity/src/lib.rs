@@ -11,6 +11,7 @@ pub mod errors;
 pub mod events;
 pub mod grpc_service;
 pub mod housekeeping;
+pub mod ids;
 pub mod login;
 pub mod mail;
 pub mod mail_queue;

@@ -155,7 +155,7 @@ impl Accounts {
     /// Stores a fresh hash of `password` (just verified against `old`) with the current
     /// parameters, unless the hash changed meanwhile (a password reset wins). A failure only
     /// means the next login tries again.
-    async fn rehash(&self, user_id: uuid::Uuid, old: &str, password: String) {
+    async fn rehash(&self, user_id: UserId, old: &str, password: String) {
         let result = async {
             let fresh = hashing::hash_password_async(password).await?;
             let mut conn = self.db.conn().await?;
@@ -192,14 +192,8 @@ impl Accounts {
             if locked_now
                 && let Some(user) = find_by_email(conn, &normalize_email(&input.email)).await?
             {
-                self.on_locked(
-                    conn,
-                    UserId::from_uuid(user.id),
-                    &user.email,
-                    state.consecutive_failures,
-                    now,
-                )
-                .await?;
+                self.on_locked(conn, user.id, &user.email, state.consecutive_failures, now)
+                    .await?;
             }
             return Ok(Verdict::Refused(invalid_credentials()));
         };

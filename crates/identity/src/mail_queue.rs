@@ -23,6 +23,7 @@
 
 use std::sync::Arc;
 
+use crate::ids::MailId;
 use df_common::{
     Error,
     clock::Clock,
@@ -34,7 +35,6 @@ use df_runtime::{
 };
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::{
     mail::{Email, Mailer},
@@ -51,7 +51,7 @@ pub const ENCRYPTION_SECTION: &str = "mail.encryption";
 /// The job that sends the message of one row.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct SendMail {
-    id: Uuid,
+    id: MailId,
 }
 
 impl Job for SendMail {
@@ -77,7 +77,7 @@ impl std::fmt::Debug for MailQueue {
 }
 
 /// The associated data of a queued message: its row.
-fn aad(id: Uuid) -> Vec<u8> {
+fn aad(id: MailId) -> Vec<u8> {
     field_aad("mail_queue", id, "message")
 }
 
@@ -107,7 +107,7 @@ impl MailQueue {
 
     /// Queues `email`, and the job that sends it, inside the caller's transaction.
     pub async fn enqueue(&self, conn: &mut AsyncPgConnection, email: &Email) -> Result<(), Error> {
-        let id = Uuid::now_v7();
+        let id = MailId::new();
         let plaintext = serde_json::to_string(&Sealable {
             to: email.to.as_str().into(),
             subject: email.subject.as_str().into(),
@@ -167,7 +167,7 @@ pub fn register(jobs: &mut JobRunner, db: Db, queue: MailQueue, mailer: Arc<dyn 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = mail_queue)]
 struct Row {
-    id: Uuid,
+    id: MailId,
     key_id: Option<String>,
     sealed: Option<Vec<u8>>,
     recipient: Option<String>,
@@ -178,7 +178,7 @@ struct Row {
 
 /// Sends the message of row `id` and deletes the row. A failed send is counted in the row and
 /// returned, for the runner to retry; the last one removes the content and ends the job.
-async fn send(db: &Db, queue: &MailQueue, mailer: &dyn Mailer, id: Uuid) -> Result<(), Error> {
+async fn send(db: &Db, queue: &MailQueue, mailer: &dyn Mailer, id: MailId) -> Result<(), Error> {
     let row = {
         let mut conn = db.conn().await?;
         mail_queue::table
@@ -439,7 +439,7 @@ mod tests {
             );
         }
         // A ciphertext moved into another row does not open there: given up at once.
-        let moved = Uuid::now_v7();
+        let moved = MailId::new();
         let mut conn = s.db.conn().await.unwrap();
         diesel::sql_query(
             "INSERT INTO mail_queue (id, key_id, sealed) SELECT $1, key_id, sealed FROM mail_queue",

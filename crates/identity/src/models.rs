@@ -43,7 +43,7 @@ impl AccountStatus {
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct UserRow {
     /// Id.
-    pub id: uuid::Uuid,
+    pub id: UserId,
     /// Normalized email.
     pub email: String,
     /// Public handle.
@@ -84,7 +84,7 @@ impl TryFrom<UserRow> for User {
 
     fn try_from(row: UserRow) -> Result<Self, Error> {
         Ok(Self {
-            id: UserId::from_uuid(row.id),
+            id: row.id,
             role: Role::parse(&row.role)
                 .ok_or_else(|| Error::internal(anyhow::anyhow!("unknown role")))?,
             status: AccountStatus::parse(&row.status)

@@ -88,7 +88,7 @@ pub async fn consume(
     if !tokens::is_well_formed(token) {
         return Err(invalid_token());
     }
-    let user: Option<uuid::Uuid> = diesel::update(
+    let user: Option<UserId> = diesel::update(
         one_time_tokens::table
             .filter(one_time_tokens::token_hash.eq(tokens::digest(token)))
             .filter(one_time_tokens::purpose.eq(purpose.as_str()))
@@ -100,7 +100,7 @@ pub async fn consume(
     .get_result(conn)
     .await
     .optional()?;
-    user.map(UserId::from_uuid).ok_or_else(invalid_token)
+    user.ok_or_else(invalid_token)
 }
 
 /// True when `user_id` holds an unused, unexpired token of `purpose` created within `window`
@@ -153,10 +153,10 @@ pub async fn may_issue(
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
     users::table
-        .find(user_id.as_uuid())
+        .find(user_id)
         .select(users::id)
         .for_no_key_update()
-        .first::<uuid::Uuid>(conn)
+        .first::<UserId>(conn)
         .await?;
     if issued_within(conn, user_id, purpose, RESEND_COOLDOWN, now).await? {
         return Ok(false);

@@ -61,8 +61,8 @@ const PURGE: &str = "for i = 1, #KEYS, 2 do redis.call('DEL', KEYS[i]) \
 
 /// Session id, user id, role, status, idle expiry, absolute expiry, revocation.
 type SessionLookup = (
-    uuid::Uuid,
-    uuid::Uuid,
+    SessionId,
+    UserId,
     String,
     String,
     DateTime<Utc>,
@@ -232,8 +232,8 @@ impl Sessions {
             return Err(invalid_session());
         }
         let session = ValidSession {
-            session_id: SessionId::from_uuid(session_id),
-            user_id: UserId::from_uuid(user_id),
+            session_id,
+            user_id,
             role,
             idle_expires_at,
             absolute_expires_at,
@@ -256,7 +256,7 @@ impl Sessions {
         }
         let digest = tokens::digest(token);
         let mut conn = self.db.conn().await?;
-        let revoked: Option<(uuid::Uuid, uuid::Uuid)> = diesel::update(
+        let revoked: Option<(SessionId, UserId)> = diesel::update(
             sessions::table
                 .filter(sessions::token_hash.eq(&digest))
                 .filter(sessions::revoked_at.is_null()),
@@ -268,8 +268,8 @@ impl Sessions {
         .optional()?;
         self.purge(vec![digest]).await;
         Ok(revoked.map(|(session_id, user_id)| ValidSession {
-            session_id: SessionId::from_uuid(session_id),
-            user_id: UserId::from_uuid(user_id),
+            session_id,
+            user_id,
             role: Role::Fan,
             idle_expires_at: Utc::now(),
             absolute_expires_at: Utc::now(),

@@ -32,10 +32,14 @@ use futures::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::db::Db;
 use worker::{Waker, spawn_worker};
+
+df_common::typed_id!(
+    /// A queued or scheduled job.
+    sql JobId
+);
 
 /// A kind of queued job; its value is the payload its handler receives.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -53,7 +57,7 @@ pub async fn enqueue<J: Job>(
     conn: &mut AsyncPgConnection,
     job: &J,
     run_at: DateTime<Utc>,
-) -> Result<Uuid, Error> {
+) -> Result<JobId, Error> {
     insert(
         conn,
         J::KIND,
@@ -72,7 +76,7 @@ pub async fn enqueue_once<J: Job>(
     key: &str,
     job: &J,
     run_at: DateTime<Utc>,
-) -> Result<Option<Uuid>, Error> {
+) -> Result<Option<JobId>, Error> {
     let id = insert(
         conn,
         J::KIND,
@@ -101,8 +105,8 @@ async fn insert(
     run_at: DateTime<Utc>,
     max_attempts: i32,
     unique_key: Option<&str>,
-) -> Result<Uuid, Error> {
-    let id = Uuid::now_v7();
+) -> Result<JobId, Error> {
+    let id = JobId::new();
     diesel::sql_query(
         "INSERT INTO jobs (id, kind, payload, run_at, max_attempts, unique_key) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (unique_key) DO NOTHING",
@@ -335,7 +339,7 @@ impl JobRunner {
     async fn record(
         &self,
         kind_name: &str,
-        id: Uuid,
+        id: JobId,
         attempts: i32,
         max_attempts: i32,
         kind: &Kind,
@@ -431,7 +435,7 @@ fn to_chrono(duration: Duration) -> chrono::Duration {
 
 async fn reschedule(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: JobId,
     run_at: DateTime<Utc>,
     attempts: i32,
     last_error: Option<&str>,
@@ -451,7 +455,7 @@ async fn reschedule(
 #[derive(diesel::QueryableByName)]
 struct Leased {
     #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
+    id: JobId,
     #[diesel(sql_type = Text)]
     kind: String,
     #[diesel(sql_type = Bytea)]

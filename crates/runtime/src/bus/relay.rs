@@ -26,10 +26,9 @@ use prometheus::IntGauge;
 use prost::Message;
 use tokio::{sync::Notify, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::{Bus, CONTENT_TYPE, EventEnvelope, schema::outbox, timed_out, topology, unavailable};
-use df_common::{error::Error, telemetry::metrics};
+use df_common::{error::Error, ids::EventId, telemetry::metrics};
 
 use crate::{config::BusConfig, db::Db};
 
@@ -111,7 +110,7 @@ struct Relay {
 #[derive(diesel::Queryable, diesel::Selectable)]
 #[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
 struct Pending {
-    id: Uuid,
+    id: EventId,
     event_type: String,
     payload: Vec<u8>,
 }
