@@ -150,8 +150,10 @@ fn complete(config: &mut DevConfig) {
     let simulated = &mut config.payments.own.provider.simulated;
     simulated.public_url = format!("http://{}", simulated.listen);
     simulated.webhook_url = format!("http://{}/v1/webhooks/stripe", config.gateway.http.listen);
-    config.gateway.payments.url = format!("http://{}", config.payments.base.grpc.listen);
-    config.gateway.identity.url = format!("http://{}", config.identity.base.grpc.listen);
+    config.gateway.upstream_mut("payments").url =
+        format!("http://{}", config.payments.base.grpc.listen);
+    config.gateway.upstream_mut("identity").url =
+        format!("http://{}", config.identity.base.grpc.listen);
     config.identity.own.identity.public_app_url = format!("http://{}", config.gateway.http.listen);
 }
 

@@ -129,8 +129,7 @@ fn gateway_settings_are_documented_as_they_are() {
             "redis",
             "telemetry",
             "internal_auth",
-            "identity",
-            "payments",
+            "upstreams",
             "security",
         ],
     );

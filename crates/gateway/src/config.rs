@@ -1,8 +1,9 @@
 //! The gateway's configuration.
 
-use std::net::SocketAddr;
+use std::{collections::BTreeMap, net::SocketAddr};
 
 use df_common::{
+    Error,
     config::{
         AdminConfig, InternalAuthConfig, RedisConfig, TelemetryConfig, Validate, check_range,
         production,
@@ -30,10 +31,10 @@ pub struct GatewayConfig {
     pub telemetry: TelemetryConfig,
     /// Keys that sign principal tokens for internal calls.
     pub internal_auth: InternalAuthConfig,
-    /// Identity service.
-    pub identity: ClientConfig,
-    /// Payments service. Not part of readiness: payments being down must not take logins down.
-    pub payments: ClientConfig,
+    /// The services the gateway calls, by name (`upstreams.payments.url`, ...); what an entry
+    /// leaves out keeps its default: the service's port on this machine, and readiness gated
+    /// by identity only (payments being down must not take logins down).
+    pub upstreams: BTreeMap<String, ClientConfig>,
     /// Headers, CSRF, CORS, rate limits, body limits.
     pub security: SecurityConfig,
 }
@@ -55,11 +56,7 @@ impl Default for GatewayConfig {
             },
             telemetry: TelemetryConfig::default(),
             internal_auth: InternalAuthConfig::default(),
-            identity: ClientConfig::default(),
-            payments: ClientConfig {
-                url: "http://127.0.0.1:50052".into(),
-                ..ClientConfig::default()
-            },
+            upstreams: BTreeMap::new(),
             security: SecurityConfig::default(),
         }
     }
@@ -72,16 +69,30 @@ impl Validate for GatewayConfig {
         self.telemetry.validate(problems);
         self.internal_auth.validate(problems);
         self.internal_auth.require_signing_key(problems);
-        let mut identity = Vec::new();
-        self.identity.validate(&mut identity);
-        problems.extend(identity.into_iter().map(|p| format!("identity.{p}")));
-        let mut payments = Vec::new();
-        self.payments.validate(&mut payments);
-        problems.extend(payments.into_iter().map(|p| format!("payments.{p}")));
+        let known: Vec<&str> = UPSTREAMS.iter().map(|(known, _)| *known).collect();
+        for name in self
+            .upstreams
+            .keys()
+            .filter(|name| !known.contains(&name.as_str()))
+        {
+            problems.push(format!(
+                "upstreams.{name}: the gateway calls no such service (it calls {})",
+                known.join(", ")
+            ));
+        }
+        for name in &known {
+            let Ok(upstream) = self.upstream(name) else {
+                continue;
+            };
+            let mut found = Vec::new();
+            upstream.validate(&mut found);
+            problems.extend(found.into_iter().map(|p| format!("upstreams.{name}.{p}")));
+            if self.production {
+                production::client_tls(&format!("upstreams.{name}"), &upstream, problems);
+            }
+        }
         self.security.validate(problems);
         if self.production {
-            production::client_tls("identity", &self.identity, problems);
-            production::client_tls("payments", &self.payments, problems);
             if !self.security.session_cookie_name.starts_with("__Host-") {
                 problems.push(format!(
                     "security.session_cookie_name: `{}` lacks the __Host- prefix, which binds the cookie to this host over https (required in production)",
@@ -99,6 +110,30 @@ impl Validate for GatewayConfig {
                 );
             }
         }
+    }
+}
+
+/// The services the gateway calls, and whether each gates its readiness.
+pub const UPSTREAMS: &[(&str, bool)] = &[("identity", true), ("payments", false)];
+
+impl GatewayConfig {
+    /// The settings of upstream `name` (one of [`UPSTREAMS`]), its defaults filled in.
+    pub fn upstream(&self, name: &str) -> Result<ClientConfig, Error> {
+        let &(_, gates_by_default) = UPSTREAMS
+            .iter()
+            .find(|(known, _)| *known == name)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("no upstream `{name}`")))?;
+        let mut upstream = self.upstreams.get(name).cloned().unwrap_or_default();
+        if upstream.url.is_empty() {
+            upstream.url = format!("http://127.0.0.1:{}", df_common::ports::of(name).main);
+        }
+        upstream.gates_readiness = Some(upstream.gates_readiness.unwrap_or(gates_by_default));
+        Ok(upstream)
+    }
+
+    /// The settings of upstream `name`, to change (tests, the dev runner).
+    pub fn upstream_mut(&mut self, name: &str) -> &mut ClientConfig {
+        self.upstreams.entry(name.to_owned()).or_default()
     }
 }
 
@@ -160,5 +195,84 @@ impl Validate for HttpConfig {
 impl df_common::lifecycle::Configuration for GatewayConfig {
     fn telemetry(&self) -> &TelemetryConfig {
         &self.telemetry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use df_common::config::{Sources, load_from};
+
+    use super::*;
+
+    /// The keys the gateway requires (any 32 bytes, base64).
+    const KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+    fn load(pairs: &[(&str, &str)]) -> Result<GatewayConfig, df_common::config::ConfigError> {
+        let mut env = vec![
+            ("DF_INTERNAL_AUTH__SIGNING_KEY", KEY),
+            ("DF_SECURITY__CSRF_KEY", KEY),
+        ];
+        env.extend_from_slice(pairs);
+        load_from(&Sources {
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Sources::default()
+        })
+    }
+
+    #[test]
+    fn an_upstream_names_only_what_it_changes_and_keeps_its_defaults() {
+        let config = load(&[
+            (
+                "DF_UPSTREAMS__PAYMENTS__URL",
+                "http://payments.internal:50052",
+            ),
+            ("DF_UPSTREAMS__PAYMENTS__GATES_READINESS", "true"),
+        ])
+        .unwrap();
+        let payments = config.upstream("payments").unwrap();
+        assert_eq!(payments.url, "http://payments.internal:50052");
+        assert_eq!(payments.gates_readiness, Some(true));
+        assert_eq!(payments.request_timeout_ms, 5_000);
+        let identity = config.upstream("identity").unwrap();
+        assert_eq!(identity.url, "http://127.0.0.1:50051");
+        assert_eq!(
+            identity.gates_readiness,
+            Some(true),
+            "identity gates by default"
+        );
+        let defaults = load(&[]).unwrap();
+        assert_eq!(
+            defaults.upstream("payments").unwrap().url,
+            "http://127.0.0.1:50052"
+        );
+        assert_eq!(
+            defaults.upstream("payments").unwrap().gates_readiness,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_broken_upstream_is_refused_by_name() {
+        let problems = load(&[
+            ("DF_UPSTREAMS__MEDIA__URL", "http://media:50053"),
+            ("DF_UPSTREAMS__IDENTITY__URL", "not a url"),
+        ])
+        .unwrap_err()
+        .problems;
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("upstreams.media: the gateway calls no such service")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("upstreams.identity.url:")),
+            "{problems:?}"
+        );
     }
 }

@@ -58,21 +58,21 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let signer = Arc::new(TokenSigner::from_config(&config.internal_auth, SERVICE)?);
-    let identity = upstream::Identity::new(&config.identity, Arc::clone(&signer))?;
-    let payments = upstream::Payments::new(&config.payments, signer)?;
-    let server = build_server(&config, listeners.http, identity.clone(), payments)?;
+    let identity = upstream::Identity::new(&config.upstream("identity")?, Arc::clone(&signer))?;
+    let payments = upstream::Payments::new(&config.upstream("payments")?, signer)?;
+    // Ready when every upstream that gates readiness serves; Redis is optional (local limits).
+    // Payments does not gate it by default: while it is down, its routes answer 503 but
+    // sign-up, login and everything else keep working, and webhooks get the 503 that makes
+    // the provider retry.
+    let readiness = Readiness::new();
+    let readiness = upstream_gate(readiness, &config, "identity", &identity.0)?;
+    let readiness = upstream_gate(readiness, &config, "payments", &payments.0)?;
+    let server = build_server(&config, listeners.http, identity, payments)?;
     let handle = server.handle();
     let stopper = shutdown.clone();
     tokio::spawn(async move {
         stopper.cancelled().await;
         handle.stop(true).await;
-    });
-    // The gateway is ready when it can reach identity; Redis is optional (local limits). Payments
-    // is deliberately left out: while it is down, its routes answer 503 but sign-up, login and
-    // everything else keep working, and webhooks get the 503 that makes the provider retry.
-    let readiness = Readiness::new().with_check("identity", move || {
-        let identity = identity.clone();
-        async move { identity.is_serving().await }
     });
     let admin = tokio::spawn(serve_admin(listeners.admin, readiness, shutdown.clone()));
     tracing::info!(service = SERVICE, "serving");
@@ -81,6 +81,23 @@ pub async fn serve(
     let _ = admin.await;
     tracing::info!(service = SERVICE, "stopped");
     result
+}
+
+/// `readiness` with a check of `upstream`'s health when its settings say it gates readiness.
+fn upstream_gate<C: Clone + Send + Sync + 'static>(
+    readiness: Readiness,
+    config: &GatewayConfig,
+    name: &'static str,
+    upstream: &upstream::Upstream<C>,
+) -> Result<Readiness, Error> {
+    if config.upstream(name)?.gates_readiness != Some(true) {
+        return Ok(readiness);
+    }
+    let upstream = upstream.clone();
+    Ok(readiness.with_check(name, move || {
+        let upstream = upstream.clone();
+        async move { upstream.is_serving().await }
+    }))
 }
 
 /// Builds the HTTP server (a plain function: the app factory is not `Send`, so it must not live

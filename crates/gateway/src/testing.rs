@@ -45,8 +45,21 @@ impl TestGateway {
     }
 
     /// Starts the gateway on `http` in front of `upstreams`, allowing browsers from
-    /// `app_origin`; changed by `adjust`.
+    /// `app_origin`; changed by `adjust`. Returns once it reports ready.
     pub async fn start(
+        env: &TestEnv,
+        http: std::net::TcpListener,
+        upstreams: Upstreams,
+        app_origin: &str,
+        adjust: impl FnOnce(&mut GatewayConfig),
+    ) -> Self {
+        let gateway = Self::launch(env, http, upstreams, app_origin, adjust).await;
+        wait_until_ready(&gateway.admin_url, SERVICE).await;
+        gateway
+    }
+
+    /// Like [`TestGateway::start`], without waiting for readiness (tests of readiness itself).
+    pub async fn launch(
         env: &TestEnv,
         http: std::net::TcpListener,
         upstreams: Upstreams,
@@ -61,11 +74,13 @@ impl TestGateway {
             internal_auth: env.internal_auth.clone(),
             ..GatewayConfig::default()
         };
-        config.identity.url = env.grpc_url(upstreams.identity);
-        config.identity.tls = env.client_tls();
-        if let Some(payments) = upstreams.payments {
-            config.payments.url = env.grpc_url(payments);
-            config.payments.tls = env.client_tls();
+        let identity = config.upstream_mut("identity");
+        identity.url = env.grpc_url(upstreams.identity);
+        identity.tls = env.client_tls();
+        if let Some(address) = upstreams.payments {
+            let payments = config.upstream_mut("payments");
+            payments.url = env.grpc_url(address);
+            payments.tls = env.client_tls();
         }
         config.http.workers = 2;
         config.security.allowed_origins = vec![app_origin.to_owned()];
@@ -80,7 +95,6 @@ impl TestGateway {
                 panic!("gateway stopped: {error:?}");
             }
         });
-        wait_until_ready(&admin_url, SERVICE).await;
         Self {
             url,
             admin_url,

@@ -244,7 +244,7 @@ clients share one address for rate limits and the login throttle. Call with (dic
 The internal TLS settings the chart writes into a service's configuration, as TOML-ready maps:
 identity and payments serve TLS and require a client certificate from the CA (grpc.tls); the
 gateway verifies each upstream against the CA under its Service name and presents its own
-certificate (identity.tls, payments.tls). Call with (dict "root" $ "service" <name> "config"
+certificate (upstreams.identity.tls, upstreams.payments.tls). Call with (dict "root" $ "service" <name> "config"
 <merged configuration>); merges into config.
 */}}
 {{- define "directfanz.mergeInternalTls" -}}
@@ -258,7 +258,7 @@ certificate (identity.tls, payments.tls). Call with (dict "root" $ "service" <na
 {{- range $upstream := list "identity" "payments" -}}
 {{- if or (eq $upstream "identity") (index $.root.Values $upstream).enabled -}}
 {{- $client := dict "ca_file" $ca "cert_file" $cert "key_file" $key "domain_name" (include "directfanz.componentName" (dict "root" $.root "service" $upstream)) -}}
-{{- $_ := mustMergeOverwrite $.config (dict $upstream (dict "tls" $client)) -}}
+{{- $_ := mustMergeOverwrite $.config (dict "upstreams" (dict $upstream (dict "tls" $client))) -}}
 {{- end -}}
 {{- end -}}
 {{- else -}}

@@ -160,7 +160,8 @@ pub fn incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
-    /// `http://identity:50051`, or `https://identity:50051` with `tls`.
+    /// `http://identity:50051`, or `https://identity:50051` with `tls`; empty, the caller's
+    /// default for the service.
     pub url: String,
     /// TLS to the service (required by an `https://` URL).
     pub tls: Option<tls::ClientTls>,
@@ -168,15 +169,19 @@ pub struct ClientConfig {
     pub connect_timeout_ms: u64,
     /// Deadline of each call.
     pub request_timeout_ms: u64,
+    /// Whether the caller is not ready while this service is down (its readiness check asks
+    /// it); unset, the caller's own default for this service.
+    pub gates_readiness: Option<bool>,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
         Self {
-            url: "http://127.0.0.1:50051".into(),
+            url: String::new(),
             tls: None,
             connect_timeout_ms: 1_000,
             request_timeout_ms: 5_000,
+            gates_readiness: None,
         }
     }
 }

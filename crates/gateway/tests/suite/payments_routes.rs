@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use df_devstack::platform::Platform;
+use df_gateway::testing::{TestGateway, Upstreams};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -543,7 +544,7 @@ async fn with_payments_down_logins_still_work_and_webhooks_get_503() {
         .unwrap();
     // The platform starts only once the gateway reports ready, so readiness ignores payments.
     let platform = Platform::builder()
-        .gateway(move |config| config.payments.url = format!("http://{closed}"))
+        .gateway(move |config| config.upstream_mut("payments").url = format!("http://{closed}"))
         .start()
         .await;
     let (fan, _) = member(&platform, "fan_two", "fan").await;
@@ -564,6 +565,44 @@ async fn with_payments_down_logins_still_work_and_webhooks_get_503() {
     assert_eq!(response.status(), 503);
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "common.unavailable");
+    platform.stop().await;
+}
+
+/// Readiness is per upstream: made to gate it, payments being down keeps the gateway unready
+/// while identity alone does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_set_to_gate_readiness_keeps_the_gateway_unready_while_down() {
+    let platform = Platform::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let upstreams = Upstreams {
+        identity: platform.identity_addr(),
+        payments: Some(closed),
+    };
+    let env = &platform.env;
+    let readiness = |gates: bool| async move {
+        let (http, _) = TestGateway::bind();
+        let mut gateway = TestGateway::launch(env, http, upstreams, APP, |config| {
+            config.upstream_mut("payments").gates_readiness = Some(gates);
+        })
+        .await;
+        let response = reqwest::get(format!("{}/readyz", gateway.admin_url))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        gateway.stop().await;
+        (status, body)
+    };
+    let (status, body) = readiness(true).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["payments"], false, "{body}");
+    assert_eq!(body["checks"]["identity"], true, "{body}");
+    let (status, body) = readiness(false).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["checks"].get("payments").is_none(), "{body}");
     platform.stop().await;
 }
 
