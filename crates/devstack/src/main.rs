@@ -53,20 +53,45 @@ fn section<T: Extract>(figment: &Figment, key: &str) -> Result<T, Box<figment::E
 }
 
 /// Local defaults, applied as if set in the environment so that any variable the caller sets
-/// overrides just that one setting.
-const DEV_DEFAULTS: &[(&str, &str)] = &[
-    ("DF_IDENTITY__GRPC__LISTEN", "127.0.0.1:50051"),
-    ("DF_IDENTITY__ADMIN__LISTEN", "127.0.0.1:9090"),
-    ("DF_IDENTITY__TELEMETRY__LOG_FORMAT", "pretty"),
-    ("DF_IDENTITY__MAIL__OUTBOX_DIR", ".dev/mail"),
-    ("DF_PAYMENTS__GRPC__LISTEN", "127.0.0.1:50052"),
-    ("DF_PAYMENTS__ADMIN__LISTEN", "127.0.0.1:9092"),
-    ("DF_PAYMENTS__TELEMETRY__LOG_FORMAT", "pretty"),
-    ("DF_PAYMENTS__PROVIDER__SIMULATED__LISTEN", "127.0.0.1:8091"),
-    ("DF_GATEWAY__HTTP__LISTEN", "127.0.0.1:8080"),
-    ("DF_GATEWAY__ADMIN__LISTEN", "127.0.0.1:9091"),
-    ("DF_GATEWAY__TELEMETRY__LOG_FORMAT", "pretty"),
-];
+/// overrides just that one setting: every service on loopback at its ports from the ports
+/// table, with readable logs.
+fn dev_defaults() -> Vec<(String, String)> {
+    let mut defaults = Vec::new();
+    for &service in SERVICES {
+        let ports = df_common::ports::of(service);
+        let section = service.to_ascii_uppercase();
+        let main = if service == df_gateway::SERVICE {
+            "HTTP"
+        } else {
+            "GRPC"
+        };
+        defaults.extend([
+            (
+                format!("DF_{section}__{main}__LISTEN"),
+                format!("127.0.0.1:{}", ports.main),
+            ),
+            (
+                format!("DF_{section}__ADMIN__LISTEN"),
+                format!("127.0.0.1:{}", ports.admin),
+            ),
+            (
+                format!("DF_{section}__TELEMETRY__LOG_FORMAT"),
+                "pretty".to_owned(),
+            ),
+        ]);
+    }
+    defaults.extend([
+        (
+            "DF_IDENTITY__MAIL__OUTBOX_DIR".to_owned(),
+            ".dev/mail".to_owned(),
+        ),
+        (
+            "DF_PAYMENTS__PROVIDER__SIMULATED__LISTEN".to_owned(),
+            "127.0.0.1:8091".to_owned(),
+        ),
+    ]);
+    defaults
+}
 
 impl Validate for DevConfig {
     fn validate(&self, problems: &mut Vec<String>) {
@@ -160,11 +185,9 @@ fn complete(config: &mut DevConfig) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut sources = df_common::config::Sources::from_process();
-    for (name, value) in DEV_DEFAULTS {
-        if !sources.env.iter().any(|(k, _)| k == name) {
-            sources
-                .env
-                .insert(0, ((*name).to_owned(), (*value).to_owned()));
+    for (name, value) in dev_defaults() {
+        if !sources.env.iter().any(|(k, _)| *k == name) {
+            sources.env.insert(0, (name, value));
         }
     }
     let config: DevConfig = match df_common::config::load_completed(&sources, complete) {
