@@ -1,6 +1,7 @@
 //! gRPC plumbing shared by every service: the internal-auth interceptor, the server builder
 //! (deadlines, tracing, health, TLS) and the client channel builder (TLS).
 
+mod face;
 pub mod metrics;
 pub mod tls;
 
