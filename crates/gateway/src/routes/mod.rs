@@ -5,6 +5,7 @@ pub mod auth;
 pub mod me;
 pub mod openapi;
 pub mod payments;
+pub mod wire;
 
 use std::sync::LazyLock;
 

@@ -1,7 +1,8 @@
-//! The OpenAPI document (`openapi/v1.json`) against the code it describes: the route table, the
-//! handlers' request and response types, and the rules every operation follows (problem
-//! responses, CSRF on unsafe methods, security on session routes). The document is written by
-//! hand, so these checks are what keeps it from drifting away from the gateway.
+//! The OpenAPI document against the code it describes: the route table, the handlers' request
+//! and response types, and the rules every operation follows (problem responses, CSRF on unsafe
+//! methods, security on session routes). The document is generated from the handlers'
+//! annotations, which are still written by hand: these checks keep them from drifting away from
+//! the gateway, and the committed snapshot (`openapi/v1.json`) from drifting away from them.
 
 // `allow-unwrap-in-tests` covers test functions only, not the helpers below.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -23,7 +24,7 @@ use df_gateway::routes::{
     me::UserView,
     openapi::DOCUMENT,
     payments::{
-        CheckoutView, Page, PayoutView,
+        CheckoutView, PayoutView,
         admin::DisputeView,
         admin::PayoutRunView,
         earnings::EarningsView,
@@ -36,6 +37,7 @@ use df_gateway::routes::{
         tips::TipBody,
         webhooks::WebhookReceived,
     },
+    wire::{Money, Page},
 };
 use df_proto::payments::v1 as pb;
 use serde::de::DeserializeOwned;
@@ -54,7 +56,20 @@ const COMPONENT_KINDS: &[&str] = &[
 ];
 
 fn document() -> Value {
-    serde_json::from_str(DOCUMENT).expect("openapi/v1.json is not valid JSON")
+    serde_json::from_str(&DOCUMENT).expect("the document is not valid JSON")
+}
+
+/// Whether a property's schema admits `null`: a type list with `null`, or a `oneOf` with a
+/// `null` member (how utoipa documents an optional reference).
+fn nullable(doc: &Value, property: &Value) -> bool {
+    let property = deref(doc, property);
+    let null = json!("null");
+    property["type"]
+        .as_array()
+        .is_some_and(|t| t.contains(&null))
+        || property["oneOf"]
+            .as_array()
+            .is_some_and(|choices| choices.iter().any(|choice| choice["type"] == null))
 }
 
 /// Every operation as (METHOD, path, operation object).
@@ -548,10 +563,7 @@ fn request_bodies_match_the_handlers_types() {
                 required.contains(field),
                 outcome.is_err()
             );
-            let property = deref(&doc, &schema["properties"][field]);
-            let nullable = property["type"]
-                .as_array()
-                .is_some_and(|t| t.contains(&json!("null")));
+            let nullable = nullable(&doc, &schema["properties"][field]);
             let mut null = example.clone();
             null.insert(field.clone(), Value::Null);
             assert_eq!(
@@ -633,12 +645,11 @@ fn matches_schema(doc: &Value, name: &str, value: &Value) {
         "{name}: every field is always sent"
     );
     for (field, sent) in value.as_object().unwrap() {
-        let property = deref(doc, &schema["properties"][field]);
-        let nullable = property["type"]
-            .as_array()
-            .is_some_and(|t| t.contains(&json!("null")));
         if sent.is_null() {
-            assert!(nullable, "{name}.{field} is sent as null but not nullable");
+            assert!(
+                nullable(doc, &schema["properties"][field]),
+                "{name}.{field} is sent as null but not nullable"
+            );
         }
     }
 }
@@ -694,10 +705,7 @@ fn payments_response_bodies_match_the_handlers_types() {
     let earnings = to_json(EarningsView::from(earnings));
     let profile = to_json(TaxProfileView::from(profile));
     for (name, value) in [
-        (
-            "Money",
-            to_json(df_gateway::routes::payments::Money::from(money(1))),
-        ),
+        ("Money", to_json(Money::from(money(1)))),
         (
             "Checkout",
             to_json(CheckoutView::from(pb::Checkout::default())),
@@ -789,6 +797,32 @@ async fn the_document_is_served_as_json() {
     );
     let bytes = body::to_bytes(response.into_body()).await.unwrap();
     assert_eq!(bytes, DOCUMENT.as_bytes());
+}
+
+/// The committed `openapi/v1.json` is the generated document, so every change to the API shows
+/// in review; `UPDATE_OPENAPI_SNAPSHOT=1` rewrites it instead of failing.
+#[test]
+fn the_committed_snapshot_is_the_generated_document() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/v1.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed == *DOCUMENT {
+        return;
+    }
+    if std::env::var("UPDATE_OPENAPI_SNAPSHOT").as_deref() == Ok("1") {
+        std::fs::write(&path, DOCUMENT.as_bytes()).unwrap();
+        return;
+    }
+    let line = committed
+        .lines()
+        .zip(DOCUMENT.lines())
+        .position(|(old, new)| old != new)
+        .unwrap_or_else(|| committed.lines().count().min(DOCUMENT.lines().count()));
+    panic!(
+        "{} differs from the generated document from line {}. Refresh it with \
+         `UPDATE_OPENAPI_SNAPSHOT=1 cargo nextest run -p df-gateway openapi` and commit it.",
+        path.display(),
+        line + 1
+    );
 }
 
 /// Every problem code some route documents.

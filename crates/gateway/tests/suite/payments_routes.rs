@@ -400,13 +400,21 @@ async fn the_whole_money_path_runs_through_the_gateway() {
         .send_json(Method::POST, "/v1/admin/payouts/run", &admin, None)
         .await;
     assert_eq!(status, 200, "{run}");
-    assert_eq!(run["payouts_started"], 1, "{run}");
+    // The moved clock can make payments' weekly payout schedule due first; then this run
+    // finds the payout open and starts none. Either way exactly one payout of the whole
+    // balance is made (payments' own suite checks what a run reports).
+    assert!(run["payouts_started"].as_u64() <= Some(1), "{run}");
     let expected_payout = 799 + 400 + 1_200;
     let payouts = eventually("the payout is confirmed", || async {
         let (_, payouts) = platform.get_json("/v1/creator/payouts", &creator).await;
         (payouts["items"][0]["status"] == "paid").then_some(payouts)
     })
     .await;
+    assert_eq!(
+        payouts["items"].as_array().map(Vec::len),
+        Some(1),
+        "{payouts}"
+    );
     assert_eq!(
         payouts["items"][0]["amount"],
         json!({"amount_minor": expected_payout, "currency": "usd"})

@@ -11,13 +11,91 @@ pub mod unlock;
 pub mod verify_email;
 
 use serde::Serialize;
+use utoipa::{
+    ToSchema,
+    openapi::{KnownFormat, SchemaFormat},
+};
 
-/// `{"status": "..."}`: the body of accepted requests that must not reveal more.
-#[derive(Serialize)]
+use super::openapi::{Refusals, named_schema, one_of, string};
+
+/// The body of requests whose answer must not reveal more than that they were taken.
+#[derive(Serialize, ToSchema)]
 pub struct Accepted {
     /// What happened, in one word.
+    #[schema(value_type = AcceptedStatus)]
     pub status: &'static str,
 }
+
+/// The refusals of a new password (422).
+pub const PASSWORD_RULES: Refusals = Refusals::new(
+    &[
+        "identity.password_too_short",
+        "identity.password_too_long",
+        "identity.password_common",
+        "identity.password_contains_identity",
+        "identity.password_breached",
+    ],
+    "",
+);
+
+named_schema!(
+    /// What an accepted request did.
+    AcceptedStatus = one_of(&["accepted", "verification_sent", "verified"], "What happened.")
+);
+
+named_schema!(
+    /// An email address as sent by clients.
+    Email = string()
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .max_length(Some(254))
+        .description(Some(
+            "An email address. Surrounding spaces are trimmed and case is ignored.",
+        ))
+        .examples(["fan@example.com"])
+);
+
+named_schema!(
+    /// A public handle.
+    Username = string()
+        .min_length(Some(3))
+        .max_length(Some(32))
+        .pattern(Some("^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$"))
+        .description(Some(
+            "A public handle: 3 to 32 letters, digits, `_`, `.` or `-`, starting with a letter \
+             or digit.",
+        ))
+        .examples(["night_owl"])
+);
+
+named_schema!(
+    /// A password being set.
+    NewPassword = string()
+        .min_length(Some(12))
+        .max_length(Some(128))
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+        .description(Some(
+            "A new password: 12 to 128 characters (Unicode scalar values, so accents and emoji \
+             count as one), not on the common-password list, not containing the email address, \
+             its local part or the username, and not found in known data breaches. There are no \
+             composition rules. Refusals are 422 problems `identity.password_too_short`, \
+             `identity.password_too_long`, `identity.password_common`, \
+             `identity.password_contains_identity` and `identity.password_breached`.",
+        ))
+);
+
+named_schema!(
+    /// The token of an emailed link.
+    OneTimeToken = string()
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some("^[A-Za-z0-9_-]+$"))
+        .description(Some(
+            "The single-use token from an emailed link (its `token` query parameter). Unknown, \
+             used, expired, mistyped and malformed tokens are all refused alike with \
+             `identity.invalid_token`.",
+        ))
+        .examples(["q3Jx2c8n0WfM5kq1V7d4pZ0b9yH6sE2uT1rA8cL5oGw"])
+);
 
 #[cfg(test)]
 mod tests {

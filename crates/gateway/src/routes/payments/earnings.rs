@@ -4,48 +4,98 @@
 use actix_web::{HttpResponse, web};
 use df_proto::payments::v1 as pb;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::{Money, Page, PayoutView, amount, required_instant};
+use super::PayoutView;
+use crate::routes::openapi::{
+    InternalError, RateLimited, Timeout, Unauthenticated, Unavailable, named_schema, one_of,
+    problems,
+};
+use crate::routes::wire::{Money, Page, amount, page_schema, required_instant};
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
 /// Query of `earnings`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EarningsQuery {
-    /// Lower-case ISO 4217; payments' default (`usd`) when left out.
+    /// Lower-case ISO 4217; `usd` when left out.
     #[serde(default)]
+    #[param(nullable = false, default = "usd")]
     currency: Option<String>,
 }
 
-/// A line of the statement.
-#[derive(Debug, Serialize)]
+/// A ledger transaction that touched the creator's balances.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StatementLine)]
 pub struct StatementLineView {
     /// The ledger transaction.
+    #[schema(format = Uuid)]
     pub transaction_id: String,
-    /// What happened: `payment`, `release`, `refund`, `dispute_opened`, `dispute_won`,
-    /// `dispute_lost`, `payout_started`, `payout_paid` or `payout_failed`.
+    #[schema(value_type = StatementLineKind)]
     pub kind: String,
-    /// When (RFC 3339).
+    /// When (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub at: String,
-    /// Change of the creator's pending and available balances.
+    /// Change of the creator's pending, available and receivable balances (negative when money
+    /// leaves them).
     pub amount: Money,
-    /// What the fan paid (payment lines; zero on others).
+    /// What the fan paid, on payment lines; zero on others.
     pub gross: Money,
-    /// The platform's fee (payment lines; zero on others).
+    /// The platform's fee, on payment lines; zero on others.
     pub platform_fee: Money,
-    /// The provider's reference.
+    /// What caused it (a payment, refund, dispute or payout id).
     pub reference: String,
 }
 
-/// Balances in one currency and the latest statement lines.
-#[derive(Debug, Serialize)]
+named_schema!(
+    /// What a statement line records.
+    StatementLineKind = one_of(
+        &[
+            "payment",
+            "release",
+            "refund",
+            "dispute_opened",
+            "dispute_won",
+            "dispute_lost",
+            "payout_started",
+            "payout_paid",
+            "payout_failed",
+        ],
+        "What happened to the creator's balances.",
+    )
+);
+
+/// The creator's balances in one currency and the newest statement lines (at most 200, newest
+/// first).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Earnings, examples(json!({
+    "creator_id": "0193a5b8-2f4c-7d1e-8a6b-5c3d2e1f0a9b",
+    "currency": "usd",
+    "pending": {"amount_minor": 7662, "currency": "usd"},
+    "available": {"amount_minor": 12480, "currency": "usd"},
+    "in_transit": {"amount_minor": 0, "currency": "usd"},
+    "paid_out": {"amount_minor": 48310, "currency": "usd"},
+    "dispute_reserve": {"amount_minor": 0, "currency": "usd"},
+    "receivable": {"amount_minor": 0, "currency": "usd"},
+    "lines": [{
+        "transaction_id": "0193a5d6-a0b1-7c23-d4e5-f60718293a4b",
+        "kind": "payment",
+        "at": "2026-11-20T09:15:00Z",
+        "amount": {"amount_minor": 770, "currency": "usd"},
+        "gross": {"amount_minor": 999, "currency": "usd"},
+        "platform_fee": {"amount_minor": 200, "currency": "usd"},
+        "reference": "0193a5d7-b1c2-7d34-e5f6-0718293a4b5c"
+    }]
+})))]
 pub struct EarningsView {
     /// The creator.
+    #[schema(format = Uuid)]
     pub creator_id: String,
     /// The currency of every amount.
     pub currency: String,
-    /// Held, not yet payable.
+    /// Earned, still held before it can be paid out.
     pub pending: Money,
-    /// Payable.
+    /// Payable at the next payout.
     pub available: Money,
     /// On its way to the bank.
     pub in_transit: Money,
@@ -53,11 +103,13 @@ pub struct EarningsView {
     pub paid_out: Money,
     /// Held back against open disputes.
     pub dispute_reserve: Money,
-    /// Owed by the creator after refunds or disputes exceeded their balances.
+    /// Owed by the creator after refunds or lost disputes exceeded their balances; taken from
+    /// future earnings.
     pub receivable: Money,
-    /// Newest first.
     pub lines: Vec<StatementLineView>,
 }
+
+page_schema!(PayoutList = Page<PayoutView>, "Payouts, newest first.");
 
 impl From<pb::Earnings> for EarningsView {
     fn from(earnings: pb::Earnings) -> Self {
@@ -89,7 +141,24 @@ impl From<pb::Earnings> for EarningsView {
     }
 }
 
+problems!(GetEarningsProblems {
+    400 ["payments.unsupported_currency"]
+        "`payments.unsupported_currency`: the currency is not supported.",
+});
+
 /// The signed-in creator's balances and statement.
+#[utoipa::path(
+    get, path = "/v1/creator/earnings", operation_id = "getEarnings", tag = "creator",
+    summary = "Earnings",
+    description = "The signed-in user's balances in one currency and the newest statement \
+                   lines.",
+    params(EarningsQuery),
+    responses(
+        (status = 200, body = EarningsView, description = "The earnings."),
+        GetEarningsProblems, Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn earnings(
     caller: Authenticated,
     payments: web::Data<Payments>,
@@ -108,6 +177,16 @@ pub async fn earnings(
 }
 
 /// The signed-in creator's payouts, newest first.
+#[utoipa::path(
+    get, path = "/v1/creator/payouts", operation_id = "listPayouts", tag = "creator",
+    summary = "Payouts",
+    description = "The signed-in user's payouts, newest first (at most 200).",
+    responses(
+        (status = 200, body = PayoutList, description = "The payouts."),
+        Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn payouts(
     caller: Authenticated,
     payments: web::Data<Payments>,

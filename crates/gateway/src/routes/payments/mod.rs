@@ -19,74 +19,31 @@ pub mod webhooks;
 use actix_web::{HttpResponse, web};
 use df_proto::payments::v1 as pb;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-/// An amount of money: integer minor units (cents) and a lower-case ISO 4217 currency.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Money {
-    /// Minor units.
-    pub amount_minor: i64,
-    /// For example `usd`.
-    pub currency: String,
-}
+use super::{
+    openapi::{named_schema, one_of},
+    wire::{Money, instant, money, non_empty, required_instant},
+};
 
-impl From<pb::Money> for Money {
-    fn from(money: pb::Money) -> Self {
-        Self {
-            amount_minor: money.amount,
-            currency: money.currency,
-        }
-    }
-}
-
-impl From<Money> for pb::Money {
-    fn from(money: Money) -> Self {
-        Self {
-            amount: money.amount_minor,
-            currency: money.currency,
-        }
-    }
-}
-
-/// A wire amount as clients see it (zero when payments left it out).
-pub(crate) fn money(value: Option<pb::Money>) -> Money {
-    value.map(Money::from).unwrap_or_default()
-}
-
-/// An amount in `currency` as clients see it.
-pub(crate) fn amount(amount_minor: i64, currency: &str) -> Money {
-    Money {
-        amount_minor,
-        currency: currency.to_owned(),
-    }
-}
-
-/// A wire instant as RFC 3339 UTC with whole seconds, or `None` when it is not set.
-pub(crate) fn instant(value: Option<&prost_types::Timestamp>) -> Option<String> {
-    df_common::wire::rfc3339(value)
-}
-
-/// An instant payments always sets; the epoch if it somehow did not, as for identity's.
-pub(crate) fn required_instant(value: Option<&prost_types::Timestamp>) -> String {
-    df_common::wire::rfc3339_or_epoch(value)
-}
-
-pub(crate) use df_common::wire::timestamp;
-
-/// `Some` for a non-empty string, `None` for the empty one (proto3's "not set").
-pub(crate) fn non_empty(value: String) -> Option<String> {
-    (!value.is_empty()).then_some(value)
-}
-
-/// A hosted payment page opened for the fan: send them to `checkout_url`. Nothing is granted
-/// until the provider reports the payment.
-#[derive(Debug, Serialize)]
+/// A hosted payment page opened at the payment provider. Send the fan to `checkout_url`;
+/// nothing is granted until the provider reports the payment, which usually takes seconds (poll
+/// the entitlement).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Checkout, examples(json!({
+    "checkout_id": "0193a5d4-8e9f-7a01-b2c3-d4e5f6071829",
+    "checkout_url": "https://checkout.stripe.com/c/pay/cs_live_a1B2c3D4e5F6g7H8",
+    "expires_at": "2026-11-21T09:15:00Z"
+})))]
 pub struct CheckoutView {
     /// Our id of the checkout (UUIDv7).
+    #[schema(format = Uuid)]
     pub checkout_id: String,
     /// The provider's payment page.
+    #[schema(format = "uri")]
     pub checkout_url: String,
-    /// When the page stops accepting payment (RFC 3339).
+    /// When the page stops accepting payment (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
@@ -105,78 +62,49 @@ pub(crate) fn checkout_created(checkout: pb::Checkout) -> HttpResponse {
     HttpResponse::Created().json(CheckoutView::from(checkout))
 }
 
-/// The client's optional `Idempotency-Key` header on requests that open a checkout; payments
-/// answers a repeated request with the checkout the first one opened.
-pub struct IdempotencyKey(pub String);
-
-impl actix_web::FromRequest for IdempotencyKey {
-    type Error = crate::security::ApiError;
-    type Future = std::future::Ready<Result<Self, Self::Error>>;
-
-    fn from_request(
-        request: &actix_web::HttpRequest,
-        _: &mut actix_web::dev::Payload,
-    ) -> Self::Future {
-        let key = match request.headers().get("idempotency-key") {
-            None => Ok(Self(String::new())),
-            Some(value) => match value.to_str() {
-                Ok(key)
-                    if !key.is_empty()
-                        && key.len() <= 255
-                        && key.chars().all(|c| c.is_ascii_graphic()) =>
-                {
-                    Ok(Self(key.to_owned()))
-                }
-                _ => Err(crate::security::ApiError(df_common::Error::invalid_input(
-                    "gateway.invalid_idempotency_key",
-                    "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-                ))),
-            },
-        };
-        std::future::ready(key)
-    }
-}
-
-/// A list. These lists are short and come whole, so `next_cursor` is always `null` for now;
-/// clients that follow it keep working once they are paged.
-#[derive(Debug, Serialize)]
-pub struct Page<T> {
-    /// The items.
-    pub items: Vec<T>,
-    /// The cursor of the next page; `null` on the last one.
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// Every item on one page.
-    pub fn whole(items: impl IntoIterator<Item = T>) -> Self {
-        Self {
-            items: items.into_iter().collect(),
-            next_cursor: None,
-        }
-    }
-}
-
 /// A payout to a creator's bank account.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Payout, examples(json!({
+    "id": "0193a5d5-9fa0-7b12-c3d4-e5f60718293a",
+    "creator_id": "0193a5b8-2f4c-7d1e-8a6b-5c3d2e1f0a9b",
+    "amount": {"amount_minor": 12480, "currency": "usd"},
+    "status": "paid",
+    "attempts": 1,
+    "failure_code": null,
+    "created_at": "2026-11-20T09:15:00Z",
+    "next_attempt_at": null
+})))]
 pub struct PayoutView {
     /// Id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// The creator paid.
+    #[schema(format = Uuid)]
     pub creator_id: String,
-    /// Amount.
     pub amount: Money,
-    /// `pending`, `in_transit`, `paid`, `failed` or `needs_attention`.
+    /// `needs_attention`: the retries are spent and an admin must act.
+    #[schema(value_type = PayoutStatus)]
     pub status: String,
     /// Attempts so far.
     pub attempts: u32,
-    /// The provider's failure code of the last attempt.
+    /// The provider's failure code of the last failed attempt.
+    #[schema(required)]
     pub failure_code: Option<String>,
-    /// When the payout was created (RFC 3339).
+    /// When the payout was created (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// When a failed payout is tried again.
+    #[schema(required, format = DateTime)]
     pub next_attempt_at: Option<String>,
 }
+
+named_schema!(
+    /// The states of a payout.
+    PayoutStatus = one_of(
+        &["pending", "in_transit", "paid", "failed", "needs_attention"],
+        "Where a payout stands.",
+    )
+);
 
 impl From<pb::Payout> for PayoutView {
     fn from(payout: pb::Payout) -> Self {
@@ -194,14 +122,16 @@ impl From<pb::Payout> for PayoutView {
 }
 
 /// The query of the tax form routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaxFormQuery {
     /// `csv` or `pdf`.
+    #[param(inline)]
     pub format: TaxFormFormat,
 }
 
 /// Formats of a tax form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaxFormFormat {
     /// Comma-separated values.

@@ -10,8 +10,15 @@ use actix_web::{
 use df_common::{Secret, ids::CreatorId};
 use df_proto::payments::v1 as pb;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{TaxFormFormat, TaxFormQuery, non_empty, required_instant};
+use super::{TaxFormFormat, TaxFormQuery};
+use crate::routes::openapi::{
+    Forbidden, ForbiddenOrCsrf, INVALID_PATH, INVALID_QUERY, InternalError, JSON_BODY,
+    PayloadTooLarge, RateLimited, Timeout, Unauthenticated, Unavailable, named_schema, problems,
+    string,
+};
+use crate::routes::wire::{non_empty, required_instant};
 use crate::security::Json;
 use crate::{
     auth::Authenticated,
@@ -20,21 +27,28 @@ use crate::{
 };
 
 /// A postal address.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({
+        "line1": "350 Fifth Avenue",
+        "line2": "Suite 5100",
+        "city": "New York",
+        "state": "NY",
+        "postal_code": "10118",
+        "country": "US"
+    })))]
 pub struct Address {
     /// Street and number.
     pub line1: String,
     /// Apartment, suite, ...; `null` or absent for none.
     #[serde(default)]
     pub line2: Option<String>,
-    /// City.
     pub city: String,
     /// State, province or region.
     pub state: String,
-    /// Postal code.
     pub postal_code: String,
     /// Two-letter country code.
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
 }
 
@@ -64,36 +78,74 @@ impl From<pb::Address> for Address {
     }
 }
 
-/// Request body of `put_profile`. The tax id and bank details are secrets: they print
-/// redacted and go nowhere but to payments.
-#[derive(Debug, Deserialize)]
+/// The creator's tax details. The tax id and bank details are stored encrypted and never
+/// shown again in full.
+// They are secrets from the moment they are parsed: they print redacted and go nowhere but to
+// payments.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TaxProfileRequest)]
 pub struct TaxProfileBody {
+    /// The name on tax forms.
     legal_name: String,
     address: Address,
+    /// SSN or EIN, digits with or without dashes.
+    #[schema(value_type = String, format = Password)]
     tin: Secret<String>,
+    /// Send with `bank_routing_number`, or neither.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     bank_account_number: Option<Secret<String>>,
+    /// ABA routing number (9 digits).
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
     bank_routing_number: Option<Secret<String>>,
 }
 
-/// A tax profile, masked.
-#[derive(Debug, Serialize)]
+/// The creator's tax profile, masked.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TaxProfile, examples(json!({
+    "creator_id": "0193a5b8-2f4c-7d1e-8a6b-5c3d2e1f0a9b",
+    "legal_name": "Ada Example",
+    "address": {
+        "line1": "350 Fifth Avenue",
+        "line2": "Suite 5100",
+        "city": "New York",
+        "state": "NY",
+        "postal_code": "10118",
+        "country": "US"
+    },
+    "tin_masked": "***-**-6789",
+    "bank_account_masked": "****4321",
+    "updated_at": "2026-11-20T09:15:00Z"
+})))]
 pub struct TaxProfileView {
     /// The creator.
+    #[schema(format = Uuid)]
     pub creator_id: String,
-    /// Legal name.
     pub legal_name: String,
-    /// Address.
     pub address: Address,
     /// For example `***-**-6789`.
     pub tin_masked: String,
     /// The bank account's last digits; `null` when none is stored.
+    #[schema(required)]
     pub bank_account_masked: Option<String>,
-    /// Last change (RFC 3339).
+    /// Last change (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
+
+named_schema!(
+    /// A tax form as CSV.
+    TaxFormCsv = string().description(Some("CSV, UTF-8."))
+);
+
+named_schema!(
+    /// A tax form as PDF.
+    TaxFormPdf = string()
+        .content_media_type("application/pdf")
+        .content_encoding("binary")
+);
 
 impl From<pb::TaxProfile> for TaxProfileView {
     fn from(profile: pb::TaxProfile) -> Self {
@@ -112,7 +164,48 @@ fn exposed(secret: Option<Secret<String>>) -> String {
     secret.map(Secret::into_exposed).unwrap_or_default()
 }
 
+problems!(PutTaxProfileProblems {
+    400 [
+        JSON_BODY, "payments.invalid_legal_name", "payments.invalid_address",
+        "payments.invalid_tin", "payments.invalid_routing_number",
+        "payments.invalid_account_number", "payments.incomplete_bank_account",
+    ]
+        "`payments.invalid_legal_name`: the legal name is empty or too long; \
+         `payments.invalid_address`: the address is incomplete or not valid; \
+         `payments.invalid_tin`: the tax id is not a valid SSN or EIN; \
+         `payments.invalid_routing_number`: the routing number is not valid; \
+         `payments.invalid_account_number`: the account number is not valid; \
+         `payments.incomplete_bank_account`: only one of the two bank fields was sent.",
+});
+
 /// Stores the signed-in creator's tax profile.
+#[utoipa::path(
+    put, path = "/v1/creator/tax-profile", operation_id = "putTaxProfile", tag = "tax",
+    summary = "Store the tax profile",
+    description = "Stores (replaces) the signed-in creator's tax profile for 1099-NEC forms. The \
+                   tax id and bank details are stored encrypted; answers show them masked only. \
+                   Creators only.",
+    request_body(content = TaxProfileBody, example = json!({
+        "legal_name": "Ada Example",
+        "address": {
+        "line1": "350 Fifth Avenue",
+        "line2": "Suite 5100",
+        "city": "New York",
+        "state": "NY",
+        "postal_code": "10118",
+        "country": "US"
+    },
+        "tin": "123-45-6789",
+        "bank_account_number": "000123454321",
+        "bank_routing_number": "110000000"
+    })),
+    responses(
+        (status = 200, body = TaxProfileView, description = "The profile, masked."),
+        PutTaxProfileProblems, Unauthenticated, ForbiddenOrCsrf, PayloadTooLarge, RateLimited,
+        InternalError, Unavailable, Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn put_profile(
     caller: Authenticated,
     payments: web::Data<Payments>,
@@ -134,7 +227,22 @@ pub async fn put_profile(
     Ok(HttpResponse::Ok().json(TaxProfileView::from(profile)))
 }
 
+problems!(GetTaxProfileProblems {
+    404 ["payments.no_tax_profile"]
+        "No tax profile stored yet.",
+});
+
 /// The signed-in creator's tax profile, masked.
+#[utoipa::path(
+    get, path = "/v1/creator/tax-profile", operation_id = "getTaxProfile", tag = "tax",
+    summary = "The tax profile",
+    description = "The signed-in creator's tax profile, masked.",
+    responses(
+        (status = 200, body = TaxProfileView, description = "The profile, masked."),
+        GetTaxProfileProblems, Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn get_profile(
     caller: Authenticated,
     payments: web::Data<Payments>,
@@ -150,7 +258,26 @@ pub async fn get_profile(
     Ok(HttpResponse::Ok().json(TaxProfileView::from(profile)))
 }
 
+problems!(TaxFormProblems {
+    400 [INVALID_PATH, INVALID_QUERY, "payments.invalid_tax_year"]
+        "`payments.invalid_tax_year`: the year is outside the supported range.",
+});
+
 /// The signed-in creator's form for a tax year.
+#[utoipa::path(
+    get, path = "/v1/creator/tax-forms/{year}", operation_id = "getTaxForm", tag = "tax",
+    summary = "A tax form",
+    description = "The signed-in creator's 1099-NEC summary for a tax year, as CSV or PDF.",
+    params(("year" = i32, Path, description = "The tax year.", example = 2026), TaxFormQuery),
+    responses(
+        (status = 200, description = "The form as a download.",
+            content((inline(TaxFormCsv) = "text/csv"), (inline(TaxFormPdf) = "application/pdf")),
+            headers(("Content-Disposition" = String,
+                description = "`attachment; filename=\"<name>\"`."))),
+        TaxFormProblems, Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn form(
     caller: Authenticated,
     payments: web::Data<Payments>,
@@ -168,6 +295,26 @@ pub async fn form(
 }
 
 /// A creator's form for a tax year, for an admin.
+#[utoipa::path(
+    get, path = "/v1/admin/creators/{creator_id}/tax-forms/{year}",
+    operation_id = "getCreatorTaxForm", tag = "admin",
+    summary = "A creator's tax form",
+    description = "A creator's 1099-NEC summary for a tax year, as CSV or PDF. Admins only.",
+    params(
+        ("creator_id" = Uuid, Path, description = "The creator (their user id)."),
+        ("year" = i32, Path, description = "The tax year.", example = 2026),
+        TaxFormQuery,
+    ),
+    responses(
+        (status = 200, description = "The form as a download.",
+            content((inline(TaxFormCsv) = "text/csv"), (inline(TaxFormPdf) = "application/pdf")),
+            headers(("Content-Disposition" = String,
+                description = "`attachment; filename=\"<name>\"`."))),
+        TaxFormProblems, Unauthenticated, Forbidden, RateLimited, InternalError, Unavailable,
+        Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn admin_form(
     caller: Authenticated,
     payments: web::Data<Payments>,

@@ -6,33 +6,53 @@ use chrono::{DateTime, Utc};
 use df_common::ids::CreatorId;
 use df_proto::payments::v1 as pb;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Money, Page, instant, money, timestamp};
+use crate::routes::openapi::{
+    ForbiddenOrCsrf, INVALID_PATH, InternalError, JSON_BODY, PayloadTooLarge, RateLimited, Timeout,
+    Unauthenticated, Unavailable, problems,
+};
+use crate::routes::wire::{Money, Page, instant, money, page_schema, timestamp};
 use crate::security::Json;
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
 
-/// A promotional discount of the first period, valid until `ends_at`.
-#[derive(Debug, Deserialize)]
+/// A promotional discount of the first billing period for new subscribers, valid until
+/// `ends_at`; `null` for none.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Promotion)]
 pub struct PromotionBody {
+    /// Discount in percent.
+    #[schema(minimum = 1, maximum = 100)]
     percent_off: u32,
+    /// When the promotion ends (RFC 3339); must be in the future when set.
     ends_at: DateTime<Utc>,
 }
 
-/// Request body of `create` and `update`: every setting of a tier. An update replaces them
-/// all (payments has no partial update), so send the whole tier.
-#[derive(Debug, Deserialize)]
+/// Every setting of a tier. An update replaces all of them: send the whole tier; optional
+/// fields left out return to their defaults.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TierRequest)]
 pub struct TierBody {
+    /// Shown to fans and on the payment page. Payments limits its length
+    /// (`payments.invalid_tier_name`).
+    #[schema(min_length = 1)]
     name: String,
+    /// Monthly price.
     price: Money,
+    /// What subscribers get. Payments limits its length (`payments.invalid_description`).
     #[serde(default)]
+    #[schema(default = "")]
     description: String,
-    /// `null` or absent: no cap.
+    /// Most subscribers at once; `null` or absent for no cap.
     #[serde(default)]
+    #[schema(minimum = 1)]
     subscriber_cap: Option<u32>,
+    /// Free days before the first charge.
     #[serde(default)]
+    #[schema(maximum = 90, default = 0)]
     trial_days: u32,
     #[serde(default)]
     promotion: Option<PromotionBody>,
@@ -56,6 +76,18 @@ impl From<TierBody> for pb::TierInput {
     }
 }
 
+/// The example of a tier's settings, for both routes that take them.
+fn tier_example() -> serde_json::Value {
+    serde_json::json!({
+        "name": "Gold",
+        "price": {"amount_minor": 999, "currency": "usd"},
+        "description": "Every post, every week, and a monthly live stream.",
+        "subscriber_cap": 500,
+        "trial_days": 7,
+        "promotion": {"percent_off": 20, "ends_at": "2026-12-31T23:59:59Z"}
+    })
+}
+
 /// A running promotion.
 #[derive(Debug, Serialize)]
 pub struct PromotionView {
@@ -65,30 +97,45 @@ pub struct PromotionView {
     pub ends_at: String,
 }
 
-/// A tier as clients see it.
-#[derive(Debug, Serialize)]
+/// A subscription tier.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Tier, examples(json!({
+    "id": "0193a5d0-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+    "creator_id": "0193a5b8-2f4c-7d1e-8a6b-5c3d2e1f0a9b",
+    "name": "Gold",
+    "description": "Every post, every week, and a monthly live stream.",
+    "price": {"amount_minor": 999, "currency": "usd"},
+    "subscriber_cap": 500,
+    "trial_days": 7,
+    "promotion": {"percent_off": 20, "ends_at": "2026-12-31T23:59:59Z"},
+    "archived": false,
+    "subscriber_count": 42
+})))]
 pub struct TierView {
     /// Id.
+    #[schema(format = Uuid)]
     pub id: String,
     /// The creator.
+    #[schema(format = Uuid)]
     pub creator_id: String,
-    /// Name.
     pub name: String,
-    /// Description.
     pub description: String,
-    /// Monthly price.
+    /// Monthly price. A change applies to new subscriptions.
     pub price: Money,
     /// Most subscribers at once; `null`: no cap.
+    #[schema(required)]
     pub subscriber_cap: Option<u32>,
     /// Free days before the first charge.
     pub trial_days: u32,
-    /// A promotion, if one is set.
+    #[schema(required, value_type = Option<PromotionBody>)]
     pub promotion: Option<PromotionView>,
-    /// Archived tiers take no new subscribers.
+    /// Archived tiers take no new subscribers; current ones keep the tier until they cancel.
     pub archived: bool,
     /// Current subscribers.
     pub subscriber_count: u32,
 }
+
+page_schema!(TierList = Page<TierView>, "A creator's active tiers.");
 
 impl From<pb::Tier> for TierView {
     fn from(tier: pb::Tier) -> Self {
@@ -114,7 +161,34 @@ impl From<pb::Tier> for TierView {
     }
 }
 
+problems!(CreateTierProblems {
+    400 [
+        JSON_BODY, "payments.invalid_tier_name", "payments.invalid_description",
+        "payments.invalid_amount", "payments.unsupported_currency", "payments.invalid_trial",
+        "payments.invalid_cap", "payments.invalid_promotion",
+    ]
+        "`payments.invalid_tier_name`: the name is empty or too long; \
+         `payments.invalid_description`: the description is too long; \
+         `payments.invalid_amount`: the price is not positive or too large; \
+         `payments.unsupported_currency`: the currency is not supported; \
+         `payments.invalid_trial`: more than 90 trial days; `payments.invalid_cap`: the \
+         subscriber cap is too large; `payments.invalid_promotion`: a promotion needs 1 to 100 \
+         percent and an end in the future.",
+});
+
 /// Creates a tier of the signed-in creator.
+#[utoipa::path(
+    post, path = "/v1/creator/tiers", operation_id = "createTier", tag = "creator",
+    summary = "Create a tier",
+    description = "Creates a subscription tier of the signed-in creator. Creators only.",
+    request_body(content = TierBody, example = tier_example),
+    responses(
+        (status = 201, body = TierView, description = "The tier."),
+        CreateTierProblems, Unauthenticated, ForbiddenOrCsrf, PayloadTooLarge, RateLimited,
+        InternalError, Unavailable, Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn create(
     caller: Authenticated,
     payments: web::Data<Payments>,
@@ -126,7 +200,40 @@ pub async fn create(
     Ok(HttpResponse::Created().json(TierView::from(tier)))
 }
 
+problems!(UpdateTierProblems {
+    400 [
+        JSON_BODY, INVALID_PATH, "payments.invalid_tier_name", "payments.invalid_description",
+        "payments.invalid_amount", "payments.unsupported_currency", "payments.invalid_trial",
+        "payments.invalid_cap", "payments.invalid_promotion",
+    ]
+        "`payments.invalid_tier_name`: the name is empty or too long; \
+         `payments.invalid_description`: the description is too long; \
+         `payments.invalid_amount`: the price is not positive or too large; \
+         `payments.unsupported_currency`: the currency is not supported; \
+         `payments.invalid_trial`: more than 90 trial days; `payments.invalid_cap`: the \
+         subscriber cap is too large; `payments.invalid_promotion`: a promotion needs 1 to 100 \
+         percent and an end in the future.",
+    404 ["payments.tier_not_found"]
+        "No such tier of the caller's, or it is archived.",
+});
+
 /// Replaces a tier's settings; price changes apply to new subscriptions.
+#[utoipa::path(
+    patch, path = "/v1/creator/tiers/{id}", operation_id = "updateTier", tag = "creator",
+    summary = "Change a tier",
+    description = "Replaces every setting of one of the signed-in creator's active tiers with \
+                   the body (payments has no partial update: send the whole tier). A new price \
+                   applies to new subscriptions; current subscribers keep theirs. Creators \
+                   only.",
+    params(("id" = Uuid, Path, description = "The tier.")),
+    request_body(content = TierBody, example = tier_example),
+    responses(
+        (status = 200, body = TierView, description = "The tier as changed."),
+        UpdateTierProblems, Unauthenticated, ForbiddenOrCsrf, PayloadTooLarge, RateLimited,
+        InternalError, Unavailable, Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn update(
     caller: Authenticated,
     payments: web::Data<Payments>,
@@ -145,7 +252,26 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(TierView::from(tier)))
 }
 
+problems!(ArchiveTierProblems {
+    400 [INVALID_PATH] "",
+    404 ["payments.tier_not_found"]
+        "No such tier of the caller's, or it is archived.",
+});
+
 /// Archives a tier: it takes no new subscribers, and current ones keep it until they cancel.
+#[utoipa::path(
+    delete, path = "/v1/creator/tiers/{id}", operation_id = "archiveTier", tag = "creator",
+    summary = "Archive a tier",
+    description = "Archives one of the signed-in creator's tiers: it takes no new subscribers, \
+                   and current subscribers keep it until they cancel. Creators only.",
+    params(("id" = Uuid, Path, description = "The tier.")),
+    responses(
+        (status = 200, body = TierView, description = "The archived tier."),
+        ArchiveTierProblems, Unauthenticated, ForbiddenOrCsrf, RateLimited, InternalError,
+        Unavailable, Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn archive(
     caller: Authenticated,
     payments: web::Data<Payments>,
@@ -162,7 +288,24 @@ pub async fn archive(
     Ok(HttpResponse::Ok().json(TierView::from(tier)))
 }
 
+problems!(ListTiersProblems {
+    400 [INVALID_PATH] "",
+});
+
 /// A creator's active tiers.
+#[utoipa::path(
+    get, path = "/v1/creators/{creator_id}/tiers", operation_id = "listTiers",
+    tag = "subscriptions",
+    summary = "A creator's tiers",
+    description = "The active tiers of a creator, for anyone signed in.",
+    params(("creator_id" = Uuid, Path, description = "The creator (their user id).")),
+    responses(
+        (status = 200, body = TierList,
+            description = "The tiers (an empty list for an unknown creator)."),
+        ListTiersProblems, Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+    ),
+    security(("bearerAuth" = []), ("cookieAuth" = [])),
+)]
 pub async fn list(
     caller: Authenticated,
     payments: web::Data<Payments>,
