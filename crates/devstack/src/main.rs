@@ -95,15 +95,16 @@ fn dev_defaults() -> Vec<(String, String)> {
 
 impl Validate for DevConfig {
     fn validate(&self, problems: &mut Vec<String>) {
-        let mut identity = Vec::new();
-        self.identity.validate(&mut identity);
-        problems.extend(identity.into_iter().map(|p| format!("identity.{p}")));
-        let mut payments = Vec::new();
-        self.payments.validate(&mut payments);
-        problems.extend(payments.into_iter().map(|p| format!("payments.{p}")));
-        let mut gateway = Vec::new();
-        self.gateway.validate(&mut gateway);
-        problems.extend(gateway.into_iter().map(|p| format!("gateway.{p}")));
+        let sections: [(&str, &dyn Validate); 3] = [
+            (df_identity::SERVICE, &self.identity),
+            (df_payments::SERVICE, &self.payments),
+            (df_gateway::SERVICE, &self.gateway),
+        ];
+        for (name, section) in sections {
+            let mut found = Vec::new();
+            section.validate(&mut found);
+            problems.extend(found.into_iter().map(|p| format!("{name}.{p}")));
+        }
     }
 }
 
@@ -113,28 +114,39 @@ fn random_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(key)
 }
 
-/// Fills in what the two services must agree on and what a newcomer has not configured.
+/// Fills in what the services must agree on and what a newcomer has not configured.
 fn complete(config: &mut DevConfig) {
-    // The gateway mints principal tokens; identity verifies them with the public key.
+    let DevConfig {
+        identity,
+        payments,
+        gateway,
+    } = config;
+    // The services behind the gateway, each with the name of its upstream.
+    let mut backends = [
+        (df_identity::SERVICE, &mut identity.base),
+        (df_payments::SERVICE, &mut payments.base),
+    ];
+    // The gateway mints principal tokens; the services verify them with the public key.
     // A fresh pair only when nothing is configured: generating a signing key next to a
     // configured public key would make every call fail, so that case is left to validation.
-    if config.gateway.internal_auth.signing_key.is_none()
-        && config.identity.base.internal_auth.verifying_keys.is_empty()
+    if gateway.internal_auth.signing_key.is_none()
+        && backends
+            .iter()
+            .all(|(_, base)| base.internal_auth.verifying_keys.is_empty())
     {
         let (seed, _) = df_common::auth::generate_key_pair();
-        config.gateway.internal_auth.signing_key = Some(seed);
+        gateway.internal_auth.signing_key = Some(seed);
     }
-    if config.identity.base.internal_auth.verifying_keys.is_empty()
-        && let Some(seed) = &config.gateway.internal_auth.signing_key
-        && let Ok(public) = df_common::auth::public_key_of(seed)
-    {
-        let id = config.gateway.internal_auth.signing_key_id.clone();
-        config
-            .identity
-            .base
-            .internal_auth
-            .verifying_keys
-            .insert(id, public);
+    let public = (gateway.internal_auth.signing_key.as_ref())
+        .and_then(|seed| df_common::auth::public_key_of(seed).ok());
+    for (name, base) in &mut backends {
+        if let Some(public) = &public
+            && base.internal_auth.verifying_keys.is_empty()
+        {
+            let id = gateway.internal_auth.signing_key_id.clone();
+            base.internal_auth.verifying_keys.insert(id, public.clone());
+        }
+        gateway.upstream_mut(name).url = format!("http://{}", base.grpc.listen);
     }
     if config.gateway.security.allowed_origins.is_empty() {
         let listen = config.gateway.http.listen;
@@ -149,10 +161,6 @@ fn complete(config: &mut DevConfig) {
     }
     if config.gateway.security.csrf_key.is_empty() {
         config.gateway.security.csrf_key = random_key().into();
-    }
-    if config.payments.base.internal_auth.verifying_keys.is_empty() {
-        config.payments.base.internal_auth.verifying_keys =
-            config.identity.base.internal_auth.verifying_keys.clone();
     }
     if config.payments.own.webhooks.signing_secret.is_empty() {
         config.payments.own.webhooks.signing_secret = format!("whsec_{}", random_key()).into();
@@ -175,10 +183,6 @@ fn complete(config: &mut DevConfig) {
     let simulated = &mut config.payments.own.provider.simulated;
     simulated.public_url = format!("http://{}", simulated.listen);
     simulated.webhook_url = format!("http://{}/v1/webhooks/stripe", config.gateway.http.listen);
-    config.gateway.upstream_mut("payments").url =
-        format!("http://{}", config.payments.base.grpc.listen);
-    config.gateway.upstream_mut("identity").url =
-        format!("http://{}", config.identity.base.grpc.listen);
     config.identity.own.identity.public_app_url = format!("http://{}", config.gateway.http.listen);
 }
 

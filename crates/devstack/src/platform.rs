@@ -2,20 +2,21 @@
 //! entry on ephemeral ports, sharing one [`TestEnv`] (Redis prefix, bus namespace, internal
 //! keys), and the helpers end-to-end tests need (an HTTP client, the email outbox, a verified
 //! user, bearer-authenticated JSON calls).
+//!
+//! The platform knows no service but identity (whose accounts every test needs): any other is
+//! a [`Member`] a test names, `Platform::builder().with::<TestPayments>()`, and the gateway
+//! is pointed at whatever runs.
 
 // Test support: a failed step is a failed test, with its value in the message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{any::Any, net::SocketAddr, sync::Arc, time::Duration};
 
 use df_common::{auth::TokenSigner, cache::Cache};
-use df_gateway::{
-    GatewayConfig,
-    testing::{TestGateway, Upstreams},
-};
+use df_gateway::{GatewayConfig, testing::TestGateway};
 use df_identity::{IdentityConfig, testing::TestIdentity};
-use df_payments::{PaymentsConfig, provider::simulated::SimulatedProvider, testing::TestPayments};
-use df_testkit::{TestCa, TestDb, TestEnv};
+use df_testkit::{Member, RunningService, Surroundings, TestCa, TestDb, TestEnv};
+use futures::future::BoxFuture;
 
 /// The origin test browsers pretend to come from.
 pub const TEST_ORIGIN: &str = "https://app.directfanz.test";
@@ -30,31 +31,93 @@ pub struct Platform {
     pub signer: Arc<TokenSigner>,
     /// What the services share: Redis prefix, bus namespace, keys, internal CA.
     pub env: TestEnv,
-    identity: TestIdentity,
-    payments: Option<TestPayments>,
+    /// In start order; identity first.
+    members: Vec<Box<dyn Running>>,
     gateway: TestGateway,
 }
 
 /// A change a test makes to a service's configuration.
 type Adjust<T> = Box<dyn FnOnce(&mut T) + Send>;
 
+/// A member that runs, whatever its type.
+trait Running: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn service(&self) -> &RunningService;
+    fn service_mut(&mut self) -> &mut RunningService;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Member> Running for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+
+    fn service(&self) -> &RunningService {
+        self.running()
+    }
+
+    fn service_mut(&mut self) -> &mut RunningService {
+        self.running_mut()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Starts a member with the changes a test made to its configuration.
+type Starter = for<'a> fn(
+    &'a mut TestEnv,
+    &'a Surroundings,
+    Vec<Box<dyn Any + Send>>,
+) -> BoxFuture<'a, Box<dyn Running>>;
+
+/// A member to start, with the changes the test made to its configuration (each an
+/// `Adjust<M::Config>`, boxed as `Any` so that members of any type fit one list).
+struct Pending {
+    name: &'static str,
+    adjust: Vec<Box<dyn Any + Send>>,
+    start: Starter,
+}
+
+fn start_pending<'a, M: Member>(
+    env: &'a mut TestEnv,
+    around: &'a Surroundings,
+    adjust: Vec<Box<dyn Any + Send>>,
+) -> BoxFuture<'a, Box<dyn Running>> {
+    let adjust: Vec<Adjust<M::Config>> = adjust
+        .into_iter()
+        .map(|change| {
+            *change
+                .downcast()
+                .expect("a change of this member's configuration")
+        })
+        .collect();
+    Box::pin(async move {
+        let member = M::start_member(env, around, |config| {
+            adjust.into_iter().for_each(|f| f(config));
+        })
+        .await;
+        Box::new(member) as Box<dyn Running>
+    })
+}
+
 /// Which services run, and how each is configured.
 pub struct PlatformBuilder {
-    identity: Vec<Adjust<IdentityConfig>>,
+    members: Vec<Pending>,
     gateway: Vec<Adjust<GatewayConfig>>,
-    payments: Option<Vec<Adjust<PaymentsConfig>>>,
     env: TestEnv,
 }
 
 impl Platform {
-    /// Identity and the gateway; more with the builder.
+    /// Identity and the gateway; more with [`PlatformBuilder::with`].
     pub fn builder() -> PlatformBuilder {
         PlatformBuilder {
-            identity: Vec::new(),
+            members: Vec::new(),
             gateway: Vec::new(),
-            payments: None,
             env: TestEnv::new(),
         }
+        .with::<TestIdentity>()
     }
 
     /// Starts with default test settings.
@@ -113,36 +176,32 @@ impl Platform {
             .await
     }
 
+    /// Member `M` (started with [`PlatformBuilder::with`]).
+    pub fn member<M: Member>(&self) -> &M {
+        self.members
+            .iter()
+            .find_map(|member| member.as_any().downcast_ref::<M>())
+            .unwrap_or_else(|| panic!("the platform was started without {}", M::NAME))
+    }
+
     /// Identity, with its data builders and mail outbox.
     pub fn identity(&self) -> &TestIdentity {
-        &self.identity
+        self.member()
     }
 
     /// Identity's gRPC address.
     pub fn identity_addr(&self) -> SocketAddr {
-        self.identity.service.grpc_addr
+        self.identity().service.grpc_addr
     }
 
     /// Identity's database.
     pub fn identity_db(&self) -> &TestDb {
-        &self.identity.service.db
+        &self.identity().service.db
     }
 
     /// Identity's cache, as identity sees it (its key prefix).
     pub fn identity_cache(&self) -> Cache {
         Cache::connect(&self.env.redis_config(df_identity::SERVICE)).unwrap()
-    }
-
-    /// Payments (with [`PlatformBuilder::with_payments`]).
-    pub fn payments(&self) -> &TestPayments {
-        self.payments
-            .as_ref()
-            .expect("the platform was started with payments")
-    }
-
-    /// The simulated payment provider (with [`PlatformBuilder::with_payments`]).
-    pub fn simulated(&self) -> &SimulatedProvider {
-        self.payments().simulated()
     }
 
     /// The CA of the internal TLS certificates (with [`PlatformBuilder::internal_tls`]).
@@ -152,12 +211,12 @@ impl Platform {
 
     /// Every email written so far, as raw text, oldest first.
     pub fn emails(&self) -> Vec<String> {
-        self.identity.emails()
+        self.identity().emails()
     }
 
     /// Waits (up to 20 s) for an email to `to` whose text contains `needle`, and returns it.
     pub async fn wait_for_email(&self, to: &str, needle: &str) -> String {
-        self.identity.wait_for_email(to, needle).await
+        self.identity().wait_for_email(to, needle).await
     }
 
     /// Signs up `email`, follows the verification link and returns the password.
@@ -191,13 +250,13 @@ impl Platform {
         body["session_token"].as_str().unwrap().to_owned()
     }
 
-    /// Stops the services (the gateway first) and waits for them to drain.
+    /// Stops the services (the gateway first, then the members in reverse start order) and
+    /// waits for them to drain.
     pub async fn stop(mut self) {
         self.gateway.stop().await;
-        if let Some(payments) = self.payments.as_mut() {
-            payments.service.stop().await;
+        for member in self.members.iter_mut().rev() {
+            member.service_mut().stop().await;
         }
-        self.identity.service.stop().await;
     }
 }
 
@@ -235,27 +294,45 @@ pub fn token_from_link(mail: &str, marker: &str) -> String {
 }
 
 impl PlatformBuilder {
-    /// Changes identity's configuration.
-    pub fn identity(mut self, f: impl FnOnce(&mut IdentityConfig) + Send + 'static) -> Self {
-        self.identity.push(Box::new(f));
+    /// Also starts member `M` (after those named before it), and points the gateway at it.
+    pub fn with<M: Member>(mut self) -> Self {
+        self.pending::<M>();
         self
+    }
+
+    /// Changes the configuration of member `M` (and starts it).
+    pub fn configure<M: Member>(
+        mut self,
+        change: impl FnOnce(&mut M::Config) + Send + 'static,
+    ) -> Self {
+        let change: Adjust<M::Config> = Box::new(change);
+        self.pending::<M>().adjust.push(Box::new(change));
+        self
+    }
+
+    fn pending<M: Member>(&mut self) -> &mut Pending {
+        let index = match self.members.iter().position(|p| p.name == M::NAME) {
+            Some(index) => index,
+            None => {
+                self.members.push(Pending {
+                    name: M::NAME,
+                    adjust: Vec::new(),
+                    start: start_pending::<M>,
+                });
+                self.members.len() - 1
+            }
+        };
+        &mut self.members[index]
+    }
+
+    /// Changes identity's configuration.
+    pub fn identity(self, change: impl FnOnce(&mut IdentityConfig) + Send + 'static) -> Self {
+        self.configure::<TestIdentity>(change)
     }
 
     /// Changes the gateway's configuration.
     pub fn gateway(mut self, f: impl FnOnce(&mut GatewayConfig) + Send + 'static) -> Self {
         self.gateway.push(Box::new(f));
-        self
-    }
-
-    /// Also starts payments, with the simulated provider delivering its webhooks to the gateway.
-    pub fn with_payments(mut self) -> Self {
-        self.payments.get_or_insert_with(Vec::new);
-        self
-    }
-
-    /// Changes payments' configuration (and starts payments).
-    pub fn payments(mut self, f: impl FnOnce(&mut PaymentsConfig) + Send + 'static) -> Self {
-        self.payments.get_or_insert_with(Vec::new).push(Box::new(f));
         self
     }
 
@@ -278,37 +355,28 @@ impl PlatformBuilder {
         self
     }
 
-    /// Starts the services, the gateway last, and waits until each is ready.
+    /// Starts the members in order, then the gateway in front of them, and waits until each
+    /// is ready.
     pub async fn start(self) -> Platform {
         let Self {
-            identity: identity_adjust,
+            members: pending,
             gateway: gateway_adjust,
-            payments: payments_adjust,
             mut env,
         } = self;
         let (http, gateway_url) = TestGateway::bind();
-        let identity = TestIdentity::start(&mut env, |config| {
-            config.own.identity.public_app_url = TEST_ORIGIN.into();
-            identity_adjust.into_iter().for_each(|f| f(config));
-        })
-        .await;
-        let payments = match payments_adjust {
-            Some(adjust) => Some(
-                TestPayments::start(
-                    &mut env,
-                    &format!("{gateway_url}/v1/webhooks/stripe"),
-                    TEST_ORIGIN,
-                    |config| adjust.into_iter().for_each(|f| f(config)),
-                )
-                .await,
-            ),
-            None => None,
+        let around = Surroundings {
+            gateway_url: gateway_url.clone(),
+            app_origin: TEST_ORIGIN.to_owned(),
         };
-        let upstreams = Upstreams {
-            identity: identity.service.grpc_addr,
-            payments: payments.as_ref().map(|p| p.service.grpc_addr),
-        };
-        let gateway = TestGateway::start(&env, http, upstreams, TEST_ORIGIN, |config| {
+        let mut members = Vec::with_capacity(pending.len());
+        for Pending { adjust, start, .. } in pending {
+            members.push(start(&mut env, &around, adjust).await);
+        }
+        let upstreams: Vec<(&str, SocketAddr)> = members
+            .iter()
+            .map(|member| (member.name(), member.service().grpc_addr))
+            .collect();
+        let gateway = TestGateway::start(&env, http, &upstreams, TEST_ORIGIN, |config| {
             gateway_adjust.into_iter().for_each(|f| f(config));
         })
         .await;
@@ -317,8 +385,7 @@ impl PlatformBuilder {
             gateway_url,
             signer: env.gateway_signer(),
             env,
-            identity,
-            payments,
+            members,
             gateway,
         }
     }

@@ -26,14 +26,8 @@ pub struct TestGateway {
     task: Option<JoinHandle<()>>,
 }
 
-/// The services a test's gateway calls.
-#[derive(Clone, Copy, Debug)]
-pub struct Upstreams {
-    /// Identity's gRPC address.
-    pub identity: SocketAddr,
-    /// Payments' gRPC address, when the test runs payments.
-    pub payments: Option<SocketAddr>,
-}
+/// The services a test's gateway calls: each upstream's name and gRPC address.
+pub type Upstreams<'a> = &'a [(&'a str, SocketAddr)];
 
 impl TestGateway {
     /// Binds the public listener first: services that call back into the gateway (the
@@ -49,7 +43,7 @@ impl TestGateway {
     pub async fn start(
         env: &TestEnv,
         http: std::net::TcpListener,
-        upstreams: Upstreams,
+        upstreams: Upstreams<'_>,
         app_origin: &str,
         adjust: impl FnOnce(&mut GatewayConfig),
     ) -> Self {
@@ -62,7 +56,7 @@ impl TestGateway {
     pub async fn launch(
         env: &TestEnv,
         http: std::net::TcpListener,
-        upstreams: Upstreams,
+        upstreams: Upstreams<'_>,
         app_origin: &str,
         adjust: impl FnOnce(&mut GatewayConfig),
     ) -> Self {
@@ -74,13 +68,10 @@ impl TestGateway {
             internal_auth: env.internal_auth.clone(),
             ..GatewayConfig::default()
         };
-        let identity = config.upstream_mut("identity");
-        identity.url = env.grpc_url(upstreams.identity);
-        identity.tls = env.client_tls();
-        if let Some(address) = upstreams.payments {
-            let payments = config.upstream_mut("payments");
-            payments.url = env.grpc_url(address);
-            payments.tls = env.client_tls();
+        for &(name, address) in upstreams {
+            let upstream = config.upstream_mut(name);
+            upstream.url = env.grpc_url(address);
+            upstream.tls = env.client_tls();
         }
         config.http.workers = 2;
         config.security.allowed_origins = vec![app_origin.to_owned()];

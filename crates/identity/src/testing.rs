@@ -8,7 +8,9 @@
 use std::{path::PathBuf, time::Duration};
 
 use df_common::{auth::Role, clock::Clock};
-use df_testkit::{RunningService, TestDb, TestEnv, service::ephemeral_listeners};
+use df_testkit::{
+    Member, RunningService, Surroundings, TestDb, TestEnv, service::ephemeral_listeners,
+};
 use diesel_async::RunQueryDsl;
 
 use crate::{IdentityConfig, MIGRATIONS, SERVICE, config::IdentitySections};
@@ -22,6 +24,36 @@ pub struct TestIdentity {
     pub service: RunningService,
     mail_dir: tempfile::TempDir,
     clock: Clock,
+}
+
+impl Member for TestIdentity {
+    const NAME: &'static str = SERVICE;
+    type Config = IdentityConfig;
+
+    /// Identity whose links point at the test's client app.
+    async fn start_member(
+        env: &mut TestEnv,
+        around: &Surroundings,
+        adjust: impl FnOnce(&mut IdentityConfig) + Send,
+    ) -> Self {
+        Self::start(env, |config| {
+            config
+                .own
+                .identity
+                .public_app_url
+                .clone_from(&around.app_origin);
+            adjust(config);
+        })
+        .await
+    }
+
+    fn running(&self) -> &RunningService {
+        &self.service
+    }
+
+    fn running_mut(&mut self) -> &mut RunningService {
+        &mut self.service
+    }
 }
 
 impl TestIdentity {

@@ -13,7 +13,9 @@ use std::{
 
 use df_common::secret::Secret;
 use df_runtime::bus::Consumer;
-use df_testkit::{RunningService, TestDb, TestEnv, service::ephemeral_listeners};
+use df_testkit::{
+    Member, RunningService, Surroundings, TestDb, TestEnv, service::ephemeral_listeners,
+};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -37,6 +39,30 @@ pub struct TestPayments {
     pub provider_url: String,
     config: PaymentsConfig,
     simulated: Arc<OnceLock<SimulatedProvider>>,
+}
+
+impl Member for TestPayments {
+    const NAME: &'static str = SERVICE;
+    type Config = PaymentsConfig;
+
+    /// Payments whose simulated provider delivers its webhooks to the gateway and sends fans
+    /// back to the test's client app.
+    async fn start_member(
+        env: &mut TestEnv,
+        around: &Surroundings,
+        adjust: impl FnOnce(&mut PaymentsConfig) + Send,
+    ) -> Self {
+        let webhook_url = format!("{}/v1/webhooks/stripe", around.gateway_url);
+        Self::start(env, &webhook_url, &around.app_origin, adjust).await
+    }
+
+    fn running(&self) -> &RunningService {
+        &self.service
+    }
+
+    fn running_mut(&mut self) -> &mut RunningService {
+        &mut self.service
+    }
 }
 
 impl TestPayments {

@@ -16,6 +16,6 @@ pub use proxy::TcpProxy;
 pub use redis::TestRedis;
 pub use tls::{TestCa, TlsRedis};
 pub mod service;
-pub use service::{RunningService, TestEnv};
+pub use service::{Member, RunningService, Surroundings, TestEnv};
 pub mod bus;
 pub use bus::TestBus;

@@ -248,3 +248,37 @@ pub async fn wait_until_ready(admin_url: &str, name: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// What the services of an end-to-end platform learn about their surroundings besides
+/// [`TestEnv`]: where the gateway answers and which browser origin the test pretends to be.
+#[derive(Clone, Debug)]
+pub struct Surroundings {
+    /// The gateway's public URL (`http://127.0.0.1:<port>`), bound before any service starts.
+    pub gateway_url: String,
+    /// The origin of the client app.
+    pub app_origin: String,
+}
+
+/// A service behind the gateway that an end-to-end platform can run: its `testing` entry in
+/// the one shape the platform knows, so that adding a service to the platform needs nothing
+/// but this implementation and the service's name in the test that wants it.
+pub trait Member: Send + Sync + Sized + 'static {
+    /// The service's name: its gateway upstream, its key in the ports table.
+    const NAME: &'static str;
+    /// Its configuration, which a test may change before it starts.
+    type Config: 'static;
+
+    /// Starts the service with the test settings of `env` and `around`, changed by `adjust`;
+    /// returns once it reports ready.
+    fn start_member(
+        env: &mut TestEnv,
+        around: &Surroundings,
+        adjust: impl FnOnce(&mut Self::Config) + Send,
+    ) -> impl Future<Output = Self> + Send;
+
+    /// The running service.
+    fn running(&self) -> &RunningService;
+
+    /// The running service, to stop it.
+    fn running_mut(&mut self) -> &mut RunningService;
+}

@@ -5,13 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use df_devstack::platform::Platform;
+use df_payments::testing::TestPayments;
 use reqwest::Method;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_talks_to_every_service_over_tls() {
     let platform = Platform::builder()
-        .with_payments()
+        .with::<TestPayments>()
         .internal_tls()
         .start()
         .await;

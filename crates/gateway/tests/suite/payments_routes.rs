@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use df_devstack::platform::Platform;
 use df_gateway::testing::{TestGateway, Upstreams};
+use df_payments::testing::TestPayments;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -57,7 +58,7 @@ async fn member(platform: &Platform, name: &str, role: &str) -> (String, String)
 async fn pay(platform: &Platform, checkout: &Value, success_url: &str) {
     let url = checkout["checkout_url"].as_str().unwrap();
     assert!(
-        url.starts_with(platform.payments().provider_url.as_str()),
+        url.starts_with(platform.member::<TestPayments>().provider_url.as_str()),
         "{url}"
     );
     let page = browser().get(url).send().await.unwrap();
@@ -73,7 +74,7 @@ fn checkout_urls() -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_money_path_runs_through_the_gateway() {
-    let platform = Platform::builder().with_payments().start().await;
+    let platform = Platform::builder().with::<TestPayments>().start().await;
     let (creator, creator_id) = member(&platform, "maker_one", "creator").await;
     let (fan, fan_id) = member(&platform, "fan_one", "fan").await;
 
@@ -111,7 +112,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
     assert_eq!(status, 200, "{link}");
     let url = link["url"].as_str().unwrap();
     assert!(
-        url.starts_with(platform.payments().provider_url.as_str()),
+        url.starts_with(platform.member::<TestPayments>().provider_url.as_str()),
         "{url}"
     );
     let page = browser().get(url).send().await.unwrap();
@@ -305,7 +306,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
 
     // The tip and the purchase are booked as gross, platform fee, processor fee and creator
     // net, and every transaction balances.
-    let payments_db = platform.payments().service.db.db();
+    let payments_db = platform.member::<TestPayments>().service.db.db();
     let mut conn = payments_db.conn().await.unwrap();
     #[derive(diesel::QueryableByName, Debug, PartialEq)]
     struct Line {
@@ -367,13 +368,19 @@ async fn the_whole_money_path_runs_through_the_gateway() {
         .await;
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["cancel_at_period_end"], true);
-    platform.simulated().advance(chrono::Duration::days(29));
+    platform
+        .member::<TestPayments>()
+        .simulated()
+        .advance(chrono::Duration::days(29));
     let (_, answer) = platform.get_json(&entitlement, &fan).await;
     assert_eq!(
         answer["allowed"], true,
         "access ended before the paid period did"
     );
-    platform.simulated().advance(chrono::Duration::days(2));
+    platform
+        .member::<TestPayments>()
+        .simulated()
+        .advance(chrono::Duration::days(2));
     eventually("access ends with the period", || async {
         let (_, answer) = platform.get_json(&entitlement, &fan).await;
         (answer["allowed"] == false).then_some(())
@@ -452,11 +459,15 @@ fn stripe_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_webhook_route_hands_the_raw_body_to_payments_and_keeps_its_refusals() {
-    let platform = Platform::builder().with_payments().start().await;
+    let platform = Platform::builder().with::<TestPayments>().start().await;
     let http = platform.http();
     let webhook = platform.url("/v1/webhooks/stripe");
-    let secret = platform.payments().webhook_secret.expose().clone();
-    let now = platform.payments().clock.now().timestamp();
+    let secret = platform
+        .member::<TestPayments>()
+        .webhook_secret
+        .expose()
+        .clone();
+    let now = platform.member::<TestPayments>().clock.now().timestamp();
 
     // A correctly signed event goes through byte for byte (the signature covers the exact
     // body, whitespace included); the same delivery again is a duplicate.
@@ -585,10 +596,7 @@ async fn an_upstream_set_to_gate_readiness_keeps_the_gateway_unready_while_down(
         .unwrap()
         .local_addr()
         .unwrap();
-    let upstreams = Upstreams {
-        identity: platform.identity_addr(),
-        payments: Some(closed),
-    };
+    let upstreams: Upstreams = &[("identity", platform.identity_addr()), ("payments", closed)];
     let env = &platform.env;
     let readiness = |gates: bool| async move {
         let (http, _) = TestGateway::bind();
@@ -616,7 +624,7 @@ async fn an_upstream_set_to_gate_readiness_keeps_the_gateway_unready_while_down(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn return_urls_must_point_at_the_platform_s_own_apps() {
-    let platform = Platform::builder().with_payments().start().await;
+    let platform = Platform::builder().with::<TestPayments>().start().await;
     let (creator, creator_id) = member(&platform, "maker_urls", "creator").await;
     let (fan, _) = member(&platform, "fan_urls", "fan").await;
     let onboarding = |return_url: &str| {

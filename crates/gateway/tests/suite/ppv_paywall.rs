@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use df_devstack::platform::Platform;
+use df_payments::testing::TestPayments;
 use reqwest::Method;
 use serde_json::json;
 
@@ -21,7 +22,7 @@ async fn member(platform: &Platform, name: &str, role: &str) -> (String, String)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ppv_item_is_never_unlocked_by_naming_oneself_or_its_creator() {
-    let platform = Platform::builder().with_payments().start().await;
+    let platform = Platform::builder().with::<TestPayments>().start().await;
     let (creator, creator_id) = member(&platform, "ppv_maker", "creator").await;
     let (fan, fan_id) = member(&platform, "ppv_snoop", "fan").await;
 
