@@ -94,7 +94,7 @@ diesel::define_sql_function! {
 pub(crate) fn booking(payment: &NewPayment) -> Result<serde_json::Value, Error> {
     let id = PaymentId::new();
     let postings = policy::payment(payment.split, payment.processor_fee);
-    let postings: Vec<_> = postings.iter().filter(|p| p.amount != 0).collect();
+    let postings: Vec<_> = postings.into_iter().filter(|p| p.amount != 0).collect();
     let (event_id, event) = outbox::seal(
         SERVICE,
         &ev::PaymentSucceeded {
@@ -125,14 +125,7 @@ pub(crate) fn booking(payment: &NewPayment) -> Result<serde_json::Value, Error> 
         "available_at": payment.available_at,
         "occurred_at": payment.occurred_at,
         "transaction_id": TransactionId::new(),
-        "postings": postings
-            .iter()
-            .map(|p| serde_json::json!({
-                "account": p.account.as_str(),
-                "amount": p.amount,
-                "per_creator": p.account.is_per_creator(),
-            }))
-            .collect::<Vec<_>>(),
+        "postings": ledger::postings_json(&postings),
         "event_id": event_id.as_uuid(),
         "event_type": <ev::PaymentSucceeded as df_proto::Event>::ROUTING_KEY,
         "event": base64::engine::general_purpose::STANDARD.encode(event),

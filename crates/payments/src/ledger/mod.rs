@@ -5,12 +5,12 @@
 pub mod integrity;
 pub mod policy;
 
+use crate::ids::TransactionId;
 use chrono::{DateTime, Utc};
 use df_common::Error;
 use df_common::ids::CreatorId;
 use diesel::{ExpressionMethods, QueryDsl, sql_types};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::schema::creator_balances;
 
@@ -251,34 +251,41 @@ pub async fn book(conn: &mut AsyncPgConnection, transaction: &Transaction) -> Re
     if postings.is_empty() {
         return Ok(false);
     }
-    let accounts: Vec<&str> = postings.iter().map(|p| p.account.as_str()).collect();
-    let amounts: Vec<i64> = postings.iter().map(|p| p.amount).collect();
-    let per_creator: Vec<bool> = postings
-        .iter()
-        .map(|p| p.account.is_per_creator())
-        .collect();
-    // One call books the header, the entries and the running balances (see the `ledger_book`
-    // function in the migrations), under the creator's lock.
-    let booked: Booked =
-        diesel::sql_query("SELECT ledger_book($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS booked")
-            .bind::<sql_types::Uuid, _>(Uuid::now_v7())
-            .bind::<sql_types::Text, _>(transaction.kind.as_str())
-            .bind::<sql_types::Text, _>(&transaction.reference)
-            .bind::<sql_types::Text, _>(&transaction.effect_key)
-            .bind::<sql_types::Timestamptz, _>(transaction.occurred_at)
-            .bind::<sql_types::Uuid, _>(transaction.creator_id)
-            .bind::<sql_types::Text, _>(&transaction.currency)
-            .bind::<sql_types::Array<sql_types::Text>, _>(&accounts)
-            .bind::<sql_types::Array<sql_types::BigInt>, _>(&amounts)
-            .bind::<sql_types::Array<sql_types::Bool>, _>(&per_creator)
-            .get_result(conn)
-            .await
-            .map_err(Error::internal)?;
-    Ok(booked.booked)
+    let booking = serde_json::json!([{
+        "id": TransactionId::new(),
+        "kind": transaction.kind.as_str(),
+        "reference": transaction.reference,
+        "effect_key": transaction.effect_key,
+        "occurred_at": transaction.occurred_at,
+        "creator_id": transaction.creator_id,
+        "currency": transaction.currency,
+        "postings": postings_json(&postings),
+    }]);
+    // One call books the header, the entries and the running balances under the creator's
+    // lock; the same database function books the postings of captured payments, set-wise.
+    let booked: Vec<bool> = diesel::select(ledger_book_many(booking))
+        .get_result(conn)
+        .await
+        .map_err(Error::internal)?;
+    Ok(booked.as_slice() == [true])
 }
 
-#[derive(diesel::QueryableByName)]
-struct Booked {
-    #[diesel(sql_type = sql_types::Bool)]
-    booked: bool,
+diesel::define_sql_function! {
+    /// Books an array of ledger transactions (migration `000006_one_posting_writer`); per
+    /// transaction, whether its effect was new.
+    fn ledger_book_many(p: sql_types::Jsonb) -> sql_types::Array<sql_types::Bool>;
+}
+
+/// `postings` as `ledger_book_many` reads them.
+pub(crate) fn postings_json(postings: &[Posting]) -> serde_json::Value {
+    postings
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "account": p.account.as_str(),
+                "amount": p.amount,
+                "per_creator": p.account.is_per_creator(),
+            })
+        })
+        .collect()
 }

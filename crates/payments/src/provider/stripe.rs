@@ -207,9 +207,6 @@ impl StripeProvider {
         })
     }
 
-    /// Runs one logical request: `attempt` sends it once with the given strategy, which carries
-    /// the idempotency key (`None` only for reads). Transient failures are retried with the
-    /// same key.
     /// The charge or payment intent that paid `invoice`. Since API version 2025-03-31 an
     /// invoice no longer names them; its payments are listed under `/v1/invoice_payments`.
     async fn invoice_payment(
@@ -220,14 +217,7 @@ impl StripeProvider {
             .invoice(invoice)
             .status(ListInvoicePaymentStatus::Paid)
             .limit(1);
-        let payments = self
-            .call("list_invoice_payments", None, |strategy| {
-                request
-                    .customize()
-                    .request_strategy(strategy)
-                    .send(&self.client)
-            })
-            .await?;
+        let payments = self.send("list_invoice_payments", None, &request).await?;
         let Some(paid) = payments.data.into_iter().next() else {
             return Err(fee_unknown());
         };
@@ -239,6 +229,29 @@ impl StripeProvider {
         ))
     }
 
+    /// Sends `request` as one logical request (see [`StripeProvider::call`]).
+    async fn send<R>(
+        &self,
+        operation: &'static str,
+        idempotency_key: Option<String>,
+        request: &R,
+    ) -> Result<R::Output, Error>
+    where
+        R: StripeRequest,
+        R::Output: miniserde::Deserialize,
+    {
+        self.call(operation, idempotency_key, |strategy| {
+            request
+                .customize()
+                .request_strategy(strategy)
+                .send(&self.client)
+        })
+        .await
+    }
+
+    /// Runs one logical request: `attempt` sends it once with the given strategy, which carries
+    /// the idempotency key (`None` only for reads). Transient failures are retried with the
+    /// same key.
     async fn call<T, F, Fut>(
         &self,
         operation: &'static str,
@@ -389,15 +402,10 @@ impl StripeProvider {
                 checkout_id.to_string(),
             )]));
         let coupon = self
-            .call(
+            .send(
                 "create_coupon",
                 Some(format!("df-coupon-{checkout_id}")),
-                |strategy| {
-                    request
-                        .customize()
-                        .request_strategy(strategy)
-                        .send(&self.client)
-                },
+                &request,
             )
             .await?;
         Ok(coupon.id.to_string())
@@ -437,15 +445,10 @@ impl PaymentProvider for StripeProvider {
             )]));
         // Keyed by creator: a retry after a lost answer finds the account created the first time.
         let account = self
-            .call(
+            .send(
                 "create_account",
                 Some(format!("df-account-{creator_id}")),
-                |strategy| {
-                    request
-                        .customize()
-                        .request_strategy(strategy)
-                        .send(&self.client)
-                },
+                &request,
             )
             .await?;
         tracing::info!(account = %account.id, "Stripe connected account created");
@@ -464,15 +467,10 @@ impl PaymentProvider for StripeProvider {
         // Links are single use and short-lived: every call asks for a fresh one, and only the
         // retries of this call share a key.
         let link = self
-            .call(
+            .send(
                 "create_account_link",
                 Some(format!("df-account-link-{}", uuid::Uuid::new_v4())),
-                |strategy| {
-                    request
-                        .customize()
-                        .request_strategy(strategy)
-                        .send(&self.client)
-                },
+                &request,
             )
             .await?;
         Ok(link.url)
@@ -563,15 +561,10 @@ impl PaymentProvider for StripeProvider {
         }
 
         let created = self
-            .call(
+            .send(
                 "create_checkout_session",
                 Some(format!("df-checkout-{}", request.checkout_id)),
-                |strategy| {
-                    session
-                        .customize()
-                        .request_strategy(strategy)
-                        .send(&self.client)
-                },
+                &session,
             )
             .await?;
         let url = created.url.ok_or_else(|| {
@@ -591,15 +584,10 @@ impl PaymentProvider for StripeProvider {
         let request = UpdateSubscription::new(subscription).cancel_at_period_end(true);
         // Setting the flag is idempotent by nature. A key derived from the subscription id would
         // make Stripe replay an earlier cancellation for 24 hours, even after a resume in between.
-        self.call(
+        self.send(
             "cancel_subscription_at_period_end",
             Some(format!("df-subscription-cancel-{}", uuid::Uuid::new_v4())),
-            |strategy| {
-                request
-                    .customize()
-                    .request_strategy(strategy)
-                    .send(&self.client)
-            },
+            &request,
         )
         .await?;
         Ok(())
@@ -607,14 +595,7 @@ impl PaymentProvider for StripeProvider {
 
     async fn retrieve_subscription(&self, subscription: &str) -> Result<RemoteSubscription, Error> {
         let request = RetrieveSubscription::new(subscription);
-        let remote = self
-            .call("retrieve_subscription", None, |strategy| {
-                request
-                    .customize()
-                    .request_strategy(strategy)
-                    .send(&self.client)
-            })
-            .await?;
+        let remote = self.send("retrieve_subscription", None, &request).await?;
         // Since API version 2025-03-31 the billing period lives on the subscription items. Ours
         // have exactly one; with several, the subscription is paid up to the latest end.
         let period_end = remote
@@ -653,14 +634,7 @@ impl PaymentProvider for StripeProvider {
             (None, Some(charge), _) => {
                 let request = RetrieveCharge::new(charge.as_str())
                     .expand(vec!["balance_transaction".to_owned()]);
-                let charge = self
-                    .call("retrieve_charge", None, |strategy| {
-                        request
-                            .customize()
-                            .request_strategy(strategy)
-                            .send(&self.client)
-                    })
-                    .await?;
+                let charge = self.send("retrieve_charge", None, &request).await?;
                 match charge.balance_transaction {
                     Some(Expandable::Object(txn)) => return Ok(txn.fee),
                     Some(Expandable::Id(id)) => id.to_string(),
@@ -670,14 +644,7 @@ impl PaymentProvider for StripeProvider {
             (None, None, Some(intent)) => {
                 let request = RetrievePaymentIntent::new(intent.as_str())
                     .expand(vec!["latest_charge.balance_transaction".to_owned()]);
-                let intent = self
-                    .call("retrieve_payment_intent", None, |strategy| {
-                        request
-                            .customize()
-                            .request_strategy(strategy)
-                            .send(&self.client)
-                    })
-                    .await?;
+                let intent = self.send("retrieve_payment_intent", None, &request).await?;
                 match intent.latest_charge {
                     Some(Expandable::Object(charge)) => match charge.balance_transaction {
                         Some(Expandable::Object(txn)) => return Ok(txn.fee),
@@ -691,12 +658,7 @@ impl PaymentProvider for StripeProvider {
         };
         let request = RetrieveBalanceTransaction::new(balance_transaction.as_str());
         let transaction = self
-            .call("retrieve_balance_transaction", None, |strategy| {
-                request
-                    .customize()
-                    .request_strategy(strategy)
-                    .send(&self.client)
-            })
+            .send("retrieve_balance_transaction", None, &request)
             .await?;
         Ok(transaction.fee)
     }
@@ -706,14 +668,7 @@ impl PaymentProvider for StripeProvider {
         payment_intent: &str,
     ) -> Result<Option<BTreeMap<String, String>>, Error> {
         let request = RetrievePaymentIntent::new(payment_intent);
-        let found = self
-            .call("retrieve_payment_intent", None, |strategy| {
-                request
-                    .customize()
-                    .request_strategy(strategy)
-                    .send(&self.client)
-            })
-            .await;
+        let found = self.send("retrieve_payment_intent", None, &request).await;
         match found {
             Ok(intent) => Ok(Some(intent.metadata.into_iter().collect())),
             Err(error) if error.kind() == ErrorKind::NotFound => Ok(None),
@@ -761,15 +716,10 @@ impl PaymentProvider for StripeProvider {
         ));
         let request = UpdateDispute::new(dispute).evidence(fields).submit(true);
         // Evidence can be submitted once per dispute, so the dispute id is the natural key.
-        self.call(
+        self.send(
             "submit_dispute_evidence",
             Some(format!("df-dispute-evidence-{dispute}")),
-            |strategy| {
-                request
-                    .customize()
-                    .request_strategy(strategy)
-                    .send(&self.client)
-            },
+            &request,
         )
         .await?;
         Ok(())
