@@ -42,8 +42,7 @@ type Adjust<T> = Box<dyn FnOnce(&mut T) + Send>;
 /// A member that runs, whatever its type.
 trait Running: Send + Sync {
     fn name(&self) -> &'static str;
-    fn service(&self) -> &RunningService;
-    fn service_mut(&mut self) -> &mut RunningService;
+    fn service(&mut self) -> &mut RunningService;
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -52,12 +51,8 @@ impl<T: Member> Running for T {
         T::NAME
     }
 
-    fn service(&self) -> &RunningService {
+    fn service(&mut self) -> &mut RunningService {
         self.running()
-    }
-
-    fn service_mut(&mut self) -> &mut RunningService {
-        self.running_mut()
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -255,7 +250,7 @@ impl Platform {
     pub async fn stop(mut self) {
         self.gateway.stop().await;
         for member in self.members.iter_mut().rev() {
-            member.service_mut().stop().await;
+            member.service().stop().await;
         }
     }
 }
@@ -373,7 +368,7 @@ impl PlatformBuilder {
             members.push(start(&mut env, &around, adjust).await);
         }
         let upstreams: Vec<(&str, SocketAddr)> = members
-            .iter()
+            .iter_mut()
             .map(|member| (member.name(), member.service().grpc_addr))
             .collect();
         let gateway = TestGateway::start(&env, http, &upstreams, TEST_ORIGIN, |config| {

@@ -47,11 +47,7 @@ impl Member for TestIdentity {
         .await
     }
 
-    fn running(&self) -> &RunningService {
-        &self.service
-    }
-
-    fn running_mut(&mut self) -> &mut RunningService {
+    fn running(&mut self) -> &mut RunningService {
         &mut self.service
     }
 }

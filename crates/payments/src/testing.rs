@@ -56,11 +56,7 @@ impl Member for TestPayments {
         Self::start(env, &webhook_url, &around.app_origin, adjust).await
     }
 
-    fn running(&self) -> &RunningService {
-        &self.service
-    }
-
-    fn running_mut(&mut self) -> &mut RunningService {
+    fn running(&mut self) -> &mut RunningService {
         &mut self.service
     }
 }

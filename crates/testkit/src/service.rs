@@ -276,9 +276,6 @@ pub trait Member: Send + Sync + Sized + 'static {
         adjust: impl FnOnce(&mut Self::Config) + Send,
     ) -> impl Future<Output = Self> + Send;
 
-    /// The running service.
-    fn running(&self) -> &RunningService;
-
-    /// The running service, to stop it.
-    fn running_mut(&mut self) -> &mut RunningService;
+    /// The running service (its address, its database; `stop` needs it mutable).
+    fn running(&mut self) -> &mut RunningService;
 }
