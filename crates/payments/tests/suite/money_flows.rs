@@ -318,7 +318,9 @@ async fn subscription_tip_ppv_payout_and_statement() {
     assert!(integrity::check(&mut conn).await.unwrap().is_empty());
 
     // Earnings are pending during the hold; the run releases only the subscription payment (its
-    // hold ended while the period ran out) and pays nothing: 800 is below the minimum.
+    // hold ended while the period ran out) and pays nothing: 800 is below the minimum. Moving
+    // the clock also made the weekly scheduled run due, and it may release the payment first:
+    // between the two runs it is released once, which the balances below show.
     let admin = Uuid::now_v7();
     let run = p
         .client()
@@ -326,7 +328,8 @@ async fn subscription_tip_ppv_payout_and_statement() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((run.released, run.payouts_started), (1, 0));
+    assert!(run.released <= 1, "{run:?}");
+    assert_eq!(run.payouts_started, 0);
     let before = earnings_of(&p, creator).await;
     // Tip 2,000 + PPV 3,200 pending, subscription 800 available (creator nets after the 20 % fee).
     assert_eq!(before.pending, 2_000 + 3_200);
@@ -340,8 +343,8 @@ async fn subscription_tip_ppv_payout_and_statement() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(run.payouts_started, 1);
-    assert_eq!(run.released, 2);
+    // As above, the scheduled run may do this first; the list below shows exactly one payout.
+    assert!(run.payouts_started <= 1 && run.released <= 2, "{run:?}");
     eventually("payout confirmed", || async {
         earnings_of(&p, creator).await.paid_out == 6_000
     })
