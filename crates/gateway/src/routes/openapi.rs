@@ -541,7 +541,7 @@ const ERROR_KINDS: [ErrorKind; 12] = [
 /// Declares `$name`, a route's own problem responses, one per line: status, codes (each a code
 /// or a [`Refusals`] group) and description. The route lists `$name` in `responses(...)`.
 macro_rules! problems {
-    ($name:ident { $($status:literal [$($code:expr),+ $(,)?] $description:literal),+ $(,)? }) => {
+    ($name:ident { $($status:literal [$($code:expr),+ $(,)?] $description:expr),+ $(,)? }) => {
         #[doc = concat!("The problem responses of `", module_path!(), "`.")]
         pub struct $name;
 

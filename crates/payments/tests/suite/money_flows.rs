@@ -319,8 +319,9 @@ async fn subscription_tip_ppv_payout_and_statement() {
 
     // Earnings are pending during the hold; the run releases only the subscription payment (its
     // hold ended while the period ran out) and pays nothing: 800 is below the minimum. Moving
-    // the clock also made the weekly scheduled run due, and it may release the payment first:
-    // between the two runs it is released once, which the balances below show.
+    // the clock also made the weekly scheduled run due: it may release the payment first, or
+    // hold it locked while the admin run skips it, so the balances are awaited. Between the two
+    // runs it is released once, which the balances show.
     let admin = Uuid::now_v7();
     let run = p
         .client()
@@ -330,10 +331,12 @@ async fn subscription_tip_ppv_payout_and_statement() {
         .into_inner();
     assert!(run.released <= 1, "{run:?}");
     assert_eq!(run.payouts_started, 0);
-    let before = earnings_of(&p, creator).await;
     // Tip 2,000 + PPV 3,200 pending, subscription 800 available (creator nets after the 20 % fee).
-    assert_eq!(before.pending, 2_000 + 3_200);
-    assert_eq!(before.available, 800);
+    eventually("the subscription payment released", || async {
+        let balances = earnings_of(&p, creator).await;
+        (balances.pending, balances.available) == (2_000 + 3_200, 800)
+    })
+    .await;
 
     // After the hold the payout run pays the whole available balance.
     p.simulated().advance(chrono::Duration::days(8));

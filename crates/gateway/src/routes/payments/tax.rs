@@ -26,17 +26,22 @@ use crate::{
     upstream::{Caller, Payments},
 };
 
-/// A postal address.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(examples(json!({
+/// The address every example of the tax routes shows.
+fn address_example() -> serde_json::Value {
+    serde_json::json!({
         "line1": "350 Fifth Avenue",
         "line2": "Suite 5100",
         "city": "New York",
         "state": "NY",
         "postal_code": "10118",
         "country": "US"
-    })))]
+    })
+}
+
+/// A postal address.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(address_example))]
 pub struct Address {
     /// Street and number.
     pub line1: String,
@@ -107,14 +112,7 @@ pub struct TaxProfileBody {
 #[schema(as = TaxProfile, examples(json!({
     "creator_id": "0193a5b8-2f4c-7d1e-8a6b-5c3d2e1f0a9b",
     "legal_name": "Ada Example",
-    "address": {
-        "line1": "350 Fifth Avenue",
-        "line2": "Suite 5100",
-        "city": "New York",
-        "state": "NY",
-        "postal_code": "10118",
-        "country": "US"
-    },
+    "address": address_example(),
     "tin_masked": "***-**-6789",
     "bank_account_masked": "****4321",
     "updated_at": "2026-11-20T09:15:00Z"
@@ -187,14 +185,7 @@ problems!(PutTaxProfileProblems {
                    Creators only.",
     request_body(content = TaxProfileBody, example = json!({
         "legal_name": "Ada Example",
-        "address": {
-        "line1": "350 Fifth Avenue",
-        "line2": "Suite 5100",
-        "city": "New York",
-        "state": "NY",
-        "postal_code": "10118",
-        "country": "US"
-    },
+        "address": address_example(),
         "tin": "123-45-6789",
         "bank_account_number": "000123454321",
         "bank_routing_number": "110000000"

@@ -161,19 +161,22 @@ impl From<pb::Tier> for TierView {
     }
 }
 
+/// Why a tier's settings are refused, on creation and on update alike.
+const TIER_INPUT_REFUSALS: &str = "`payments.invalid_tier_name`: the name is empty or too long; \
+     `payments.invalid_description`: the description is too long; \
+     `payments.invalid_amount`: the price is not positive or too large; \
+     `payments.unsupported_currency`: the currency is not supported; \
+     `payments.invalid_trial`: more than 90 trial days; `payments.invalid_cap`: the \
+     subscriber cap is too large; `payments.invalid_promotion`: a promotion needs 1 to 100 \
+     percent and an end in the future.";
+
 problems!(CreateTierProblems {
     400 [
         JSON_BODY, "payments.invalid_tier_name", "payments.invalid_description",
         "payments.invalid_amount", "payments.unsupported_currency", "payments.invalid_trial",
         "payments.invalid_cap", "payments.invalid_promotion",
     ]
-        "`payments.invalid_tier_name`: the name is empty or too long; \
-         `payments.invalid_description`: the description is too long; \
-         `payments.invalid_amount`: the price is not positive or too large; \
-         `payments.unsupported_currency`: the currency is not supported; \
-         `payments.invalid_trial`: more than 90 trial days; `payments.invalid_cap`: the \
-         subscriber cap is too large; `payments.invalid_promotion`: a promotion needs 1 to 100 \
-         percent and an end in the future.",
+        TIER_INPUT_REFUSALS,
 });
 
 /// Creates a tier of the signed-in creator.
@@ -206,13 +209,7 @@ problems!(UpdateTierProblems {
         "payments.invalid_amount", "payments.unsupported_currency", "payments.invalid_trial",
         "payments.invalid_cap", "payments.invalid_promotion",
     ]
-        "`payments.invalid_tier_name`: the name is empty or too long; \
-         `payments.invalid_description`: the description is too long; \
-         `payments.invalid_amount`: the price is not positive or too large; \
-         `payments.unsupported_currency`: the currency is not supported; \
-         `payments.invalid_trial`: more than 90 trial days; `payments.invalid_cap`: the \
-         subscriber cap is too large; `payments.invalid_promotion`: a promotion needs 1 to 100 \
-         percent and an end in the future.",
+        TIER_INPUT_REFUSALS,
     404 ["payments.tier_not_found"]
         "No such tier of the caller's, or it is archived.",
 });
