@@ -181,6 +181,8 @@ pub struct TokenSigner {
     audience: String,
     signing: Option<(String, SigningKey)>,
     verifying: BTreeMap<String, VerifyingKey>,
+    /// Key id → the service that key may speak for (only itself, acting as a service).
+    issuers: BTreeMap<String, String>,
     ttl: Duration,
     minted: Arc<Mutex<MintedTokens>>,
     verified: Arc<Mutex<HashMap<String, Principal>>>,
@@ -262,6 +264,7 @@ impl TokenSigner {
             audience: audience.to_owned(),
             signing,
             verifying,
+            issuers: config.key_issuers.clone(),
             ttl: Duration::from_secs(config.token_ttl_secs),
             minted: Arc::default(),
             verified: Arc::default(),
@@ -278,6 +281,7 @@ impl TokenSigner {
             audience: audience.to_owned(),
             signing: Some((key_id.to_owned(), key)),
             verifying,
+            issuers: BTreeMap::new(),
             ttl,
             minted: Arc::default(),
             verified: Arc::default(),
@@ -314,12 +318,30 @@ impl TokenSigner {
         Ok(token)
     }
 
+    /// The service this signer belongs to: the audience it verifies for, and the name its own
+    /// service tokens carry.
+    pub fn service(&self) -> &str {
+        &self.audience
+    }
+
+    /// The key ids of a service's own key accepted only for `service` acting for itself (tests
+    /// and local setups; deployments set `internal_auth.key_issuers`).
+    pub fn with_issuer(mut self, key_id: &str, service: &str) -> Self {
+        self.issuers.insert(key_id.to_owned(), service.to_owned());
+        self
+    }
+
     /// Signs explicit claims (tests use this for expired tokens).
     pub fn sign(&self, principal: &Principal) -> Result<String, Error> {
         let (key_id, key) = self
             .signing
             .as_ref()
             .ok_or_else(|| Error::internal(anyhow::anyhow!("this service holds no signing key")))?;
+        if !self.issuer_may_sign(key_id, principal) {
+            return Err(Error::internal(anyhow::anyhow!(
+                "key {key_id} signs only for its own service"
+            )));
+        }
         let claims = serde_json::to_vec(principal).map_err(Error::internal)?;
         let head = format!("{VERSION}.{key_id}.{}", URL_SAFE_NO_PAD.encode(claims));
         let signature = key.sign(head.as_bytes());
@@ -381,10 +403,23 @@ impl TokenSigner {
         let principal: Principal = serde_json::from_slice(&claims).map_err(|_| refuse())?;
         if principal.exp + CLOCK_SKEW_SECS < chrono::Utc::now().timestamp()
             || principal.aud != self.audience
+            || !self.issuer_may_sign(key_id, &principal)
         {
             return Err(refuse());
         }
         Ok(principal)
+    }
+
+    /// A service's own key speaks only for that service, acting for itself; the gateway's keys
+    /// (no issuer listed) speak for anyone.
+    fn issuer_may_sign(&self, key_id: &str, principal: &Principal) -> bool {
+        match self.issuers.get(key_id) {
+            None => true,
+            Some(issuer) => {
+                principal.roles == [Role::Service]
+                    && matches!(&principal.sub, Subject::Service { name } if name == issuer)
+            }
+        }
     }
 }
 
@@ -548,6 +583,7 @@ mod tests {
             verifying_keys: [("old".to_owned(), old_public.clone())]
                 .into_iter()
                 .collect(),
+            key_issuers: Default::default(),
             token_ttl_secs: 60,
         };
         let both = TokenSigner::from_config(&config, service::IDENTITY).unwrap();
@@ -605,6 +641,71 @@ mod tests {
             .unwrap();
         assert!(for_identity.verify(&token).is_ok());
         assert!(for_payments.verify(&token).is_err());
+    }
+
+    #[test]
+    fn a_services_own_key_speaks_only_for_that_service_acting_for_itself() {
+        // Media's key, as payments knows it: verifying key `media-k1`, issuer `media`.
+        let media_signs = TokenSigner::with_key(
+            "media-k1",
+            &[9u8; 32],
+            Duration::from_secs(60),
+            service::MEDIA,
+        );
+        let payments_verifies = TokenSigner::with_key(
+            "media-k1",
+            &[9u8; 32],
+            Duration::from_secs(60),
+            service::PAYMENTS,
+        )
+        .with_issuer("media-k1", service::MEDIA);
+        let as_media = Subject::Service {
+            name: service::MEDIA.into(),
+        };
+        let token = media_signs
+            .mint(as_media.clone(), vec![Role::Service], service::PAYMENTS)
+            .unwrap();
+        assert_eq!(
+            payments_verifies.verify(&token).unwrap().service_name(),
+            Some(service::MEDIA)
+        );
+        let forged = [
+            (
+                Subject::User {
+                    user_id: UserId::new(),
+                },
+                vec![Role::Fan],
+            ),
+            (
+                Subject::Service {
+                    name: service::GATEWAY.into(),
+                },
+                vec![Role::Service],
+            ),
+            (as_media, vec![Role::Service, Role::Admin]),
+        ];
+        for (sub, roles) in forged {
+            let token = media_signs
+                .mint(sub.clone(), roles.clone(), service::PAYMENTS)
+                .unwrap();
+            assert!(
+                payments_verifies.verify(&token).is_err(),
+                "{sub:?} {roles:?} from media's key"
+            );
+        }
+        // The signing side refuses too, once it knows its key's issuer.
+        let restricted = media_signs.with_issuer("media-k1", service::MEDIA);
+        assert!(
+            restricted
+                .mint(
+                    Subject::User {
+                        user_id: UserId::new()
+                    },
+                    vec![Role::Fan],
+                    service::PAYMENTS
+                )
+                .is_err()
+        );
     }
 
     #[test]

@@ -521,8 +521,10 @@ impl Validate for TelemetryConfig {
 
 /// Keys of the internal principal tokens (Ed25519).
 ///
-/// Only the gateway holds a signing key (a secret); every service holds the public keys that
-/// verify. So a compromised internal service can check tokens but never mint one.
+/// The gateway holds the signing key that speaks for users (a secret); every service holds the
+/// public keys that verify. A service that calls another for itself (media asking payments)
+/// holds a key of its own whose tokens are accepted only as that service (`key_issuers`), so a
+/// compromised internal service can never mint a token for a user or for another service.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InternalAuthConfig {
@@ -534,6 +536,9 @@ pub struct InternalAuthConfig {
     /// may be alive, so keys rotate without downtime. The signing key's own public key is
     /// always accepted.
     pub verifying_keys: std::collections::BTreeMap<String, String>,
+    /// Key id → the one service whose key it is. A token signed with such a key is accepted only
+    /// from that service acting for itself; keys not listed are the gateway's.
+    pub key_issuers: std::collections::BTreeMap<String, String>,
     /// Lifetime of a minted token.
     pub token_ttl_secs: u64,
 }
@@ -544,6 +549,7 @@ impl Default for InternalAuthConfig {
             signing_key: None,
             signing_key_id: "k1".into(),
             verifying_keys: Default::default(),
+            key_issuers: Default::default(),
             token_ttl_secs: 60,
         }
     }
@@ -595,6 +601,18 @@ impl Validate for InternalAuthConfig {
                 key,
                 false,
             );
+        }
+        for (id, issuer) in &self.key_issuers {
+            if !self.verifying_keys.contains_key(id) && *id != self.signing_key_id {
+                problems.push(format!(
+                    "internal_auth.key_issuers.{id}: names no verifying key or the signing key"
+                ));
+            }
+            if issuer.is_empty() || !issuer.bytes().all(|b| b.is_ascii_lowercase()) {
+                problems.push(format!(
+                    "internal_auth.key_issuers.{id}: `{issuer}` is not a service name"
+                ));
+            }
         }
         if self.signing_key_id.is_empty() || self.signing_key_id.contains('.') {
             problems

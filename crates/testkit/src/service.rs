@@ -17,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{TestBus, TestCa, TestDb, TestRedis};
 
+/// The services that call others as themselves, each with a key of its own.
+const SERVICES_WITH_OWN_KEYS: &[&str] = &[service::MEDIA];
+
 /// What the services of one test share.
 pub struct TestEnv {
     /// The test's Redis prefix; each service keys under `<prefix><service>:`.
@@ -26,6 +29,9 @@ pub struct TestEnv {
     /// The keys the gateway signs principal tokens with; services verify them.
     pub internal_auth: InternalAuthConfig,
     verifying_key: String,
+    /// Each service's own key pair, with which it calls others as itself.
+    service_keys:
+        std::collections::BTreeMap<&'static str, (df_common::secret::Secret<String>, String)>,
     redis_url: Option<String>,
     redis_ca_file: Option<PathBuf>,
     /// The CA of the internal TLS certificates, when the services serve TLS only.
@@ -44,9 +50,14 @@ impl TestEnv {
                 signing_key: Some(seed),
                 signing_key_id: "k1".into(),
                 verifying_keys: Default::default(),
+                key_issuers: Default::default(),
                 token_ttl_secs: 60,
             },
             verifying_key,
+            service_keys: SERVICES_WITH_OWN_KEYS
+                .iter()
+                .map(|name| (*name, df_common::auth::generate_key_pair()))
+                .collect(),
             redis_url: None,
             redis_ca_file: None,
             internal_ca: None,
@@ -82,17 +93,28 @@ impl TestEnv {
     }
 
     /// The test settings of the sections `service` shares with every service: its database,
-    /// its Redis prefix, the test's bus namespace, the gateway's verifying key, and TLS when
+    /// its Redis prefix, the test's bus namespace, the gateway's verifying key and every
+    /// service's own (each accepted only from its service), its own signing key, and TLS when
     /// the test asked for it.
     pub fn base(&mut self, service: &'static str, db: &TestDb) -> ServiceBase {
         let mut base = ServiceBase::for_service(service);
         base.database = db.config();
         base.redis = self.redis_config(service);
         base.bus = self.bus.config();
+        let mut verifying_keys: std::collections::BTreeMap<String, String> = self
+            .service_keys
+            .iter()
+            .map(|(name, (_, public))| ((*name).to_owned(), public.clone()))
+            .collect();
+        verifying_keys.insert("k1".to_owned(), self.verifying_key.clone());
         base.internal_auth = InternalAuthConfig {
-            signing_key: None,
-            verifying_keys: [("k1".to_owned(), self.verifying_key.clone())]
-                .into_iter()
+            signing_key: self.service_keys.get(service).map(|(seed, _)| seed.clone()),
+            signing_key_id: service.to_owned(),
+            verifying_keys,
+            key_issuers: self
+                .service_keys
+                .keys()
+                .map(|name| ((*name).to_owned(), (*name).to_owned()))
                 .collect(),
             ..self.internal_auth.clone()
         };

@@ -4,6 +4,7 @@
 mod face;
 pub mod metrics;
 pub mod tls;
+pub mod upstream;
 
 use std::{sync::Arc, time::Duration};
 

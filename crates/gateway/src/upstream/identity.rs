@@ -12,7 +12,7 @@ use df_common::{
 use df_proto::identity::v1::{self as pb, identity_client::IdentityClient};
 use tonic::transport::Channel;
 
-use super::{Caller, OnBehalfOf, Upstream, calls};
+use super::{Caller, OnBehalfOf, Upstream};
 
 /// The identity client.
 #[derive(Clone)]
@@ -43,7 +43,7 @@ macro_rules! gateway_call {
     ($self:ident, $name:ident, $message:expr) => {
         $self
             .0
-            .call(OnBehalfOf::Gateway, $message, |mut client, r| async move {
+            .call(OnBehalfOf::Itself, $message, |mut client, r| async move {
                 client.$name(r).await
             })
             .await
@@ -65,11 +65,11 @@ impl Identity {
         self.0.is_serving().await
     }
 
-    calls! {
+    df_common::upstream_calls! {
         /// Signup.
-        gateway signup(pb::SignupRequest) -> pb::SignupResponse;
+        itself signup(pb::SignupRequest) -> pb::SignupResponse;
         /// Login.
-        gateway login(pb::LoginRequest) -> pb::LoginResponse;
+        itself login(pb::LoginRequest) -> pb::LoginResponse;
     }
 
     /// Email verification.
@@ -92,7 +92,7 @@ impl Identity {
         let message = pb::ValidateSessionRequest { session_token };
         let response = self
             .0
-            .call(OnBehalfOf::Gateway, message, |mut client, r| async move {
+            .call(OnBehalfOf::Itself, message, |mut client, r| async move {
                 client.validate_session(r).await
             })
             .await?;

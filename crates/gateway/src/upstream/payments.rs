@@ -8,7 +8,7 @@ use df_common::{Error, auth::TokenSigner, auth::service, grpc::ClientConfig};
 use df_proto::payments::v1::{self as pb, payments_client::PaymentsClient};
 use tonic::transport::Channel;
 
-use super::{OnBehalfOf, Upstream, calls};
+use super::{OnBehalfOf, Upstream};
 
 /// Largest answer accepted from payments: tax forms (PDF) are the largest.
 const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
@@ -26,7 +26,7 @@ impl Payments {
         .map(Self)
     }
 
-    calls! {
+    df_common::upstream_calls! {
         /// Starts (or resumes) payout-account onboarding; answers the provider's link.
         user start_onboarding(pb::StartOnboardingRequest) -> pb::StartOnboardingResponse;
         /// The payout account's state.
@@ -80,7 +80,7 @@ impl Payments {
     ) -> Result<pb::IngestWebhookResponse, Error> {
         let message = pb::IngestWebhookRequest { payload, signature };
         self.0
-            .call(OnBehalfOf::Gateway, message, |mut client, r| async move {
+            .call(OnBehalfOf::Itself, message, |mut client, r| async move {
                 client.ingest_webhook(r).await
             })
             .await
