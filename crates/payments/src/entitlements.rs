@@ -186,6 +186,46 @@ pub async fn from_database(
     })
 }
 
+/// A subscription's creator, and the state its access depends on.
+type CreatorAccess = (
+    CreatorId,
+    SubscriptionStatus,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+/// The creators whose subscriber content `fan` may see at `now` (the fan's home feed).
+pub async fn subscribed_creators(
+    conn: &mut AsyncPgConnection,
+    fan: UserId,
+    now: DateTime<Utc>,
+    policy: AccessPolicy,
+) -> Result<Vec<CreatorId>, Error> {
+    let rows: Vec<CreatorAccess> = subscriptions::table
+        .filter(subscriptions::fan_id.eq(fan))
+        .filter(subscriptions::status.ne(SubscriptionStatus::Ended))
+        .select((
+            subscriptions::creator_id,
+            subscriptions::status,
+            subscriptions::current_period_end,
+            subscriptions::past_due_since,
+        ))
+        .load(conn)
+        .await
+        .map_err(Error::internal)?;
+    let mut creators: Vec<CreatorId> = rows
+        .into_iter()
+        .filter(|(_, status, period_end, past_due_since)| {
+            access_until(*status, *period_end, *past_due_since, policy)
+                .is_some_and(|until| until > now)
+        })
+        .map(|(creator, ..)| creator)
+        .collect();
+    creators.sort_unstable();
+    creators.dedup();
+    Ok(creators)
+}
+
 /// When a subscription's access ends, by its state.
 pub fn access_until(
     status: SubscriptionStatus,

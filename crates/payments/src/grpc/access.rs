@@ -46,6 +46,23 @@ pub fn gateway(principal: &Principal) -> Result<(), Status> {
     Ok(principal.require_service(&[service::GATEWAY])?)
 }
 
+/// A content-delivering service, asking about a fan for itself.
+pub fn content_service(principal: &Principal) -> Result<(), Status> {
+    Ok(principal.require_service(ENTITLEMENT_ASKERS)?)
+}
+
+/// The creator a PPV item is offered for: media names the post's creator; a creator offers
+/// for themself and names nobody.
+pub fn ppv_offerer(principal: &Principal, named: &str) -> Result<CreatorId, Status> {
+    if principal.require_service(&[service::MEDIA]).is_ok() {
+        return Ok(wire::id("creator_id", named)?);
+    }
+    if !named.is_empty() {
+        return Err(Error::forbidden().into());
+    }
+    creator(principal)
+}
+
 /// A content-delivering service asks about anyone; a user only about themself.
 pub fn entitlement_of(principal: &Principal, fan: UserId) -> Result<(), Status> {
     if principal.require_service(ENTITLEMENT_ASKERS).is_ok() || principal.user_id() == Some(fan) {

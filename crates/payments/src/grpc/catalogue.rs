@@ -99,7 +99,7 @@ pub async fn create_ppv_item(
     face: &PaymentsService,
     request: Request<pb::PpvItemInput>,
 ) -> Reply<pb::PpvItem> {
-    let creator_id = access::creator(&principal(&request)?)?;
+    let creator_id = access::ppv_offerer(&principal(&request)?, &request.get_ref().creator_id)?;
     let r = request.into_inner();
     let post_id = wire::id("post_id", &r.post_id)?;
     let price = r.price.unwrap_or_default();

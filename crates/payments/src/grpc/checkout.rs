@@ -82,6 +82,25 @@ pub async fn list_my_subscriptions(
     }))
 }
 
+pub async fn list_subscribed_creators(
+    face: &PaymentsService,
+    request: Request<pb::ListSubscribedCreatorsRequest>,
+) -> Reply<pb::ListSubscribedCreatorsResponse> {
+    access::content_service(&principal(&request)?)?;
+    let fan_id = wire::id("fan_id", &request.get_ref().fan_id)?;
+    let mut conn = face.service.db.conn().await?;
+    let creators = entitlements::subscribed_creators(
+        &mut conn,
+        fan_id,
+        face.service.clock.now(),
+        face.service.entitlements.policy(),
+    )
+    .await?;
+    Ok(Response::new(pb::ListSubscribedCreatorsResponse {
+        creator_ids: creators.iter().map(ToString::to_string).collect(),
+    }))
+}
+
 pub async fn check_entitlement(
     face: &PaymentsService,
     request: Request<pb::CheckEntitlementRequest>,

@@ -48,6 +48,7 @@ df_common::grpc_face! {
         cancel_subscription(CancelSubscriptionRequest) -> Subscription => checkout;
         list_my_subscriptions(ListMySubscriptionsRequest) -> ListSubscriptionsResponse => checkout;
         check_entitlement(CheckEntitlementRequest) -> CheckEntitlementResponse => checkout;
+        list_subscribed_creators(ListSubscribedCreatorsRequest) -> ListSubscribedCreatorsResponse => checkout;
         ingest_webhook(IngestWebhookRequest) -> IngestWebhookResponse => webhooks;
         get_earnings(GetEarningsRequest) -> Earnings => earnings;
         list_payouts(ListPayoutsRequest) -> ListPayoutsResponse => earnings;

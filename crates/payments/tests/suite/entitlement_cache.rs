@@ -72,6 +72,7 @@ async fn purchase(p: &Payments) -> (Uuid, Uuid, Uuid) {
                     currency: "usd".into(),
                 }),
                 title: String::new(),
+                creator_id: String::new(),
             },
         ))
         .await
@@ -226,6 +227,7 @@ impl World {
                             currency: "usd".into(),
                         }),
                         title: String::new(),
+                        creator_id: String::new(),
                     },
                 ))
                 .await

@@ -266,6 +266,7 @@ async fn subscription_tip_ppv_payout_and_statement() {
                     currency: "usd".into(),
                 }),
                 title: "Behind the scenes".into(),
+                creator_id: String::new(),
             },
         ))
         .await

@@ -108,6 +108,7 @@ pub async fn create(
                 post_id: body.post_id.to_string(),
                 price: Some(body.price.into()),
                 title: body.title,
+                creator_id: String::new(),
             },
         )
         .await?;
