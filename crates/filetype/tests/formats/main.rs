@@ -1,0 +1,8 @@
+//! Checks of the public API against files built byte by byte in `fixtures`.
+
+mod declared;
+mod fixtures;
+mod images;
+mod robustness;
+mod sniff;
+mod videos;
