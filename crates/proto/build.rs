@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "directfanz/events/v1/payments.proto",
         "directfanz/events/v1/privacy.proto",
         "directfanz/events/v1/media.proto",
+        "directfanz/media/v1/media.proto",
     ];
     let file_descriptors = protox::compile(files, [&root])?;
     tonic_prost_build::configure()

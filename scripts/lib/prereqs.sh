@@ -21,6 +21,7 @@ DF_REDIS_PORT=6379
 DF_AMQP_PORT=5672
 DF_IDENTITY_DB=df_identity
 DF_PAYMENTS_DB=df_payments
+DF_MEDIA_DB=df_media
 # psql and createdb give up on a server that does not answer instead of hanging.
 export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-5}
 
@@ -187,6 +188,7 @@ df_ensure_postgres() {
     fi
     df_ensure_database "$DF_IDENTITY_DB"
     df_ensure_database "$DF_PAYMENTS_DB"
+    df_ensure_database "$DF_MEDIA_DB"
     df_log "PostgreSQL ready on $DF_PG_HOST:$DF_PG_PORT"
 }
 

@@ -566,6 +566,27 @@ impl InternalAuthConfig {
         }
     }
 
+    /// Problems when `service` calls others as itself: it needs a key of its own, listed as
+    /// `service`'s, so that it can sign for nobody else.
+    pub fn require_own_key(&self, service: &str, problems: &mut Vec<String>) {
+        if self.signing_key.is_none() {
+            problems.push(format!(
+                "internal_auth.signing_key: required ({service} calls other services as itself with a key of its own)"
+            ));
+        }
+        if self
+            .key_issuers
+            .get(&self.signing_key_id)
+            .map(String::as_str)
+            != Some(service)
+        {
+            problems.push(format!(
+                "internal_auth.key_issuers.{}: must be `{service}` (its own key signs for {service} only)",
+                self.signing_key_id
+            ));
+        }
+    }
+
     /// Problems when this service must verify tokens.
     pub fn require_verifying_key(&self, problems: &mut Vec<String>) {
         if self.signing_key.is_none() && self.verifying_keys.is_empty() {

@@ -30,6 +30,11 @@ pub const DEFAULT_PORTS: &[Ports] = &[
         main: 50052,
         admin: 9092,
     },
+    Ports {
+        service: "media",
+        main: 50053,
+        admin: 9093,
+    },
 ];
 
 /// The row of `service`.

@@ -1,6 +1,6 @@
 //! `df-dev`: every DirectFanz service in one process, for local development and demos.
 //!
-//! Configuration is the services' own, nested under `identity`, `payments` and `gateway`
+//! Configuration is the services' own, nested under `identity`, `payments`, `media` and `gateway`
 //! (`DF_GATEWAY__HTTP__LISTEN`, `DF_IDENTITY__MAIL__OUTBOX_DIR`, …), with local defaults: loopback
 //! listeners, readable logs, email written to `.dev/mail`, the simulated payment provider, and
 //! fresh internal keys, webhook secret and tax key generated at start when none are configured
@@ -12,6 +12,7 @@ use base64::Engine;
 use df_common::config::{Extract, Validate};
 use df_gateway::GatewayConfig;
 use df_identity::IdentityConfig;
+use df_media::MediaConfig;
 use df_payments::PaymentsConfig;
 use figment::Figment;
 use rand::RngCore;
@@ -22,11 +23,12 @@ use serde::de::IgnoredAny;
 struct DevConfig {
     identity: IdentityConfig,
     payments: PaymentsConfig,
+    media: MediaConfig,
     gateway: GatewayConfig,
 }
 
 /// The top-level keys of [`DevConfig`].
-const SERVICES: &[&str] = &["identity", "payments", "gateway"];
+const SERVICES: &[&str] = &["identity", "payments", "media", "gateway"];
 
 impl Extract for DevConfig {
     fn extract(figment: Figment) -> Result<Self, Box<figment::Error>> {
@@ -39,6 +41,7 @@ impl Extract for DevConfig {
         Ok(Self {
             identity: section(&figment, "identity")?,
             payments: section(&figment, "payments")?,
+            media: section(&figment, "media")?,
             gateway: section(&figment, "gateway")?,
         })
     }
@@ -95,9 +98,10 @@ fn dev_defaults() -> Vec<(String, String)> {
 
 impl Validate for DevConfig {
     fn validate(&self, problems: &mut Vec<String>) {
-        let sections: [(&str, &dyn Validate); 3] = [
+        let sections: [(&str, &dyn Validate); 4] = [
             (df_identity::SERVICE, &self.identity),
             (df_payments::SERVICE, &self.payments),
+            (df_media::SERVICE, &self.media),
             (df_gateway::SERVICE, &self.gateway),
         ];
         for (name, section) in sections {
@@ -114,13 +118,57 @@ fn random_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(key)
 }
 
+/// `base` verifies the gateway's tokens with `public`, unless its keys are configured (it
+/// already lists keys besides its services' own).
+fn trust_gateway(
+    base: &mut df_runtime::ServiceBase,
+    gateway: &GatewayConfig,
+    public: Option<&String>,
+) {
+    if let Some(public) = public
+        && !lists_gateway_keys(base)
+    {
+        let id = gateway.internal_auth.signing_key_id.clone();
+        base.internal_auth.verifying_keys.insert(id, public.clone());
+    }
+}
+
+/// True when `base` is configured with keys of the gateway (keys not listed as a service's own).
+fn lists_gateway_keys(base: &df_runtime::ServiceBase) -> bool {
+    let auth = &base.internal_auth;
+    auth.verifying_keys
+        .keys()
+        .any(|id| !auth.key_issuers.contains_key(id))
+}
+
+/// Media calls payments as itself: a fresh key of its own when none is configured, which
+/// payments accepts from media only.
+fn give_media_its_key(media: &mut MediaConfig, payments: &mut df_runtime::ServiceBase) {
+    let own = &mut media.base.internal_auth;
+    if own.signing_key.is_some() {
+        return;
+    }
+    let (seed, public) = df_common::auth::generate_key_pair();
+    let id = format!("{}-dev", df_media::SERVICE);
+    own.signing_key = Some(seed);
+    own.signing_key_id.clone_from(&id);
+    own.key_issuers
+        .insert(id.clone(), df_media::SERVICE.to_owned());
+    let theirs = &mut payments.internal_auth;
+    theirs.verifying_keys.insert(id.clone(), public);
+    theirs.key_issuers.insert(id, df_media::SERVICE.to_owned());
+}
+
 /// Fills in what the services must agree on and what a newcomer has not configured.
 fn complete(config: &mut DevConfig) {
     let DevConfig {
         identity,
         payments,
+        media,
         gateway,
     } = config;
+    give_media_its_key(media, &mut payments.base);
+    media.own.payments.url = format!("http://{}", payments.base.grpc.listen);
     // The services behind the gateway, each with the name of its upstream.
     let mut backends = [
         (df_identity::SERVICE, &mut identity.base),
@@ -130,9 +178,8 @@ fn complete(config: &mut DevConfig) {
     // A fresh pair only when nothing is configured: generating a signing key next to a
     // configured public key would make every call fail, so that case is left to validation.
     if gateway.internal_auth.signing_key.is_none()
-        && backends
-            .iter()
-            .all(|(_, base)| base.internal_auth.verifying_keys.is_empty())
+        && !backends.iter().any(|(_, base)| lists_gateway_keys(base))
+        && !lists_gateway_keys(&media.base)
     {
         let (seed, _) = df_common::auth::generate_key_pair();
         gateway.internal_auth.signing_key = Some(seed);
@@ -140,14 +187,10 @@ fn complete(config: &mut DevConfig) {
     let public = (gateway.internal_auth.signing_key.as_ref())
         .and_then(|seed| df_common::auth::public_key_of(seed).ok());
     for (name, base) in &mut backends {
-        if let Some(public) = &public
-            && base.internal_auth.verifying_keys.is_empty()
-        {
-            let id = gateway.internal_auth.signing_key_id.clone();
-            base.internal_auth.verifying_keys.insert(id, public.clone());
-        }
+        trust_gateway(base, gateway, public.as_ref());
         gateway.upstream_mut(name).url = format!("http://{}", base.grpc.listen);
     }
+    trust_gateway(&mut media.base, gateway, public.as_ref());
     if config.gateway.security.allowed_origins.is_empty() {
         let listen = config.gateway.http.listen;
         config.gateway.security.allowed_origins = vec![format!("http://{listen}")];
@@ -213,6 +256,7 @@ async fn main() -> ExitCode {
         let identity_listeners = df_runtime::Listeners::bind(&config.identity.base).await?;
         let payments_listeners = df_runtime::Listeners::bind(&config.payments.base).await?;
         let payments_wiring = df_payments::Wiring::bind(&config.payments).await?;
+        let media_listeners = df_runtime::Listeners::bind(&config.media.base).await?;
         let gateway_listeners = df_gateway::Listeners::bind(&config.gateway).await?;
         let gateway_url = format!("http://{}", config.gateway.http.listen);
         let identity = tokio::spawn(df_identity::serve(
@@ -227,16 +271,23 @@ async fn main() -> ExitCode {
             payments_wiring,
             shutdown.clone(),
         ));
+        let media = tokio::spawn(df_media::serve(
+            config.media,
+            media_listeners,
+            df_common::clock::Clock::system(),
+            shutdown.clone(),
+        ));
         let gateway = tokio::spawn(df_gateway::serve(
             config.gateway,
             gateway_listeners,
             shutdown.clone(),
         ));
         tracing::info!(%gateway_url, "DirectFanz is up; press Ctrl-C to stop");
-        let (identity, payments, gateway) = tokio::join!(identity, payments, gateway);
+        let (identity, payments, media, gateway) = tokio::join!(identity, payments, media, gateway);
         shutdown.cancel();
         identity.map_err(df_common::Error::internal)??;
         payments.map_err(df_common::Error::internal)??;
+        media.map_err(df_common::Error::internal)??;
         gateway.map_err(df_common::Error::internal)??;
         Ok::<(), df_common::Error>(())
     }

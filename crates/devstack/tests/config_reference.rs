@@ -119,6 +119,11 @@ fn payments_settings_are_documented_as_they_are() {
 }
 
 #[test]
+fn media_settings_are_documented_as_they_are() {
+    check::<df_media::MediaConfig>("Media settings", &["feed", "payments", "internal_auth"]);
+}
+
+#[test]
 fn gateway_settings_are_documented_as_they_are() {
     check::<df_gateway::GatewayConfig>(
         "Gateway settings",

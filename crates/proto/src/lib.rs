@@ -18,6 +18,12 @@ pub mod payments {
     }
 }
 
+pub mod media {
+    pub mod v1 {
+        tonic::include_proto!("directfanz.media.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("directfanz.events.v1");

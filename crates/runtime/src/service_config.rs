@@ -128,6 +128,10 @@ pub trait ServiceSettings:
     /// The service's name: in logs, metrics, on the bus, and the key of its defaults.
     const SERVICE: &'static str;
 
+    /// True when the service calls other services as itself (media asking payments): it then
+    /// needs a signing key of its own, listed as its own in `internal_auth.key_issuers`.
+    const CALLS_AS_ITSELF: bool = false;
+
     /// What production mode refuses of these sections, beyond the shared refusals.
     fn production_problems(&self, base: &ServiceBase, problems: &mut Vec<String>) {
         let _ = (base, problems);
@@ -156,6 +160,11 @@ impl<S: ServiceSettings> Validate for ServiceConfig<S> {
     fn validate(&self, problems: &mut Vec<String>) {
         self.base.validate(problems);
         self.own.validate(problems);
+        if S::CALLS_AS_ITSELF {
+            self.base
+                .internal_auth
+                .require_own_key(S::SERVICE, problems);
+        }
         if self.base.production {
             self.own.production_problems(&self.base, problems);
         }

@@ -1,0 +1,2 @@
+DROP TABLE follows;
+DROP TABLE posts;

@@ -1,0 +1,277 @@
+//! What media does, behind its gRPC face: writing posts, following, and reading feeds through
+//! the one rule of who may see what ([`crate::sight`]).
+
+use std::collections::BTreeSet;
+
+use df_common::{
+    Error,
+    clock::Clock,
+    ids::{CreatorId, UserId},
+    wire,
+};
+use df_proto::payments::v1 as payments_pb;
+use df_runtime::db::Db;
+
+use crate::{
+    config::FeedSettings,
+    cursor,
+    errors::MediaError,
+    follows,
+    ids::{PostId, PpvItemId},
+    payments::Payments,
+    posts::{self, Draft, Limits, Post},
+    sight::{Sight, Viewer},
+    status::Visibility,
+};
+
+/// The service's name: logs, metrics, bus, audience of its tokens.
+pub const SERVICE: &str = df_common::auth::service::MEDIA;
+
+/// Media's state, shared by every call.
+#[derive(Clone)]
+pub struct Media {
+    pub db: Db,
+    pub payments: Payments,
+    pub clock: Clock,
+    pub feed: FeedSettings,
+}
+
+/// A post as one viewer sees it.
+#[derive(Clone, Debug)]
+pub struct View {
+    pub post: Post,
+    pub locked: bool,
+    pub scheduled: bool,
+}
+
+/// A page of a feed.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub posts: Vec<View>,
+    pub next_cursor: Option<String>,
+}
+
+impl Media {
+    /// The limits on what creators write.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_body_chars: self.feed.max_body_chars as usize,
+            max_schedule: chrono::Duration::days(365),
+        }
+    }
+
+    /// Publishes (or schedules) a post; a PPV post is offered at payments first.
+    pub async fn create_post(&self, creator: CreatorId, draft: &Draft) -> Result<Post, Error> {
+        let id = PostId::new();
+        let item = match draft.visibility {
+            Visibility::Ppv => Some(self.offer(id, creator, draft).await?),
+            Visibility::Public | Visibility::Subscribers => None,
+        };
+        let mut conn = self.db.conn().await?;
+        posts::insert(&mut conn, id, creator, draft, item, self.clock.now()).await
+    }
+
+    /// Replaces a post's content. Only its creator may; a PPV post keeps its price, since fans
+    /// may have bought it at that price.
+    pub async fn update_post(
+        &self,
+        editor: UserId,
+        id: PostId,
+        draft: &Draft,
+    ) -> Result<Post, Error> {
+        let mut conn = self.db.conn().await?;
+        let post = self.writable(&mut conn, editor, id).await?;
+        let mut item = None;
+        if let Some(offered) = post.ppv_item_id {
+            let same_price = draft.price.as_ref().is_some_and(|price| {
+                Some(price.amount) == post.price_minor
+                    && Some(price.currency.as_str()) == post.currency.as_deref()
+            });
+            if draft.visibility != Visibility::Ppv || !same_price {
+                return Err(MediaError::PpvFixed.into());
+            }
+            item = Some(offered);
+        } else if draft.visibility == Visibility::Ppv {
+            item = Some(self.offer(id, post.creator_id, draft).await?);
+        }
+        posts::update(&mut conn, &post, draft, item, self.clock.now()).await
+    }
+
+    /// Deletes a post: its creator or staff may.
+    pub async fn delete_post(&self, viewer: Viewer, id: PostId) -> Result<(), Error> {
+        let mut conn = self.db.conn().await?;
+        if !viewer.staff {
+            self.writable(&mut conn, viewer.user, id).await?;
+        }
+        if posts::delete(&mut conn, id).await? {
+            Ok(())
+        } else {
+            Err(MediaError::PostNotFound.into())
+        }
+    }
+
+    /// One post as `viewer` sees it; a scheduled post exists only for its creator and staff.
+    pub async fn get_post(&self, viewer: Viewer, id: PostId) -> Result<View, Error> {
+        let mut conn = self.db.conn().await?;
+        let post = posts::find(&mut conn, id)
+            .await?
+            .filter(|post| self.may_know_of(viewer, post))
+            .ok_or(MediaError::PostNotFound)?;
+        drop(conn);
+        let mut sight = Sight::new(&self.payments, viewer);
+        self.view(&mut sight, post).await
+    }
+
+    /// A creator's posts, newest first; their own scheduled ones too when they read it.
+    pub async fn creator_feed(
+        &self,
+        viewer: Viewer,
+        creator: CreatorId,
+        cursor: &str,
+        limit: u32,
+    ) -> Result<Page, Error> {
+        let include_scheduled = viewer.user == creator || viewer.staff;
+        self.page(viewer, &[creator], include_scheduled, cursor, limit)
+            .await
+    }
+
+    /// Published posts of the creators `viewer` follows or subscribes to, newest first.
+    pub async fn home_feed(&self, viewer: Viewer, cursor: &str, limit: u32) -> Result<Page, Error> {
+        let subscribed = self
+            .payments
+            .list_subscribed_creators(payments_pb::ListSubscribedCreatorsRequest {
+                fan_id: viewer.user.to_string(),
+            })
+            .await?;
+        let mut creators: BTreeSet<CreatorId> = subscribed
+            .creator_ids
+            .iter()
+            .map(|id| wire::id("creator_id", id))
+            .collect::<Result<_, Error>>()?;
+        let mut conn = self.db.conn().await?;
+        creators.extend(follows::followed(&mut conn, viewer.user).await?);
+        drop(conn);
+        let creators: Vec<CreatorId> = creators.into_iter().collect();
+        self.page(viewer, &creators, false, cursor, limit).await
+    }
+
+    /// `fan` follows `creator`.
+    pub async fn follow(&self, fan: UserId, creator: CreatorId) -> Result<(), Error> {
+        let mut conn = self.db.conn().await?;
+        follows::follow(&mut conn, fan, creator, self.clock.now()).await
+    }
+
+    /// `fan` stops following `creator`.
+    pub async fn unfollow(&self, fan: UserId, creator: CreatorId) -> Result<(), Error> {
+        let mut conn = self.db.conn().await?;
+        follows::unfollow(&mut conn, fan, creator).await
+    }
+
+    async fn page(
+        &self,
+        viewer: Viewer,
+        creators: &[CreatorId],
+        include_scheduled: bool,
+        cursor: &str,
+        limit: u32,
+    ) -> Result<Page, Error> {
+        let limit = match limit {
+            0 => self.feed.default_page_size,
+            n if n <= self.feed.max_page_size => n,
+            _ => {
+                return Err(MediaError::InvalidLimit
+                    .with_message(format!("limit is 1 to {}.", self.feed.max_page_size)));
+            }
+        };
+        let after = cursor::decode(cursor)?;
+        if creators.is_empty() {
+            return Ok(Page {
+                posts: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut conn = self.db.conn().await?;
+        // One more than asked tells whether another page follows.
+        let mut rows = posts::of_creators(
+            &mut conn,
+            creators,
+            include_scheduled,
+            self.clock.now(),
+            after,
+            i64::from(limit) + 1,
+        )
+        .await?;
+        drop(conn);
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| {
+                rows.last()
+                    .map(|post| cursor::encode((post.publish_at, post.id)))
+            })
+            .flatten();
+        let mut sight = Sight::new(&self.payments, viewer);
+        let mut posts = Vec::with_capacity(rows.len());
+        for post in rows {
+            posts.push(self.view(&mut sight, post).await?);
+        }
+        Ok(Page { posts, next_cursor })
+    }
+
+    async fn view(&self, sight: &mut Sight<'_>, post: Post) -> Result<View, Error> {
+        let locked = !sight.unlocked(&post).await?;
+        let scheduled = post.scheduled(self.clock.now());
+        Ok(View {
+            post,
+            locked,
+            scheduled,
+        })
+    }
+
+    fn may_know_of(&self, viewer: Viewer, post: &Post) -> bool {
+        !post.scheduled(self.clock.now()) || post.is_by(viewer.user) || viewer.staff
+    }
+
+    /// The post `editor` wrote; another's post answers as if it did not exist when scheduled,
+    /// and forbidden otherwise.
+    async fn writable(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        editor: UserId,
+        id: PostId,
+    ) -> Result<Post, Error> {
+        let post = posts::find(conn, id)
+            .await?
+            .ok_or(MediaError::PostNotFound)?;
+        if post.is_by(editor) {
+            Ok(post)
+        } else if post.scheduled(self.clock.now()) {
+            Err(MediaError::PostNotFound.into())
+        } else {
+            Err(Error::forbidden())
+        }
+    }
+
+    /// Offers post `id` at payments for its price, as media, for `creator`.
+    async fn offer(
+        &self,
+        id: PostId,
+        creator: CreatorId,
+        draft: &Draft,
+    ) -> Result<PpvItemId, Error> {
+        let price = draft.price.clone().ok_or(MediaError::PriceMismatch)?;
+        let item = self
+            .payments
+            .create_ppv_item(payments_pb::PpvItemInput {
+                post_id: id.to_string(),
+                price: Some(payments_pb::Money {
+                    amount: price.amount,
+                    currency: price.currency,
+                }),
+                title: String::new(),
+                creator_id: creator.to_string(),
+            })
+            .await?;
+        wire::id("ppv_item_id", &item.id)
+    }
+}

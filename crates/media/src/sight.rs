@@ -1,0 +1,109 @@
+//! Who may see which post: the one rule every read goes through. A post is unlocked for its
+//! creator and for staff; public posts for everyone signed in; subscriber posts for fans with a
+//! live subscription and PPV posts for their buyers (both as payments answers). Adult posts are
+//! unlocked for no one else until identity records verified adults: the rule fails closed.
+
+use std::collections::HashMap;
+
+use df_common::{
+    Error,
+    auth::{Principal, Role},
+    ids::{CreatorId, UserId},
+};
+use df_proto::payments::v1 as pb;
+
+use crate::{ids::PpvItemId, payments::Payments, posts::Post, status::Visibility};
+
+/// The signed-in user reading.
+#[derive(Clone, Copy, Debug)]
+pub struct Viewer {
+    pub user: UserId,
+    /// Admins and moderators see everything, to review it.
+    pub staff: bool,
+}
+
+impl Viewer {
+    /// The viewer a verified principal names.
+    pub fn of(principal: &Principal) -> Result<Self, Error> {
+        Ok(Self {
+            user: principal.require_user()?,
+            staff: principal.has_role(Role::Admin) || principal.has_role(Role::Moderator),
+        })
+    }
+}
+
+/// Answers "may this viewer see this post" for a page of posts, asking payments at most once
+/// per creator and per PPV item.
+pub struct Sight<'a> {
+    payments: &'a Payments,
+    viewer: Viewer,
+    subscribed: HashMap<CreatorId, bool>,
+    bought: HashMap<PpvItemId, bool>,
+}
+
+impl<'a> Sight<'a> {
+    /// The rule for `viewer`.
+    pub fn new(payments: &'a Payments, viewer: Viewer) -> Self {
+        Self {
+            payments,
+            viewer,
+            subscribed: HashMap::new(),
+            bought: HashMap::new(),
+        }
+    }
+
+    /// True when the viewer may see the whole post.
+    pub async fn unlocked(&mut self, post: &Post) -> Result<bool, Error> {
+        if post.is_by(self.viewer.user) || self.viewer.staff {
+            return Ok(true);
+        }
+        if post.adult {
+            return Ok(false);
+        }
+        match (post.visibility, post.ppv_item_id) {
+            (Visibility::Public, _) => Ok(true),
+            (Visibility::Subscribers, _) => {
+                if let Some(known) = self.subscribed.get(&post.creator_id) {
+                    return Ok(*known);
+                }
+                let allowed = self.ask(post.creator_id, None).await?;
+                self.subscribed.insert(post.creator_id, allowed);
+                Ok(allowed)
+            }
+            (Visibility::Ppv, Some(item)) => {
+                if let Some(known) = self.bought.get(&item) {
+                    return Ok(*known);
+                }
+                let allowed = self.ask(post.creator_id, Some(item)).await?;
+                self.bought.insert(item, allowed);
+                Ok(allowed)
+            }
+            // A PPV post is stored with its item; without one nobody can have bought it.
+            (Visibility::Ppv, None) => Ok(false),
+        }
+    }
+
+    async fn ask(&self, creator: CreatorId, item: Option<PpvItemId>) -> Result<bool, Error> {
+        let answer = self
+            .payments
+            .check_entitlement(pb::CheckEntitlementRequest {
+                fan_id: self.viewer.user.to_string(),
+                creator_id: creator.to_string(),
+                ppv_item_id: item.map(|i| i.to_string()).unwrap_or_default(),
+            })
+            .await?;
+        Ok(answer.allowed)
+    }
+}
+
+/// A locked post's preview: the first `chars` characters of its text (none of an adult post's).
+pub fn preview(post: &Post, chars: usize) -> String {
+    if post.adult {
+        return String::new();
+    }
+    let mut preview: String = post.body.chars().take(chars).collect();
+    if preview.len() < post.body.len() {
+        preview.push('…');
+    }
+    preview
+}

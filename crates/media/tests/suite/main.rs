@@ -1,0 +1,8 @@
+//! Media's integration tests: the service and payments running in this process against the
+//! machine's Postgres, Redis and RabbitMQ, called over gRPC as the gateway calls them.
+
+// A failed step is a failed test, with its value in the message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod posts_and_feeds;
+mod support;
