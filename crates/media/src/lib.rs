@@ -1,12 +1,13 @@
 //! Media service: creators' posts (public, for subscribers or pay-per-view, optionally
 //! scheduled), fans' free follows, and the creator and home feeds, where each post is locked
-//! unless payments says the reader may see it.
+//! unless payments says the reader may see it. A user's erasure removes their posts and follows.
 //!
 //! `serve` runs the whole service on listeners the caller bound, so the binary, the all-in-one
 //! dev runner and the end-to-end tests start exactly the same code.
 
 pub mod config;
 pub mod cursor;
+pub mod erasure;
 pub mod errors;
 pub mod follows;
 pub mod grpc;
@@ -41,7 +42,8 @@ pub async fn serve(
     clock: Clock,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let runtime = Runtime::start(SERVICE, &config.base, MIGRATIONS, clock, shutdown).await?;
+    let mut runtime = Runtime::start(SERVICE, &config.base, MIGRATIONS, clock, shutdown).await?;
+    runtime.consume(erasure::Erasure);
     let signer = Arc::new(TokenSigner::from_config(
         &config.base.internal_auth,
         SERVICE,

@@ -49,6 +49,11 @@ impl TestMedia {
         adjust: impl FnOnce(&mut MediaConfig),
     ) -> Self {
         let db = TestDb::new(SERVICE, MIGRATIONS, std::path::Path::new(MIGRATIONS_DIR)).await;
+        // The consumer's queue leaves the broker with the test's namespace.
+        env.bus.queue(
+            SERVICE,
+            <crate::erasure::Erasure as df_runtime::bus::Consumer>::NAME,
+        );
         let mut config = MediaConfig {
             base: env.base(SERVICE, &db),
             own: MediaSections::default(),

@@ -4,5 +4,6 @@
 // A failed step is a failed test, with its value in the message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod erasure;
 mod posts_and_feeds;
 mod support;

@@ -28,7 +28,8 @@ pub struct World {
     signer: Arc<TokenSigner>,
     media_channel: Channel,
     payments_channel: Channel,
-    _env: TestEnv,
+    /// The test's Redis prefix, bus namespace and keys.
+    pub env: TestEnv,
 }
 
 /// A user as the gateway would vouch for them.
@@ -77,7 +78,7 @@ impl World {
             _media: media,
             _payments: payments,
             clock,
-            _env: env,
+            env,
         }
     }
 
