@@ -5,28 +5,18 @@
 
 use async_trait::async_trait;
 use df_common::{Error, ids::UserId};
-use df_proto::events::v1::UserErasureRequested;
-use df_runtime::bus::{Consumer, EventEnvelope};
+use df_runtime::erasure::Erase;
 use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{follows, posts};
 
-/// Consumes erasure requests.
-pub struct Erasure;
+/// What media erases of a user.
+pub struct MediaErasure;
 
 #[async_trait]
-impl Consumer for Erasure {
-    type Event = UserErasureRequested;
-    const NAME: &'static str = "user_erasure";
-
-    async fn apply(
-        &self,
-        conn: &mut AsyncPgConnection,
-        event: UserErasureRequested,
-        _envelope: &EventEnvelope,
-    ) -> Result<(), Error> {
-        let user: UserId = df_common::wire::id("user_id", &event.user_id)?;
+impl Erase for MediaErasure {
+    async fn erase(&self, conn: &mut AsyncPgConnection, user: UserId) -> Result<(), Error> {
         erase(conn, user).await
     }
 }

@@ -43,7 +43,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let mut runtime = Runtime::start(SERVICE, &config.base, MIGRATIONS, clock, shutdown).await?;
-    runtime.consume(erasure::Erasure);
+    runtime.consume(df_runtime::erasure::UserErasure(erasure::MediaErasure));
     let signer = Arc::new(TokenSigner::from_config(
         &config.base.internal_auth,
         SERVICE,

@@ -50,10 +50,7 @@ impl TestMedia {
     ) -> Self {
         let db = TestDb::new(SERVICE, MIGRATIONS, std::path::Path::new(MIGRATIONS_DIR)).await;
         // The consumer's queue leaves the broker with the test's namespace.
-        env.bus.queue(
-            SERVICE,
-            <crate::erasure::Erasure as df_runtime::bus::Consumer>::NAME,
-        );
+        env.bus.queue(SERVICE, df_runtime::erasure::CONSUMER);
         let mut config = MediaConfig {
             base: env.base(SERVICE, &db),
             own: MediaSections::default(),

@@ -158,24 +158,10 @@ pub async fn from_database(
             until: None,
         });
     }
-    let rows: Vec<(SubscriptionStatus, DateTime<Utc>, Option<DateTime<Utc>>)> =
-        subscriptions::table
-            .filter(subscriptions::fan_id.eq(question.fan_id))
-            .filter(subscriptions::creator_id.eq(question.creator_id))
-            .filter(subscriptions::status.ne(SubscriptionStatus::Ended))
-            .select((
-                subscriptions::status,
-                subscriptions::current_period_end,
-                subscriptions::past_due_since,
-            ))
-            .load(conn)
-            .await
-            .map_err(Error::internal)?;
-    let until = rows
+    let until = access_by_creator(conn, question.fan_id, Some(question.creator_id), policy)
+        .await?
         .into_iter()
-        .filter_map(|(status, period_end, past_due_since)| {
-            access_until(status, period_end, past_due_since, policy)
-        })
+        .map(|(_, until)| until)
         .max();
     Ok(match until {
         Some(until) => Grant {
@@ -186,22 +172,24 @@ pub async fn from_database(
     })
 }
 
-/// A subscription's creator, and the state its access depends on.
-type CreatorAccess = (
+/// A subscription's creator and the state its access depends on: status, period end, and since
+/// when it is past due.
+type SubscriptionAccess = (
     CreatorId,
     SubscriptionStatus,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
 );
 
-/// The creators whose subscriber content `fan` may see at `now` (the fan's home feed).
-pub async fn subscribed_creators(
+/// When each of `fan`'s subscriptions (to `creator`, or to anyone) lets them in until, by
+/// creator; subscriptions that give no access are left out.
+async fn access_by_creator(
     conn: &mut AsyncPgConnection,
     fan: UserId,
-    now: DateTime<Utc>,
+    creator: Option<CreatorId>,
     policy: AccessPolicy,
-) -> Result<Vec<CreatorId>, Error> {
-    let rows: Vec<CreatorAccess> = subscriptions::table
+) -> Result<Vec<(CreatorId, DateTime<Utc>)>, Error> {
+    let mut query = subscriptions::table
         .filter(subscriptions::fan_id.eq(fan))
         .filter(subscriptions::status.ne(SubscriptionStatus::Ended))
         .select((
@@ -210,16 +198,31 @@ pub async fn subscribed_creators(
             subscriptions::current_period_end,
             subscriptions::past_due_since,
         ))
-        .load(conn)
-        .await
-        .map_err(Error::internal)?;
-    let mut creators: Vec<CreatorId> = rows
+        .into_boxed();
+    if let Some(creator) = creator {
+        query = query.filter(subscriptions::creator_id.eq(creator));
+    }
+    let rows: Vec<SubscriptionAccess> = query.load(conn).await.map_err(Error::internal)?;
+    Ok(rows
         .into_iter()
-        .filter(|(_, status, period_end, past_due_since)| {
-            access_until(*status, *period_end, *past_due_since, policy)
-                .is_some_and(|until| until > now)
+        .filter_map(|(creator, status, period_end, past_due_since)| {
+            access_until(status, period_end, past_due_since, policy).map(|until| (creator, until))
         })
-        .map(|(creator, ..)| creator)
+        .collect())
+}
+
+/// The creators whose subscriber content `fan` may see at `now` (the fan's home feed).
+pub async fn subscribed_creators(
+    conn: &mut AsyncPgConnection,
+    fan: UserId,
+    now: DateTime<Utc>,
+    policy: AccessPolicy,
+) -> Result<Vec<CreatorId>, Error> {
+    let mut creators: Vec<CreatorId> = access_by_creator(conn, fan, None, policy)
+        .await?
+        .into_iter()
+        .filter(|(_, until)| *until > now)
+        .map(|(creator, _)| creator)
         .collect();
     creators.sort_unstable();
     creators.dedup();

@@ -8,28 +8,18 @@
 use async_trait::async_trait;
 use df_common::Error;
 use df_common::ids::UserId;
-use df_proto::events::v1::UserErasureRequested;
-use df_runtime::bus::{Consumer, EventEnvelope};
+use df_runtime::erasure::Erase;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{checkouts, erased_users, tax_profiles};
 
-/// Consumes erasure requests.
-pub struct ErasureHandler;
+/// What payments erases of a user.
+pub struct PaymentsErasure;
 
 #[async_trait]
-impl Consumer for ErasureHandler {
-    type Event = UserErasureRequested;
-    const NAME: &'static str = "user_erasure";
-
-    async fn apply(
-        &self,
-        conn: &mut AsyncPgConnection,
-        event: UserErasureRequested,
-        _envelope: &EventEnvelope,
-    ) -> Result<(), Error> {
-        let user: UserId = df_common::wire::id("user_id", &event.user_id)?;
+impl Erase for PaymentsErasure {
+    async fn erase(&self, conn: &mut AsyncPgConnection, user: UserId) -> Result<(), Error> {
         erase(conn, user).await
     }
 }

@@ -123,7 +123,7 @@ pub async fn serve(
         let _ = slot.set(webhooks.clone());
     }
     scheduler::register(runtime.jobs(), &service);
-    runtime.consume(erasure::ErasureHandler);
+    runtime.consume(df_runtime::erasure::UserErasure(erasure::PaymentsErasure));
     runtime.consume(access_log::AccessLogHandler);
     let payments = PaymentsServer::new(grpc::PaymentsService::new(service, webhooks))
         .max_decoding_message_size(config.base.grpc.max_message_bytes);

@@ -72,8 +72,7 @@ impl TestPayments {
     ) -> Self {
         let db = TestDb::new(SERVICE, MIGRATIONS, &PathBuf::from(MIGRATIONS_DIR)).await;
         // The consumers' queues leave the broker with the test's namespace.
-        env.bus
-            .queue(SERVICE, <crate::erasure::ErasureHandler as Consumer>::NAME);
+        env.bus.queue(SERVICE, df_runtime::erasure::CONSUMER);
         env.bus.queue(
             SERVICE,
             <crate::access_log::AccessLogHandler as Consumer>::NAME,

@@ -7,6 +7,7 @@ mod backoff;
 pub mod bus;
 pub mod config;
 pub mod db;
+pub mod erasure;
 pub mod jobs;
 mod runtime;
 pub mod service_config;
