@@ -245,6 +245,17 @@ impl Platform {
         body["session_token"].as_str().unwrap().to_owned()
     }
 
+    /// Signs up `name` (`<name>@example.com`) with `role`, verifies and logs in; the session
+    /// token and the user id.
+    pub async fn signed_in(&self, name: &str, role: &str) -> (String, String) {
+        let email = format!("{name}@example.com");
+        let password = self.verified_user(&email, name, role).await;
+        let token = self.login(&email, &password).await;
+        let (status, me) = self.get_json("/v1/me", &token).await;
+        assert_eq!(status, 200, "{me}");
+        (token, me["id"].as_str().unwrap().to_owned())
+    }
+
     /// Stops the services (the gateway first, then the members in reverse start order) and
     /// waits for them to drain.
     pub async fn stop(mut self) {
@@ -359,13 +370,17 @@ impl PlatformBuilder {
             mut env,
         } = self;
         let (http, gateway_url) = TestGateway::bind();
-        let around = Surroundings {
+        let mut around = Surroundings {
             gateway_url: gateway_url.clone(),
             app_origin: TEST_ORIGIN.to_owned(),
+            started: Vec::new(),
         };
         let mut members = Vec::with_capacity(pending.len());
         for Pending { adjust, start, .. } in pending {
-            members.push(start(&mut env, &around, adjust).await);
+            let mut member = start(&mut env, &around, adjust).await;
+            let url = env.grpc_url(member.service().grpc_addr);
+            around.started.push((member.name(), url));
+            members.push(member);
         }
         let upstreams: Vec<(&str, SocketAddr)> = members
             .iter_mut()

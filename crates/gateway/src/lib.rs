@@ -59,7 +59,8 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let signer = Arc::new(TokenSigner::from_config(&config.internal_auth, SERVICE)?);
     let identity = upstream::Identity::new(&config.upstream("identity")?, Arc::clone(&signer))?;
-    let payments = upstream::Payments::new(&config.upstream("payments")?, signer)?;
+    let payments = upstream::Payments::new(&config.upstream("payments")?, Arc::clone(&signer))?;
+    let media = upstream::Media::new(&config.upstream("media")?, signer)?;
     // Ready when every upstream that gates readiness serves; Redis is optional (local limits).
     // Payments does not gate it by default: while it is down, its routes answer 503 but
     // sign-up, login and everything else keep working, and webhooks get the 503 that makes
@@ -67,7 +68,8 @@ pub async fn serve(
     let readiness = Readiness::new();
     let readiness = upstream_gate(readiness, &config, "identity", &identity.0)?;
     let readiness = upstream_gate(readiness, &config, "payments", &payments.0)?;
-    let server = build_server(&config, listeners.http, identity, payments)?;
+    let readiness = upstream_gate(readiness, &config, "media", &media.0)?;
+    let server = build_server(&config, listeners.http, identity, payments, media)?;
     let handle = server.handle();
     let stopper = shutdown.clone();
     tokio::spawn(async move {
@@ -107,6 +109,7 @@ fn build_server(
     listener: std::net::TcpListener,
     identity: upstream::Identity,
     payments: upstream::Payments,
+    media: upstream::Media,
 ) -> Result<actix_web::dev::Server, Error> {
     let cache = Cache::connect(&config.redis)?;
     let security = Security::from_config(&config.security, Some(cache))
@@ -121,6 +124,7 @@ fn build_server(
     );
     let identity = web::Data::new(identity);
     let payments = web::Data::new(payments);
+    let media = web::Data::new(media);
     let csrf_data = web::Data::from(Arc::clone(&security.csrf));
     let proxies = web::Data::from(Arc::clone(&security.trusted_proxies));
     let limiter = web::Data::from(Arc::clone(&security.limiter));
@@ -137,6 +141,7 @@ fn build_server(
             .app_data(security::path_config())
             .app_data(identity.clone())
             .app_data(payments.clone())
+            .app_data(media.clone())
             .app_data(auth_state.clone())
             .app_data(csrf_data.clone())
             .app_data(proxies.clone())

@@ -26,13 +26,21 @@ impl Member for TestMedia {
     const NAME: &'static str = SERVICE;
     type Config = MediaConfig;
 
-    /// Media asking the payments of the platform (its address set by `adjust`).
+    /// Media asking the platform's payments (which must start before it).
     async fn start_member(
         env: &mut TestEnv,
-        _around: &Surroundings,
+        around: &Surroundings,
         adjust: impl FnOnce(&mut MediaConfig) + Send,
     ) -> Self {
-        Self::start(env, Clock::system(), adjust).await
+        let payments = around
+            .grpc_url(df_common::auth::service::PAYMENTS)
+            .expect("payments starts before media")
+            .to_owned();
+        Self::start(env, Clock::system(), |config| {
+            config.own.payments.url = payments;
+            adjust(config);
+        })
+        .await
     }
 
     fn running(&mut self) -> &mut RunningService {

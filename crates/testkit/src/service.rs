@@ -279,6 +279,18 @@ pub struct Surroundings {
     pub gateway_url: String,
     /// The origin of the client app.
     pub app_origin: String,
+    /// The gRPC URL of each member started before this one, by name.
+    pub started: Vec<(&'static str, String)>,
+}
+
+impl Surroundings {
+    /// The gRPC URL of member `name`, when it started before.
+    pub fn grpc_url(&self, name: &str) -> Option<&str> {
+        self.started
+            .iter()
+            .find(|(started, _)| *started == name)
+            .map(|(_, url)| url.as_str())
+    }
 }
 
 /// A service behind the gateway that an end-to-end platform can run: its `testing` entry in

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod me;
+pub mod media;
 pub mod openapi;
 pub mod payments;
 pub mod wire;
@@ -49,6 +50,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/admin/payouts/failed"),
     ("POST", "/v1/admin/payouts/run"),
     ("GET", "/v1/admin/creators/{creator_id}/tax-forms/{year}"),
+    ("POST", "/v1/creator/posts"),
+    ("PUT", "/v1/creator/posts/{id}"),
+    ("GET", "/v1/posts/{id}"),
+    ("DELETE", "/v1/posts/{id}"),
+    ("GET", "/v1/creators/{creator_id}/posts"),
+    ("GET", "/v1/me/feed"),
+    ("PUT", "/v1/creators/{creator_id}/follow"),
+    ("DELETE", "/v1/creators/{creator_id}/follow"),
     ("POST", "/v1/webhooks/stripe"),
 ];
 
@@ -81,7 +90,8 @@ pub fn auth_scope(cfg: &mut web::ServiceConfig) {
 /// Routes of the `api` rate-limit class.
 pub fn api_scope(cfg: &mut web::ServiceConfig) {
     cfg.route("/me", web::get().to(me::handle))
-        .configure(payments::api_routes);
+        .configure(payments::api_routes)
+        .configure(media::api_routes);
 }
 
 /// Routes of the `webhook` rate-limit class (under `/v1/webhooks`).

@@ -27,7 +27,7 @@ use utoipa::{
 };
 
 use super::{
-    SESSIONLESS_PREFIXES, auth, me,
+    SESSIONLESS_PREFIXES, auth, me, media,
     payments::{self, TaxFormQuery},
     wire::IdempotencyKey,
 };
@@ -76,6 +76,7 @@ pub async fn handle() -> HttpResponse {
             description = "Tiers, subscriptions and entitlements as fans see them."),
         (name = "checkout", description = "Payments by fans: subscriptions, tips and PPV \
             purchases on the payment provider's hosted pages."),
+        (name = "posts", description = "Creators' posts, feeds and follows."),
         (name = "tax", description = "Tax profile and 1099-NEC forms of the signed-in creator."),
         (name = "admin",
             description = "Disputes, failed payouts, payout runs and tax forms, for admins."),
@@ -96,6 +97,8 @@ pub async fn handle() -> HttpResponse {
         payments::tax::get_profile, payments::tax::form, payments::admin::disputes,
         payments::admin::failed_payouts, payments::admin::run_payouts, payments::tax::admin_form,
         payments::webhooks::stripe,
+        media::posts::create, media::posts::update, media::posts::get, media::posts::delete,
+        media::feeds::creator, media::feeds::home, media::feeds::follow, media::feeds::unfollow,
     ),
     components(
         schemas(ProblemSchema),

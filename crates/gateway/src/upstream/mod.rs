@@ -3,10 +3,12 @@
 //! the gateway's own.
 
 mod identity;
+mod media;
 mod payments;
 
 pub use df_common::grpc::upstream::{Caller, OnBehalfOf, Upstream};
 pub use identity::{Identity, ValidatedSession, role_from_pb};
+pub use media::Media;
 pub use payments::Payments;
 
 use crate::auth::Authenticated;

@@ -22,6 +22,7 @@ use df_gateway::routes::{
         verify_email::VerifyEmailBody,
     },
     me::UserView,
+    media::{PostPage, PostView, feeds::FollowView, posts::PostBody},
     openapi::DOCUMENT,
     payments::{
         CheckoutView, PayoutView,
@@ -382,6 +383,12 @@ const SESSION_PATHS: &[&str] = &[
     "/v1/admin/payouts/failed",
     "/v1/admin/payouts/run",
     "/v1/admin/creators/{creator_id}/tax-forms/{year}",
+    "/v1/creator/posts",
+    "/v1/creator/posts/{id}",
+    "/v1/posts/{id}",
+    "/v1/creators/{creator_id}/posts",
+    "/v1/me/feed",
+    "/v1/creators/{creator_id}/follow",
 ];
 
 /// True for routes that act for no user and skip the CSRF checks (provider webhooks).
@@ -494,6 +501,7 @@ fn body_parser(method: &str, path: &str) -> Option<Parser> {
         ("POST", "/v1/subscriptions") => parses::<SubscribeBody>,
         ("POST", "/v1/tips") => parses::<TipBody>,
         ("PUT", "/v1/creator/tax-profile") => parses::<TaxProfileBody>,
+        ("POST", "/v1/creator/posts") | ("PUT", "/v1/creator/posts/{id}") => parses::<PostBody>,
         _ => return None,
     })
 }
@@ -787,6 +795,44 @@ fn payments_response_bodies_match_the_handlers_types() {
     assert_eq!(sent, required_keys(address));
 }
 
+#[test]
+fn media_response_bodies_match_the_handlers_types() {
+    use df_proto::media::v1 as media_pb;
+    let doc = document();
+    let at = Some(prost_types::Timestamp {
+        seconds: 1_795_000_000,
+        nanos: 0,
+    });
+    let paid = media_pb::Post {
+        visibility: "ppv".into(),
+        price: Some(media_pb::Price {
+            amount: 900,
+            currency: "usd".into(),
+        }),
+        publish_at: at,
+        created_at: at,
+        edited_at: at,
+        ppv_item_id: "0193a5e0-1b2c-7d3e-8f40-5a6b7c8d9e0f".into(),
+        ..media_pb::Post::default()
+    };
+    let page = media_pb::FeedPage {
+        posts: vec![paid.clone(), media_pb::Post::default()],
+        next_cursor: "djE".into(),
+    };
+    for (name, value) in [
+        ("Post", to_json(PostView::from(paid))),
+        ("Post", to_json(PostView::from(media_pb::Post::default()))),
+        ("PostPage", to_json(PostPage::from(page))),
+        (
+            "PostPage",
+            to_json(PostPage::from(media_pb::FeedPage::default())),
+        ),
+        ("Follow", to_json(FollowView { following: true })),
+    ] {
+        matches_schema(&doc, name, &value);
+    }
+}
+
 #[actix_web::test]
 async fn the_document_is_served_as_json() {
     let response = routes::openapi::handle().await;
@@ -888,4 +934,12 @@ fn every_payments_error_a_client_can_get_is_documented() {
     ];
     let missing = undocumented(PaymentsError::ALL, &internal, PaymentsError::code);
     assert_eq!(missing, Vec::<&str>::new(), "undocumented payments errors");
+}
+
+/// Every error of media's catalogue that a client can receive through a route is documented.
+#[test]
+fn every_media_error_a_client_can_get_is_documented() {
+    use df_media::errors::MediaError;
+    let missing = undocumented(MediaError::ALL, &[], MediaError::code);
+    assert_eq!(missing, Vec::<&str>::new(), "undocumented media errors");
 }

@@ -6,77 +6,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use df_devstack::platform::Platform;
 use df_gateway::testing::{TestGateway, Upstreams};
 use df_payments::testing::TestPayments;
+
+use crate::support::{APP, browser, checkout_urls, eventually, pay};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-/// Where the client app wants the provider to send people back (never followed here).
-const APP: &str = "https://app.directfanz.test";
-
-/// Polls `probe` until it yields a value, for at most 20 seconds.
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A browser that does not follow redirects, so the test sees where the provider sends it.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
-/// Signs up, verifies and logs in; returns the session token and the user id.
-async fn member(platform: &Platform, name: &str, role: &str) -> (String, String) {
-    let email = format!("{name}@example.com");
-    let password = platform.verified_user(&email, name, role).await;
-    let token = platform.login(&email, &password).await;
-    let (status, me) = platform.get_json("/v1/me", &token).await;
-    assert_eq!(status, 200, "{me}");
-    (token, me["id"].as_str().unwrap().to_owned())
-}
-
-/// Pays a checkout on the provider's hosted page, as the fan's browser would.
-async fn pay(platform: &Platform, checkout: &Value, success_url: &str) {
-    let url = checkout["checkout_url"].as_str().unwrap();
-    assert!(
-        url.starts_with(platform.member::<TestPayments>().provider_url.as_str()),
-        "{url}"
-    );
-    let page = browser().get(url).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let paid = browser().post(url).send().await.unwrap();
-    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
-    assert_eq!(paid.headers()[header::LOCATION], success_url);
-}
-
-fn checkout_urls() -> (String, String) {
-    (format!("{APP}/paid"), format!("{APP}/cancelled"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_money_path_runs_through_the_gateway() {
     let platform = Platform::builder().with::<TestPayments>().start().await;
-    let (creator, creator_id) = member(&platform, "maker_one", "creator").await;
-    let (fan, fan_id) = member(&platform, "fan_one", "fan").await;
+    let (creator, creator_id) = platform.signed_in("maker_one", "creator").await;
+    let (fan, fan_id) = platform.signed_in("fan_one", "fan").await;
 
     // Errors keep payments' codes; the user's role travels with the call.
     let (status, problem) = platform
@@ -566,7 +510,7 @@ async fn with_payments_down_logins_still_work_and_webhooks_get_503() {
         .gateway(move |config| config.upstream_mut("payments").url = format!("http://{closed}"))
         .start()
         .await;
-    let (fan, _) = member(&platform, "fan_two", "fan").await;
+    let (fan, _) = platform.signed_in("fan_two", "fan").await;
 
     let (status, problem) = platform.get_json("/v1/me/subscriptions", &fan).await;
     assert_eq!(status, 503, "{problem}");
@@ -625,8 +569,8 @@ async fn an_upstream_set_to_gate_readiness_keeps_the_gateway_unready_while_down(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn return_urls_must_point_at_the_platform_s_own_apps() {
     let platform = Platform::builder().with::<TestPayments>().start().await;
-    let (creator, creator_id) = member(&platform, "maker_urls", "creator").await;
-    let (fan, _) = member(&platform, "fan_urls", "fan").await;
+    let (creator, creator_id) = platform.signed_in("maker_urls", "creator").await;
+    let (fan, _) = platform.signed_in("fan_urls", "fan").await;
     let onboarding = |return_url: &str| {
         json!({
             "return_url": return_url,

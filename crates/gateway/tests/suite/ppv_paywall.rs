@@ -10,21 +10,11 @@ use df_payments::testing::TestPayments;
 use reqwest::Method;
 use serde_json::json;
 
-/// Signs up, verifies and logs in; returns the session token and the user id.
-async fn member(platform: &Platform, name: &str, role: &str) -> (String, String) {
-    let email = format!("{name}@example.com");
-    let password = platform.verified_user(&email, name, role).await;
-    let token = platform.login(&email, &password).await;
-    let (status, me) = platform.get_json("/v1/me", &token).await;
-    assert_eq!(status, 200, "{me}");
-    (token, me["id"].as_str().unwrap().to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ppv_item_is_never_unlocked_by_naming_oneself_or_its_creator() {
     let platform = Platform::builder().with::<TestPayments>().start().await;
-    let (creator, creator_id) = member(&platform, "ppv_maker", "creator").await;
-    let (fan, fan_id) = member(&platform, "ppv_snoop", "fan").await;
+    let (creator, creator_id) = platform.signed_in("ppv_maker", "creator").await;
+    let (fan, fan_id) = platform.signed_in("ppv_snoop", "fan").await;
 
     let (status, item) = platform
         .send_json(

@@ -20,6 +20,12 @@ fn the_gateway_refuses_to_start_in_production_with_laptop_settings() {
                 "DF_SECURITY__ALLOWED_ORIGINS",
                 r#"["http://app.directfanz.example"]"#.to_owned(),
             ),
+            // A deployed payments without TLS; media, not configured, is not deployed and is
+            // never reached (its routes answer 503), so it needs none.
+            (
+                "DF_UPSTREAMS__PAYMENTS__URL",
+                "http://payments.directfanz.svc:50052".to_owned(),
+            ),
             // A port nothing else uses, should it start after all.
             ("DF_HTTP__LISTEN", "127.0.0.1:1".to_owned()),
         ])
@@ -35,5 +41,6 @@ fn the_gateway_refuses_to_start_in_production_with_laptop_settings() {
     ] {
         assert!(stderr.contains(setting), "{setting} not named: {stderr}");
     }
+    assert!(!stderr.contains("upstreams.media"), "{stderr}");
     assert!(!stderr.contains(seed.expose()), "no secret in the refusal");
 }

@@ -1,0 +1,132 @@
+//! Media routes: creators' posts, follows and feeds. Media decides who may see what: a locked
+//! post comes with its preview, its price or visibility, and never its whole text.
+
+pub mod feeds;
+pub mod posts;
+
+use actix_web::web;
+use df_proto::media::v1 as pb;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    openapi::{named_schema, one_of},
+    wire::{Money, instant, non_empty, required_instant},
+};
+
+/// A post as the caller sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Post, examples(json!({
+    "id": "0193a5e0-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+    "creator_id": "0193a5b8-2f4c-7d1e-8a6b-5c3d2e1f0a9b",
+    "visibility": "subscribers",
+    "price": null,
+    "adult": false,
+    "publish_at": "2026-11-21T09:00:00Z",
+    "created_at": "2026-11-20T18:30:00Z",
+    "edited_at": null,
+    "locked": true,
+    "body": "Behind the scenes of this week's shoot: the lighting setup, the…",
+    "ppv_item_id": null,
+    "scheduled": false
+})))]
+pub struct PostView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub creator_id: String,
+    #[schema(value_type = PostVisibility)]
+    pub visibility: String,
+    /// Pay-per-view posts: what unlocking costs; `null` otherwise.
+    #[schema(required)]
+    pub price: Option<Money>,
+    /// Adult content: locked, without a preview, for everyone but its creator and staff.
+    pub adult: bool,
+    #[schema(format = DateTime)]
+    pub publish_at: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(required, format = DateTime)]
+    pub edited_at: Option<String>,
+    /// True when the caller may not see the post: `body` is then its preview (empty for adult
+    /// posts). Subscribing, or buying `ppv_item_id`, unlocks it.
+    pub locked: bool,
+    /// The text, or its preview when locked.
+    pub body: String,
+    /// Pay-per-view posts: the item to buy (`POST /v1/ppv-items/{id}/purchase`).
+    #[schema(required, format = Uuid)]
+    pub ppv_item_id: Option<String>,
+    /// Not yet published: only its creator sees it.
+    pub scheduled: bool,
+}
+
+named_schema!(
+    /// Who may see a post.
+    PostVisibility = one_of(
+        &["public", "subscribers", "ppv"],
+        "Who may see a post: everyone signed in, fans with a live subscription to the creator, \
+         or fans who bought it.",
+    )
+);
+
+impl From<pb::Post> for PostView {
+    fn from(post: pb::Post) -> Self {
+        Self {
+            price: post.price.map(|price| Money {
+                amount_minor: price.amount,
+                currency: price.currency,
+            }),
+            publish_at: required_instant(post.publish_at.as_ref()),
+            created_at: required_instant(post.created_at.as_ref()),
+            edited_at: instant(post.edited_at.as_ref()),
+            ppv_item_id: non_empty(post.ppv_item_id),
+            id: post.id,
+            creator_id: post.creator_id,
+            visibility: post.visibility,
+            adult: post.adult,
+            locked: post.locked,
+            body: post.body,
+            scheduled: post.scheduled,
+        }
+    }
+}
+
+/// A page of posts, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PostPage)]
+pub struct PostPage {
+    pub items: Vec<PostView>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[schema(required)]
+    pub next_cursor: Option<String>,
+}
+
+impl From<pb::FeedPage> for PostPage {
+    fn from(page: pb::FeedPage) -> Self {
+        Self {
+            items: page.posts.into_iter().map(PostView::from).collect(),
+            next_cursor: non_empty(page.next_cursor),
+        }
+    }
+}
+
+/// The routes under `/v1` of the `api` rate-limit class.
+pub fn api_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/creator/posts", web::post().to(posts::create))
+        .route("/creator/posts/{id}", web::put().to(posts::update))
+        .route("/posts/{id}", web::get().to(posts::get))
+        .route("/posts/{id}", web::delete().to(posts::delete))
+        .route(
+            "/creators/{creator_id}/posts",
+            web::get().to(feeds::creator),
+        )
+        .route("/me/feed", web::get().to(feeds::home))
+        .route(
+            "/creators/{creator_id}/follow",
+            web::put().to(feeds::follow),
+        )
+        .route(
+            "/creators/{creator_id}/follow",
+            web::delete().to(feeds::unfollow),
+        );
+}

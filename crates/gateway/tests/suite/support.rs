@@ -1,0 +1,88 @@
+//! What the end-to-end tests of several route groups share: waiting for what happens in the
+//! background, and a browser paying on the simulated provider's hosted pages.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use df_devstack::platform::Platform;
+use df_payments::testing::TestPayments;
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+/// Where the client app wants the provider to send people back (never followed here).
+pub const APP: &str = "https://app.directfanz.test";
+
+/// Polls `probe` until it yields a value, for at most 20 seconds.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A browser that does not follow redirects, so the test sees where the provider sends it.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Pays a checkout on the provider's hosted page, as the fan's browser would.
+pub async fn pay(platform: &Platform, checkout: &Value, success_url: &str) {
+    let url = checkout["checkout_url"].as_str().unwrap();
+    assert!(
+        url.starts_with(platform.member::<TestPayments>().provider_url.as_str()),
+        "{url}"
+    );
+    let page = browser().get(url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let paid = browser().post(url).send().await.unwrap();
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    assert_eq!(paid.headers()[header::LOCATION], success_url);
+}
+
+pub fn checkout_urls() -> (String, String) {
+    (format!("{APP}/paid"), format!("{APP}/cancelled"))
+}
+
+/// Finishes `creator`'s payout-account onboarding on the provider's page and waits until the
+/// account takes payments.
+pub async fn onboard(platform: &Platform, creator: &str) {
+    let (status, link) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/payout-account/onboarding",
+            creator,
+            Some(json!({
+                "return_url": format!("{APP}/creator/payouts"),
+                "refresh_url": format!("{APP}/creator/payouts/retry"),
+                "country": "US",
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let page = browser()
+        .get(link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    eventually("the payout account takes payments", || async {
+        let (status, account) = platform
+            .get_json("/v1/creator/payout-account", creator)
+            .await;
+        (status == 200 && account["charges_enabled"] == true).then_some(())
+    })
+    .await;
+}
