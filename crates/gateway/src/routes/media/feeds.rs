@@ -128,17 +128,8 @@ pub async fn follow(
     media: web::Data<Media>,
     creator_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let answer = media
-        .follow(
-            (&caller).into(),
-            pb::FollowRequest {
-                creator_id: creator_id.into_inner().to_string(),
-            },
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(FollowView {
-        following: answer.following,
-    }))
+    let request = following(creator_id);
+    answer(media.follow((&caller).into(), request).await?)
 }
 
 problems!(UnfollowProblems {
@@ -164,14 +155,19 @@ pub async fn unfollow(
     media: web::Data<Media>,
     creator_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let answer = media
-        .unfollow(
-            (&caller).into(),
-            pb::FollowRequest {
-                creator_id: creator_id.into_inner().to_string(),
-            },
-        )
-        .await?;
+    let request = following(creator_id);
+    answer(media.unfollow((&caller).into(), request).await?)
+}
+
+/// The request naming the creator of the path.
+fn following(creator_id: web::Path<Uuid>) -> pb::FollowRequest {
+    pb::FollowRequest {
+        creator_id: creator_id.into_inner().to_string(),
+    }
+}
+
+/// Whether the caller now follows.
+fn answer(answer: pb::FollowResponse) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(FollowView {
         following: answer.following,
     }))
