@@ -13,6 +13,9 @@
 /// }
 /// ```
 ///
+/// Client-streaming methods follow in `uploads { upload(stream Part) -> Item => area; }` and
+/// server-streaming ones in `downloads { read(Request) -> stream Part as ReadStream => area; }`.
+///
 /// `pb` is the module of the messages; `catalogue::create_tier(&PaymentsService,
 /// tonic::Request<pb::TierInput>) -> Result<tonic::Response<pb::Tier>, tonic::Status>` answers.
 #[macro_export]
@@ -21,6 +24,12 @@ macro_rules! grpc_face {
         impl $trait:ident for $face:ident with $pb:ident {
             $($method:ident($request:ident) -> $response:ident => $area:ident;)*
         }
+        $(uploads {
+            $($umethod:ident(stream $urequest:ident) -> $uresponse:ident => $uarea:ident;)*
+        })?
+        $(downloads {
+            $($dmethod:ident($drequest:ident) -> stream $dresponse:ident as $dstream:ident => $darea:ident;)*
+        })?
     ) => {
         #[tonic::async_trait]
         impl $trait for $face {
@@ -32,6 +41,24 @@ macro_rules! grpc_face {
                     $area::$method(self, request).await
                 }
             )*
+            $($(
+                async fn $umethod(
+                    &self,
+                    request: tonic::Request<tonic::Streaming<$pb::$urequest>>,
+                ) -> Result<tonic::Response<$pb::$uresponse>, tonic::Status> {
+                    $uarea::$umethod(self, request).await
+                }
+            )*)?
+            $($(
+                type $dstream = tonic::codegen::BoxStream<$pb::$dresponse>;
+
+                async fn $dmethod(
+                    &self,
+                    request: tonic::Request<$pb::$drequest>,
+                ) -> Result<tonic::Response<Self::$dstream>, tonic::Status> {
+                    $darea::$dmethod(self, request).await
+                }
+            )*)?
         }
     };
 }
