@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Local prerequisites shared by scripts/dev and scripts/test: the Rust toolchain and the three
-# servers the services talk to (Postgres, Redis, RabbitMQ).
+# servers the services talk to (Postgres, Redis, RabbitMQ, and clamd for media's scans).
 #
 # Source this file, then call `df_ensure_prereqs`. For each server it
 #   1. does nothing when its port already answers (never restarts a working server);
@@ -19,6 +19,7 @@ DF_PG_HOST=127.0.0.1
 DF_PG_PORT=5432
 DF_REDIS_PORT=6379
 DF_AMQP_PORT=5672
+DF_CLAMD_PORT=${DF_CLAMD_PORT:-3310}
 DF_IDENTITY_DB=df_identity
 DF_PAYMENTS_DB=df_payments
 DF_MEDIA_DB=df_media
@@ -347,6 +348,56 @@ df_ensure_rust_components() {
 
 # --- all --------------------------------------------------------------------------------------
 
+# --- clamd (the malware scanner media uses) ------------------------------------------------------
+
+# clamd is up when it answers PING with PONG.
+df_clamd_ready() {
+    local fd reply=
+    { exec {fd}<>"/dev/tcp/127.0.0.1/$DF_CLAMD_PORT"; } 2>/dev/null || return 1
+    printf 'zPING\0' >&"$fd"
+    IFS= read -r -t 3 -d '' reply <&"$fd" || true
+    exec {fd}<&-
+    [[ $reply == PONG* ]]
+}
+
+# Starts clamd on 127.0.0.1:$DF_CLAMD_PORT unless one answers there. Its signature database is
+# made here, not downloaded: the EICAR test file (by its MD5 and size, and as a byte pattern
+# anywhere inside another file) and the project's own test marker. Production runs freshclam.
+df_ensure_clamd() {
+    df_clamd_ready && return 0
+    if ! command -v clamd >/dev/null 2>&1; then
+        if df_can_apt_install; then
+            df_apt_install clamav-daemon
+        else
+            df_die "clamd is missing: media scans every upload with it (sudo apt-get install -y clamav-daemon)"
+        fi
+    fi
+    local dir=${DF_CLAMD_DIR:-${TMPDIR:-/tmp}/directfanz-clamd}
+    mkdir -p "$dir/db"
+    local eicar='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+    local marker='DIRECTFANZ-TEST-MALWARE-MARKER-7f3c'
+    printf '%s:%s:DF-Test-Eicar-File\n' "$(printf '%s' "$eicar" | md5sum | cut -d' ' -f1)" \
+        "${#eicar}" >"$dir/db/df-test.hdb"
+    {
+        printf 'DF-Test-Eicar-Inside:0:*:%s\n' "$(printf '%s' "$eicar" | od -An -tx1 | tr -d ' \n')"
+        printf 'DF-Test-Marker:0:*:%s\n' "$(printf '%s' "$marker" | od -An -tx1 | tr -d ' \n')"
+    } >"$dir/db/df-test.ndb"
+    cat >"$dir/clamd.conf" <<EOF
+Foreground no
+DatabaseDirectory $dir/db
+TCPSocket $DF_CLAMD_PORT
+TCPAddr 127.0.0.1
+PidFile $dir/clamd.pid
+LogFile $dir/clamd.log
+StreamMaxLength 4000M
+MaxFileSize 4000M
+MaxScanSize 4000M
+EOF
+    df_log "starting clamd on 127.0.0.1:$DF_CLAMD_PORT (test signatures only)"
+    clamd -c "$dir/clamd.conf"
+    df_wait_for "clamd" df_clamd_ready
+}
+
 df_ensure_prereqs() {
     df_ensure_rust
     if [[ ${DF_SKIP_PREREQS:-0} == 1 ]]; then
@@ -356,4 +407,5 @@ df_ensure_prereqs() {
     df_ensure_postgres
     df_ensure_redis
     df_ensure_rabbitmq
+    df_ensure_clamd
 }
