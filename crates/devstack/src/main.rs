@@ -92,6 +92,15 @@ fn dev_defaults() -> Vec<(String, String)> {
             "DF_PAYMENTS__PROVIDER__SIMULATED__LISTEN".to_owned(),
             "127.0.0.1:8091".to_owned(),
         ),
+        // No moderation service runs here: clean uploads publish at once.
+        (
+            "DF_MEDIA__MODERATION__AUTO_APPROVE_CLEAN_SCANS".to_owned(),
+            "true".to_owned(),
+        ),
+        (
+            "DF_MEDIA__STORAGE__ROOT".to_owned(),
+            ".dev/media".to_owned(),
+        ),
     ]);
     defaults
 }
@@ -168,6 +177,14 @@ fn complete(config: &mut DevConfig) {
         gateway,
     } = config;
     give_media_its_key(media, &mut payments.base);
+    // Signed URLs of this run: a fresh key unless one is configured.
+    let delivery = &mut media.own.delivery;
+    if delivery.signing_keys.is_empty() {
+        let (key, _) = df_common::auth::generate_key_pair();
+        delivery
+            .signing_keys
+            .insert(delivery.signing_key_id.clone(), key);
+    }
     media.own.payments.url = format!("http://{}", payments.base.grpc.listen);
     // The services behind the gateway, each with the name of its upstream.
     let mut backends = [

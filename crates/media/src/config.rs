@@ -1,9 +1,13 @@
 //! Media's configuration: the common sections plus its feeds and its client of payments. Every
 //! setting is documented in docs/configuration.md.
 
+use std::{collections::BTreeMap, path::PathBuf};
+
+use base64::Engine;
 use df_common::{
     config::{Validate, check_range},
     grpc::ClientConfig,
+    secret::Secret,
 };
 use df_runtime::{ServiceConfig, ServiceSettings};
 use serde::Deserialize;
@@ -19,11 +23,25 @@ pub struct MediaSections {
     pub feed: FeedSettings,
     /// Payments, asked who may see what (as media itself).
     pub payments: ClientConfig,
+    /// Where uploaded files are kept.
+    pub storage: StorageSettings,
+    /// What an upload may be.
+    pub uploads: UploadSettings,
+    /// The malware scanner.
+    pub scanner: ScannerSettings,
+    /// Signed URLs.
+    pub delivery: DeliverySettings,
+    /// Until a moderation service decides.
+    pub moderation: ModerationSettings,
 }
 
 impl Validate for MediaSections {
     fn validate(&self, problems: &mut Vec<String>) {
         self.feed.validate(problems);
+        self.storage.validate(problems);
+        self.uploads.validate(problems);
+        self.scanner.validate(problems);
+        self.delivery.validate(problems);
         let mut own = Vec::new();
         self.payments_client().validate(&mut own);
         problems.extend(own.into_iter().map(|p| format!("payments.{p}")));
@@ -36,6 +54,15 @@ impl ServiceSettings for MediaSections {
 }
 
 impl MediaSections {
+    /// Where uploads are received.
+    pub fn spool_dir(&self) -> PathBuf {
+        if self.storage.spool_dir.as_os_str().is_empty() {
+            std::env::temp_dir()
+        } else {
+            self.storage.spool_dir.clone()
+        }
+    }
+
     /// The payments client settings, its URL defaulting to payments' port on this machine.
     pub fn payments_client(&self) -> ClientConfig {
         let mut client = self.payments.clone();
@@ -95,6 +122,236 @@ impl Validate for FeedSettings {
     }
 }
 
+/// Which object store holds the files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A directory of this machine (one replica, or a shared volume).
+    #[default]
+    Filesystem,
+    /// Any S3-compatible store.
+    S3,
+}
+
+/// Where uploaded files are kept.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `filesystem` or `s3`.
+    pub backend: Backend,
+    /// filesystem: the directory (created when missing).
+    pub root: PathBuf,
+    /// Where uploads are received before they are stored; empty: the system's temporary
+    /// directory.
+    pub spool_dir: PathBuf,
+    /// s3: the bucket.
+    pub bucket: String,
+    /// s3: the endpoint; empty for AWS itself.
+    pub endpoint: String,
+    /// s3: the region (any value for most S3-compatible stores).
+    pub region: String,
+    /// s3: the access key id; empty to take credentials from the environment (instance role).
+    pub access_key_id: String,
+    /// s3: the secret access key.
+    pub secret_access_key: Secret<String>,
+    /// s3: allow an `http://` endpoint (a store on the same host only).
+    pub allow_http: bool,
+    /// Days a quarantined file is kept for the legal hold before the integrity job deletes it.
+    pub quarantine_days: u32,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Filesystem,
+            root: PathBuf::from("data/media"),
+            spool_dir: PathBuf::new(),
+            bucket: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::from(String::new()),
+            allow_http: false,
+            quarantine_days: 90,
+        }
+    }
+}
+
+impl Validate for StorageSettings {
+    fn validate(&self, problems: &mut Vec<String>) {
+        match self.backend {
+            Backend::Filesystem if self.root.as_os_str().is_empty() => {
+                problems.push("storage.root: required for the filesystem backend".into());
+            }
+            Backend::S3 if self.bucket.is_empty() => {
+                problems.push("storage.bucket: required for the s3 backend".into());
+            }
+            Backend::Filesystem | Backend::S3 => {}
+        }
+        check_range(
+            problems,
+            "storage.quarantine_days",
+            self.quarantine_days,
+            1,
+            3_650,
+        );
+    }
+}
+
+/// What an upload may be.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadSettings {
+    /// Largest image, bytes.
+    pub max_image_bytes: u64,
+    /// Largest video, bytes.
+    pub max_video_bytes: u64,
+    /// Most pixels of an image (width × height), checked from its header before decoding.
+    pub max_image_pixels: u64,
+    /// Uploads one creator may have in flight at once.
+    pub max_open_per_creator: u32,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self {
+            max_image_bytes: 25 * 1024 * 1024,
+            max_video_bytes: 4 * 1024 * 1024 * 1024,
+            max_image_pixels: 50_000_000,
+            max_open_per_creator: 4,
+        }
+    }
+}
+
+impl Validate for UploadSettings {
+    fn validate(&self, problems: &mut Vec<String>) {
+        check_range(
+            problems,
+            "uploads.max_image_bytes",
+            self.max_image_bytes,
+            1024,
+            256 * 1024 * 1024,
+        );
+        check_range(
+            problems,
+            "uploads.max_video_bytes",
+            self.max_video_bytes,
+            1024,
+            64 * 1024 * 1024 * 1024,
+        );
+        check_range(
+            problems,
+            "uploads.max_image_pixels",
+            self.max_image_pixels,
+            1,
+            200_000_000,
+        );
+        check_range(
+            problems,
+            "uploads.max_open_per_creator",
+            self.max_open_per_creator,
+            1,
+            100,
+        );
+    }
+}
+
+/// The malware scanner: clamd.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScannerSettings {
+    /// `tcp://host:port` or `unix:/path/to/clamd.sock`.
+    pub address: String,
+    /// Deadline of one scan, connection included.
+    pub timeout_ms: u64,
+}
+
+impl Default for ScannerSettings {
+    fn default() -> Self {
+        Self {
+            address: "tcp://127.0.0.1:3310".into(),
+            timeout_ms: 60_000,
+        }
+    }
+}
+
+impl Validate for ScannerSettings {
+    fn validate(&self, problems: &mut Vec<String>) {
+        if !(self.address.starts_with("tcp://") || self.address.starts_with("unix:")) {
+            problems.push("scanner.address: tcp://host:port or unix:/path".into());
+        }
+        check_range(
+            problems,
+            "scanner.timeout_ms",
+            self.timeout_ms,
+            100,
+            3_600_000,
+        );
+    }
+}
+
+/// Signed URLs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// How long a signed URL works.
+    pub url_ttl_secs: u64,
+    /// filesystem: what signed gateway URLs start with (the gateway's public origin); empty: a
+    /// path alone.
+    pub public_base_url: String,
+    /// filesystem: HMAC keys of signed URLs by id, each at least 32 bytes, base64. Keep a
+    /// retired key here for one `url_ttl_secs` after switching `signing_key_id`.
+    pub signing_keys: BTreeMap<String, Secret<String>>,
+    /// The key new URLs are signed with.
+    pub signing_key_id: String,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            url_ttl_secs: 300,
+            public_base_url: String::new(),
+            signing_keys: BTreeMap::new(),
+            signing_key_id: "u1".into(),
+        }
+    }
+}
+
+impl Validate for DeliverySettings {
+    fn validate(&self, problems: &mut Vec<String>) {
+        check_range(
+            problems,
+            "delivery.url_ttl_secs",
+            self.url_ttl_secs,
+            10,
+            86_400,
+        );
+        if !self.signing_keys.contains_key(&self.signing_key_id) {
+            problems.push(format!(
+                "delivery.signing_keys.{}: required (the key named by delivery.signing_key_id)",
+                self.signing_key_id
+            ));
+        }
+        for (id, key) in &self.signing_keys {
+            let decoded = base64::engine::general_purpose::STANDARD.decode(key.expose().trim());
+            if !decoded.is_ok_and(|bytes| bytes.len() >= 32) {
+                problems.push(format!(
+                    "delivery.signing_keys.{id}: at least 32 bytes, base64"
+                ));
+            }
+        }
+    }
+}
+
+/// What happens to clean uploads while no moderation service decides.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModerationSettings {
+    /// Publish an upload as soon as its scan is clean (development; off in production, where
+    /// moderation decides).
+    pub auto_approve_clean_scans: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use df_common::auth::generate_key_pair;
@@ -145,6 +402,16 @@ mod tests {
             .internal_auth
             .key_issuers
             .insert("media-1".into(), "media".into());
+        assert_eq!(
+            problems(&config),
+            vec!["delivery.signing_keys.u1: required (the key named by delivery.signing_key_id)"]
+        );
+        let (url_key, _) = generate_key_pair();
+        config
+            .own
+            .delivery
+            .signing_keys
+            .insert("u1".into(), url_key);
         assert_eq!(problems(&config), Vec::<String>::new());
     }
 }

@@ -1,27 +1,56 @@
 //! Erasure: when privacy asks to erase a user, media removes their posts (a creator's) and every
 //! follow they are part of (a fan's, and fans' follows of an erased creator), in the
 //! transaction that records the event. PPV items stay at payments, which keeps what the law
-//! requires of sales; once media holds uploads, their objects go with the posts.
+//! requires of sales. A creator's uploads go too: their rows in the same transaction, their
+//! objects by a durable job queued in it. Quarantined uploads stay for the legal hold.
 
 use async_trait::async_trait;
-use df_common::{Error, ids::UserId};
-use df_runtime::erasure::Erase;
+use df_common::{Error, clock::Clock, ids::UserId};
+use df_runtime::{erasure::Erase, jobs};
 use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
 
-use crate::schema::{follows, posts};
+use crate::{
+    ids::MediaId,
+    schema::{follows, media, posts},
+    status::MediaState,
+};
 
 /// What media erases of a user.
-pub struct MediaErasure;
+pub struct MediaErasure {
+    pub clock: Clock,
+}
+
+/// Deleting the objects of erased uploads, after the rows are gone.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeleteObjects {
+    pub media_ids: Vec<MediaId>,
+}
+
+impl jobs::Job for DeleteObjects {
+    const KIND: &'static str = "media.delete_objects";
+}
 
 #[async_trait]
 impl Erase for MediaErasure {
     async fn erase(&self, conn: &mut AsyncPgConnection, user: UserId) -> Result<(), Error> {
+        let media_ids: Vec<MediaId> = diesel::delete(
+            media::table
+                .filter(media::creator_id.eq(user))
+                .filter(media::state.ne(MediaState::Quarantined)),
+        )
+        .returning(media::id)
+        .get_results(conn)
+        .await?;
+        if !media_ids.is_empty() {
+            jobs::enqueue(conn, &DeleteObjects { media_ids }, self.clock.now()).await?;
+        }
         erase(conn, user).await
     }
 }
 
-/// Erases what media holds about `user`.
+/// Erases what media holds about `user` besides their uploads.
 pub async fn erase(conn: &mut AsyncPgConnection, user: UserId) -> Result<(), Error> {
     diesel::delete(posts::table.filter(posts::creator_id.eq(user)))
         .execute(conn)

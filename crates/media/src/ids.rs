@@ -11,3 +11,7 @@ typed_id!(
     /// A pay-per-view item, as named by payments.
     sql PpvItemId
 );
+typed_id!(
+    /// An uploaded file.
+    sql MediaId
+);

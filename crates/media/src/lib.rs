@@ -9,17 +9,25 @@ pub mod config;
 pub mod cursor;
 pub mod erasure;
 pub mod errors;
+pub mod files;
 pub mod follows;
 pub mod grpc;
 pub mod ids;
+pub mod images;
+pub mod items;
+pub mod metrics;
 pub mod payments;
 pub mod posts;
+pub mod scanner;
 pub mod schema;
 pub mod service;
 pub mod sight;
+pub mod signing;
 pub mod status;
+pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -43,17 +51,60 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let mut runtime = Runtime::start(SERVICE, &config.base, MIGRATIONS, clock, shutdown).await?;
-    runtime.consume(df_runtime::erasure::UserErasure(erasure::MediaErasure));
+    let clock = runtime.clock().clone();
+    runtime.consume(df_runtime::erasure::UserErasure(erasure::MediaErasure {
+        clock,
+    }));
     let signer = Arc::new(TokenSigner::from_config(
         &config.base.internal_auth,
         SERVICE,
     )?);
+    let own = &config.own;
+    let files = files::Files {
+        storage: storage::Storage::open(&own.storage)?,
+        scanner: scanner::Clamd::new(&own.scanner),
+        signer: signing::UrlSigner::new(&own.delivery)?,
+        uploads: own.uploads.clone(),
+        spool_dir: own.spool_dir(),
+        moderation: own.moderation.clone(),
+        url_ttl: chrono::Duration::seconds(i64::try_from(own.delivery.url_ttl_secs).unwrap_or(300)),
+        public_base_url: own.delivery.public_base_url.clone(),
+        jobs: runtime.job_waker(),
+        relay: runtime.relay().clone(),
+        in_flight: Default::default(),
+    };
     let media = service::Media {
         db: runtime.db().clone(),
-        payments: payments::Payments::new(&config.own.payments_client(), signer)?,
+        payments: payments::Payments::new(&own.payments_client(), signer)?,
         clock: runtime.clock().clone(),
-        feed: config.own.feed.clone(),
+        feed: own.feed.clone(),
+        files,
     };
+    let scanning = media.clone();
+    runtime.jobs().on(move |job: files::ScanUpload| {
+        let media = scanning.clone();
+        async move { media.scan_upload(job.media_id).await }
+    });
+    let erasing = media.files.storage.clone();
+    runtime.jobs().on(move |job: erasure::DeleteObjects| {
+        let storage = erasing.clone();
+        async move {
+            for id in job.media_ids {
+                storage.delete_all(id).await?;
+            }
+            Ok(())
+        }
+    });
+    let measuring = media.clone();
+    runtime.jobs().every(
+        "media.measure_backlog",
+        std::time::Duration::from_secs(30),
+        df_runtime::jobs::FirstRun::Now,
+        move || {
+            let media = measuring.clone();
+            async move { media.measure_backlog().await }
+        },
+    );
     let api = MediaServer::new(grpc::MediaService::new(media))
         .max_decoding_message_size(config.base.grpc.max_message_bytes);
     runtime.serve(listeners, api).await

@@ -14,7 +14,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     errors::MediaError,
-    ids::{PostId, PpvItemId},
+    ids::{MediaId, PostId, PpvItemId},
     schema::posts,
     status::Visibility,
 };
@@ -58,6 +58,8 @@ pub struct Price {
 /// What a creator writes, checked.
 #[derive(Clone, Debug)]
 pub struct Draft {
+    /// Its files, in order (checked against the store when saved).
+    pub media: Vec<MediaId>,
     pub body: String,
     pub visibility: Visibility,
     pub price: Option<Price>,
@@ -108,6 +110,7 @@ impl Draft {
             adult,
             // A time in the past publishes now: nobody backdates a post above older ones.
             publish_at: publish_at.max(now),
+            media: Vec::new(),
         })
     }
 }

@@ -23,3 +23,27 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    media (id) {
+        id -> Uuid,
+        creator_id -> Uuid,
+        kind -> Text,
+        state -> Text,
+        original_bytes -> Int8,
+        original_sha256 -> Bytea,
+        served_bytes -> Int8,
+        served_sha256 -> Bytea,
+        width -> Nullable<Int4>,
+        height -> Nullable<Int4>,
+        duration_ms -> Nullable<Int8>,
+        post_id -> Nullable<Uuid>,
+        position -> Nullable<Int4>,
+        threat -> Nullable<Text>,
+        created_at -> Timestamptz,
+        scanned_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(media -> posts (post_id));
+diesel::allow_tables_to_appear_in_same_query!(posts, media);

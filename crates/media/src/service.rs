@@ -1,7 +1,7 @@
 //! What media does, behind its gRPC face: writing posts, following, and reading feeds through
 //! the one rule of who may see what ([`crate::sight`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use df_common::{
     Error,
@@ -11,6 +11,7 @@ use df_common::{
 };
 use df_proto::payments::v1 as payments_pb;
 use df_runtime::db::Db;
+use diesel_async::AsyncConnection;
 
 use crate::{
     config::FeedSettings,
@@ -18,10 +19,11 @@ use crate::{
     errors::MediaError,
     follows,
     ids::{PostId, PpvItemId},
+    items::{self, Item},
     payments::Payments,
     posts::{self, Draft, Limits, Post},
     sight::{Sight, Viewer},
-    status::Visibility,
+    status::{MediaState, Visibility},
 };
 
 /// The service's name: logs, metrics, bus, audience of its tokens.
@@ -34,12 +36,15 @@ pub struct Media {
     pub payments: Payments,
     pub clock: Clock,
     pub feed: FeedSettings,
+    pub files: crate::files::Files,
 }
 
 /// A post as one viewer sees it.
 #[derive(Clone, Debug)]
 pub struct View {
     pub post: Post,
+    /// Its files the viewer may know of, in order.
+    pub attachments: Vec<crate::items::Item>,
     pub locked: bool,
     pub scheduled: bool,
 }
@@ -67,8 +72,14 @@ impl Media {
             Visibility::Ppv => Some(self.offer(id, creator, draft).await?),
             Visibility::Public | Visibility::Subscribers => None,
         };
+        let now = self.clock.now();
         let mut conn = self.db.conn().await?;
-        posts::insert(&mut conn, id, creator, draft, item, self.clock.now()).await
+        conn.transaction::<_, Error, _>(async move |conn| {
+            let post = posts::insert(conn, id, creator, draft, item, now).await?;
+            items::attach(conn, id, creator, &draft.media).await?;
+            Ok(post)
+        })
+        .await
     }
 
     /// Replaces a post's content. Only its creator may; a PPV post keeps its price, since fans
@@ -94,7 +105,13 @@ impl Media {
         } else if draft.visibility == Visibility::Ppv {
             item = Some(self.offer(id, post.creator_id, draft).await?);
         }
-        posts::update(&mut conn, &post, draft, item, self.clock.now()).await
+        let now = self.clock.now();
+        conn.transaction::<_, Error, _>(async move |conn| {
+            let updated = posts::update(conn, &post, draft, item, now).await?;
+            items::attach(conn, post.id, post.creator_id, &draft.media).await?;
+            Ok(updated)
+        })
+        .await
     }
 
     /// Deletes a post: its creator or staff may.
@@ -117,9 +134,10 @@ impl Media {
             .await?
             .filter(|post| self.may_know_of(viewer, post))
             .ok_or(MediaError::PostNotFound)?;
+        let files = items::of_post(&mut conn, id).await?;
         drop(conn);
         let mut sight = Sight::new(&self.payments, viewer);
-        self.view(&mut sight, post).await
+        self.view(&mut sight, post, files).await
     }
 
     /// A creator's posts, newest first; their own scheduled ones too when they read it.
@@ -201,9 +219,16 @@ impl Media {
             i64::from(limit) + 1,
         )
         .await?;
-        drop(conn);
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
+        let ids: Vec<PostId> = rows.iter().map(|post| post.id).collect();
+        let mut files: HashMap<PostId, Vec<Item>> = HashMap::new();
+        for item in items::of_posts(&mut conn, &ids).await? {
+            if let Some(post) = item.post_id {
+                files.entry(post).or_default().push(item);
+            }
+        }
+        drop(conn);
         let next_cursor = more
             .then(|| {
                 rows.last()
@@ -213,16 +238,26 @@ impl Media {
         let mut sight = Sight::new(&self.payments, viewer);
         let mut posts = Vec::with_capacity(rows.len());
         for post in rows {
-            posts.push(self.view(&mut sight, post).await?);
+            let attached = files.remove(&post.id).unwrap_or_default();
+            posts.push(self.view(&mut sight, post, attached).await?);
         }
         Ok(Page { posts, next_cursor })
     }
 
-    async fn view(&self, sight: &mut Sight<'_>, post: Post) -> Result<View, Error> {
+    async fn view(
+        &self,
+        sight: &mut Sight<'_>,
+        post: Post,
+        mut attachments: Vec<Item>,
+    ) -> Result<View, Error> {
         let locked = !sight.unlocked(&post).await?;
         let scheduled = post.scheduled(self.clock.now());
+        if !sight.is_creator_or_staff(&post) {
+            attachments.retain(|item| item.state == MediaState::Published);
+        }
         Ok(View {
             post,
+            attachments,
             locked,
             scheduled,
         })

@@ -52,6 +52,11 @@ impl<'a> Sight<'a> {
         }
     }
 
+    /// True when the viewer wrote the post or reviews it.
+    pub fn is_creator_or_staff(&self, post: &Post) -> bool {
+        post.is_by(self.viewer.user) || self.viewer.staff
+    }
+
     /// True when the viewer may see the whole post.
     pub async fn unlocked(&mut self, post: &Post) -> Result<bool, Error> {
         if post.is_by(self.viewer.user) || self.viewer.staff {

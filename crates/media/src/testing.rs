@@ -20,6 +20,18 @@ pub struct TestMedia {
     pub service: RunningService,
     /// Its clock.
     pub clock: Clock,
+    /// Its object store's directory (the filesystem backend) and spool, removed at the end.
+    pub files: tempfile::TempDir,
+}
+
+/// The clamd tests scan with: the scripts start one with test signatures only.
+pub fn clamd_address() -> String {
+    std::env::var("DF_TEST_CLAMD").unwrap_or_else(|_| "tcp://127.0.0.1:3310".into())
+}
+
+/// Where the test's filesystem store keeps objects.
+pub fn storage_root(files: &tempfile::TempDir) -> std::path::PathBuf {
+    files.path().join("store")
 }
 
 impl Member for TestMedia {
@@ -63,7 +75,18 @@ impl TestMedia {
             base: env.base(SERVICE, &db),
             own: MediaSections::default(),
         };
-        config.own.payments.tls = env.client_tls();
+        let files = tempfile::tempdir().expect("a directory for the store");
+        let own = &mut config.own;
+        own.payments.tls = env.client_tls();
+        own.storage.root = storage_root(&files);
+        own.storage.spool_dir = files.path().join("spool");
+        std::fs::create_dir_all(&own.storage.spool_dir).expect("the spool directory");
+        own.scanner.address = clamd_address();
+        own.moderation.auto_approve_clean_scans = true;
+        own.delivery.signing_key_id = "t1".into();
+        // 32 random bytes in base64, like an Ed25519 seed.
+        let (url_key, _) = df_common::auth::generate_key_pair();
+        own.delivery.signing_keys.insert("t1".into(), url_key);
         adjust(&mut config);
         let serving_clock = clock.clone();
         let service = RunningService::start(
@@ -73,6 +96,10 @@ impl TestMedia {
             move |listeners, shutdown| crate::serve(config, listeners, serving_clock, shutdown),
         )
         .await;
-        Self { service, clock }
+        Self {
+            service,
+            clock,
+            files,
+        }
     }
 }

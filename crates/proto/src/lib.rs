@@ -37,6 +37,9 @@ pub mod events {
             PayoutNeedsAttention => "payments.payout.needs_attention",
             FanDisputeFlagged => "payments.fan.dispute_flagged",
             ContentDelivered => "media.content.delivered",
+            MediaUploaded => "media.uploaded",
+            MediaQuarantined => "media.upload.quarantined",
+            ModerationDecided => "media.moderation.decided",
             UserErasureRequested => "privacy.user.erasure_requested",
         }
     }

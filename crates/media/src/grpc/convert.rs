@@ -25,7 +25,15 @@ pub fn draft(input: pb::PostInput, media: &crate::service::Media) -> Result<Draf
         Some(at) => Some(wire::instant(&at).ok_or(MediaError::InvalidPublishAt)?),
         None => None,
     };
-    Draft::new(
+    if input.media_ids.len() > crate::items::MAX_ATTACHMENTS {
+        return Err(MediaError::TooManyAttachments.into());
+    }
+    let files = input
+        .media_ids
+        .iter()
+        .map(|id| wire::id("media_ids", id))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let mut draft = Draft::new(
         &input.body,
         visibility,
         price,
@@ -33,7 +41,9 @@ pub fn draft(input: pb::PostInput, media: &crate::service::Media) -> Result<Draf
         publish_at,
         media.clock.now(),
         media.limits(),
-    )
+    )?;
+    draft.media = files;
+    Ok(draft)
 }
 
 /// A post as its viewer sees it: a locked one shows its preview.
@@ -43,14 +53,14 @@ pub fn post(view: View, preview_chars: usize) -> pb::Post {
     } else {
         view.post.body.clone()
     };
-    let post = view.post;
+    let post = &view.post;
     pb::Post {
         id: post.id.to_string(),
         creator_id: post.creator_id.to_string(),
         visibility: post.visibility.as_str().into(),
         price: post
             .price_minor
-            .zip(post.currency)
+            .zip(post.currency.clone())
             .map(|(amount, currency)| pb::Price { amount, currency }),
         adult: post.adult,
         publish_at: Some(wire::timestamp(post.publish_at)),
@@ -63,6 +73,30 @@ pub fn post(view: View, preview_chars: usize) -> pb::Post {
             .map(|id| id.to_string())
             .unwrap_or_default(),
         scheduled: view.scheduled,
+        attachments: view
+            .attachments
+            .iter()
+            .map(|item| attachment(item, view.locked))
+            .collect(),
+    }
+}
+
+/// A file of a post: a locked post names none of its files.
+fn attachment(item: &crate::items::Item, locked: bool) -> pb::Attachment {
+    let dimension = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok()).unwrap_or_default();
+    pb::Attachment {
+        media_id: if locked {
+            String::new()
+        } else {
+            item.id.to_string()
+        },
+        kind: item.kind.as_str().into(),
+        width: dimension(item.width),
+        height: dimension(item.height),
+        duration_ms: item
+            .duration_ms
+            .and_then(|d| u64::try_from(d).ok())
+            .unwrap_or_default(),
     }
 }
 

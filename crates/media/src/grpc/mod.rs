@@ -3,6 +3,7 @@
 
 mod convert;
 mod feeds;
+mod files;
 mod posts;
 
 use df_proto::media::v1::{self as pb, media_server::Media as MediaApi};
@@ -41,5 +42,13 @@ df_common::grpc_face! {
         home_feed(HomeFeedRequest) -> FeedPage => feeds;
         follow(FollowRequest) -> FollowResponse => feeds;
         unfollow(FollowRequest) -> FollowResponse => feeds;
+        get_media(GetMediaRequest) -> MediaItem => files;
+        media_url(MediaUrlRequest) -> MediaUrlResponse => files;
+    }
+    uploads {
+        upload(stream UploadPart) -> MediaItem => files;
+    }
+    downloads {
+        read_content(ReadContentRequest) -> stream ContentPart as ReadContentStream => files;
     }
 }

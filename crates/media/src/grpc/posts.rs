@@ -10,22 +10,22 @@ use crate::sight::Viewer;
 pub async fn create_post(face: &MediaService, request: Request<pb::PostInput>) -> Reply<pb::Post> {
     let caller = principal(&request)?;
     caller.require_any_role(&[df_common::auth::Role::Creator])?;
-    let creator = caller.require_user()?.into();
+    let viewer = Viewer::of(&caller)?;
     let draft = convert::draft(request.into_inner(), &face.media)?;
-    let post = face.media.create_post(creator, &draft).await?;
-    Ok(Response::new(own(face, post)))
+    let post = face.media.create_post(viewer.user.into(), &draft).await?;
+    own(face, viewer, post).await
 }
 
 pub async fn update_post(
     face: &MediaService,
     request: Request<pb::UpdatePostRequest>,
 ) -> Reply<pb::Post> {
-    let editor = principal(&request)?.require_user()?;
+    let viewer = Viewer::of(&principal(&request)?)?;
     let r = request.into_inner();
     let id = wire::id("post_id", &r.post_id)?;
     let draft = convert::draft(r.post.unwrap_or_default(), &face.media)?;
-    let post = face.media.update_post(editor, id, &draft).await?;
-    Ok(Response::new(own(face, post)))
+    let post = face.media.update_post(viewer.user, id, &draft).await?;
+    own(face, viewer, post).await
 }
 
 pub async fn delete_post(
@@ -48,15 +48,8 @@ pub async fn get_post(
     Ok(Response::new(convert::post(view, face.preview_chars())))
 }
 
-/// A post as its creator sees it: whole.
-fn own(face: &MediaService, post: crate::posts::Post) -> pb::Post {
-    let scheduled = post.scheduled(face.media.clock.now());
-    convert::post(
-        crate::service::View {
-            post,
-            locked: false,
-            scheduled,
-        },
-        face.preview_chars(),
-    )
+/// A post as its creator sees it just after writing it: whole, with its files.
+async fn own(face: &MediaService, creator: Viewer, post: crate::posts::Post) -> Reply<pb::Post> {
+    let view = face.media.get_post(creator, post.id).await?;
+    Ok(Response::new(convert::post(view, face.preview_chars())))
 }

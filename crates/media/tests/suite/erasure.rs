@@ -1,15 +1,13 @@
 //! Privacy's erasure request over the real broker: an erased creator's posts and followers are
 //! gone, an erased fan's follows are gone, and nobody else's posts or follows change.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use df_common::auth::Role;
 use df_proto::{events::v1::UserErasureRequested, media::v1 as pb};
 
-use crate::support::{User, World, input};
+use crate::support::{User, World, eventually, input};
 
-async fn erasure_of(world: &World, user: User) {
+pub async fn erasure_of(world: &World, user: User) {
     world
         .env
         .bus
@@ -41,18 +39,6 @@ async fn home(world: &World, fan: User) -> Vec<String> {
         .into_iter()
         .map(|post| post.body)
         .collect()
-}
-
-/// Waits (bounded) until `probe` holds.
-async fn eventually<F: AsyncFn() -> bool>(what: &str, probe: F) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !probe().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: never happened"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,3 +7,4 @@
 mod erasure;
 mod posts_and_feeds;
 mod support;
+mod uploads;

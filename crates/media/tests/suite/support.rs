@@ -19,10 +19,22 @@ use df_proto::{
 use df_testkit::TestEnv;
 use tonic::transport::Channel;
 
+/// Waits (bounded) until `probe` holds.
+pub async fn eventually<F: AsyncFn() -> bool>(what: &str, probe: F) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !probe().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: never happened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Media, payments and the gateway's signer.
 pub struct World {
     // Both run while the world lives.
-    _media: TestMedia,
+    pub media: TestMedia,
     _payments: TestPayments,
     pub clock: Clock,
     signer: Arc<TokenSigner>,
@@ -51,6 +63,14 @@ impl User {
 impl World {
     /// Media on a frozen clock at `now`, with payments.
     pub async fn start(now: DateTime<Utc>) -> Self {
+        Self::start_with(now, |_| {}).await
+    }
+
+    /// Like [`World::start`], with media's settings changed by `adjust`.
+    pub async fn start_with(
+        now: DateTime<Utc>,
+        adjust: impl FnOnce(&mut df_media::MediaConfig),
+    ) -> Self {
         let mut env = TestEnv::new();
         let payments = TestPayments::start(
             &mut env,
@@ -64,6 +84,7 @@ impl World {
         let media = TestMedia::start(&mut env, clock.clone(), |config| {
             config.own.payments.url = payments_url.clone();
             config.own.feed.preview_chars = 10;
+            adjust(config);
         })
         .await;
         let channel = |addr: std::net::SocketAddr| {
@@ -75,7 +96,7 @@ impl World {
             media_channel: channel(media.service.grpc_addr),
             payments_channel: channel(payments.service.grpc_addr),
             signer: env.gateway_signer(),
-            _media: media,
+            media,
             _payments: payments,
             clock,
             env,
@@ -85,6 +106,21 @@ impl World {
     /// A request to media as `user`.
     pub fn to_media<T>(&self, user: User, message: T) -> tonic::Request<T> {
         self.request(user, message, df_common::auth::service::MEDIA)
+    }
+
+    /// A request to media as the gateway itself (reading signed content).
+    pub fn as_gateway<T>(&self, message: T) -> tonic::Request<T> {
+        let token = self
+            .signer
+            .mint(
+                Subject::Service {
+                    name: df_common::auth::service::GATEWAY.into(),
+                },
+                vec![Role::Service],
+                df_common::auth::service::MEDIA,
+            )
+            .unwrap();
+        request_with_principal(message, &token).unwrap()
     }
 
     /// A request to payments as `user`.

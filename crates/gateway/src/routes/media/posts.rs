@@ -60,6 +60,8 @@ impl From<PostBody> for pb::PostInput {
             }),
             adult: body.adult,
             publish_at: body.publish_at.map(timestamp),
+            // Files are attached once the gateway takes uploads; until then a post has none.
+            media_ids: Vec::new(),
         }
     }
 }

@@ -1,0 +1,281 @@
+//! The object store behind media: a directory of this machine by default, any S3-compatible
+//! store in production. Object keys are made here from media ids, never from anything a client
+//! sent, under three prefixes that say who may read them:
+//!
+//! - `incoming/<id>/…`: stored but not yet scanned; read by the scanner only;
+//! - `media/<id>/…`: clean, served through signed URLs;
+//! - `quarantine/<id>/original`: infected, kept for the legal hold and never served.
+
+use std::{ops::Range, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use df_common::Error;
+use futures::{Stream, TryStreamExt};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart, aws::AmazonS3,
+    aws::AmazonS3Builder, local::LocalFileSystem, path::Path, signer::Signer,
+};
+use tokio::io::AsyncReadExt;
+
+use crate::{
+    config::{Backend, StorageSettings},
+    ids::MediaId,
+};
+
+/// Parts of a multipart write; S3 wants at least 5 MiB for every part but the last.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// One file of a media item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// The bytes as uploaded: scanned, then kept only in quarantine; never served.
+    Original,
+    /// What fans see: the re-encoded image, or the video as uploaded.
+    Display,
+    /// Thumbnails of images, at most 320 and 960 pixels on their longer side.
+    ThumbSmall,
+    ThumbLarge,
+}
+
+impl Variant {
+    /// The variants a client may ask a URL for.
+    pub fn servable(name: &str) -> Option<Self> {
+        match name {
+            "" | "display" => Some(Self::Display),
+            "thumb_small" => Some(Self::ThumbSmall),
+            "thumb_large" => Some(Self::ThumbLarge),
+            _ => None,
+        }
+    }
+
+    /// Its name in URLs and keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Original => "original",
+            Self::Display => "display",
+            Self::ThumbSmall => "thumb_small",
+            Self::ThumbLarge => "thumb_large",
+        }
+    }
+}
+
+/// Where each object of a media item lives.
+pub mod keys {
+    use object_store::path::Path;
+
+    use super::Variant;
+    use crate::ids::MediaId;
+
+    /// Stored, not yet scanned.
+    pub fn incoming(id: MediaId, variant: Variant) -> Path {
+        Path::from(format!("incoming/{id}/{}", variant.name()))
+    }
+
+    /// Clean and servable.
+    pub fn published(id: MediaId, variant: Variant) -> Path {
+        Path::from(format!("media/{id}/{}", variant.name()))
+    }
+
+    /// Infected, on legal hold.
+    pub fn quarantined(id: MediaId) -> Path {
+        Path::from(format!("quarantine/{id}/original"))
+    }
+
+    /// Every key of a media item outside quarantine.
+    pub fn prefixes(id: MediaId) -> [Path; 2] {
+        [
+            Path::from(format!("incoming/{id}")),
+            Path::from(format!("media/{id}")),
+        ]
+    }
+}
+
+/// The object store.
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    /// S3 signs its own URLs.
+    s3: Option<Arc<AmazonS3>>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("store", &self.store.to_string())
+            .finish()
+    }
+}
+
+impl Storage {
+    /// The store `settings` describe (the filesystem root is created when missing).
+    pub fn open(settings: &StorageSettings) -> Result<Self, Error> {
+        match settings.backend {
+            Backend::Filesystem => {
+                std::fs::create_dir_all(&settings.root).map_err(Error::internal)?;
+                let store = LocalFileSystem::new_with_prefix(&settings.root)
+                    .map_err(Error::internal)?
+                    .with_automatic_cleanup(true);
+                Ok(Self {
+                    store: Arc::new(store),
+                    s3: None,
+                })
+            }
+            Backend::S3 => {
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(&settings.bucket)
+                    .with_region(&settings.region)
+                    .with_allow_http(settings.allow_http);
+                if !settings.endpoint.is_empty() {
+                    builder = builder
+                        .with_endpoint(&settings.endpoint)
+                        .with_virtual_hosted_style_request(false);
+                }
+                if !settings.access_key_id.is_empty() {
+                    builder = builder
+                        .with_access_key_id(&settings.access_key_id)
+                        .with_secret_access_key(settings.secret_access_key.expose());
+                }
+                let s3 = Arc::new(builder.build().map_err(Error::internal)?);
+                Ok(Self {
+                    store: s3.clone(),
+                    s3: Some(s3),
+                })
+            }
+        }
+    }
+
+    /// Stores `bytes` at `key`.
+    pub async fn put(&self, key: &Path, bytes: Bytes) -> Result<(), Error> {
+        self.store
+            .put(key, PutPayload::from_bytes(bytes))
+            .await
+            .map_err(Error::internal)?;
+        Ok(())
+    }
+
+    /// Stores the file at `file` under `key`, in parts, never holding more than one part in
+    /// memory; a failed write leaves nothing at `key`.
+    pub async fn put_file(&self, key: &Path, file: &std::path::Path) -> Result<(), Error> {
+        let mut source = tokio::fs::File::open(file).await.map_err(Error::internal)?;
+        let upload = self
+            .store
+            .put_multipart(key)
+            .await
+            .map_err(Error::internal)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut buffer = vec![0; 256 * 1024];
+        loop {
+            let read = match source.read(&mut buffer).await {
+                Ok(read) => read,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(Error::internal(e));
+                }
+            };
+            if read == 0 {
+                break;
+            }
+            if let Err(e) = writer.wait_for_capacity(2).await {
+                return Err(Error::internal(e));
+            }
+            writer.write(&buffer[..read]);
+        }
+        writer.finish().await.map_err(Error::internal)?;
+        Ok(())
+    }
+
+    /// The object at `key`, whole (for objects known to be small).
+    pub async fn read(&self, key: &Path) -> Result<Bytes, Error> {
+        let found = self.store.get(key).await.map_err(Error::internal)?;
+        found.bytes().await.map_err(Error::internal)
+    }
+
+    /// `range` (or all) of the object at `key`, as a stream of chunks.
+    pub async fn stream(
+        &self,
+        key: &Path,
+        range: Option<Range<u64>>,
+    ) -> Result<impl Stream<Item = Result<Bytes, Error>> + Send + use<>, Error> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        let found = self
+            .store
+            .get_opts(key, options)
+            .await
+            .map_err(Error::internal)?;
+        Ok(found.into_stream().map_err(Error::internal))
+    }
+
+    /// The size of the object at `key`.
+    pub async fn size(&self, key: &Path) -> Result<u64, Error> {
+        let meta = self.store.head(key).await.map_err(Error::internal)?;
+        Ok(meta.size)
+    }
+
+    /// Copies an object (server-side on S3); repeating it is harmless.
+    pub async fn copy(&self, from: &Path, to: &Path) -> Result<(), Error> {
+        self.store.copy(from, to).await.map_err(Error::internal)
+    }
+
+    /// Deletes an object; one already gone is not an error (deletes are retried).
+    pub async fn delete(&self, key: &Path) -> Result<(), Error> {
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::internal(e)),
+        }
+    }
+
+    /// Deletes every object of `id` outside quarantine.
+    pub async fn delete_all(&self, id: MediaId) -> Result<(), Error> {
+        for prefix in keys::prefixes(id) {
+            self.delete_prefix(&prefix).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the unscanned objects of `id` (once they were copied on or quarantined).
+    pub async fn delete_incoming(&self, id: MediaId) -> Result<(), Error> {
+        let [incoming, _] = keys::prefixes(id);
+        self.delete_prefix(&incoming).await
+    }
+
+    async fn delete_prefix(&self, prefix: &Path) -> Result<(), Error> {
+        let listed: Vec<_> = self
+            .store
+            .list(Some(prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(Error::internal)?;
+        for key in listed {
+            self.delete(&key).await?;
+        }
+        Ok(())
+    }
+
+    /// Every key under `prefix` (tests and the integrity job).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Path>, Error> {
+        let prefix = Path::from(prefix);
+        self.store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(Error::internal)
+    }
+
+    /// A URL the store itself signed for reading `key` until `ttl` from now (S3); `None` when
+    /// the store cannot sign (the filesystem: the gateway serves it instead).
+    pub async fn presigned(&self, key: &Path, ttl: Duration) -> Result<Option<String>, Error> {
+        let Some(s3) = &self.s3 else {
+            return Ok(None);
+        };
+        let url = s3
+            .signed_url(http::Method::GET, key, ttl)
+            .await
+            .map_err(Error::internal)?;
+        Ok(Some(url.to_string()))
+    }
+}

@@ -1,0 +1,195 @@
+//! Receiving an upload: the bytes are written to a spool file as they arrive (memory holds one
+//! chunk), hashed, and refused as early as they can be: the type is decided from the first
+//! bytes, the size checked against the limit of that type on every chunk. Once complete, the
+//! declared type and file name must agree with the bytes, an image's pixel count is read from
+//! its header before anything decodes it, nothing may follow the image's own end, and a video's
+//! container is parsed. Whatever is refused leaves nothing: the spool file is removed when its
+//! handle drops, on every path.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use bytes::Bytes;
+use df_common::Error;
+use df_filetype::{Family, Kind, SNIFF_LEN, Sniffed};
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+use tokio::io::AsyncWriteExt;
+
+use crate::{
+    config::UploadSettings,
+    errors::MediaError,
+    images::{self, Derived},
+    status::MediaKind,
+};
+
+/// What the client says of its file.
+#[derive(Clone, Debug, Default)]
+pub struct Declared {
+    pub file_name: String,
+    pub content_type: String,
+}
+
+/// An upload that passed every check, still in its spool file.
+#[derive(Debug)]
+pub struct Checked {
+    pub kind: MediaKind,
+    pub bytes: u64,
+    pub sha256: [u8; 32],
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
+    /// Images: what is served.
+    pub derived: Option<Derived>,
+    /// The bytes as received; removed from disk when dropped.
+    pub spool: NamedTempFile,
+}
+
+/// Receives `chunks` into a spool file in `spool_dir` and checks them.
+pub async fn receive(
+    limits: &UploadSettings,
+    spool_dir: &std::path::Path,
+    declared: &Declared,
+    chunks: impl Stream<Item = Result<Bytes, Error>>,
+) -> Result<Checked, Error> {
+    let spool = tempfile::Builder::new()
+        .prefix("df-upload-")
+        .tempfile_in(spool_dir)
+        .map_err(Error::internal)?;
+    let mut file = tokio::fs::File::from_std(spool.reopen().map_err(Error::internal)?);
+    let mut hasher = Sha256::new();
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    let mut kind = None;
+    let mut size: u64 = 0;
+    let mut chunks = std::pin::pin!(chunks);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        size += chunk.len() as u64;
+        if kind.is_none() && head.len() < SNIFF_LEN {
+            let wanted = (SNIFF_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..wanted]);
+            if head.len() == SNIFF_LEN {
+                kind = Some(sniffed(&head)?);
+            }
+        }
+        if let Some(kind) = kind
+            && size > max_bytes(limits, kind)
+        {
+            return Err(too_large(limits, kind));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(Error::internal)?;
+    }
+    file.flush().await.map_err(Error::internal)?;
+    drop(file);
+    let kind = match kind {
+        Some(kind) => kind,
+        None => sniffed(&head)?,
+    };
+    if size > max_bytes(limits, kind) {
+        return Err(too_large(limits, kind));
+    }
+    df_filetype::check_declared(kind, &declared.content_type, &declared.file_name).map_err(
+        |disagreement| {
+            Error::from(MediaError::TypeMismatch).with_cause(anyhow::anyhow!("{disagreement:?}"))
+        },
+    )?;
+    let sha256: [u8; 32] = hasher.finalize().into();
+    let max_pixels = limits.max_image_pixels;
+    let path = spool.path().to_owned();
+    let structure = tokio::task::spawn_blocking(move || inspect(kind, &path, size, max_pixels))
+        .await
+        .map_err(Error::internal)??;
+    Ok(Checked {
+        kind: kind.into(),
+        bytes: size,
+        sha256,
+        width: structure.width,
+        height: structure.height,
+        duration_ms: structure.duration_ms,
+        derived: structure.derived,
+        spool,
+    })
+}
+
+fn sniffed(head: &[u8]) -> Result<Kind, Error> {
+    match df_filetype::sniff(head) {
+        Sniffed::Accepted(kind) => Ok(kind),
+        Sniffed::Refused(df_filetype::Detected::Empty) => Err(MediaError::Empty.into()),
+        Sniffed::Refused(detected) => Err(Error::from(MediaError::UnsupportedType)
+            .with_cause(anyhow::anyhow!("looks like {}", detected.name()))),
+    }
+}
+
+fn max_bytes(limits: &UploadSettings, kind: Kind) -> u64 {
+    match kind.family() {
+        Family::Image => limits.max_image_bytes,
+        Family::Video => limits.max_video_bytes,
+    }
+}
+
+fn too_large(limits: &UploadSettings, kind: Kind) -> Error {
+    MediaError::TooLarge.with_message(format!(
+        "A {} file has at most {} bytes.",
+        kind.extension(),
+        max_bytes(limits, kind)
+    ))
+}
+
+/// What the structure of a complete file says.
+struct Structure {
+    width: Option<u32>,
+    height: Option<u32>,
+    duration_ms: Option<u64>,
+    derived: Option<Derived>,
+}
+
+/// Checks the structure of the spooled file (blocking: reads the disk and decodes).
+fn inspect(
+    kind: Kind,
+    path: &std::path::Path,
+    size: u64,
+    max_pixels: u64,
+) -> Result<Structure, Error> {
+    let mut file = std::fs::File::open(path).map_err(Error::internal)?;
+    match kind.family() {
+        Family::Image => {
+            // Within the image size limit, so it may be held whole.
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            file.read_to_end(&mut bytes).map_err(Error::internal)?;
+            let dimensions = df_filetype::image_dimensions(kind, &bytes).map_err(malformed)?;
+            if dimensions.pixels() > max_pixels {
+                return Err(MediaError::PixelLimit.with_message(format!(
+                    "The image has {} × {} pixels; at most {max_pixels} pixels are allowed.",
+                    dimensions.width, dimensions.height
+                )));
+            }
+            let end = df_filetype::image_end(kind, &bytes).map_err(malformed)?;
+            if end < bytes.len() {
+                return Err(MediaError::AppendedData.into());
+            }
+            let derived = images::derive(kind.into(), &bytes, max_pixels)?;
+            Ok(Structure {
+                width: Some(derived.width),
+                height: Some(derived.height),
+                duration_ms: None,
+                derived: Some(derived),
+            })
+        }
+        Family::Video => {
+            file.seek(SeekFrom::Start(0)).map_err(Error::internal)?;
+            let mut reader = std::io::BufReader::new(file);
+            let info = df_filetype::video_info(kind, &mut reader, size).map_err(malformed)?;
+            Ok(Structure {
+                width: Some(info.width),
+                height: Some(info.height),
+                duration_ms: (info.duration_ms > 0).then_some(info.duration_ms),
+                derived: None,
+            })
+        }
+    }
+}
+
+fn malformed(e: df_filetype::Malformed) -> Error {
+    Error::from(MediaError::Corrupt).with_cause(anyhow::anyhow!("{e}"))
+}

@@ -1,0 +1,668 @@
+//! Uploads: what is refused and leaves nothing behind, what is scanned, re-encoded and served,
+//! what is quarantined, and what waits while the scanner is away.
+
+use std::path::Path;
+
+use chrono::{Duration, Utc};
+use df_common::{Error, auth::Role};
+use df_media::{
+    schema::media,
+    status::MediaState,
+    testing::{clamd_address, storage_root},
+};
+use df_proto::media::v1::{self as pb, content_part::Part};
+use df_testkit::TcpProxy;
+use diesel::QueryDsl;
+use diesel_async::RunQueryDsl;
+use futures::StreamExt;
+use image::{ImageEncoder, RgbImage, codecs::jpeg::JpegEncoder};
+
+use crate::support::{User, World, eventually, input};
+
+const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// A JPEG of `width` × `height`; `noise` makes it large (it barely compresses).
+fn jpeg(width: u32, height: u32, noise: bool) -> Vec<u8> {
+    let mut state: u32 = 7;
+    let picture = RgbImage::from_fn(width, height, |x, y| {
+        if noise {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let [a, b, c, _] = state.to_le_bytes();
+            image::Rgb([a, b, c])
+        } else {
+            image::Rgb([(x * 4) as u8, (y * 4) as u8, 128])
+        }
+    });
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 90)
+        .write_image(&picture, width, height, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+/// `jpeg` with `segment` (marker, payload) inserted right after its start marker.
+fn with_segment(jpeg: &[u8], marker: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(payload.len() + 2).unwrap();
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, marker]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// An EXIF block saying "rotate 90° clockwise to view" and carrying a GPS position in text.
+fn exif_rotated_with_gps() -> Vec<u8> {
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    // IFD0: one entry, Orientation (0x0112), SHORT, count 1, value 6; no next IFD.
+    exif.extend_from_slice(&[
+        0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    exif.extend_from_slice(b"GPSLatitude 52.5200 N GPSLongitude 13.4050 E");
+    exif
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut chunk = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
+    chunk.extend_from_slice(kind);
+    chunk.extend_from_slice(data);
+    let mut covered = kind.to_vec();
+    covered.extend_from_slice(data);
+    chunk.extend_from_slice(&crc32(&covered).to_be_bytes());
+    chunk
+}
+
+/// A PNG that claims `width` × `height` pixels in a few bytes (a decompression bomb's header).
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = width.to_be_bytes().to_vec();
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]);
+    png.extend(png_chunk(b"IHDR", &header));
+    png.extend(png_chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
+    png.extend(png_chunk(b"IEND", &[]));
+    png
+}
+
+/// A ZIP archive holding one highly compressible member (the start of a zip bomb).
+fn zip_archive() -> Vec<u8> {
+    let mut zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec();
+    zip.extend_from_slice(&[0; 16]);
+    zip.extend_from_slice(b"bomb.txt");
+    zip.extend_from_slice(&[0x4b, 0x4c, 0x1c, 0x05, 0xa3, 0x60, 0x14, 0x8c]);
+    zip
+}
+
+impl World {
+    /// Uploads `bytes` as `creator`, in chunks of 16 KiB.
+    pub async fn upload(
+        &self,
+        creator: User,
+        file_name: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<pb::MediaItem, tonic::Status> {
+        let mut parts = vec![pb::UploadPart {
+            part: Some(pb::upload_part::Part::Start(pb::UploadStart {
+                file_name: file_name.into(),
+                content_type: content_type.into(),
+            })),
+        }];
+        parts.extend(bytes.chunks(16 * 1024).map(|chunk| pb::UploadPart {
+            part: Some(pb::upload_part::Part::Chunk(chunk.to_vec())),
+        }));
+        self.media()
+            .upload(self.to_media(creator, futures::stream::iter(parts)))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// The file's state as its creator sees it.
+    pub async fn state(&self, creator: User, id: &str) -> String {
+        self.media()
+            .get_media(self.to_media(
+                creator,
+                pb::GetMediaRequest {
+                    media_id: id.into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .state
+    }
+
+    /// Waits until the file reaches `state`.
+    pub async fn wait_for_state(&self, creator: User, id: &str, state: MediaState) {
+        eventually(&format!("media {id} {state}"), async || {
+            self.state(creator, id).await == state.as_str()
+        })
+        .await;
+    }
+
+    /// A signed URL of `variant` of `id` for `viewer`.
+    pub async fn url(
+        &self,
+        viewer: User,
+        id: &str,
+        variant: &str,
+    ) -> Result<pb::MediaUrlResponse, tonic::Status> {
+        self.media()
+            .media_url(self.to_media(
+                viewer,
+                pb::MediaUrlRequest {
+                    media_id: id.into(),
+                    variant: variant.into(),
+                    client_ip: "203.0.113.7".into(),
+                    user_agent: "tests".into(),
+                },
+            ))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Reads what a signed URL names, as the gateway would: the head and the bytes.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<(pb::ContentHead, Vec<u8>), tonic::Status> {
+        let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let media_id = url.split('/').nth(3).unwrap_or_default().to_owned();
+        let request = pb::ReadContentRequest {
+            media_id,
+            variant: param("variant"),
+            expires: param("expires").parse().unwrap_or_default(),
+            key_id: param("key_id"),
+            signature: param("signature"),
+            has_range: range.is_some(),
+            range_start: range.map(|r| r.0).unwrap_or_default(),
+            range_end: range.map(|r| r.1).unwrap_or_default(),
+        };
+        let mut parts = self
+            .media()
+            .read_content(self.as_gateway(request))
+            .await?
+            .into_inner();
+        let mut head = None;
+        let mut body = Vec::new();
+        while let Some(part) = parts.next().await {
+            match part?.part {
+                Some(Part::Head(h)) => head = Some(h),
+                Some(Part::Chunk(bytes)) => body.extend(bytes),
+                None => {}
+            }
+        }
+        Ok((head.expect("a head first"), body))
+    }
+
+    /// Files under the store's directory and the spool, relative to the test's directory.
+    pub fn stored_files(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        walk(self.media.files.path(), self.media.files.path(), &mut found);
+        found.sort();
+        found
+    }
+
+    /// Rows in media's `media` table.
+    pub async fn media_rows(&self) -> i64 {
+        let db = self.media.service.db.db();
+        let mut conn = db.conn().await.unwrap();
+        media::table.count().get_result(&mut conn).await.unwrap()
+    }
+}
+
+fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            walk(root, &path, found);
+        } else {
+            found.push(path.strip_prefix(root).unwrap().display().to_string());
+        }
+    }
+}
+
+fn code(status: tonic::Status) -> String {
+    Error::from_status(&status).code().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_files_are_refused_with_their_code_and_leave_nothing_behind() {
+    let world = World::start_with(Utc::now(), |config| {
+        config.own.uploads.max_image_bytes = 200_000;
+        config.own.uploads.max_image_pixels = 20_000_000;
+    })
+    .await;
+    let creator = User::new(Role::Creator);
+    let photo = jpeg(64, 48, false);
+    let mut polyglot = photo.clone();
+    polyglot.extend(zip_archive());
+    let svg =
+        br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>"#;
+    let html = b"<!DOCTYPE html><html><body><script>fetch('/v1/me')</script></body></html>";
+    let mut exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff".to_vec();
+    exe.resize(600, 0);
+    let mut zipped_eicar = zip_archive();
+    zipped_eicar.extend_from_slice(EICAR);
+    let cases: Vec<(&str, Vec<u8>, &str, &str, &str)> = vec![
+        (
+            "EICAR as a JPEG",
+            EICAR.to_vec(),
+            "image/jpeg",
+            "a.jpg",
+            "media.unsupported_type",
+        ),
+        (
+            "EICAR in a ZIP",
+            zipped_eicar,
+            "image/jpeg",
+            "a.jpg",
+            "media.unsupported_type",
+        ),
+        (
+            "a program renamed",
+            exe,
+            "image/jpeg",
+            "cat.jpg",
+            "media.unsupported_type",
+        ),
+        (
+            "HTML renamed",
+            html.to_vec(),
+            "image/jpeg",
+            "cat.jpg",
+            "media.unsupported_type",
+        ),
+        (
+            "SVG with script",
+            svg.to_vec(),
+            "image/svg+xml",
+            "cat.svg",
+            "media.unsupported_type",
+        ),
+        (
+            "a zip bomb",
+            zip_archive(),
+            "application/zip",
+            "a.zip",
+            "media.unsupported_type",
+        ),
+        (
+            "JPEG declared PNG",
+            photo.clone(),
+            "image/png",
+            "cat.png",
+            "media.type_mismatch",
+        ),
+        (
+            "JPEG named .gif",
+            photo.clone(),
+            "image/jpeg",
+            "cat.gif",
+            "media.type_mismatch",
+        ),
+        (
+            "50,000² pixels",
+            png_claiming(50_000, 50_000),
+            "image/png",
+            "big.png",
+            "media.pixel_limit",
+        ),
+        (
+            "zero bytes",
+            Vec::new(),
+            "image/jpeg",
+            "a.jpg",
+            "media.empty",
+        ),
+        (
+            "truncated JPEG",
+            photo[..photo.len() / 2].to_vec(),
+            "image/jpeg",
+            "a.jpg",
+            "media.corrupt",
+        ),
+        (
+            "JPEG with a ZIP appended",
+            polyglot,
+            "image/jpeg",
+            "a.jpg",
+            "media.appended_data",
+        ),
+        (
+            "too large",
+            jpeg(400, 400, true),
+            "image/jpeg",
+            "a.jpg",
+            "media.too_large",
+        ),
+    ];
+    for (what, bytes, content_type, file_name, expected) in cases {
+        let refused = world
+            .upload(creator, file_name, content_type, &bytes)
+            .await
+            .expect_err(what);
+        assert_eq!(code(refused), expected, "{what}");
+    }
+    let missing_start = world
+        .media()
+        .upload(world.to_media(
+            creator,
+            futures::stream::iter(vec![pb::UploadPart {
+                part: Some(pb::upload_part::Part::Chunk(photo.clone())),
+            }]),
+        ))
+        .await
+        .expect_err("no start");
+    assert_eq!(code(missing_start), "media.upload_start_missing");
+    assert_eq!(world.stored_files(), Vec::<String>::new());
+    assert_eq!(world.media_rows().await, 0);
+
+    let fan = User::new(Role::Fan);
+    let refused = world.upload(fan, "a.jpg", "image/jpeg", &photo).await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_is_scanned_stripped_of_exif_and_served_by_signed_url_to_those_who_may_see_it() {
+    let world = World::start(Utc::now()).await;
+    let (creator, fan) = (User::new(Role::Creator), User::new(Role::Fan));
+    let original = with_segment(&jpeg(64, 48, false), 0xE1, &exif_rotated_with_gps());
+    let item = world
+        .upload(creator, "holiday.JPG", "image/jpeg", &original)
+        .await
+        .unwrap();
+    assert_eq!(
+        (item.kind.as_str(), item.bytes),
+        ("jpeg", original.len() as u64)
+    );
+    assert_eq!(
+        item.sha256,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&original))
+    );
+    // Turned upright by its orientation before anything else.
+    assert_eq!((item.width, item.height), (48, 64));
+    world
+        .wait_for_state(creator, &item.id, MediaState::Published)
+        .await;
+
+    // Unattached, it is its creator's alone.
+    assert_eq!(
+        code(world.url(fan, &item.id, "").await.unwrap_err()),
+        "media.media_not_found"
+    );
+    let locked = world
+        .post(
+            creator,
+            pb::PostInput {
+                media_ids: vec![item.id.clone()],
+                ..input("for subscribers", "subscribers")
+            },
+        )
+        .await;
+    assert_eq!(locked.attachments.len(), 1);
+    let seen_by_fan = world
+        .media()
+        .get_post(world.to_media(
+            fan,
+            pb::GetPostRequest {
+                post_id: locked.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(seen_by_fan.locked);
+    assert_eq!(seen_by_fan.attachments.len(), 1);
+    assert_eq!(seen_by_fan.attachments[0].kind, "jpeg");
+    assert_eq!(
+        seen_by_fan.attachments[0].media_id, "",
+        "a locked post names no file"
+    );
+    assert_eq!(
+        code(world.url(fan, &item.id, "").await.unwrap_err()),
+        "media.not_entitled"
+    );
+
+    // Made public, the fan gets a URL that works, by ranges too.
+    world
+        .media()
+        .update_post(world.to_media(
+            creator,
+            pb::UpdatePostRequest {
+                post_id: locked.id.clone(),
+                post: Some(pb::PostInput {
+                    media_ids: vec![item.id.clone()],
+                    ..input("for everyone", "public")
+                }),
+            },
+        ))
+        .await
+        .unwrap();
+    let signed = world.url(fan, &item.id, "display").await.unwrap();
+    assert!(
+        signed
+            .url
+            .starts_with(&format!("/v1/media/{}/content?", item.id)),
+        "{}",
+        signed.url
+    );
+    let (head, served) = world.fetch(&signed.url, None).await.unwrap();
+    assert_eq!(head.content_type, "image/jpeg");
+    assert!(head.public);
+    assert_eq!(head.total_bytes, served.len() as u64);
+    assert_eq!(head.file_name, format!("{}.jpg", item.id));
+    assert!(
+        !served.windows(4).any(|w| w == b"Exif"),
+        "EXIF left in the served image"
+    );
+    assert!(!served.windows(11).any(|w| w == b"GPSLatitude"));
+    let decoded = image::load_from_memory(&served).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (48, 64));
+    let (ranged, part) = world.fetch(&signed.url, Some((10, 19))).await.unwrap();
+    assert_eq!((ranged.start, ranged.end_inclusive), (10, 19));
+    assert_eq!(part, served[10..20]);
+    let past_end = world
+        .fetch(
+            &signed.url,
+            Some((served.len() as u64, served.len() as u64 + 5)),
+        )
+        .await;
+    assert_eq!(code(past_end.unwrap_err()), "media.range_not_satisfiable");
+    let thumb = world.url(fan, &item.id, "thumb_small").await.unwrap();
+    let (thumb_head, thumb_bytes) = world.fetch(&thumb.url, None).await.unwrap();
+    assert_eq!(thumb_head.content_type, "image/jpeg");
+    let small = image::load_from_memory(&thumb_bytes).unwrap();
+    assert!(small.width() <= 320 && small.height() <= 320);
+
+    // A changed URL, another file's signature or a passed expiry is refused alike.
+    let tampered = signed.url.replace("variant=display", "variant=thumb_large");
+    assert_eq!(
+        code(world.fetch(&tampered, None).await.unwrap_err()),
+        "media.invalid_signature"
+    );
+    let bad_mac = format!("{}0", signed.url);
+    assert_eq!(
+        code(world.fetch(&bad_mac, None).await.unwrap_err()),
+        "media.invalid_signature"
+    );
+    world.clock.advance(Duration::seconds(301));
+    assert_eq!(
+        code(world.fetch(&signed.url, None).await.unwrap_err()),
+        "media.invalid_signature"
+    );
+
+    // Only the display and thumbnails were kept: the original (with its EXIF) is gone.
+    let stored = world.stored_files();
+    let expected: Vec<String> = ["display", "thumb_large", "thumb_small"]
+        .iter()
+        .map(|variant| format!("store/media/{}/{variant}", item.id))
+        .collect();
+    assert_eq!(stored, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_carrying_eicar_is_quarantined_and_never_served() {
+    let world = World::start(Utc::now()).await;
+    let creator = User::new(Role::Creator);
+    let infected = with_segment(&jpeg(32, 32, false), 0xFE, EICAR);
+    let item = world
+        .upload(creator, "innocent.jpg", "image/jpeg", &infected)
+        .await
+        .unwrap();
+    world
+        .wait_for_state(creator, &item.id, MediaState::Quarantined)
+        .await;
+    assert_eq!(
+        code(world.url(creator, &item.id, "").await.unwrap_err()),
+        "media.not_ready"
+    );
+    let attach = world
+        .media()
+        .create_post(world.to_media(
+            creator,
+            pb::PostInput {
+                media_ids: vec![item.id.clone()],
+                ..input("look", "public")
+            },
+        ))
+        .await;
+    assert_eq!(code(attach.unwrap_err()), "media.invalid_attachment");
+    assert_eq!(
+        world.stored_files(),
+        vec![format!("store/quarantine/{}/original", item.id)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_wait_while_the_scanner_is_unreachable_and_publish_when_it_returns() {
+    let clamd = clamd_address();
+    let proxy = TcpProxy::in_front_of(clamd.trim_start_matches("tcp://")).await;
+    let address = format!("tcp://{}", proxy.addr());
+    let world = World::start_with(Utc::now(), |config| {
+        config.own.scanner.address = address;
+        config.own.scanner.timeout_ms = 2_000;
+    })
+    .await;
+    let creator = User::new(Role::Creator);
+    proxy.cut();
+    let item = world
+        .upload(creator, "a.png", "image/png", &png_image())
+        .await
+        .unwrap();
+    world
+        .wait_for_state(creator, &item.id, MediaState::ScanPending)
+        .await;
+    assert_eq!(
+        code(world.url(creator, &item.id, "").await.unwrap_err()),
+        "media.not_ready",
+        "nothing is served unscanned, not even to its creator"
+    );
+    proxy.restore();
+    // The retry is due after its back-off: move the clock past it.
+    world.clock.advance(Duration::minutes(5));
+    world
+        .wait_for_state(creator, &item.id, MediaState::Published)
+        .await;
+    let stored = world.stored_files();
+    assert!(
+        stored
+            .iter()
+            .all(|path| path.starts_with(&format!("store/media/{}/", item.id))),
+        "{stored:?}"
+    );
+    let _ = storage_root(&world.media.files);
+}
+
+fn png_image() -> Vec<u8> {
+    let picture = RgbImage::from_fn(20, 10, |x, _| image::Rgb([x as u8 * 10, 0, 0]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_creator_leaves_no_upload_behind_but_quarantine() {
+    let world = World::start(Utc::now()).await;
+    let creator = User::new(Role::Creator);
+    let kept = User::new(Role::Creator);
+    let clean = world
+        .upload(creator, "a.png", "image/png", &png_image())
+        .await
+        .unwrap();
+    let infected = world
+        .upload(
+            creator,
+            "b.jpg",
+            "image/jpeg",
+            &with_segment(&jpeg(16, 16, false), 0xFE, EICAR),
+        )
+        .await
+        .unwrap();
+    let others = world
+        .upload(kept, "c.png", "image/png", &png_image())
+        .await
+        .unwrap();
+    world
+        .wait_for_state(creator, &clean.id, MediaState::Published)
+        .await;
+    world
+        .wait_for_state(creator, &infected.id, MediaState::Quarantined)
+        .await;
+    world
+        .wait_for_state(kept, &others.id, MediaState::Published)
+        .await;
+    world
+        .env
+        .bus
+        .wait_for_consumer(&world.env.bus.queue(df_media::SERVICE, "user_erasure"))
+        .await;
+    crate::erasure::erasure_of(&world, creator).await;
+    eventually("the erased creator's objects are gone", async || {
+        !world
+            .stored_files()
+            .iter()
+            .any(|path| path.contains(&clean.id))
+    })
+    .await;
+    let stored = world.stored_files();
+    assert!(
+        stored.contains(&format!("store/quarantine/{}/original", infected.id)),
+        "{stored:?}"
+    );
+    assert!(
+        stored.contains(&format!("store/media/{}/display", others.id)),
+        "{stored:?}"
+    );
+    assert_eq!(
+        world.media_rows().await,
+        2,
+        "the quarantined and the other creator's"
+    );
+}
