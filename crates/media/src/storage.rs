@@ -12,7 +12,7 @@ use bytes::Bytes;
 use df_common::Error;
 use futures::{Stream, TryStreamExt};
 use object_store::{
-    GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart, aws::AmazonS3,
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart, aws::AmazonS3,
     aws::AmazonS3Builder, local::LocalFileSystem, path::Path, signer::Signer,
 };
 use tokio::io::AsyncReadExt;
