@@ -28,6 +28,8 @@ use crate::{
 pub struct Declared {
     pub file_name: String,
     pub content_type: String,
+    /// The announced size; 0 when none was.
+    pub bytes: u64,
 }
 
 /// An upload that passed every check, still in its spool file.
@@ -73,9 +75,12 @@ pub async fn receive(
             }
         }
         if let Some(kind) = kind
-            && size > max_bytes(limits, kind)
+            && (size > max_bytes(limits, kind) || declared.bytes > max_bytes(limits, kind))
         {
             return Err(too_large(limits, kind));
+        }
+        if declared.bytes > 0 && size > declared.bytes {
+            return Err(MediaError::Incomplete.into());
         }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(Error::internal)?;
@@ -86,8 +91,11 @@ pub async fn receive(
         Some(kind) => kind,
         None => sniffed(&head)?,
     };
-    if size > max_bytes(limits, kind) {
+    if size > max_bytes(limits, kind) || declared.bytes > max_bytes(limits, kind) {
         return Err(too_large(limits, kind));
+    }
+    if declared.bytes > 0 && size != declared.bytes {
+        return Err(MediaError::Incomplete.into());
     }
     df_filetype::check_declared(kind, &declared.content_type, &declared.file_name).map_err(
         |disagreement| {

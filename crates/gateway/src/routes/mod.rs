@@ -58,6 +58,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/me/feed"),
     ("PUT", "/v1/creators/{creator_id}/follow"),
     ("DELETE", "/v1/creators/{creator_id}/follow"),
+    ("POST", "/v1/creator/media"),
+    ("GET", "/v1/media/{id}"),
+    ("GET", "/v1/media/{id}/url"),
+    ("GET", "/v1/media/{id}/content"),
     ("POST", "/v1/webhooks/stripe"),
 ];
 

@@ -77,6 +77,8 @@ pub async fn handle() -> HttpResponse {
         (name = "checkout", description = "Payments by fans: subscriptions, tips and PPV \
             purchases on the payment provider's hosted pages."),
         (name = "posts", description = "Creators' posts, feeds and follows."),
+        (name = "media", description = "Creators' uploads, scanned before anyone sees them, \
+            and the signed URLs fans view them by."),
         (name = "tax", description = "Tax profile and 1099-NEC forms of the signed-in creator."),
         (name = "admin",
             description = "Disputes, failed payouts, payout runs and tax forms, for admins."),
@@ -99,6 +101,7 @@ pub async fn handle() -> HttpResponse {
         payments::webhooks::stripe,
         media::posts::create, media::posts::update, media::posts::get, media::posts::delete,
         media::feeds::creator, media::feeds::home, media::feeds::follow, media::feeds::unfollow,
+        media::files::upload, media::files::get, media::files::url, media::files::content,
     ),
     components(
         schemas(ProblemSchema),

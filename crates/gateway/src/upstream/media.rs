@@ -36,5 +36,25 @@ impl Media {
         user follow(pb::FollowRequest) -> pb::FollowResponse;
         /// Stops following a creator.
         user unfollow(pb::FollowRequest) -> pb::FollowResponse;
+        /// A file's state, for its creator.
+        user get_media(pb::GetMediaRequest) -> pb::MediaItem;
+        /// A signed URL of a file.
+        user media_url(pb::MediaUrlRequest) -> pb::MediaUrlResponse;
+        /// The bytes a signed URL names, as the gateway itself: the signature is the authority.
+        itself read_content(pb::ReadContentRequest) -> tonic::Streaming<pb::ContentPart>;
+    }
+
+    /// Uploads a file as `caller`: `parts` is the start, then the bytes.
+    pub async fn upload(
+        &self,
+        caller: df_common::grpc::upstream::Caller,
+        parts: impl futures::Stream<Item = pb::UploadPart> + Send + 'static,
+    ) -> Result<pb::MediaItem, Error> {
+        let on_behalf = df_common::grpc::upstream::OnBehalfOf::User(caller);
+        self.0
+            .call(on_behalf, parts, |mut client, request| async move {
+                client.upload(request).await
+            })
+            .await
     }
 }

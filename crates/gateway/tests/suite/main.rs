@@ -8,6 +8,7 @@ mod csrf;
 mod forged_cache_entries;
 mod identity_events;
 mod internal_tls;
+mod media_files;
 mod media_routes;
 mod openapi_document;
 mod payments_routes;

@@ -32,6 +32,7 @@ pub async fn upload(
     let declared = Declared {
         file_name: start.file_name.chars().take(MAX_LABEL).collect(),
         content_type: start.content_type.chars().take(MAX_LABEL).collect(),
+        bytes: start.declared_bytes,
     };
     let chunks = parts
         .map_err(|status| Error::from_status(&status))

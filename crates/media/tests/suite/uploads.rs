@@ -112,7 +112,7 @@ fn zip_archive() -> Vec<u8> {
 }
 
 impl World {
-    /// Uploads `bytes` as `creator`, in chunks of 16 KiB.
+    /// Uploads `bytes` as `creator`, in chunks of 16 KiB, announcing their length.
     pub async fn upload(
         &self,
         creator: User,
@@ -120,10 +120,24 @@ impl World {
         content_type: &str,
         bytes: &[u8],
     ) -> Result<pb::MediaItem, tonic::Status> {
+        self.upload_announcing(creator, file_name, content_type, bytes, bytes.len() as u64)
+            .await
+    }
+
+    /// Uploads `bytes`, announcing `declared_bytes`.
+    pub async fn upload_announcing(
+        &self,
+        creator: User,
+        file_name: &str,
+        content_type: &str,
+        bytes: &[u8],
+        declared_bytes: u64,
+    ) -> Result<pb::MediaItem, tonic::Status> {
         let mut parts = vec![pb::UploadPart {
             part: Some(pb::upload_part::Part::Start(pb::UploadStart {
                 file_name: file_name.into(),
                 content_type: content_type.into(),
+                declared_bytes,
             })),
         }];
         parts.extend(bytes.chunks(16 * 1024).map(|chunk| pb::UploadPart {
@@ -369,6 +383,18 @@ async fn hostile_files_are_refused_with_their_code_and_leave_nothing_behind() {
             .await
             .expect_err(what);
         assert_eq!(code(refused), expected, "{what}");
+    }
+    // The announced length: a longer or shorter body, or an announced size over the limit.
+    for (declared, expected) in [
+        (photo.len() as u64 + 1, "media.incomplete"),
+        (photo.len() as u64 - 1, "media.incomplete"),
+        (10_000_000, "media.too_large"),
+    ] {
+        let refused = world
+            .upload_announcing(creator, "a.jpg", "image/jpeg", &photo, declared)
+            .await
+            .expect_err(expected);
+        assert_eq!(code(refused), expected, "announced {declared}");
     }
     let missing_start = world
         .media()

@@ -2,6 +2,7 @@
 //! post comes with its preview, its price or visibility, and never its whole text.
 
 pub mod feeds;
+pub mod files;
 pub mod posts;
 
 use actix_web::web;
@@ -28,7 +29,9 @@ use super::{
     "locked": true,
     "body": "Behind the scenes of this week's shoot: the lighting setup, the…",
     "ppv_item_id": null,
-    "scheduled": false
+    "scheduled": false,
+    "attachments": [{"media_id": null, "kind": "jpeg", "width": 1080, "height": 1350,
+        "duration_ms": null}]
 })))]
 pub struct PostView {
     #[schema(format = Uuid)]
@@ -58,6 +61,23 @@ pub struct PostView {
     pub ppv_item_id: Option<String>,
     /// Not yet published: only its creator sees it.
     pub scheduled: bool,
+    /// Its files in order. A locked post shows how many and of which kinds, never their ids;
+    /// ask `GET /v1/media/{id}/url` for a file's URL.
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// A file of a post.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Attachment)]
+pub struct AttachmentView {
+    /// `null` on a locked post.
+    #[schema(required, format = Uuid)]
+    pub media_id: Option<String>,
+    /// `jpeg`, `png`, `gif`, `webp`, `mp4`, `mov` or `webm`.
+    pub kind: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
 }
 
 named_schema!(
@@ -87,6 +107,17 @@ impl From<pb::Post> for PostView {
             locked: post.locked,
             body: post.body,
             scheduled: post.scheduled,
+            attachments: post
+                .attachments
+                .into_iter()
+                .map(|file| AttachmentView {
+                    media_id: non_empty(file.media_id),
+                    kind: file.kind,
+                    width: (file.width > 0).then_some(file.width),
+                    height: (file.height > 0).then_some(file.height),
+                    duration_ms: (file.duration_ms > 0).then_some(file.duration_ms),
+                })
+                .collect(),
         }
     }
 }
@@ -128,5 +159,9 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/creators/{creator_id}/follow",
             web::delete().to(feeds::unfollow),
-        );
+        )
+        .route("/creator/media", web::post().to(files::upload))
+        .route("/media/{id}", web::get().to(files::get))
+        .route("/media/{id}/url", web::get().to(files::url))
+        .route("/media/{id}/content", web::get().to(files::content));
 }

@@ -36,6 +36,11 @@ pub struct PostBody {
     /// When the post publishes (RFC 3339, within a year); absent: now.
     #[serde(default)]
     publish_at: Option<DateTime<Utc>>,
+    /// The creator's uploaded files, in the order shown (at most 20); an update replaces the
+    /// list. A file may be on one post only.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    media_ids: Vec<Uuid>,
 }
 
 /// The example of a post, for both routes that take one.
@@ -45,7 +50,8 @@ fn post_example() -> serde_json::Value {
         "visibility": "ppv",
         "price": {"amount_minor": 900, "currency": "usd"},
         "adult": false,
-        "publish_at": "2026-11-21T09:00:00Z"
+        "publish_at": "2026-11-21T09:00:00Z",
+        "media_ids": ["0193a5f1-7c2d-7e4f-9a10-3b4c5d6e7f80"]
     })
 }
 
@@ -60,8 +66,7 @@ impl From<PostBody> for pb::PostInput {
             }),
             adult: body.adult,
             publish_at: body.publish_at.map(timestamp),
-            // Files are attached once the gateway takes uploads; until then a post has none.
-            media_ids: Vec::new(),
+            media_ids: body.media_ids.iter().map(Uuid::to_string).collect(),
         }
     }
 }
@@ -70,14 +75,16 @@ impl From<PostBody> for pb::PostInput {
 const POST_INPUT_REFUSALS: &str = "`media.empty_post`: no text; `media.body_too_long`: too \
      much text; `media.invalid_visibility`: not public, subscribers or ppv; \
      `media.price_mismatch`: a ppv post without a price, or a price on another post; \
-     `media.invalid_publish_at`: more than a year ahead; `payments.invalid_amount`, \
+     `media.invalid_publish_at`: more than a year ahead; `media.invalid_attachment`: a file \
+     that is not the creator's, is on another post or was quarantined; \
+     `media.too_many_attachments`: more than 20 files; `payments.invalid_amount`, \
      `payments.unsupported_currency`: the price is refused.";
 
 problems!(CreatePostProblems {
     400 [
         JSON_BODY, "media.empty_post", "media.body_too_long", "media.invalid_visibility",
-        "media.price_mismatch", "media.invalid_publish_at", "payments.invalid_amount",
-        "payments.unsupported_currency",
+        "media.price_mismatch", "media.invalid_publish_at", "media.invalid_attachment",
+        "media.too_many_attachments", "payments.invalid_amount", "payments.unsupported_currency",
     ]
         POST_INPUT_REFUSALS,
 });
@@ -112,7 +119,8 @@ problems!(UpdatePostProblems {
     400 [
         JSON_BODY, INVALID_PATH, "media.empty_post", "media.body_too_long",
         "media.invalid_visibility", "media.price_mismatch", "media.invalid_publish_at",
-        "payments.invalid_amount", "payments.unsupported_currency",
+        "media.invalid_attachment", "media.too_many_attachments", "payments.invalid_amount",
+        "payments.unsupported_currency",
     ]
         POST_INPUT_REFUSALS,
     404 ["media.post_not_found"] "No such post.",

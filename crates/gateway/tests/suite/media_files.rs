@@ -1,0 +1,214 @@
+//! Files through the real gateway, identity, payments, media and clamd: a creator uploads a
+//! photo, it is scanned and published, a fan sees it on a public post through a signed URL that
+//! serves ranges and conditional requests; a post for subscribers names no file and its URL is
+//! refused; hostile uploads keep their codes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use df_devstack::platform::Platform;
+use df_media::testing::TestMedia;
+use df_payments::testing::TestPayments;
+use image::{ImageEncoder, RgbImage, codecs::jpeg::JpegEncoder};
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::support::eventually;
+
+fn photo() -> Vec<u8> {
+    let picture = RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])
+    });
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 90)
+        .write_image(&picture, 40, 30, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+/// Uploads `bytes` as `file_name` with `content_type`; the status and the JSON answer.
+async fn upload(
+    platform: &Platform,
+    token: &str,
+    file_name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
+    let response = platform
+        .http()
+        .post(platform.url(&format!("/v1/creator/media?file_name={file_name}")))
+        .bearer_auth(token)
+        .header(header::CONTENT_TYPE, content_type)
+        // Said even of an empty body: an upload without its length is refused.
+        .header(header::CONTENT_LENGTH, bytes.len())
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Uploads a photo and waits until it is published; its id.
+async fn published_photo(platform: &Platform, creator: &str) -> String {
+    let (status, file) = upload(platform, creator, "beach.jpg", "image/jpeg", photo()).await;
+    assert_eq!(status, 201, "{file}");
+    assert_eq!(file["state"], "scanning", "{file}");
+    let id = file["id"].as_str().unwrap().to_owned();
+    eventually("the photo is scanned and published", || async {
+        let (_, file) = platform.get_json(&format!("/v1/media/{id}"), creator).await;
+        (file["state"] == "published").then_some(())
+    })
+    .await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_views_a_published_photo_by_a_signed_url_that_serves_ranges() {
+    let platform = Platform::builder()
+        .with::<TestPayments>()
+        .with::<TestMedia>()
+        .start()
+        .await;
+    let (creator, _) = platform.signed_in("photo_maker", "creator").await;
+    let (fan, _) = platform.signed_in("photo_viewer", "fan").await;
+    let public_photo = published_photo(&platform, &creator).await;
+    let private_photo = published_photo(&platform, &creator).await;
+
+    let post =
+        |body: Value| platform.send_json(Method::POST, "/v1/creator/posts", &creator, Some(body));
+    let (status, public) = post(json!({
+        "body": "At the beach", "visibility": "public", "media_ids": [public_photo],
+    }))
+    .await;
+    assert_eq!(status, 201, "{public}");
+    assert_eq!(public["attachments"][0]["media_id"], public_photo.as_str());
+    let (status, locked) = post(json!({
+        "body": "Only for subscribers", "visibility": "subscribers", "media_ids": [private_photo],
+    }))
+    .await;
+    assert_eq!(status, 201, "{locked}");
+
+    // The locked post shows one JPEG and no id; asking for its file is refused.
+    let (_, seen) = platform
+        .get_json(
+            &format!("/v1/posts/{}", locked["id"].as_str().unwrap()),
+            &fan,
+        )
+        .await;
+    assert_eq!(seen["locked"], true);
+    assert_eq!(
+        seen["attachments"],
+        json!([{"media_id": null, "kind": "jpeg", "width": 40, "height": 30, "duration_ms": null}])
+    );
+    let (status, refused) = platform
+        .get_json(&format!("/v1/media/{private_photo}/url"), &fan)
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (403, Some("media.not_entitled"))
+    );
+    // Another creator's file's state is not the fan's to read.
+    let (status, hidden) = platform
+        .get_json(&format!("/v1/media/{public_photo}"), &fan)
+        .await;
+    assert_eq!(
+        (status, hidden["code"].as_str()),
+        (404, Some("media.media_not_found"))
+    );
+
+    // The public one: a URL that needs no session.
+    let (status, signed) = platform
+        .get_json(&format!("/v1/media/{public_photo}/url"), &fan)
+        .await;
+    assert_eq!(status, 200, "{signed}");
+    let url = platform.url(signed["url"].as_str().unwrap());
+    let whole = platform.http().get(&url).send().await.unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    let headers = whole.headers().clone();
+    assert_eq!(headers[header::CONTENT_TYPE], "image/jpeg");
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(
+        headers[header::CONTENT_DISPOSITION].to_str().unwrap(),
+        format!("inline; filename=\"{public_photo}.jpg\"")
+    );
+    assert_eq!(headers[header::ACCEPT_RANGES], "bytes");
+    let body = whole.bytes().await.unwrap();
+    let decoded = image::load_from_memory(&body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (40, 30));
+
+    let ranged = platform
+        .http()
+        .get(&url)
+        .header(header::RANGE, "bytes=4-13")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        ranged.headers()[header::CONTENT_RANGE].to_str().unwrap(),
+        format!("bytes 4-13/{}", body.len())
+    );
+    assert_eq!(ranged.bytes().await.unwrap(), body.slice(4..14));
+
+    let etag = headers[header::ETAG].to_str().unwrap();
+    let again = platform
+        .http()
+        .get(&url)
+        .header(header::IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    let tampered = url.replace(&public_photo, &private_photo);
+    let refused = platform.http().get(&tampered).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["code"], "media.invalid_signature");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_uploads_keep_their_codes_through_the_gateway() {
+    let platform = Platform::builder()
+        .with::<TestPayments>()
+        .with::<TestMedia>()
+        .start()
+        .await;
+    let (creator, _) = platform.signed_in("hostile_maker", "creator").await;
+    let (fan, _) = platform.signed_in("hostile_fan", "fan").await;
+    let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec();
+    let cases = [
+        (
+            "page.jpg",
+            "image/jpeg",
+            html,
+            422,
+            "media.unsupported_type",
+        ),
+        (
+            "photo.png",
+            "image/png",
+            photo(),
+            422,
+            "media.type_mismatch",
+        ),
+        ("empty.jpg", "image/jpeg", Vec::new(), 400, "media.empty"),
+    ];
+    for (file_name, content_type, bytes, status, code) in cases {
+        let (got, problem) = upload(&platform, &creator, file_name, content_type, bytes).await;
+        assert_eq!(
+            (got, problem["code"].as_str()),
+            (status, Some(code)),
+            "{file_name}"
+        );
+    }
+    let (status, problem) = upload(&platform, &fan, "photo.jpg", "image/jpeg", photo()).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("common.forbidden"))
+    );
+}
