@@ -398,6 +398,13 @@ EOF
     df_wait_for "clamd" df_clamd_ready
 }
 
+# The S3-compatible server media's storage tests start on their own ports (test scripts only).
+df_ensure_s3s_fs() {
+    command -v s3s-fs >/dev/null 2>&1 && return 0
+    df_log "installing s3s-fs (once): the S3-compatible server of the storage tests"
+    cargo install s3s-fs@0.14.1 --locked --features binary
+}
+
 df_ensure_prereqs() {
     df_ensure_rust
     if [[ ${DF_SKIP_PREREQS:-0} == 1 ]]; then

@@ -216,7 +216,16 @@ impl Storage {
 
     /// Copies an object (server-side on S3); repeating it is harmless.
     pub async fn copy(&self, from: &Path, to: &Path) -> Result<(), Error> {
-        self.store.copy(from, to).await.map_err(Error::internal)
+        if self.s3.is_some() {
+            return self.store.copy(from, to).await.map_err(Error::internal);
+        }
+        // On the filesystem an overwriting copy of the same file again leaves its staging link
+        // behind (renaming a hard link onto another link of the same file does nothing); the
+        // copies here always copy the same source, so an existing target is the copy.
+        match self.store.copy_if_not_exists(from, to).await {
+            Ok(()) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(Error::internal(e)),
+        }
     }
 
     /// Deletes an object; one already gone is not an error (deletes are retried).

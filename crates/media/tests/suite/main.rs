@@ -6,5 +6,6 @@
 
 mod erasure;
 mod posts_and_feeds;
+mod storage;
 mod support;
 mod uploads;
