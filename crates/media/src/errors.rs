@@ -24,6 +24,8 @@ df_common::error_catalogue! {
         FollowSelf = (InvalidInput, "media.follow_self", "You cannot follow yourself."),
         /// No such post (or not one the caller may know of).
         PostNotFound = (NotFound, "media.post_not_found", "No such post."),
+        /// An event from another service that cannot be applied as sent.
+        MalformedEvent = (InvalidInput, "media.malformed_event", "Malformed event."),
         /// The upload is not as long as the client announced.
         Incomplete = (InvalidInput, "media.incomplete", "The upload is not as long as announced."),
         /// An upload with no bytes.

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod images;
 pub mod items;
 pub mod metrics;
+pub mod moderation;
 pub mod payments;
 pub mod posts;
 pub mod scanner;
@@ -53,8 +54,9 @@ pub async fn serve(
     let mut runtime = Runtime::start(SERVICE, &config.base, MIGRATIONS, clock, shutdown).await?;
     let clock = runtime.clock().clone();
     runtime.consume(df_runtime::erasure::UserErasure(erasure::MediaErasure {
-        clock,
+        clock: clock.clone(),
     }));
+    runtime.consume(moderation::ModerationDecisions { clock });
     let signer = Arc::new(TokenSigner::from_config(
         &config.base.internal_auth,
         SERVICE,

@@ -71,6 +71,7 @@ impl TestMedia {
         let db = TestDb::new(SERVICE, MIGRATIONS, std::path::Path::new(MIGRATIONS_DIR)).await;
         // The consumer's queue leaves the broker with the test's namespace.
         env.bus.queue(SERVICE, df_runtime::erasure::CONSUMER);
+        env.bus.queue(SERVICE, "moderation_decisions");
         let mut config = MediaConfig {
             base: env.base(SERVICE, &db),
             own: MediaSections::default(),

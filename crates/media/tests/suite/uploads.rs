@@ -692,3 +692,100 @@ async fn an_erased_creator_leaves_no_upload_behind_but_quarantine() {
         "the quarantined and the other creator's"
     );
 }
+
+/// Moderation's decision on `id`, over the broker.
+async fn decide(world: &World, id: &str, decision: &str) {
+    world
+        .env
+        .bus
+        .publish_event(
+            "moderation",
+            &df_proto::events::v1::ModerationDecided {
+                media_id: id.into(),
+                decision: decision.into(),
+                reason: String::new(),
+                decided_at: None,
+            },
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_uploads_wait_for_moderation_which_publishes_or_removes_them() {
+    let world = World::start_with(Utc::now(), |config| {
+        config.own.moderation.auto_approve_clean_scans = false;
+    })
+    .await;
+    let (creator, fan) = (User::new(Role::Creator), User::new(Role::Fan));
+    let queue = world
+        .env
+        .bus
+        .queue(df_media::SERVICE, "moderation_decisions");
+    world.env.bus.wait_for_consumer(&queue).await;
+    let kept = world
+        .upload(creator, "a.png", "image/png", &png_image())
+        .await
+        .unwrap();
+    let dropped = world
+        .upload(creator, "b.png", "image/png", &png_image())
+        .await
+        .unwrap();
+    let infected = world
+        .upload(
+            creator,
+            "c.jpg",
+            "image/jpeg",
+            &with_segment(&jpeg(16, 16, false), 0xFE, EICAR),
+        )
+        .await
+        .unwrap();
+    for item in [&kept, &dropped] {
+        world
+            .wait_for_state(creator, &item.id, MediaState::ModerationPending)
+            .await;
+    }
+    world
+        .wait_for_state(creator, &infected.id, MediaState::Quarantined)
+        .await;
+    world
+        .post(
+            creator,
+            pb::PostInput {
+                media_ids: vec![kept.id.clone()],
+                ..input("waiting", "public")
+            },
+        )
+        .await;
+    assert_eq!(
+        code(world.url(fan, &kept.id, "").await.unwrap_err()),
+        "media.not_ready"
+    );
+
+    // In this order, so that once the last is applied the first one was too.
+    decide(&world, &infected.id, "publish").await;
+    decide(&world, &dropped.id, "remove").await;
+    world
+        .wait_for_state(creator, &dropped.id, MediaState::Removed)
+        .await;
+    decide(&world, &kept.id, "publish").await;
+    world
+        .wait_for_state(creator, &kept.id, MediaState::Published)
+        .await;
+    eventually("the removed file's objects are gone", async || {
+        !world
+            .stored_files()
+            .iter()
+            .any(|path| path.contains(&dropped.id))
+    })
+    .await;
+    assert!(world.url(fan, &kept.id, "").await.is_ok());
+    assert_eq!(
+        world.state(creator, &infected.id).await,
+        "quarantined",
+        "no decision publishes what the scanner quarantined"
+    );
+
+    decide(&world, "not-an-id", "publish").await;
+    let dead = world.env.bus.wait_for_dead_letters(&queue, 1).await;
+    assert_eq!(dead.len(), 1);
+}
