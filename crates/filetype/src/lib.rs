@@ -28,6 +28,8 @@
 mod declared;
 mod ebml;
 mod error;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod image;
 mod kind;
 mod read;

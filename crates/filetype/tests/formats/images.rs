@@ -1,6 +1,6 @@
 use df_filetype::{Dimensions, Kind, Malformed, image_dimensions, image_end};
 
-use crate::fixtures;
+use df_filetype::fixtures;
 
 fn size(width: u32, height: u32) -> Result<Dimensions, Malformed> {
     Ok(Dimensions { width, height })

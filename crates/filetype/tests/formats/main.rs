@@ -1,7 +1,6 @@
 //! Checks of the public API against files built byte by byte in `fixtures`.
 
 mod declared;
-mod fixtures;
 mod images;
 mod robustness;
 mod sniff;

@@ -6,7 +6,7 @@ use df_filetype::{
     Family, Kind, Malformed, SNIFF_LEN, image_dimensions, image_end, sniff, video_info,
 };
 
-use crate::fixtures;
+use df_filetype::fixtures;
 
 /// xorshift64: small, fast and reproducible, which is all these inputs need.
 struct Rng(u64);

@@ -1,6 +1,6 @@
 use df_filetype::{Detected, Kind, SNIFF_LEN, Sniffed, sniff};
 
-use crate::fixtures;
+use df_filetype::fixtures;
 
 fn refused(head: &[u8]) -> Option<Detected> {
     match sniff(head) {

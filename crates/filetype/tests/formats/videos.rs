@@ -2,7 +2,7 @@ use std::io::{self, Cursor, Read, Seek, SeekFrom};
 
 use df_filetype::{Kind, Malformed, VideoInfo, video_info};
 
-use crate::fixtures;
+use df_filetype::fixtures;
 
 fn info_of(kind: Kind, file: &[u8]) -> Result<VideoInfo, Malformed> {
     video_info(kind, &mut Cursor::new(file), file.len() as u64)

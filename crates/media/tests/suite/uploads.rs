@@ -789,3 +789,57 @@ async fn clean_uploads_wait_for_moderation_which_publishes_or_removes_them() {
     let dead = world.env.bus.wait_for_dead_letters(&queue, 1).await;
     assert_eq!(dead.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_is_parsed_scanned_and_served_by_range_as_uploaded() {
+    let world = World::start(Utc::now()).await;
+    let (creator, fan) = (User::new(Role::Creator), User::new(Role::Fan));
+    let movie = df_filetype::fixtures::mp4(1000, 2_500, 1280, 720);
+    let item = world
+        .upload(creator, "clip.mp4", "video/mp4", &movie)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            item.kind.as_str(),
+            item.width,
+            item.height,
+            item.duration_ms
+        ),
+        ("mp4", 1280, 720, 2_500)
+    );
+    world
+        .wait_for_state(creator, &item.id, MediaState::Published)
+        .await;
+    world
+        .post(
+            creator,
+            pb::PostInput {
+                media_ids: vec![item.id.clone()],
+                ..input("a clip", "public")
+            },
+        )
+        .await;
+    assert_eq!(
+        code(world.url(fan, &item.id, "thumb_small").await.unwrap_err()),
+        "media.invalid_variant",
+        "videos have no thumbnails yet"
+    );
+    let signed = world.url(fan, &item.id, "display").await.unwrap();
+    let (head, served) = world.fetch(&signed.url, None).await.unwrap();
+    assert_eq!(head.content_type, "video/mp4");
+    assert_eq!(served, movie, "a video is served as uploaded");
+    let (_, tail) = world
+        .fetch(&signed.url, Some((movie.len() as u64 - 8, u64::MAX)))
+        .await
+        .unwrap();
+    assert_eq!(tail, movie[movie.len() - 8..]);
+
+    let mut truncated = movie.clone();
+    truncated.truncate(movie.len() - 4);
+    let refused = world
+        .upload(creator, "cut.mp4", "video/mp4", &truncated)
+        .await
+        .unwrap_err();
+    assert_eq!(code(refused), "media.corrupt");
+}

@@ -1,4 +1,5 @@
-//! Minimal, structurally valid files of every accepted kind, built byte by byte. They need not
+//! Minimal, structurally valid files of every accepted kind, built byte by byte (feature
+//! `fixtures`, for tests of this crate and of the services that take uploads). They need not
 //! decode to pixels; every length, size and checksum in them is right.
 
 /// Appends a big-endian `u32`.
