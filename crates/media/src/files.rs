@@ -332,15 +332,7 @@ impl Media {
     /// A signed URL of a file for `viewer`, who must be its creator or allowed to see its
     /// post; each URL handed to a fan is recorded for payments' access log.
     pub async fn media_url(&self, viewer: Viewer, asked: &UrlRequest) -> Result<SignedUrl, Error> {
-        let mut conn = self.db.conn().await?;
-        let item = items::find(&mut conn, asked.media)
-            .await?
-            .ok_or(MediaError::MediaNotFound)?;
-        let post = match item.post_id {
-            Some(post) => posts::find(&mut conn, post).await?,
-            None => None,
-        };
-        drop(conn);
+        let (item, post) = self.item_and_post(asked.media).await?;
         let own = item.creator_id == viewer.user;
         if !own {
             let post = post.as_ref().ok_or(MediaError::MediaNotFound)?;
@@ -446,15 +438,7 @@ impl Media {
         self.files
             .signer
             .verify(id, variant, signature, self.clock.now().timestamp())?;
-        let mut conn = self.db.conn().await?;
-        let item = items::find(&mut conn, id)
-            .await?
-            .ok_or(MediaError::MediaNotFound)?;
-        let post = match item.post_id {
-            Some(post) => posts::find(&mut conn, post).await?,
-            None => None,
-        };
-        drop(conn);
+        let (item, post) = self.item_and_post(id).await?;
         if matches!(
             item.state,
             MediaState::Scanning
@@ -526,6 +510,19 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 impl Media {
+    /// A file and the post it is attached to.
+    async fn item_and_post(&self, id: MediaId) -> Result<(Item, Option<Post>), Error> {
+        let mut conn = self.db.conn().await?;
+        let item = items::find(&mut conn, id)
+            .await?
+            .ok_or(MediaError::MediaNotFound)?;
+        let post = match item.post_id {
+            Some(post) => posts::find(&mut conn, post).await?,
+            None => None,
+        };
+        Ok((item, post))
+    }
+
     /// Updates the scan backlog gauge.
     pub async fn measure_backlog(&self) -> Result<(), Error> {
         let mut conn = self.db.conn().await?;

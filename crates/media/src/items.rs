@@ -41,6 +41,21 @@ pub struct Item {
     pub scanned_at: Option<DateTime<Utc>>,
 }
 
+impl Item {
+    /// Width and height in pixels, 0 where unknown (the wire's "unset").
+    pub fn size_on_wire(&self) -> (u32, u32) {
+        let pixels = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok()).unwrap_or_default();
+        (pixels(self.width), pixels(self.height))
+    }
+
+    /// The duration in milliseconds, 0 where unknown.
+    pub fn duration_on_wire(&self) -> u64 {
+        self.duration_ms
+            .and_then(|d| u64::try_from(d).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// Records an accepted upload.
 pub async fn insert(conn: &mut AsyncPgConnection, item: &Item) -> Result<(), Error> {
     diesel::insert_into(media::table)

@@ -83,7 +83,7 @@ pub fn post(view: View, preview_chars: usize) -> pb::Post {
 
 /// A file of a post: a locked post names none of its files.
 fn attachment(item: &crate::items::Item, locked: bool) -> pb::Attachment {
-    let dimension = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok()).unwrap_or_default();
+    let (width, height) = item.size_on_wire();
     pb::Attachment {
         media_id: if locked {
             String::new()
@@ -91,12 +91,9 @@ fn attachment(item: &crate::items::Item, locked: bool) -> pb::Attachment {
             item.id.to_string()
         },
         kind: item.kind.as_str().into(),
-        width: dimension(item.width),
-        height: dimension(item.height),
-        duration_ms: item
-            .duration_ms
-            .and_then(|d| u64::try_from(d).ok())
-            .unwrap_or_default(),
+        width,
+        height,
+        duration_ms: item.duration_on_wire(),
     }
 }
 

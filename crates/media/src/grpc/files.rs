@@ -119,7 +119,7 @@ pub async fn read_content(
 
 /// A file as its creator sees it.
 pub fn media_item(item: Item) -> pb::MediaItem {
-    let dimension = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok()).unwrap_or_default();
+    let (width, height) = item.size_on_wire();
     pb::MediaItem {
         id: item.id.to_string(),
         creator_id: item.creator_id.to_string(),
@@ -127,12 +127,9 @@ pub fn media_item(item: Item) -> pb::MediaItem {
         state: item.state.as_str().into(),
         bytes: u64::try_from(item.original_bytes).unwrap_or_default(),
         sha256: hex::encode(&item.original_sha256),
-        width: dimension(item.width),
-        height: dimension(item.height),
-        duration_ms: item
-            .duration_ms
-            .and_then(|d| u64::try_from(d).ok())
-            .unwrap_or_default(),
+        width,
+        height,
+        duration_ms: item.duration_on_wire(),
         post_id: item.post_id.map(|p| p.to_string()).unwrap_or_default(),
         created_at: Some(wire::timestamp(item.created_at)),
     }
