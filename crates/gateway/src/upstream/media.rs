@@ -9,14 +9,31 @@ use tonic::transport::Channel;
 
 use super::Upstream;
 
-/// The media client.
+/// The media client: one channel for calls, and one for uploads, whose bytes may flow for
+/// far longer than any call's deadline.
 #[derive(Clone)]
-pub struct Media(pub Upstream<MediaClient<Channel>>);
+pub struct Media(
+    pub Upstream<MediaClient<Channel>>,
+    Upstream<MediaClient<Channel>>,
+);
+
+/// How long one upload may take, start to end (4 GiB at about 1.2 MB/s).
+const UPLOAD_DEADLINE_MS: u64 = 60 * 60 * 1000;
 
 impl Media {
     /// A client for `config`.
     pub fn new(config: &ClientConfig, signer: Arc<TokenSigner>) -> Result<Self, Error> {
-        Upstream::new(service::MEDIA, config, signer, MediaClient::new).map(Self)
+        let mut uploads = config.clone();
+        uploads.request_timeout_ms = UPLOAD_DEADLINE_MS;
+        Ok(Self(
+            Upstream::new(
+                service::MEDIA,
+                config,
+                Arc::clone(&signer),
+                MediaClient::new,
+            )?,
+            Upstream::new(service::MEDIA, &uploads, signer, MediaClient::new)?,
+        ))
     }
 
     df_common::upstream_calls! {
@@ -51,7 +68,7 @@ impl Media {
         parts: impl futures::Stream<Item = pb::UploadPart> + Send + 'static,
     ) -> Result<pb::MediaItem, Error> {
         let on_behalf = df_common::grpc::upstream::OnBehalfOf::User(caller);
-        self.0
+        self.1
             .call(on_behalf, parts, |mut client, request| async move {
                 client.upload(request).await
             })
