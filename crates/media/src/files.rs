@@ -51,6 +51,8 @@ pub struct Files {
     pub uploads: UploadSettings,
     pub spool_dir: std::path::PathBuf,
     pub moderation: ModerationSettings,
+    /// Days a quarantined upload is kept.
+    pub quarantine_days: u32,
     /// How long a signed URL works.
     pub url_ttl: chrono::Duration,
     /// What gateway URLs start with.
@@ -218,7 +220,8 @@ impl Media {
         let original = keys::incoming(id, Variant::Original);
         let started = Instant::now();
         let bytes = files.storage.stream(&original, None).await?;
-        let verdict = files.scanner.scan(bytes).await;
+        let size = u64::try_from(item.original_bytes).unwrap_or(u64::MAX);
+        let verdict = files.scanner.scan(bytes, size).await;
         metrics::scanned(&verdict, started.elapsed());
         let now = self.clock.now();
         match verdict {

@@ -18,6 +18,8 @@ use crate::config::ScannerSettings;
 const MAX_REPLY: usize = 4096;
 /// clamd reads a chunk into memory; its own default limit per chunk is far above this.
 const CHUNK: usize = 64 * 1024;
+/// The bytes one `scanner.timeout_ms` is allowed for.
+const SLICE: u64 = 64 * 1024 * 1024;
 
 /// What the scanner said of a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,14 +59,18 @@ impl Clamd {
         }
     }
 
-    /// Scans the bytes `file` yields.
+    /// Scans the `bytes` bytes `file` yields. The deadline grows with the size: the configured
+    /// timeout for every 64 MiB begun.
     pub async fn scan(
         &self,
         file: impl Stream<Item = Result<Bytes, Error>> + Send,
+        bytes: u64,
     ) -> Result<Verdict, ScanFailed> {
-        match tokio::time::timeout(self.timeout, self.scan_unbounded(file)).await {
+        let slices = u32::try_from(bytes / SLICE + 1).unwrap_or(u32::MAX);
+        let deadline = self.timeout.saturating_mul(slices);
+        match tokio::time::timeout(deadline, self.scan_unbounded(file)).await {
             Ok(answer) => answer,
-            Err(_) => Err(ScanFailed::TimedOut(self.timeout)),
+            Err(_) => Err(ScanFailed::TimedOut(deadline)),
         }
     }
 
