@@ -158,6 +158,8 @@ pub struct StorageSettings {
     pub allow_http: bool,
     /// Days a quarantined file is kept for the legal hold before the integrity job deletes it.
     pub quarantine_days: u32,
+    /// Days after which the integrity job reads a served file back again.
+    pub integrity_recheck_days: u32,
 }
 
 impl Default for StorageSettings {
@@ -173,6 +175,7 @@ impl Default for StorageSettings {
             secret_access_key: Secret::from(String::new()),
             allow_http: false,
             quarantine_days: 90,
+            integrity_recheck_days: 30,
         }
     }
 }

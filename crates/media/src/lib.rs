@@ -14,6 +14,7 @@ pub mod follows;
 pub mod grpc;
 pub mod ids;
 pub mod images;
+pub mod integrity;
 pub mod items;
 pub mod metrics;
 pub mod moderation;
@@ -69,6 +70,7 @@ pub async fn serve(
         uploads: own.uploads.clone(),
         spool_dir: own.spool_dir(),
         moderation: own.moderation.clone(),
+        quarantine_days: own.storage.quarantine_days,
         url_ttl: chrono::Duration::seconds(i64::try_from(own.delivery.url_ttl_secs).unwrap_or(300)),
         public_base_url: own.delivery.public_base_url.clone(),
         jobs: runtime.job_waker(),
@@ -97,6 +99,21 @@ pub async fn serve(
             Ok(())
         }
     });
+    let checking = media.clone();
+    let recheck = chrono::Duration::days(i64::from(own.storage.integrity_recheck_days));
+    runtime.jobs().every(
+        "media.check_integrity",
+        std::time::Duration::from_secs(3_600),
+        df_runtime::jobs::FirstRun::AfterInterval,
+        move || {
+            let media = checking.clone();
+            async move {
+                let report = media.check_integrity(recheck).await?;
+                tracing::info!(?report, "integrity checked");
+                Ok(())
+            }
+        },
+    );
     let measuring = media.clone();
     runtime.jobs().every(
         "media.measure_backlog",

@@ -99,3 +99,18 @@ pub fn delivered(variant: &str) {
         deliveries.with_label_values(&[variant]).inc();
     }
 }
+
+static DAMAGED: LazyLock<Option<prometheus::IntCounter>> = LazyLock::new(|| {
+    metrics::counter(
+        "df_media_integrity_damaged_total",
+        "Stored files the integrity job found missing or not matching their checksum.",
+    )
+    .ok()
+});
+
+/// The integrity job found a damaged file.
+pub fn integrity_damaged() {
+    if let Some(damaged) = DAMAGED.as_ref() {
+        damaged.inc();
+    }
+}

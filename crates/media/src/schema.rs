@@ -47,3 +47,14 @@ diesel::table! {
 
 diesel::joinable!(media -> posts (post_id));
 diesel::allow_tables_to_appear_in_same_query!(posts, media);
+
+diesel::table! {
+    integrity_checks (media_id) {
+        media_id -> Uuid,
+        checked_at -> Timestamptz,
+        intact -> Bool,
+    }
+}
+
+diesel::joinable!(integrity_checks -> media (media_id));
+diesel::allow_tables_to_appear_in_same_query!(integrity_checks, media);

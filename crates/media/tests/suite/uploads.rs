@@ -843,3 +843,72 @@ async fn a_video_is_parsed_scanned_and_served_by_range_as_uploaded() {
         .unwrap_err();
     assert_eq!(code(refused), "media.corrupt");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_integrity_job_reads_files_back_and_ends_the_quarantine_hold() {
+    let world = World::start_with(Utc::now(), |config| {
+        config.own.storage.quarantine_days = 2;
+        config.own.storage.integrity_recheck_days = 1;
+    })
+    .await;
+    let creator = User::new(Role::Creator);
+    let kept = world
+        .upload(creator, "a.png", "image/png", &png_image())
+        .await
+        .unwrap();
+    let infected = world
+        .upload(
+            creator,
+            "b.jpg",
+            "image/jpeg",
+            &with_segment(&jpeg(16, 16, false), 0xFE, EICAR),
+        )
+        .await
+        .unwrap();
+    world
+        .wait_for_state(creator, &kept.id, MediaState::Published)
+        .await;
+    world
+        .wait_for_state(creator, &infected.id, MediaState::Quarantined)
+        .await;
+    let readings = async || -> Vec<(String, bool)> {
+        use df_media::schema::integrity_checks as checks;
+        let db = world.media.service.db.db();
+        let mut conn = db.conn().await.unwrap();
+        let rows: Vec<(uuid::Uuid, bool)> = checks::table
+            .select((checks::media_id, checks::intact))
+            .load(&mut conn)
+            .await
+            .unwrap();
+        rows.into_iter()
+            .map(|(id, ok)| (id.to_string(), ok))
+            .collect()
+    };
+
+    // The first run, an hour on: the file reads back intact.
+    world.clock.advance(Duration::minutes(61));
+    eventually("the first integrity run", async || {
+        !readings().await.is_empty()
+    })
+    .await;
+    assert_eq!(readings().await, vec![(kept.id.clone(), true)]);
+
+    // The stored bytes change under the service; the next reading after a day says so.
+    let stored = storage_root(&world.media.files).join(format!("media/{}/display", kept.id));
+    std::fs::write(&stored, b"not the image any more").unwrap();
+    world.clock.advance(Duration::hours(25));
+    eventually("the damage is found", async || {
+        readings().await == vec![(kept.id.clone(), false)]
+    })
+    .await;
+
+    // Two days after its scan the quarantined upload is gone, object and row.
+    let quarantined = format!("store/quarantine/{}/original", infected.id);
+    assert!(world.stored_files().contains(&quarantined));
+    world.clock.advance(Duration::hours(24));
+    eventually("the hold ends", async || {
+        !world.stored_files().contains(&quarantined)
+    })
+    .await;
+    assert_eq!(world.media_rows().await, 1);
+}
