@@ -88,6 +88,8 @@ pub struct FeedSettings {
     pub preview_chars: u32,
     /// Most characters of a post's text.
     pub max_body_chars: u32,
+    /// Seconds a feed page's post ids stay in Redis; 0 turns the cache off.
+    pub cache_ttl_secs: u32,
 }
 
 impl Default for FeedSettings {
@@ -97,6 +99,7 @@ impl Default for FeedSettings {
             max_page_size: 100,
             preview_chars: 140,
             max_body_chars: 5_000,
+            cache_ttl_secs: 30,
         }
     }
 }
@@ -118,6 +121,13 @@ impl Validate for FeedSettings {
             self.max_body_chars,
             1,
             100_000,
+        );
+        check_range(
+            problems,
+            "feed.cache_ttl_secs",
+            self.cache_ttl_secs,
+            0,
+            3_600,
         );
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod cursor;
 pub mod erasure;
 pub mod errors;
+pub mod feed_cache;
 pub mod files;
 pub mod follows;
 pub mod grpc;
@@ -63,6 +64,11 @@ pub async fn serve(
         SERVICE,
     )?);
     let own = &config.own;
+    match uploads::sweep_spool(&own.spool_dir()) {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed upload spool files left by a crash"),
+        Err(e) => tracing::warn!(error = %e, "the upload spool directory could not be swept"),
+    }
     let files = files::Files {
         storage: storage::Storage::open(&own.storage)?,
         scanner: scanner::Clamd::new(&own.scanner),
@@ -82,6 +88,10 @@ pub async fn serve(
         payments: payments::Payments::new(&own.payments_client(), signer)?,
         clock: runtime.clock().clone(),
         feed: own.feed.clone(),
+        feed_cache: feed_cache::FeedCache::new(
+            runtime.cache().clone(),
+            std::time::Duration::from_secs(u64::from(own.feed.cache_ttl_secs)),
+        ),
         files,
     };
     let scanning = media.clone();

@@ -114,3 +114,19 @@ pub fn integrity_damaged() {
         damaged.inc();
     }
 }
+
+static FEED_CACHE: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
+    metrics::counter_vec(
+        "df_media_feed_cache_total",
+        "Feed page lookups in Redis: hit, miss, or error (Redis unreachable: asked the database).",
+        &["result"],
+    )
+    .ok()
+});
+
+/// A feed page lookup ended with `result`.
+pub fn feed_cache(result: &str) {
+    if let Some(lookups) = FEED_CACHE.as_ref() {
+        lookups.with_label_values(&[result]).inc();
+    }
+}

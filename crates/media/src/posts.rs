@@ -183,6 +183,41 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: PostId) -> Result<bool, Er
 
 /// A creator's posts (only the published ones unless `include_scheduled`), newest first,
 /// strictly after `after` in that order.
+/// The posts `ids` (a cached page), read under the same question that chose them: of
+/// `creators`, published by `now` unless scheduled ones count; newest first.
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[PostId],
+    creators: &[CreatorId],
+    include_scheduled: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<Post>, Error> {
+    let mut query = posts::table
+        .filter(posts::id.eq_any(ids))
+        .filter(posts::creator_id.eq_any(creators))
+        .select(Post::as_select())
+        .order((posts::publish_at.desc(), posts::id.desc()))
+        .into_boxed();
+    if !include_scheduled {
+        query = query.filter(posts::publish_at.le(now));
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// When the first still-scheduled post of `creators` is due, if any.
+pub async fn next_due(
+    conn: &mut AsyncPgConnection,
+    creators: &[CreatorId],
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    Ok(posts::table
+        .filter(posts::creator_id.eq_any(creators))
+        .filter(posts::publish_at.gt(now))
+        .select(diesel::dsl::min(posts::publish_at))
+        .first(conn)
+        .await?)
+}
+
 pub async fn of_creators(
     conn: &mut AsyncPgConnection,
     creators: &[CreatorId],

@@ -17,6 +17,7 @@ use crate::{
     config::FeedSettings,
     cursor,
     errors::MediaError,
+    feed_cache::{FeedCache, Question},
     follows,
     ids::{PostId, PpvItemId},
     items::{self, Item},
@@ -36,6 +37,7 @@ pub struct Media {
     pub payments: Payments,
     pub clock: Clock,
     pub feed: FeedSettings,
+    pub feed_cache: FeedCache,
     pub files: crate::files::Files,
 }
 
@@ -74,12 +76,15 @@ impl Media {
         };
         let now = self.clock.now();
         let mut conn = self.db.conn().await?;
-        conn.transaction::<_, Error, _>(async move |conn| {
-            let post = posts::insert(conn, id, creator, draft, item, now).await?;
-            items::attach(conn, id, creator, &draft.media).await?;
-            Ok(post)
-        })
-        .await
+        let post = conn
+            .transaction::<_, Error, _>(async move |conn| {
+                let post = posts::insert(conn, id, creator, draft, item, now).await?;
+                items::attach(conn, id, creator, &draft.media).await?;
+                Ok(post)
+            })
+            .await?;
+        self.changed(creator).await;
+        Ok(post)
     }
 
     /// Replaces a post's content. Only its creator may; a PPV post keeps its price, since fans
@@ -106,12 +111,16 @@ impl Media {
             item = Some(self.offer(id, post.creator_id, draft).await?);
         }
         let now = self.clock.now();
-        conn.transaction::<_, Error, _>(async move |conn| {
-            let updated = posts::update(conn, &post, draft, item, now).await?;
-            items::attach(conn, post.id, post.creator_id, &draft.media).await?;
-            Ok(updated)
-        })
-        .await
+        let creator = post.creator_id;
+        let updated = conn
+            .transaction::<_, Error, _>(async move |conn| {
+                let updated = posts::update(conn, &post, draft, item, now).await?;
+                items::attach(conn, post.id, post.creator_id, &draft.media).await?;
+                Ok(updated)
+            })
+            .await?;
+        self.changed(creator).await;
+        Ok(updated)
     }
 
     /// Deletes a post: its creator or staff may.
@@ -120,10 +129,22 @@ impl Media {
         if !viewer.staff {
             self.writable(&mut conn, viewer.user, id).await?;
         }
+        let post = posts::find(&mut conn, id)
+            .await?
+            .ok_or(MediaError::PostNotFound)?;
         if posts::delete(&mut conn, id).await? {
+            self.changed(post.creator_id).await;
             Ok(())
         } else {
             Err(MediaError::PostNotFound.into())
+        }
+    }
+
+    /// After a committed change to `creator`'s posts: cached feed pages move to new keys. If
+    /// Redis does not answer, pages already cached may be served until their time to live ends.
+    async fn changed(&self, creator: CreatorId) {
+        if let Err(e) = self.feed_cache.bump(creator).await {
+            tracing::warn!(error = %e, %creator, "feed cache version not bumped");
         }
     }
 
@@ -208,18 +229,49 @@ impl Media {
                 next_cursor: None,
             });
         }
-        let mut conn = self.db.conn().await?;
         // One more than asked tells whether another page follows.
-        let mut rows = posts::of_creators(
-            &mut conn,
+        let question = Question {
             creators,
             include_scheduled,
-            self.clock.now(),
             after,
-            i64::from(limit) + 1,
-        )
-        .await?;
-        let more = rows.len() > limit as usize;
+            fetch: i64::from(limit) + 1,
+        };
+        let now = self.clock.now();
+        let key = self.feed_cache.key(&question).await;
+        let cached = match &key {
+            Some(key) => self.feed_cache.get(key, now).await,
+            None => None,
+        };
+        let mut conn = self.db.conn().await?;
+        let (mut rows, more) = match cached {
+            Some(ids) => {
+                let rows = posts::by_ids(&mut conn, &ids, creators, include_scheduled, now).await?;
+                (rows, ids.len() > limit as usize)
+            }
+            None => {
+                let rows = posts::of_creators(
+                    &mut conn,
+                    creators,
+                    include_scheduled,
+                    now,
+                    after,
+                    question.fetch,
+                )
+                .await?;
+                if let Some(key) = &key {
+                    let ids: Vec<PostId> = rows.iter().map(|post| post.id).collect();
+                    // Scheduled posts count for their creator at once: no time limit then.
+                    let next_due = if include_scheduled {
+                        None
+                    } else {
+                        posts::next_due(&mut conn, creators, now).await?
+                    };
+                    self.feed_cache.put(key, &ids, next_due).await;
+                }
+                let more = rows.len() > limit as usize;
+                (rows, more)
+            }
+        };
         rows.truncate(limit as usize);
         let ids: Vec<PostId> = rows.iter().map(|post| post.id).collect();
         let mut files: HashMap<PostId, Vec<Item>> = HashMap::new();

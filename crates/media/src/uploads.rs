@@ -201,3 +201,62 @@ fn inspect(
 fn malformed(e: df_filetype::Malformed) -> Error {
     Error::from(MediaError::Corrupt).with_cause(anyhow::anyhow!("{e}"))
 }
+
+/// Uploads older than this cannot still be in flight (an upload's deadline is an hour).
+const STALE_SPOOL: std::time::Duration = std::time::Duration::from_secs(24 * 3_600);
+
+/// Removes spool files a crashed process left behind: `df-upload-*` files in `spool_dir` last
+/// written more than a day ago. Returns how many went.
+pub fn sweep_spool(spool_dir: &std::path::Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(spool_dir)? {
+        let entry = entry?;
+        let stale = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("df-upload-")
+            && entry.metadata().is_ok_and(|meta| {
+                meta.is_file()
+                    && meta
+                        .modified()
+                        .ok()
+                        .and_then(|at| at.elapsed().ok())
+                        .is_some_and(|age| age > STALE_SPOOL)
+            });
+        if stale && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_stale_upload_files_are_swept_from_the_spool() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let make = |name: &str, age_hours: u64| {
+            let path = dir.path().join(name);
+            let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+            let at =
+                std::time::SystemTime::now() - std::time::Duration::from_secs(age_hours * 3_600);
+            file.set_modified(at).unwrap_or_else(|e| panic!("{e}"));
+        };
+        make("df-upload-old", 25);
+        make("df-upload-fresh", 1);
+        make("someone-elses-old-file", 48);
+        assert_eq!(sweep_spool(dir.path()).ok(), Some(1));
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|entry| {
+                entry
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        left.sort();
+        assert_eq!(left, ["df-upload-fresh", "someone-elses-old-file"]);
+    }
+}

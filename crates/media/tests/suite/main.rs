@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod erasure;
+mod feed_cache;
 mod posts_and_feeds;
 mod storage;
 mod support;
