@@ -190,13 +190,13 @@ fn complete(config: &mut DevConfig) {
     let mut backends = [
         (df_identity::SERVICE, &mut identity.base),
         (df_payments::SERVICE, &mut payments.base),
+        (df_media::SERVICE, &mut media.base),
     ];
     // The gateway mints principal tokens; the services verify them with the public key.
     // A fresh pair only when nothing is configured: generating a signing key next to a
     // configured public key would make every call fail, so that case is left to validation.
     if gateway.internal_auth.signing_key.is_none()
         && !backends.iter().any(|(_, base)| lists_gateway_keys(base))
-        && !lists_gateway_keys(&media.base)
     {
         let (seed, _) = df_common::auth::generate_key_pair();
         gateway.internal_auth.signing_key = Some(seed);
@@ -207,7 +207,6 @@ fn complete(config: &mut DevConfig) {
         trust_gateway(base, gateway, public.as_ref());
         gateway.upstream_mut(name).url = format!("http://{}", base.grpc.listen);
     }
-    trust_gateway(&mut media.base, gateway, public.as_ref());
     if config.gateway.security.allowed_origins.is_empty() {
         let listen = config.gateway.http.listen;
         config.gateway.security.allowed_origins = vec![format!("http://{listen}")];
@@ -314,6 +313,42 @@ async fn main() -> ExitCode {
         Err(error) => {
             tracing::error!(code = error.code(), cause = ?error.cause(), "dev stack failed");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gateway_calls_each_service_where_it_listens_and_each_trusts_the_gateway() {
+        let mut config = DevConfig {
+            identity: IdentityConfig::default(),
+            payments: PaymentsConfig::default(),
+            media: MediaConfig::default(),
+            gateway: GatewayConfig::default(),
+        };
+        config.media.base.grpc.listen = "127.0.0.1:18053".parse().unwrap_or_else(|e| panic!("{e}"));
+        complete(&mut config);
+        let url = |name: &str| {
+            config
+                .gateway
+                .upstream(name)
+                .map(|upstream| upstream.url)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(url("media"), "http://127.0.0.1:18053");
+        assert_eq!(
+            url("payments"),
+            format!("http://{}", config.payments.base.grpc.listen)
+        );
+        for base in [
+            &config.identity.base,
+            &config.payments.base,
+            &config.media.base,
+        ] {
+            assert!(lists_gateway_keys(base), "{base:?}");
         }
     }
 }
