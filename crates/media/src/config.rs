@@ -223,6 +223,10 @@ pub struct UploadSettings {
     pub max_image_pixels: u64,
     /// Uploads one creator may have in flight at once.
     pub max_open_per_creator: u32,
+    /// Resumable uploads one creator may have open at once.
+    pub max_sessions_per_creator: u32,
+    /// Hours a resumable upload is kept after its last append.
+    pub resumable_expiry_hours: u32,
 }
 
 impl Default for UploadSettings {
@@ -232,6 +236,8 @@ impl Default for UploadSettings {
             max_video_bytes: 4 * 1024 * 1024 * 1024,
             max_image_pixels: 50_000_000,
             max_open_per_creator: 4,
+            max_sessions_per_creator: 10,
+            resumable_expiry_hours: 24,
         }
     }
 }
@@ -265,6 +271,20 @@ impl Validate for UploadSettings {
             self.max_open_per_creator,
             1,
             100,
+        );
+        check_range(
+            problems,
+            "uploads.max_sessions_per_creator",
+            self.max_sessions_per_creator,
+            1,
+            1_000,
+        );
+        check_range(
+            problems,
+            "uploads.resumable_expiry_hours",
+            self.resumable_expiry_hours,
+            1,
+            24 * 30,
         );
     }
 }

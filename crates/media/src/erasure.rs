@@ -1,7 +1,7 @@
 //! Erasure: when privacy asks to erase a user, media removes their posts (a creator's) and every
 //! follow they are part of (a fan's, and fans' follows of an erased creator), in the
 //! transaction that records the event. PPV items stay at payments, which keeps what the law
-//! requires of sales. A creator's uploads go too: their rows in the same transaction, their
+//! requires of sales. A creator's uploads (and resumable uploads still open) go too: their rows in the same transaction, their
 //! objects by a durable job queued in it. Quarantined uploads stay for the legal hold.
 
 use async_trait::async_trait;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ids::MediaId,
-    schema::{follows, media, posts},
+    schema::{follows, media, posts, upload_sessions},
     status::MediaState,
 };
 
@@ -35,7 +35,7 @@ impl jobs::Job for DeleteObjects {
 #[async_trait]
 impl Erase for MediaErasure {
     async fn erase(&self, conn: &mut AsyncPgConnection, user: UserId) -> Result<(), Error> {
-        let media_ids: Vec<MediaId> = diesel::delete(
+        let mut media_ids: Vec<MediaId> = diesel::delete(
             media::table
                 .filter(media::creator_id.eq(user))
                 .filter(media::state.ne(MediaState::Quarantined)),
@@ -43,6 +43,12 @@ impl Erase for MediaErasure {
         .returning(media::id)
         .get_results(conn)
         .await?;
+        let uploads: Vec<MediaId> =
+            diesel::delete(upload_sessions::table.filter(upload_sessions::creator_id.eq(user)))
+                .returning(upload_sessions::id)
+                .get_results(conn)
+                .await?;
+        media_ids.extend(uploads);
         if !media_ids.is_empty() {
             jobs::enqueue(conn, &DeleteObjects { media_ids }, self.clock.now()).await?;
         }

@@ -46,6 +46,10 @@ df_common::error_catalogue! {
         UploadStartMissing = (InvalidInput, "media.upload_start_missing", "An upload starts with its file name and type."),
         /// The creator has as many uploads in flight as allowed.
         TooManyUploads = (RateLimited, "media.too_many_uploads", "Too many uploads at once; wait for one to finish."),
+        /// No such open resumable upload (finished, cancelled, expired or another creator's).
+        UploadNotFound = (NotFound, "media.upload_not_found", "No such upload; it may have expired."),
+        /// An append that does not start where the resumable upload stands.
+        OffsetMismatch = (Conflict, "media.upload_offset_mismatch", "The upload stands at another offset; ask where, then append from there."),
         /// No such file (or not one the caller may know of).
         MediaNotFound = (NotFound, "media.media_not_found", "No such file."),
         /// The file is not published (yet).

@@ -141,7 +141,21 @@ impl Media {
                     return Err(refused);
                 }
             };
-        let id = MediaId::new();
+        self.store_checked(creator, MediaId::new(), checked, None)
+            .await
+    }
+
+    /// Stores a checked upload as the file `id` and queues its scan; when it completes the
+    /// resumable upload `finishing`, that upload's row goes in the same transaction and its
+    /// parts are deleted by a durable job queued in it.
+    pub(crate) async fn store_checked(
+        &self,
+        creator: CreatorId,
+        id: MediaId,
+        checked: uploads::Checked,
+        finishing: Option<MediaId>,
+    ) -> Result<Item, Error> {
+        let files = &self.files;
         let (served_bytes, served_sha256) = match &checked.derived {
             Some(derived) => (derived.display.len() as u64, sha256(&derived.display)),
             None => (checked.bytes, checked.sha256),
@@ -186,14 +200,18 @@ impl Media {
             conn.transaction::<_, Error, _>(async move |conn| {
                 items::insert(conn, &item).await?;
                 jobs::enqueue(conn, &ScanUpload { media_id: id }, now).await?;
+                if let Some(upload) = finishing {
+                    crate::resumable::finish(conn, upload, now).await?;
+                }
                 Ok(())
             })
             .await
         }
         .await;
         if let Err(failed) = stored {
-            // Best effort: the objects of a file that has no row are never served either.
-            let _ = files.storage.delete_all(id).await;
+            // Best effort: the objects of a file that has no row are never served either (and
+            // a resumable upload's parts stay, so the client can complete it again).
+            let _ = files.storage.delete_incoming(id).await;
             return Err(failed);
         }
         metrics::upload_accepted(checked.kind.as_str(), checked.bytes);

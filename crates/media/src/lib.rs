@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod payments;
 pub mod posts;
+pub mod resumable;
 pub mod scanner;
 pub mod schema;
 pub mod service;
@@ -109,6 +110,31 @@ pub async fn serve(
             Ok(())
         }
     });
+    let dropping = media.files.storage.clone();
+    runtime.jobs().on(move |job: resumable::DropUploadParts| {
+        let storage = dropping.clone();
+        async move {
+            storage
+                .delete_prefix(&storage::keys::upload_parts(job.upload_id))
+                .await
+        }
+    });
+    let expiring = media.clone();
+    runtime.jobs().every(
+        "media.expire_uploads",
+        std::time::Duration::from_secs(15 * 60),
+        df_runtime::jobs::FirstRun::AfterInterval,
+        move || {
+            let media = expiring.clone();
+            async move {
+                let expired = media.expire_uploads().await?;
+                if expired > 0 {
+                    tracing::info!(expired, "abandoned resumable uploads deleted");
+                }
+                Ok(())
+            }
+        },
+    );
     let checking = media.clone();
     let recheck = chrono::Duration::days(i64::from(own.storage.integrity_recheck_days));
     runtime.jobs().every(

@@ -58,3 +58,28 @@ diesel::table! {
 
 diesel::joinable!(integrity_checks -> media (media_id));
 diesel::allow_tables_to_appear_in_same_query!(integrity_checks, media);
+
+diesel::table! {
+    upload_sessions (id) {
+        id -> Uuid,
+        creator_id -> Uuid,
+        file_name -> Text,
+        content_type -> Text,
+        length -> Int8,
+        received -> Int8,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    upload_parts (session_id, start_offset) {
+        session_id -> Uuid,
+        start_offset -> Int8,
+        bytes -> Int8,
+        object_key -> Text,
+    }
+}
+
+diesel::joinable!(upload_parts -> upload_sessions (session_id));
+diesel::allow_tables_to_appear_in_same_query!(upload_parts, upload_sessions);

@@ -81,11 +81,26 @@ pub mod keys {
         Path::from(format!("quarantine/{id}/original"))
     }
 
+    /// One append of a resumable upload (which becomes the file `id`): its offset, then a
+    /// nonce, so two appends racing at one offset never write the same object.
+    pub fn upload_part(id: MediaId, offset: u64) -> Path {
+        Path::from(format!(
+            "resumable/{id}/{offset:020}-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+    }
+
+    /// Every part of a resumable upload.
+    pub fn upload_parts(id: MediaId) -> Path {
+        Path::from(format!("resumable/{id}"))
+    }
+
     /// Every key of a media item outside quarantine.
-    pub fn prefixes(id: MediaId) -> [Path; 2] {
+    pub fn prefixes(id: MediaId) -> [Path; 3] {
         [
             Path::from(format!("incoming/{id}")),
             Path::from(format!("media/{id}")),
+            upload_parts(id),
         ]
     }
 }
@@ -246,11 +261,12 @@ impl Storage {
 
     /// Deletes the unscanned objects of `id` (once they were copied on or quarantined).
     pub async fn delete_incoming(&self, id: MediaId) -> Result<(), Error> {
-        let [incoming, _] = keys::prefixes(id);
+        let [incoming, _, _] = keys::prefixes(id);
         self.delete_prefix(&incoming).await
     }
 
-    async fn delete_prefix(&self, prefix: &Path) -> Result<(), Error> {
+    /// Deletes every object under `prefix`.
+    pub async fn delete_prefix(&self, prefix: &Path) -> Result<(), Error> {
         let listed: Vec<_> = self
             .store
             .list(Some(prefix))

@@ -22,6 +22,8 @@ pub struct TestMedia {
     pub clock: Clock,
     /// Its object store's directory (the filesystem backend) and spool, removed at the end.
     pub files: tempfile::TempDir,
+    /// What it was started with, for a restart.
+    config: MediaConfig,
 }
 
 /// The clamd tests scan with: the scripts start one with test signatures only.
@@ -90,17 +92,32 @@ impl TestMedia {
         own.delivery.signing_keys.insert("t1".into(), url_key);
         adjust(&mut config);
         let serving_clock = clock.clone();
+        let serving = config.clone();
         let service = RunningService::start(
             SERVICE,
             db,
             ephemeral_listeners().await,
-            move |listeners, shutdown| crate::serve(config, listeners, serving_clock, shutdown),
+            move |listeners, shutdown| crate::serve(serving, listeners, serving_clock, shutdown),
         )
         .await;
         Self {
             service,
             clock,
             files,
+            config,
         }
+    }
+
+    /// Stops media (it drains) and starts it again on new ports, with the same database,
+    /// store and settings: a deployment's restart.
+    pub async fn restart(&mut self) {
+        self.service.stop().await;
+        let config = self.config.clone();
+        let clock = self.clock.clone();
+        self.service
+            .serve(ephemeral_listeners().await, move |listeners, shutdown| {
+                crate::serve(config, listeners, clock, shutdown)
+            })
+            .await;
     }
 }

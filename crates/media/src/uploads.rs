@@ -120,6 +120,34 @@ pub async fn receive(
     })
 }
 
+/// The size limit of the type the client declares, before any byte arrives (a resumable
+/// upload announces its length first): the declared type and file name must name a type the
+/// platform takes, and the bytes must later agree with them.
+pub fn declared_limit(limits: &UploadSettings, declared: &Declared) -> Result<u64, Error> {
+    Kind::ALL
+        .into_iter()
+        .filter(|kind| {
+            df_filetype::check_declared(*kind, &declared.content_type, &declared.file_name).is_ok()
+        })
+        .map(|kind| max_bytes(limits, kind))
+        .max()
+        .ok_or_else(|| MediaError::UnsupportedType.into())
+}
+
+/// Refuses the first bytes of a resumable upload as early as a single upload would be: when
+/// they are not a type the platform takes, or not the type declared.
+pub fn check_head(head: &[u8], declared: &Declared) -> Result<(), Error> {
+    if head.len() < SNIFF_LEN {
+        return Ok(());
+    }
+    let kind = sniffed(&head[..SNIFF_LEN])?;
+    df_filetype::check_declared(kind, &declared.content_type, &declared.file_name).map_err(
+        |disagreement| {
+            Error::from(MediaError::TypeMismatch).with_cause(anyhow::anyhow!("{disagreement:?}"))
+        },
+    )
+}
+
 fn sniffed(head: &[u8]) -> Result<Kind, Error> {
     match df_filetype::sniff(head) {
         Sniffed::Accepted(kind) => Ok(kind),

@@ -5,6 +5,7 @@ mod convert;
 mod feeds;
 mod files;
 mod posts;
+mod resumable;
 
 use df_proto::media::v1::{self as pb, media_server::Media as MediaApi};
 use tonic::{Response, Status};
@@ -44,9 +45,13 @@ df_common::grpc_face! {
         unfollow(FollowRequest) -> FollowResponse => feeds;
         get_media(GetMediaRequest) -> MediaItem => files;
         media_url(MediaUrlRequest) -> MediaUrlResponse => files;
+        create_upload(CreateUploadRequest) -> UploadSession => resumable;
+        get_upload(GetUploadRequest) -> UploadSession => resumable;
+        cancel_upload(GetUploadRequest) -> CancelUploadResponse => resumable;
     }
     uploads {
         upload(stream UploadPart) -> MediaItem => files;
+        append_upload(stream AppendPart) -> UploadSession => resumable;
     }
     downloads {
         read_content(ReadContentRequest) -> stream ContentPart as ReadContentStream => files;

@@ -7,6 +7,7 @@
 mod erasure;
 mod feed_cache;
 mod posts_and_feeds;
+mod resumable;
 mod storage;
 mod support;
 mod uploads;

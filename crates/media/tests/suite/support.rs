@@ -140,6 +140,15 @@ impl World {
         request_with_principal(message, &token).unwrap()
     }
 
+    /// Restarts media (a deployment's restart); later calls reach the new process.
+    pub async fn restart_media(&mut self) {
+        self.media.restart().await;
+        self.media_channel =
+            Channel::from_shared(format!("http://{}", self.media.service.grpc_addr))
+                .unwrap()
+                .connect_lazy();
+    }
+
     pub fn media(&self) -> MediaClient<Channel> {
         MediaClient::new(self.media_channel.clone())
     }
