@@ -19,10 +19,15 @@ use df_common::origin::normalize_origin;
 
 use crate::security::{problem::problem_response, request_id};
 
-const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
-const ALLOWED_HEADERS: &str =
-    "content-type, authorization, x-csrf-token, x-request-id, idempotency-key";
-const EXPOSED_HEADERS: &str = "retry-after, x-request-id, ratelimit-limit, ratelimit-remaining, ratelimit-reset, ratelimit-policy";
+const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
+// The tus headers let browser clients (Uppy, tus-js-client) upload resumably.
+const ALLOWED_HEADERS: &str = "content-type, authorization, x-csrf-token, x-request-id, \
+    idempotency-key, tus-resumable, upload-length, upload-offset, upload-metadata, \
+    x-http-method-override";
+const EXPOSED_HEADERS: &str = "retry-after, x-request-id, ratelimit-limit, \
+    ratelimit-remaining, ratelimit-reset, ratelimit-policy, location, content-location, \
+    tus-resumable, tus-version, tus-extension, tus-max-size, upload-offset, upload-length, \
+    upload-expires";
 
 /// The allowlist, shared by workers as app data.
 #[derive(Debug, Default)]

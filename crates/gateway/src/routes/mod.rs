@@ -62,6 +62,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/media/{id}"),
     ("GET", "/v1/media/{id}/url"),
     ("GET", "/v1/media/{id}/content"),
+    ("OPTIONS", "/v1/creator/uploads"),
+    ("POST", "/v1/creator/uploads"),
+    ("HEAD", "/v1/creator/uploads/{id}"),
+    ("PATCH", "/v1/creator/uploads/{id}"),
+    ("DELETE", "/v1/creator/uploads/{id}"),
+    ("POST", "/v1/creator/uploads/{id}"),
     ("POST", "/v1/webhooks/stripe"),
 ];
 

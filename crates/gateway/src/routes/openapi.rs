@@ -102,6 +102,8 @@ pub async fn handle() -> HttpResponse {
         media::posts::create, media::posts::update, media::posts::get, media::posts::delete,
         media::feeds::creator, media::feeds::home, media::feeds::follow, media::feeds::unfollow,
         media::files::upload, media::files::get, media::files::url, media::files::content,
+        media::resumable::discover, media::resumable::create, media::resumable::status,
+        media::resumable::append, media::resumable::cancel, media::resumable::override_method,
     ),
     components(
         schemas(ProblemSchema),
@@ -508,16 +510,24 @@ impl From<Problem> for RefOr<Response> {
         let schema = AllOfBuilder::new()
             .item(Ref::from_schema_name("Problem"))
             .item(narrowed);
-        let kind = ERROR_KINDS
+        let matched = ERROR_KINDS
             .into_iter()
-            .find(|kind| kind.http_status() == problem.status)
-            .unwrap_or(ErrorKind::Internal);
-        let generic = Error::of_kind(kind);
+            .find(|kind| kind.http_status() == problem.status);
+        let generic = Error::of_kind(matched.unwrap_or(ErrorKind::InvalidInput));
         let (code, detail) = problem
             .example
             .unwrap_or((problem.example_code, generic.message()));
-        let example = Error::new(kind, code, detail.to_owned())
+        let mut example = Error::new(generic.kind(), code, detail.to_owned())
             .to_problem(Some("0193a5c2-7b1e-7c3a-9f4d-2b8e6a1c0d55"));
+        if matched.is_none() {
+            // A status of a protocol's own (tus's 412 and 415): no error kind has it.
+            example.status = problem.status;
+            example.title = actix_web::http::StatusCode::from_u16(problem.status)
+                .ok()
+                .and_then(|status| status.canonical_reason())
+                .unwrap_or_default()
+                .to_owned();
+        }
         let content = ContentBuilder::new()
             .schema(Some(schema))
             .example(Some(json!(example)));

@@ -57,6 +57,12 @@ impl Media {
         user get_media(pb::GetMediaRequest) -> pb::MediaItem;
         /// A signed URL of a file.
         user media_url(pb::MediaUrlRequest) -> pb::MediaUrlResponse;
+        /// Opens a resumable upload.
+        user create_upload(pb::CreateUploadRequest) -> pb::UploadSession;
+        /// Where a resumable upload stands.
+        user get_upload(pb::GetUploadRequest) -> pb::UploadSession;
+        /// Abandons a resumable upload.
+        user cancel_upload(pb::GetUploadRequest) -> pb::CancelUploadResponse;
         /// The bytes a signed URL names, as the gateway itself: the signature is the authority.
         itself read_content(pb::ReadContentRequest) -> tonic::Streaming<pb::ContentPart>;
     }
@@ -71,6 +77,20 @@ impl Media {
         self.1
             .call(on_behalf, parts, |mut client, request| async move {
                 client.upload(request).await
+            })
+            .await
+    }
+
+    /// Appends to a resumable upload as `caller`: `parts` is the start, then the bytes.
+    pub async fn append_upload(
+        &self,
+        caller: df_common::grpc::upstream::Caller,
+        parts: impl futures::Stream<Item = pb::AppendPart> + Send + 'static,
+    ) -> Result<pb::UploadSession, Error> {
+        let on_behalf = df_common::grpc::upstream::OnBehalfOf::User(caller);
+        self.1
+            .call(on_behalf, parts, |mut client, request| async move {
+                client.append_upload(request).await
             })
             .await
     }

@@ -17,6 +17,7 @@ mod production_mode;
 mod ratelimit_redis;
 mod redis_outage;
 mod redis_tls;
+mod resumable_uploads;
 mod security_headers;
 mod session_revocation;
 mod support;

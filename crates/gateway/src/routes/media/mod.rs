@@ -4,8 +4,9 @@
 pub mod feeds;
 pub mod files;
 pub mod posts;
+pub mod resumable;
 
-use actix_web::web;
+use actix_web::{http::Method, web};
 use df_proto::media::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -163,5 +164,17 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
         .route("/creator/media", web::post().to(files::upload))
         .route("/media/{id}", web::get().to(files::get))
         .route("/media/{id}/url", web::get().to(files::url))
-        .route("/media/{id}/content", web::get().to(files::content));
+        .route("/media/{id}/content", web::get().to(files::content))
+        .route(
+            "/creator/uploads",
+            web::method(Method::OPTIONS).to(resumable::discover),
+        )
+        .route("/creator/uploads", web::post().to(resumable::create))
+        .route("/creator/uploads/{id}", web::head().to(resumable::status))
+        .route("/creator/uploads/{id}", web::patch().to(resumable::append))
+        .route("/creator/uploads/{id}", web::delete().to(resumable::cancel))
+        .route(
+            "/creator/uploads/{id}",
+            web::post().to(resumable::override_method),
+        );
 }
