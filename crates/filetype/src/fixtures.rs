@@ -371,6 +371,15 @@ pub fn mp4(timescale: u32, duration: u32, width: u32, height: u32) -> Vec<u8> {
     out
 }
 
+/// [`mp4`] (1280 × 720, 2.5 s) followed by `media_bytes` of sample data in a second `mdat`: a
+/// file large enough to upload in parts, whose bytes differ all along.
+pub fn mp4_with_samples(media_bytes: usize) -> Vec<u8> {
+    let samples: Vec<u8> = (0..media_bytes).map(|i| (i * 31 % 251) as u8).collect();
+    let mut out = mp4(1000, 2_500, 1280, 720);
+    out.extend(mp4_box(b"mdat", &samples));
+    out
+}
+
 /// An MP4 with version 1 `mvhd` and `tkhd`, the media data first.
 pub fn mp4_v1(timescale: u32, duration: u64, width: u32, height: u32) -> Vec<u8> {
     let mut out = ftyp(b"mp42", &[b"mp42", b"isom"]);

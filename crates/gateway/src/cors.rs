@@ -26,7 +26,7 @@ const ALLOWED_HEADERS: &str = "content-type, authorization, x-csrf-token, x-requ
     x-http-method-override";
 const EXPOSED_HEADERS: &str = "retry-after, x-request-id, ratelimit-limit, \
     ratelimit-remaining, ratelimit-reset, ratelimit-policy, location, content-location, \
-    tus-resumable, tus-version, tus-extension, tus-max-size, upload-offset, upload-length, \
+    tus-resumable, tus-version, tus-extension, upload-offset, upload-length, \
     upload-expires";
 
 /// The allowlist, shared by workers as app data.

@@ -75,7 +75,21 @@ impl ResponseError for ApiError {
 pub fn problem_response(error: &Error, request_id: Option<&str>) -> HttpResponse {
     let status = StatusCode::from_u16(error.kind().http_status())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let problem = error.to_problem(request_id);
+    problem_response_with_status(error, status, request_id)
+}
+
+/// Like [`problem_response`], with a status no error kind has (a protocol's own, such as tus's
+/// `412` and `415`), which the document and its title then name.
+pub fn problem_response_with_status(
+    error: &Error,
+    status: StatusCode,
+    request_id: Option<&str>,
+) -> HttpResponse {
+    let mut problem = error.to_problem(request_id);
+    if problem.status != status.as_u16() {
+        problem.status = status.as_u16();
+        problem.title = status.canonical_reason().unwrap_or_default().to_owned();
+    }
     // A problem document of plain strings always serializes; the fallback keeps the status and
     // content type even if it somehow did not.
     let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());

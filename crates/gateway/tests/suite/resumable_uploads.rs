@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use df_devstack::platform::Platform;
+use df_filetype::fixtures::mp4_with_samples as movie;
 use df_media::testing::TestMedia;
 use df_payments::testing::TestPayments;
 use reqwest::{Method, StatusCode, header};
@@ -13,14 +14,6 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::support::eventually;
-
-/// An MP4 (1280 × 720, 2.5 s) with `media_bytes` of sample data.
-fn movie(media_bytes: usize) -> Vec<u8> {
-    let samples: Vec<u8> = (0..media_bytes).map(|i| (i * 31 % 251) as u8).collect();
-    let mut out = df_filetype::fixtures::mp4(1000, 2_500, 1280, 720);
-    out.extend(df_filetype::fixtures::mp4_box(b"mdat", &samples));
-    out
-}
 
 /// `Upload-Metadata` naming `file_name` of `file_type`, as tus-js-client writes it.
 fn metadata(file_name: &str, file_type: &str) -> String {

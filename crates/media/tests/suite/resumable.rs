@@ -4,31 +4,15 @@
 //! expired; another creator cannot touch them.
 
 use chrono::{Duration, Utc};
-use df_common::{Error, auth::Role};
+use df_common::auth::Role;
 use df_media::{schema::upload_sessions, status::MediaState};
 use df_proto::media::v1 as pb;
 use diesel::QueryDsl;
 use diesel_async::RunQueryDsl;
 
-use crate::support::{User, World, eventually, input};
+use df_filetype::fixtures::mp4_with_samples as movie;
 
-/// A playable MP4 of `media_bytes` of sample data (a 1280 × 720 track of 2.5 s).
-fn movie(media_bytes: usize) -> Vec<u8> {
-    let mut state: u32 = 11;
-    let samples: Vec<u8> = (0..media_bytes)
-        .map(|_| {
-            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            state.to_le_bytes()[2]
-        })
-        .collect();
-    let mut out = df_filetype::fixtures::mp4(1000, 2_500, 1280, 720);
-    out.extend(df_filetype::fixtures::mp4_box(b"mdat", &samples));
-    out
-}
-
-fn code(status: tonic::Status) -> String {
-    Error::from_status(&status).code().to_owned()
-}
+use crate::support::{User, World, code_of as code, eventually, input};
 
 impl World {
     /// Opens a resumable upload as `creator`.
@@ -418,4 +402,71 @@ async fn an_erased_creator_leaves_no_open_upload_behind() {
         world.session_rows().await == 0 && world.stored_parts().is_empty()
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_appends_racing_at_one_offset_one_is_kept_and_the_other_leaves_nothing() {
+    let world = World::start(Utc::now()).await;
+    let creator = User::new(Role::Creator);
+    let clip = movie(64 * 1024);
+    let open = world
+        .open_upload(creator, "a.mp4", "video/mp4", clip.len() as u64)
+        .await
+        .unwrap();
+    let (first, second) = (&clip[..20_000], &clip[..30_000]);
+    // Both appends start at offset 0 and send everything; only then do both streams end, so
+    // both passed the offset check and race to move the offset.
+    let racer = |bytes: &[u8]| {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        sender
+            .send(pb::AppendPart {
+                part: Some(pb::append_part::Part::Start(pb::AppendStart {
+                    upload_id: open.id.clone(),
+                    offset: 0,
+                })),
+            })
+            .unwrap();
+        sender
+            .send(pb::AppendPart {
+                part: Some(pb::append_part::Part::Chunk(bytes.to_vec())),
+            })
+            .unwrap();
+        let parts = tokio_stream::wrappers::UnboundedReceiverStream::new(receiver);
+        let mut media = world.media();
+        let request = world.to_media(creator, parts);
+        let call = tokio::spawn(async move { media.append_upload(request).await });
+        (sender, call)
+    };
+    let (end_first, first_call) = racer(first);
+    let (end_second, second_call) = racer(second);
+    let spool = world.media.files.path().join("spool");
+    eventually("both appends are spooled", async || {
+        let mut sizes: Vec<u64> = std::fs::read_dir(&spool)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.metadata().ok().map(|m| m.len()))
+            .collect();
+        sizes.sort_unstable();
+        sizes == [first.len() as u64, second.len() as u64]
+    })
+    .await;
+    drop((end_first, end_second));
+    let answers = [
+        first_call.await.unwrap().map(|r| r.into_inner().offset),
+        second_call.await.unwrap().map(|r| r.into_inner().offset),
+    ];
+    let kept: Vec<u64> = answers
+        .iter()
+        .filter_map(|a| a.as_ref().ok().copied())
+        .collect();
+    assert_eq!(kept.len(), 1, "exactly one append wins: {answers:?}");
+    let lost = answers.into_iter().find_map(Result::err).unwrap();
+    assert_eq!(code(lost), "media.upload_offset_mismatch");
+    let status = world.upload_status(creator, &open.id).await.unwrap();
+    assert_eq!(status.offset, kept[0]);
+    assert_eq!(
+        world.stored_parts().len(),
+        1,
+        "the losing append's object is deleted"
+    );
 }

@@ -204,6 +204,11 @@ pub fn input(body: &str, visibility: &str) -> pb::PostInput {
 }
 
 /// The stable code of a refusal.
+/// The code of a refusal.
+pub fn code_of(status: tonic::Status) -> String {
+    Error::from_status(&status).code().to_owned()
+}
+
 pub fn code<T: std::fmt::Debug>(result: Result<tonic::Response<T>, tonic::Status>) -> String {
     match result {
         Ok(answer) => panic!("expected a refusal, got {answer:?}"),

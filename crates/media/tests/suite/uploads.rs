@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{Duration, Utc};
-use df_common::{Error, auth::Role};
+use df_common::auth::Role;
 use df_media::{
     schema::media,
     status::MediaState,
@@ -17,7 +17,7 @@ use diesel_async::RunQueryDsl;
 use futures::StreamExt;
 use image::{ImageEncoder, RgbImage, codecs::jpeg::JpegEncoder};
 
-use crate::support::{User, World, eventually, input};
+use crate::support::{User, World, code_of as code, eventually, input};
 
 const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
@@ -260,10 +260,6 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
             found.push(path.strip_prefix(root).unwrap().display().to_string());
         }
     }
-}
-
-fn code(status: tonic::Status) -> String {
-    Error::from_status(&status).code().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,7 @@ use crate::routes::openapi::{
     ForbiddenOrCsrf, INVALID_PATH, InternalError, RateLimited, Timeout, Unauthenticated,
     Unavailable, problems,
 };
-use crate::security::{problem::PROBLEM_CONTENT_TYPE, request_id};
+use crate::security::{problem::problem_response_with_status, request_id};
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Media};
 
 /// The protocol version spoken.
@@ -48,16 +48,12 @@ const UPLOADS: &str = "/v1/creator/uploads";
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const TUS_VERSION_HEADER: HeaderName = HeaderName::from_static("tus-version");
 const TUS_EXTENSION: HeaderName = HeaderName::from_static("tus-extension");
-const TUS_MAX_SIZE: HeaderName = HeaderName::from_static("tus-max-size");
 const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
 const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
 const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
 const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
 const UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
 const METHOD_OVERRIDE: HeaderName = HeaderName::from_static("x-http-method-override");
-
-/// Largest upload (the video limit media enforces by default), announced as `Tus-Max-Size`.
-const MAX_SIZE: &str = "4294967296";
 
 problems!(CreateProblems {
     400 ["gateway.upload_length_required", "gateway.invalid_upload_metadata", "media.empty"]
@@ -105,14 +101,14 @@ problems!(OverrideProblems {
 #[utoipa::path(
     options, path = "/v1/creator/uploads", operation_id = "discoverUploads", tag = "media",
     summary = "tus: what the server supports",
-    description = "tus 1.0 discovery: the version, extensions and largest size supported. \
-                   Needs no session.",
+    description = "tus 1.0 discovery: the version and extensions supported. Needs no \
+                   session. `Tus-Max-Size` is not sent: the limits are media's per type, and a \
+                   too large `Upload-Length` is refused when the upload is opened.",
     responses(
         (status = 204, description = "Supported.", headers(
             ("Tus-Resumable" = String, description = "`1.0.0`."),
             ("Tus-Version" = String, description = "`1.0.0`."),
-            ("Tus-Extension" = String, description = "`creation,termination,expiration`."),
-            ("Tus-Max-Size" = u64, description = "The largest upload, in bytes."))),
+            ("Tus-Extension" = String, description = "`creation,termination,expiration`."))),
         RateLimited,
     ),
 )]
@@ -121,7 +117,6 @@ pub async fn discover() -> HttpResponse {
         .insert_header((TUS_RESUMABLE, TUS_VERSION))
         .insert_header((TUS_VERSION_HEADER, TUS_VERSION))
         .insert_header((TUS_EXTENSION, TUS_EXTENSIONS))
-        .insert_header((TUS_MAX_SIZE, MAX_SIZE))
         .finish()
 }
 
@@ -438,14 +433,8 @@ impl From<Error> for Refusal {
 
 /// A problem document with a status of tus's own.
 fn refusal(status: StatusCode, code: &'static str, message: &'static str) -> HttpResponse {
-    let mut problem =
-        Error::invalid_input(code, message).to_problem(request_id::current().as_deref());
-    problem.status = status.as_u16();
-    problem.title = status.canonical_reason().unwrap_or_default().to_owned();
-    let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE))
-        .body(body)
+    let error = Error::invalid_input(code, message);
+    problem_response_with_status(&error, status, request_id::current().as_deref())
 }
 
 fn require_version(request: &HttpRequest) -> Result<(), Refusal> {
