@@ -469,15 +469,11 @@ impl Media {
         ) {
             return Err(MediaError::MediaNotFound.into());
         }
-        let key = keys::published(id, variant);
-        let total = self.files.storage.size(&key).await?;
-        let range = match range {
-            None => 0..total,
-            Some(asked) if asked.start >= total => {
-                return Err(MediaError::RangeNotSatisfiable.into());
-            }
-            Some(asked) => asked.start..asked.end.min(total),
-        };
+        let opened = self
+            .files
+            .storage
+            .read_range(&keys::published(id, variant), range)
+            .await?;
         let public = item.state == MediaState::Published
             && post.is_some_and(|p: Post| p.visibility == Visibility::Public && !p.adult);
         let (content_type, extension) = match variant {
@@ -492,17 +488,16 @@ impl Media {
             // Thumbnails are never rewritten: the id and variant name them for good.
             Variant::ThumbSmall | Variant::ThumbLarge => format!("{id}-{}", variant.name()),
         };
-        let body = self.files.storage.stream(&key, Some(range.clone())).await?;
         Ok((
             ContentHead {
                 content_type,
-                total_bytes: total,
-                range,
+                total_bytes: opened.total,
+                range: opened.range,
                 etag,
                 public,
                 file_name: format!("{id}.{extension}"),
             },
-            body,
+            opened.chunks,
         ))
     }
 }

@@ -6,16 +6,18 @@
 //! - `media/<id>/…`: clean, served through signed URLs;
 //! - `quarantine/<id>/original`: infected, kept for the legal hold and never served.
 
-use std::{ops::Range, sync::Arc, time::Duration};
+use std::{ops::Range, path::PathBuf, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use df_common::Error;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart, aws::AmazonS3,
-    aws::AmazonS3Builder, local::LocalFileSystem, path::Path, signer::Signer,
+    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload,
+    WriteMultipart, aws::AmazonS3, aws::AmazonS3Builder, local::LocalFileSystem, path::Path,
+    signer::Signer,
 };
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
 
 use crate::{
     config::{Backend, StorageSettings},
@@ -24,6 +26,9 @@ use crate::{
 
 /// Parts of a multipart write; S3 wants at least 5 MiB for every part but the last.
 const PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// Pieces a stored file is read in: one gRPC message each when it is served.
+const READ_CHUNK_BYTES: usize = 256 * 1024;
 
 /// One file of a media item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,12 +110,53 @@ pub mod keys {
     }
 }
 
+/// Bytes read from the store, as [`Storage::read_range`] found them.
+pub struct Opened {
+    /// The object's whole size.
+    pub total: u64,
+    /// The bytes `chunks` holds.
+    pub range: Range<u64>,
+    pub chunks: BoxStream<'static, Result<Bytes, Error>>,
+}
+
+/// Gives `target` the file at `source` without copying it: a hard link made beside `source`,
+/// then renamed into place, so `target` appears whole or not at all.
+fn link(source: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut staging = source.as_os_str().to_owned();
+    staging.push(format!(".link-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::hard_link(source, &staging)?;
+    std::fs::rename(&staging, target).inspect_err(|_| {
+        let _ = std::fs::remove_file(&staging);
+    })
+}
+
+/// `range` of a stored file in pieces of [`READ_CHUNK_BYTES`].
+fn file_chunks(
+    file: std::fs::File,
+    range: Range<u64>,
+) -> impl Stream<Item = Result<Bytes, Error>> + Send + use<> {
+    futures::stream::once(async move {
+        let mut file = tokio::fs::File::from_std(file);
+        file.seek(std::io::SeekFrom::Start(range.start)).await?;
+        let limited = file.take(range.end - range.start);
+        Ok::<_, std::io::Error>(ReaderStream::with_capacity(limited, READ_CHUNK_BYTES))
+    })
+    .try_flatten()
+    .map_err(Error::internal)
+}
+
 /// The object store.
 #[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
     /// S3 signs its own URLs.
     s3: Option<Arc<AmazonS3>>,
+    /// The filesystem store's directory: a spooled upload on the same filesystem is linked
+    /// into it instead of copied.
+    root: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -127,12 +173,14 @@ impl Storage {
         match settings.backend {
             Backend::Filesystem => {
                 std::fs::create_dir_all(&settings.root).map_err(Error::internal)?;
-                let store = LocalFileSystem::new_with_prefix(&settings.root)
+                let root = settings.root.canonicalize().map_err(Error::internal)?;
+                let store = LocalFileSystem::new_with_prefix(&root)
                     .map_err(Error::internal)?
                     .with_automatic_cleanup(true);
                 Ok(Self {
                     store: Arc::new(store),
                     s3: None,
+                    root: Some(root),
                 })
             }
             Backend::S3 => {
@@ -154,6 +202,7 @@ impl Storage {
                 Ok(Self {
                     store: s3.clone(),
                     s3: Some(s3),
+                    root: None,
                 })
             }
         }
@@ -171,6 +220,15 @@ impl Storage {
     /// Stores the file at `file` under `key`, in parts, never holding more than one part in
     /// memory; a failed write leaves nothing at `key`.
     pub async fn put_file(&self, key: &Path, file: &std::path::Path) -> Result<(), Error> {
+        if let Some(root) = &self.root {
+            let (target, source) = (root.join(key.as_ref()), file.to_owned());
+            match tokio::task::spawn_blocking(move || link(&source, &target)).await {
+                Ok(Ok(())) => return Ok(()),
+                // Another filesystem (or a link refused): the bytes are copied instead.
+                Ok(Err(e)) => tracing::debug!(error = %e, "upload copied, not linked"),
+                Err(e) => return Err(Error::internal(e)),
+            }
+        }
         let mut source = tokio::fs::File::open(file).await.map_err(Error::internal)?;
         let upload = self
             .store
@@ -211,16 +269,41 @@ impl Storage {
         key: &Path,
         range: Option<Range<u64>>,
     ) -> Result<impl Stream<Item = Result<Bytes, Error>> + Send + use<>, Error> {
+        Ok(self.read_range(key, range).await?.chunks)
+    }
+
+    /// `range` of the object at `key` (the whole object without one; a range running past the
+    /// end is cut at the end): its total size, the range served and its bytes. `None` when the
+    /// range starts at or past the end.
+    pub async fn read_range(&self, key: &Path, range: Option<Range<u64>>) -> Result<Opened, Error> {
         let options = GetOptions {
-            range: range.map(GetRange::Bounded),
+            range: range.clone().map(GetRange::Bounded),
             ..GetOptions::default()
         };
-        let found = self
-            .store
-            .get_opts(key, options)
-            .await
-            .map_err(Error::internal)?;
-        Ok(found.into_stream().map_err(Error::internal))
+        let found = match self.store.get_opts(key, options).await {
+            Ok(found) => found,
+            Err(e) => {
+                return match range {
+                    Some(asked) if asked.start >= self.size(key).await? => {
+                        Err(crate::errors::MediaError::RangeNotSatisfiable.into())
+                    }
+                    _ => Err(Error::internal(e)),
+                };
+            }
+        };
+        let total = found.meta.size;
+        let served = found.range.clone();
+        let chunks = match found.payload {
+            // object_store reads files in 8 KiB pieces, each on the blocking pool; served files
+            // are read in pieces as large as the gRPC messages that carry them.
+            GetResultPayload::File(file, _) => file_chunks(file, served.clone()).boxed(),
+            GetResultPayload::Stream(stream) => stream.map_err(Error::internal).boxed(),
+        };
+        Ok(Opened {
+            total,
+            range: served,
+            chunks,
+        })
     }
 
     /// The size of the object at `key`.

@@ -120,4 +120,22 @@ impl TestMedia {
             })
             .await;
     }
+
+    /// Stops media and starts it again like [`TestMedia::restart`], on a runtime of its own so
+    /// that [`TestMedia::kill`] can end it.
+    pub async fn restart_killable(&mut self) {
+        self.service.stop().await;
+        let config = self.config.clone();
+        let clock = self.clock.clone();
+        self.service
+            .serve_killable(move |listeners, shutdown| {
+                crate::serve(config, listeners, clock, shutdown)
+            })
+            .await;
+    }
+
+    /// Ends media the way a killed process ends: whatever it was doing is dropped unfinished.
+    pub fn kill(&mut self) {
+        self.service.kill();
+    }
 }

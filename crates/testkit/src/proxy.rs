@@ -25,6 +25,7 @@ const STALL: u8 = 2;
 struct State {
     mode: AtomicU8,
     delay_ms: AtomicU64,
+    accepted: AtomicU64,
     connections: Mutex<Vec<AbortHandle>>,
     changed: Notify,
 }
@@ -48,12 +49,14 @@ impl TcpProxy {
         let state = Arc::new(State {
             mode: AtomicU8::new(PASS),
             delay_ms: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
             connections: Mutex::new(Vec::new()),
             changed: Notify::new(),
         });
         let accept_state = Arc::clone(&state);
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                accept_state.accepted.fetch_add(1, Ordering::SeqCst);
                 let state = Arc::clone(&accept_state);
                 let task = tokio::spawn(serve(client, upstream, Arc::clone(&state)));
                 if let Ok(mut connections) = accept_state.connections.lock() {
@@ -81,6 +84,11 @@ impl TcpProxy {
     /// The address to give the service.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many connections clients have opened through the proxy so far.
+    pub fn accepted(&self) -> u64 {
+        self.state.accepted.load(Ordering::SeqCst)
     }
 
     /// Drops every live connection and refuses new ones (they are closed at once): the server

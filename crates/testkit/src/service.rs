@@ -183,6 +183,8 @@ pub struct RunningService {
     pub db: TestDb,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
+    /// The runtime of its own it runs on, when it was started to be killed.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl RunningService {
@@ -205,6 +207,7 @@ impl RunningService {
             db,
             shutdown: CancellationToken::new(),
             task: None,
+            runtime: None,
         };
         service.serve(listeners, serve).await;
         service
@@ -230,6 +233,50 @@ impl RunningService {
         wait_until_ready(&self.admin_url, name).await;
     }
 
+    /// Runs the service again (after [`RunningService::stop`]) on a runtime of its own, so that
+    /// [`RunningService::kill`] can end it the way a killed process ends.
+    pub async fn serve_killable<F, Fut>(&mut self, serve: F)
+    where
+        F: FnOnce(Listeners, CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), df_common::Error>> + Send + 'static,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime for the service");
+        let (bound, addresses) = tokio::sync::oneshot::channel();
+        self.shutdown = CancellationToken::new();
+        let shutdown = self.shutdown.clone();
+        let name = self.name;
+        runtime.spawn(async move {
+            // Listeners belong to the runtime that polls them: bound on this one.
+            let listeners = ephemeral_listeners().await;
+            let _ = bound.send((
+                listeners.grpc.local_addr().unwrap(),
+                listeners.admin.local_addr().unwrap(),
+            ));
+            if let Err(error) = serve(listeners, shutdown).await {
+                panic!("{name} stopped: {error:?}");
+            }
+        });
+        let (grpc, admin) = addresses.await.expect("the service's listeners");
+        self.grpc_addr = grpc;
+        self.admin_url = format!("http://{admin}");
+        self.runtime = Some(runtime);
+        wait_until_ready(&self.admin_url, name).await;
+    }
+
+    /// Ends a service started by [`RunningService::serve_killable`] at once: every task it runs
+    /// is dropped wherever it stands, nothing is drained or finished, its connections close.
+    pub fn kill(&mut self) {
+        let runtime = self
+            .runtime
+            .take()
+            .expect("only a service served to be killed can be killed");
+        runtime.shutdown_background();
+    }
+
     /// Asks the service to stop and waits (up to 30 s) until it drained.
     pub async fn stop(&mut self) {
         stop_task(&self.shutdown, self.task.take()).await;
@@ -239,6 +286,9 @@ impl RunningService {
 impl Drop for RunningService {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

@@ -1,6 +1,5 @@
 //! Uploading files, reading where they are, signed URLs, and the bytes behind them.
 
-use bytes::Bytes;
 use df_common::{Error, auth::service, grpc::principal, wire};
 use df_proto::media::v1::{self as pb, upload_part::Part};
 use futures::{StreamExt, TryStreamExt};
@@ -37,7 +36,7 @@ pub async fn upload(
     let chunks = parts
         .map_err(|status| Error::from_status(&status))
         .map(|part| match part?.part {
-            Some(Part::Chunk(bytes)) => Ok(Bytes::from(bytes)),
+            Some(Part::Chunk(bytes)) => Ok(bytes),
             _ => Err(MediaError::UploadStartMissing
                 .with_message("Only the first part says what is uploaded.")),
         });
@@ -109,7 +108,7 @@ pub async fn read_content(
     let chunks = body.map(|chunk| {
         chunk
             .map(|bytes| pb::ContentPart {
-                part: Some(pb::content_part::Part::Chunk(bytes.to_vec())),
+                part: Some(pb::content_part::Part::Chunk(bytes)),
             })
             .map_err(Status::from)
     });

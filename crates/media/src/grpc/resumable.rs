@@ -1,6 +1,5 @@
 //! Resumable uploads: opening one, asking where it stands, appending, cancelling.
 
-use bytes::Bytes;
 use df_common::{Error, auth::Role, grpc::principal, ids::CreatorId, wire};
 use df_proto::media::v1::{self as pb, append_part::Part};
 use futures::StreamExt;
@@ -72,7 +71,7 @@ pub async fn append_upload(
         .take_while(|part| std::future::ready(part.is_ok()))
         .filter_map(|part| std::future::ready(part.ok()))
         .map(|part| match part.part {
-            Some(Part::Chunk(bytes)) => Ok(Bytes::from(bytes)),
+            Some(Part::Chunk(bytes)) => Ok(bytes),
             _ => Err(MediaError::UploadStartMissing
                 .with_message("Only the first part says where the append starts.")),
         });

@@ -52,7 +52,7 @@ impl World {
             })),
         }];
         parts.extend(bytes.chunks(16 * 1024).map(|chunk| pb::AppendPart {
-            part: Some(pb::append_part::Part::Chunk(chunk.to_vec())),
+            part: Some(pb::append_part::Part::Chunk(chunk.to_vec().into())),
         }));
         self.media()
             .append_upload(self.to_media(creator, futures::stream::iter(parts)))
@@ -428,7 +428,7 @@ async fn of_two_appends_racing_at_one_offset_one_is_kept_and_the_other_leaves_no
             .unwrap();
         sender
             .send(pb::AppendPart {
-                part: Some(pb::append_part::Part::Chunk(bytes.to_vec())),
+                part: Some(pb::append_part::Part::Chunk(bytes.to_vec().into())),
             })
             .unwrap();
         let parts = tokio_stream::wrappers::UnboundedReceiverStream::new(receiver);

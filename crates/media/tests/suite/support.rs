@@ -143,10 +143,26 @@ impl World {
     /// Restarts media (a deployment's restart); later calls reach the new process.
     pub async fn restart_media(&mut self) {
         self.media.restart().await;
+        self.reconnect_media();
+    }
+
+    /// Restarts media on a runtime of its own, so that [`World::kill_media`] can end it.
+    pub async fn restart_media_killable(&mut self) {
+        self.media.restart_killable().await;
+        self.reconnect_media();
+    }
+
+    /// Media listens on new ports after a restart.
+    fn reconnect_media(&mut self) {
         self.media_channel =
             Channel::from_shared(format!("http://{}", self.media.service.grpc_addr))
                 .unwrap()
                 .connect_lazy();
+    }
+
+    /// Kills media mid-work, like a killed process.
+    pub fn kill_media(&mut self) {
+        self.media.kill();
     }
 
     pub fn media(&self) -> MediaClient<Channel> {

@@ -141,7 +141,7 @@ impl World {
             })),
         }];
         parts.extend(bytes.chunks(16 * 1024).map(|chunk| pb::UploadPart {
-            part: Some(pb::upload_part::Part::Chunk(chunk.to_vec())),
+            part: Some(pb::upload_part::Part::Chunk(chunk.to_vec().into())),
         }));
         self.media()
             .upload(self.to_media(creator, futures::stream::iter(parts)))
@@ -397,7 +397,7 @@ async fn hostile_files_are_refused_with_their_code_and_leave_nothing_behind() {
         .upload(world.to_media(
             creator,
             futures::stream::iter(vec![pb::UploadPart {
-                part: Some(pb::upload_part::Part::Chunk(photo.clone())),
+                part: Some(pb::upload_part::Part::Chunk(photo.clone().into())),
             }]),
         ))
         .await
@@ -622,6 +622,42 @@ async fn uploads_wait_while_the_scanner_is_unreachable_and_publish_when_it_retur
         !stored.is_empty() && stored.iter().all(|path| path.starts_with(&published))
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_cut_short_by_killing_media_is_done_again_after_the_restart() {
+    let clamd = clamd_address();
+    let proxy = TcpProxy::in_front_of(clamd.trim_start_matches("tcp://")).await;
+    let address = format!("tcp://{}", proxy.addr());
+    let mut world = World::start_with(Utc::now(), |config| {
+        config.own.scanner.address = address;
+        // Long enough that the hung scan is still waiting when media is killed.
+        config.own.scanner.timeout_ms = 120_000;
+    })
+    .await;
+    world.restart_media_killable().await;
+    let creator = User::new(Role::Creator);
+    // clamd takes the connection and never answers: the scan is under way when media dies.
+    proxy.stall();
+    let item = world
+        .upload(creator, "a.png", "image/png", &png_image())
+        .await
+        .unwrap();
+    eventually("the scan reached clamd", async || proxy.accepted() > 0).await;
+    world.kill_media();
+    proxy.restore();
+    world.restart_media().await;
+    assert_eq!(
+        world.state(creator, &item.id).await,
+        MediaState::Scanning.as_str(),
+        "the killed scan recorded nothing"
+    );
+    // The killed worker's lease on the scan runs out, and a worker of the new media takes it.
+    world.clock.advance(Duration::minutes(11));
+    world
+        .wait_for_state(creator, &item.id, MediaState::Published)
+        .await;
+    assert!(proxy.accepted() > 1, "the file was scanned again");
 }
 
 fn png_image() -> Vec<u8> {

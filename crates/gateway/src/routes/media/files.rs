@@ -25,11 +25,6 @@ use crate::routes::wire::required_instant;
 use crate::security::client_ip::ClientIp;
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Media};
 
-/// Largest piece of an upload sent to media in one message.
-const PIECE: usize = 256 * 1024;
-/// Pieces in flight between the client's connection and media: what bounds the gateway's
-/// memory per upload.
-const PIECES_IN_FLIGHT: usize = 4;
 /// Longest file name kept (only its extension matters).
 const MAX_FILE_NAME: usize = 255;
 /// A year: what a public file may be cached for (its URL changes with every signature).
@@ -173,7 +168,7 @@ pub async fn upload(
     };
     // The client's body is read on this thread (actix streams stay on their thread) and handed
     // to the gRPC call through a small channel, so a slow media slows the client down.
-    let (pieces, received) = mpsc::channel::<pb::UploadPart>(PIECES_IN_FLIGHT);
+    let (pieces, received) = mpsc::channel::<pb::UploadPart>(super::PIECES_IN_FLIGHT);
     let parts = futures::stream::once(async { start })
         .chain(tokio_stream::wrappers::ReceiverStream::new(received));
     let call = media.upload((&caller).into(), parts);
@@ -185,9 +180,9 @@ pub async fn upload(
                 Error::invalid_input("gateway.upload_interrupted", "The upload was interrupted.")
                     .with_cause(anyhow::anyhow!("{e}"))
             })?;
-            for piece in chunk.chunks(PIECE) {
+            for piece in super::pieces(chunk) {
                 let part = pb::UploadPart {
-                    part: Some(pb::upload_part::Part::Chunk(piece.to_vec())),
+                    part: Some(pb::upload_part::Part::Chunk(piece)),
                 };
                 if pieces.send(part).await.is_err() {
                     // Media stopped reading: it refused the upload, and says why.
@@ -443,7 +438,7 @@ pub async fn content(
         .map_err(|status| Error::from_status(&status))
         .try_filter_map(|part| async move {
             Ok(match part.part {
-                Some(Part::Chunk(bytes)) => Some(Bytes::from(bytes)),
+                Some(Part::Chunk(bytes)) => Some(bytes),
                 _ => None,
             })
         })

@@ -7,6 +7,7 @@ pub mod posts;
 pub mod resumable;
 
 use actix_web::{http::Method, web};
+use bytes::Bytes;
 use df_proto::media::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -15,6 +16,17 @@ use super::{
     openapi::{named_schema, one_of},
     wire::{Money, instant, non_empty, required_instant},
 };
+
+/// Largest piece of an upload sent to media in one message.
+const PIECE: usize = 256 * 1024;
+/// Pieces in flight between the client's connection and media: what bounds the gateway's
+/// memory per upload.
+const PIECES_IN_FLIGHT: usize = 4;
+
+/// A chunk of a client's body as the pieces sent to media (slices of it, not copies).
+fn pieces(mut chunk: Bytes) -> impl Iterator<Item = Bytes> {
+    std::iter::from_fn(move || (!chunk.is_empty()).then(|| chunk.split_to(PIECE.min(chunk.len()))))
+}
 
 /// A post as the caller sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,4 +189,19 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
             "/creator/uploads/{id}",
             web::post().to(resumable::override_method),
         );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_chunk_is_sent_in_pieces_of_at_most_piece_bytes_in_order() {
+        let chunk: Bytes = (0..PIECE * 2 + 100).map(|i| (i % 251) as u8).collect();
+        let sent: Vec<Bytes> = pieces(chunk.clone()).collect();
+        let sizes: Vec<usize> = sent.iter().map(Bytes::len).collect();
+        assert_eq!(sizes, [PIECE, PIECE, 100]);
+        assert_eq!(sent.concat(), chunk.to_vec());
+        assert_eq!(pieces(Bytes::new()).count(), 0);
+    }
 }

@@ -34,10 +34,6 @@ const TUS_VERSION: &str = "1.0.0";
 const TUS_EXTENSIONS: &str = "creation,termination,expiration";
 /// The only body type of an append.
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
-/// Largest piece of an append sent to media in one message.
-const PIECE: usize = 256 * 1024;
-/// Pieces in flight between the client's connection and media: what bounds memory per append.
-const PIECES_IN_FLIGHT: usize = 4;
 /// Longest `Upload-Metadata` read (file name and type; the rest is not needed).
 const MAX_METADATA: usize = 2048;
 /// Longest file name or type kept.
@@ -373,7 +369,7 @@ async fn stream_append(
             offset,
         })),
     };
-    let (pieces, received) = mpsc::channel::<pb::AppendPart>(PIECES_IN_FLIGHT);
+    let (pieces, received) = mpsc::channel::<pb::AppendPart>(super::PIECES_IN_FLIGHT);
     let parts = futures::stream::once(async { start })
         .chain(tokio_stream::wrappers::ReceiverStream::new(received));
     let media = media.clone();
@@ -383,9 +379,9 @@ async fn stream_append(
     'reading: while let Some(chunk) = body.next().await {
         // The client broke the body off: what came before it is the append.
         let Ok(chunk) = chunk else { break };
-        for piece in chunk.chunks(PIECE) {
+        for piece in super::pieces(chunk) {
             let part = pb::AppendPart {
-                part: Some(pb::append_part::Part::Chunk(piece.to_vec())),
+                part: Some(pb::append_part::Part::Chunk(piece)),
             };
             if pieces.send(part).await.is_err() {
                 // Media stopped reading: it refused the append, and says why.
