@@ -197,8 +197,9 @@ pub async fn evidence(conn: &mut AsyncPgConnection, scope: Scope) -> Result<Stri
         ));
     };
     lines.reverse();
+    let deliveries = if total == 1 { "delivery" } else { "deliveries" };
     let mut log = format!(
-        "{total} deliveries of {what} to the paying account since the purchase on {purchased}"
+        "{total} {deliveries} of {what} to the paying account since the purchase on {purchased}"
     );
     if total > lines.len() as i64 {
         let _ = write!(log, "; the {} most recent", lines.len());

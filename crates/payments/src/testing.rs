@@ -119,6 +119,23 @@ impl TestPayments {
         &self.config
     }
 
+    /// The access log a dispute of everything `fan` bought from `creator` would quote as
+    /// evidence: the deliveries media reported, as payments recorded them.
+    pub async fn access_evidence(
+        &self,
+        fan: df_common::ids::UserId,
+        creator: df_common::ids::CreatorId,
+    ) -> String {
+        let mut conn = self.service.db.db().conn().await.unwrap();
+        let scope = crate::access_log::Scope {
+            fan_id: fan,
+            creator_id: creator,
+            ppv_item_id: None,
+            since: chrono::DateTime::UNIX_EPOCH,
+        };
+        crate::access_log::evidence(&mut conn, scope).await.unwrap()
+    }
+
     /// Stops the service and starts it again on the same gRPC port and database, with the same
     /// clock and simulated provider (the provider's pages move to a new port).
     pub async fn restart(&mut self) {

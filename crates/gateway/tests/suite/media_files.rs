@@ -1,7 +1,7 @@
 //! Files through the real gateway, identity, payments, media and clamd: a creator uploads a
 //! photo, it is scanned and published, a fan sees it on a public post through a signed URL that
 //! serves ranges and conditional requests; a post for subscribers names no file and its URL is
-//! refused; hostile uploads keep their codes.
+//! refused; the delivery reaches payments' access log; hostile uploads keep their codes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -69,8 +69,8 @@ async fn a_fan_views_a_published_photo_by_a_signed_url_that_serves_ranges() {
         .with::<TestMedia>()
         .start()
         .await;
-    let (creator, _) = platform.signed_in("photo_maker", "creator").await;
-    let (fan, _) = platform.signed_in("photo_viewer", "fan").await;
+    let (creator, creator_id) = platform.signed_in("photo_maker", "creator").await;
+    let (fan, fan_id) = platform.signed_in("photo_viewer", "fan").await;
     let public_photo = published_photo(&platform, &creator).await;
     let private_photo = published_photo(&platform, &creator).await;
 
@@ -169,6 +169,22 @@ async fn a_fan_views_a_published_photo_by_a_signed_url_that_serves_ranges() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let problem: Value = refused.json().await.unwrap();
     assert_eq!(problem["code"], "media.invalid_signature");
+
+    // The URL handed to the fan reached payments' access log, where a dispute finds it; the
+    // refused one did not.
+    let payments = platform.member::<TestPayments>();
+    let evidence = eventually("the delivery in payments' access log", async || {
+        let log = payments
+            .access_evidence(fan_id.parse().unwrap(), creator_id.parse().unwrap())
+            .await;
+        log.starts_with("1 delivery of").then_some(log)
+    })
+    .await;
+    assert!(
+        evidence.contains(&format!("media {public_photo}")),
+        "{evidence}"
+    );
+    assert!(!evidence.contains(&private_photo), "{evidence}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -51,7 +51,7 @@ async fn erasure_drops_addresses_and_devices_and_keeps_when_and_what() {
 
     erasure::erase(&mut conn, fan).await.unwrap();
     let after = access_log::evidence(&mut conn, scope).await.unwrap();
-    assert!(after.starts_with("1 deliveries"), "{after}");
+    assert!(after.starts_with("1 delivery of"), "{after}");
     assert!(after.contains(&seen.post_id.to_string()), "{after}");
     assert!(after.contains("from an address not kept"), "{after}");
     assert!(
@@ -64,7 +64,7 @@ async fn erasure_drops_addresses_and_devices_and_keeps_when_and_what() {
         .await
         .unwrap();
     let later = access_log::evidence(&mut conn, scope).await.unwrap();
-    assert!(later.starts_with("1 deliveries"), "{later}");
+    assert!(later.starts_with("1 delivery of"), "{later}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +91,7 @@ async fn retention_deletes_only_deliveries_older_than_the_cutoff() {
     )
     .await
     .unwrap();
-    assert!(left.starts_with("1 deliveries"), "{left}");
+    assert!(left.starts_with("1 delivery of"), "{left}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
