@@ -1,6 +1,9 @@
 //! Closed sets of values that are text on the wire and in SQL (statuses, kinds): an enum in
 //! Rust, so a typo is a compile error and a `match` names every case.
 
+#[doc(hidden)]
+pub use serde as __serde;
+
 /// An unknown value of a [`text_enum!`] type (a newer writer, or a corrupted row).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} `{value}`")]
@@ -11,8 +14,8 @@ pub struct UnknownValue {
     pub value: String,
 }
 
-/// Declares an enum whose variants are spelled as text: `as_str`, `ALL`, `Display` and
-/// `FromStr`. `text_enum! { sql pub enum … }` also makes it a diesel `Text` column value (the
+/// Declares an enum whose variants are spelled as text: `as_str`, `ALL`, `Display`, `FromStr`
+/// and serde. `text_enum! { sql pub enum … }` also makes it a diesel `Text` column value (the
 /// declaring crate needs `diesel`); a row holding an unknown value fails to load.
 #[macro_export]
 macro_rules! text_enum {
@@ -77,6 +80,28 @@ macro_rules! text_enum {
             }
         }
 
+        // In serde formats too a value is its text, and an unknown text is refused.
+        impl $crate::text_enum::__serde::Serialize for $name {
+            fn serialize<S: $crate::text_enum::__serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> $crate::text_enum::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::text_enum::__serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                let text = <String as $crate::text_enum::__serde::Deserialize>::deserialize(
+                    deserializer,
+                )?;
+                text.parse()
+                    .map_err(<D::Error as $crate::text_enum::__serde::de::Error>::custom)
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = $crate::text_enum::UnknownValue;
             fn from_str(value: &str) -> Result<Self, Self::Err> {
@@ -107,5 +132,18 @@ mod tests {
         }
         let unknown = "blue".parse::<Light>().unwrap_err();
         assert_eq!(unknown.to_string(), "unknown Light `blue`");
+    }
+
+    #[test]
+    fn serde_formats_carry_the_text_and_refuse_unknown_text() {
+        assert_eq!(
+            serde_json::to_string(&Light::Green).ok().as_deref(),
+            Some("\"green\"")
+        );
+        assert_eq!(
+            serde_json::from_str::<Light>("\"red\"").ok(),
+            Some(Light::Red)
+        );
+        assert!(serde_json::from_str::<Light>("\"blue\"").is_err());
     }
 }

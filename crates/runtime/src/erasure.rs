@@ -17,6 +17,9 @@ pub const CONSUMER: &str = "user_erasure";
 pub trait Erase: Send + Sync + 'static {
     /// Erases what the service holds about `user` (keeping what the law requires it to keep).
     async fn erase(&self, conn: &mut AsyncPgConnection, user: UserId) -> Result<(), Error>;
+
+    /// Runs after the erasure of `user` committed (see [`Consumer::committed`]).
+    async fn erased(&self, _user: UserId) {}
 }
 
 /// The consumer of `privacy.user.erasure_requested` that applies an [`Erase`].
@@ -35,5 +38,11 @@ impl<E: Erase> Consumer for UserErasure<E> {
     ) -> Result<(), Error> {
         let user: UserId = df_common::wire::id("user_id", &event.user_id)?;
         self.0.erase(conn, user).await
+    }
+
+    async fn committed(&self, event: UserErasureRequested) {
+        if let Ok(user) = df_common::wire::id::<UserId>("user_id", &event.user_id) {
+            self.0.erased(user).await;
+        }
     }
 }

@@ -73,6 +73,11 @@ pub trait EventHandler: Send + Sync + 'static {
         conn: &mut AsyncPgConnection,
         envelope: &EventEnvelope,
     ) -> Result<(), Error>;
+
+    /// Runs after the transaction of [`EventHandler::handle`] committed (never for an event the
+    /// inbox already had), for what may only follow a commit, such as moving cache keys. It is
+    /// not retried: what it does must also come about on its own, as cached values expire.
+    async fn committed(&self, _envelope: &EventEnvelope) {}
 }
 
 /// Spawns the consumer of `handler`. The task ends with `Ok` after `shutdown` fired and the
@@ -338,14 +343,19 @@ impl Worker {
         let mut conn = self.connection(shutdown).await?;
         let handler = &self.handler;
         let consumer = handler.name();
-        conn.transaction::<_, Error, _>(async |conn| {
-            if !inbox::record(conn, consumer, event_id).await? {
-                return Ok(false);
-            }
-            handler.handle(conn, envelope).await?;
-            Ok(true)
-        })
-        .await
+        let applied = conn
+            .transaction::<_, Error, _>(async |conn| {
+                if !inbox::record(conn, consumer, event_id).await? {
+                    return Ok(false);
+                }
+                handler.handle(conn, envelope).await?;
+                Ok(true)
+            })
+            .await?;
+        if applied {
+            handler.committed(envelope).await;
+        }
+        Ok(applied)
     }
 
     /// A database connection, waiting out an outage instead of spending the message's

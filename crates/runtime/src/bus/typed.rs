@@ -29,6 +29,10 @@ pub trait Consumer: Send + Sync + 'static {
         event: Self::Event,
         envelope: &EventEnvelope,
     ) -> Result<(), Error>;
+
+    /// Runs after the transaction of [`Consumer::apply`] committed (see
+    /// [`EventHandler::committed`]).
+    async fn committed(&self, _event: Self::Event) {}
 }
 
 /// The [`EventHandler`] of a [`Consumer`].
@@ -64,6 +68,13 @@ impl<C: Consumer> EventHandler for Typed<C> {
     ) -> Result<(), Error> {
         let event = decode::<C::Event>(envelope)?;
         self.consumer.apply(conn, event, envelope).await
+    }
+
+    async fn committed(&self, envelope: &EventEnvelope) {
+        // `handle` decoded the same bytes before it could commit.
+        if let Ok(event) = decode::<C::Event>(envelope) {
+            self.consumer.committed(event).await;
+        }
     }
 }
 
