@@ -78,20 +78,21 @@ impl Grant {
         self.reason != Reason::None && self.until.is_none_or(|until| until > now)
     }
 
-    fn encode(&self, generation: i64) -> String {
+    fn encode(&self) -> String {
         let until = self.until.map_or(-1, |u| u.timestamp_millis());
-        format!("{generation}|{}|{until}", self.reason.as_str())
+        format!("{}|{until}", self.reason.as_str())
     }
 
-    fn decode(value: &str) -> Option<(i64, Grant)> {
-        let mut parts = value.splitn(3, '|');
-        let generation = parts.next()?.parse().ok()?;
-        let reason = Reason::parse(parts.next()?);
-        let until: i64 = parts.next()?.parse().ok()?;
+    fn decode(value: &str) -> Option<Grant> {
+        let (reason, until) = value.split_once('|')?;
+        let until: i64 = until.parse().ok()?;
         let until = (until >= 0)
             .then(|| DateTime::from_timestamp_millis(until))
             .flatten();
-        Some((generation, Grant { reason, until }))
+        Some(Grant {
+            reason: Reason::parse(reason),
+            until,
+        })
     }
 }
 
@@ -211,22 +212,27 @@ async fn access_by_creator(
         .collect())
 }
 
-/// The creators whose subscriber content `fan` may see at `now` (the fan's home feed).
-pub async fn subscribed_creators(
+/// Until when each of `fan`'s subscriptions lets them see its creator's subscriber content
+/// (the fan's home feed); subscriptions that give no access are left out.
+pub async fn subscription_access(
     conn: &mut AsyncPgConnection,
     fan: UserId,
-    now: DateTime<Utc>,
     policy: AccessPolicy,
-) -> Result<Vec<CreatorId>, Error> {
-    let mut creators: Vec<CreatorId> = access_by_creator(conn, fan, None, policy)
-        .await?
-        .into_iter()
+) -> Result<Vec<(CreatorId, DateTime<Utc>)>, Error> {
+    access_by_creator(conn, fan, None, policy).await
+}
+
+/// The creators whose subscriber content is open at `now`, from [`subscription_access`]:
+/// each once, in order.
+pub fn subscribed_at(access: &[(CreatorId, DateTime<Utc>)], now: DateTime<Utc>) -> Vec<CreatorId> {
+    let mut creators: Vec<CreatorId> = access
+        .iter()
         .filter(|(_, until)| *until > now)
-        .map(|(creator, _)| creator)
+        .map(|(creator, _)| *creator)
         .collect();
     creators.sort_unstable();
     creators.dedup();
-    Ok(creators)
+    creators
 }
 
 /// When a subscription's access ends, by its state.
@@ -246,6 +252,34 @@ pub fn access_until(
         }
         SubscriptionStatus::Incomplete | SubscriptionStatus::Ended => None,
     }
+}
+
+/// The key of `fan`'s generation counter.
+fn generation_key(fan: UserId) -> String {
+    format!("entgen:{fan}")
+}
+
+/// Subscriptions' access as `<creator>=<until in ms>` pairs, comma separated.
+fn encode_access(access: &[(CreatorId, DateTime<Utc>)]) -> String {
+    access
+        .iter()
+        .map(|(creator, until)| format!("{creator}={}", until.timestamp_millis()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn decode_access(value: &str) -> Option<Vec<(CreatorId, DateTime<Utc>)>> {
+    value
+        .split(',')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (creator, until) = pair.split_once('=')?;
+            Some((
+                creator.parse().ok()?,
+                DateTime::from_timestamp_millis(until.parse().ok()?)?,
+            ))
+        })
+        .collect()
 }
 
 /// The entitlement check with its cache.
@@ -288,14 +322,59 @@ impl Entitlements {
             Some(item) => format!("ent:{}:c:{}:p:{item}", question.fan_id, question.creator_id),
             None => format!("ent:{}:c:{}", question.fan_id, question.creator_id),
         };
-        (answer, format!("entgen:{}", question.fan_id))
+        (answer, generation_key(question.fan_id))
     }
 
     /// The cached answer and the current generation, in one round trip. `None` when Redis is
     /// unavailable.
     pub async fn cached(&self, question: &Question) -> Option<(Option<Grant>, i64)> {
         let (answer_key, generation_key) = Self::keys(question);
-        let (a, g) = (self.cache.key(&answer_key), self.cache.key(&generation_key));
+        let (value, generation) = self.read(&answer_key, &generation_key).await?;
+        Some((value.and_then(|v| Grant::decode(&v)), generation))
+    }
+
+    /// Stores an answer computed under `generation`, unless the generation moved since.
+    pub async fn store(&self, question: &Question, generation: i64, grant: Grant) {
+        let (answer_key, generation_key) = Self::keys(question);
+        self.write(&answer_key, &generation_key, generation, &grant.encode())
+            .await;
+    }
+
+    /// `fan`'s cached [`subscription_access`] and the current generation. `None` when Redis
+    /// is unavailable. Each subscription carries its end, so an answer cached before one ran
+    /// out still says so when read after: only new or changed subscriptions need the
+    /// generation to move.
+    pub async fn cached_access(
+        &self,
+        fan: UserId,
+    ) -> Option<(Option<Vec<(CreatorId, DateTime<Utc>)>>, i64)> {
+        let (value, generation) = self
+            .read(&format!("subs:{fan}"), &generation_key(fan))
+            .await?;
+        Some((value.and_then(|v| decode_access(&v)), generation))
+    }
+
+    /// Stores `fan`'s [`subscription_access`] computed under `generation`, unless the
+    /// generation moved since.
+    pub async fn store_access(
+        &self,
+        fan: UserId,
+        generation: i64,
+        access: &[(CreatorId, DateTime<Utc>)],
+    ) {
+        self.write(
+            &format!("subs:{fan}"),
+            &generation_key(fan),
+            generation,
+            &encode_access(access),
+        )
+        .await;
+    }
+
+    /// The value at `answer_key` if it was stored under the current generation, and that
+    /// generation, in one round trip.
+    async fn read(&self, answer_key: &str, generation_key: &str) -> Option<(Option<String>, i64)> {
+        let (a, g) = (self.cache.key(answer_key), self.cache.key(generation_key));
         let values: Vec<Option<Vec<u8>>> = self
             .cache
             .run(move |c| {
@@ -310,28 +389,33 @@ impl Entitlements {
             .flatten()
             .and_then(|g| String::from_utf8(g).ok()?.parse().ok())
             .unwrap_or(0);
-        let grant = <[Option<Vec<u8>>]>::first(&values)
+        let value = <[Option<Vec<u8>>]>::first(&values)
             .cloned()
             .flatten()
-            .and_then(|sealed| self.cache.open(&answer_key, &sealed))
-            .and_then(|v| Grant::decode(std::str::from_utf8(&v).ok()?))
-            .and_then(|(g, grant)| (g == generation).then_some(grant));
-        Some((grant, generation))
+            .and_then(|sealed| self.cache.open(answer_key, &sealed))
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|v| {
+                let (stored_under, value) = v.split_once('|')?;
+                (stored_under.parse::<i64>().ok()? == generation).then(|| value.to_owned())
+            });
+        Some((value, generation))
     }
 
-    /// Stores an answer computed under `generation`, unless the generation moved since.
-    pub async fn store(&self, question: &Question, generation: i64, grant: Grant) {
-        let (answer_key, generation_key) = Self::keys(question);
+    /// Stores `value` computed under `generation` at `answer_key`, unless the generation moved
+    /// since.
+    async fn write(&self, answer_key: &str, generation_key: &str, generation: i64, value: &str) {
         let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(60_000).max(1);
-        let value = self
-            .cache
-            .seal(&answer_key, grant.encode(generation).as_bytes(), self.ttl);
+        let sealed = self.cache.seal(
+            answer_key,
+            format!("{generation}|{value}").as_bytes(),
+            self.ttl,
+        );
         let (answer_key, generation_key) =
-            (self.cache.key(&answer_key), self.cache.key(&generation_key));
+            (self.cache.key(answer_key), self.cache.key(generation_key));
         let result = self
             .cache
             .run(move |c| {
-                let (a, g, v) = (answer_key.clone(), generation_key.clone(), value.clone());
+                let (a, g, v) = (answer_key.clone(), generation_key.clone(), sealed.clone());
                 Box::pin(async move {
                     redis::cmd("EVAL")
                         .arg(STORE_IF_CURRENT)
@@ -358,7 +442,7 @@ impl Entitlements {
         }
         let keys: Vec<String> = fans
             .iter()
-            .map(|fan| self.cache.key(&format!("entgen:{fan}")))
+            .map(|fan| self.cache.key(&generation_key(*fan)))
             .collect();
         self.cache
             .run(move |c| {
@@ -394,9 +478,24 @@ mod tests {
                 until: None,
             },
         ] {
-            assert_eq!(Grant::decode(&grant.encode(42)), Some((42, grant)));
+            assert_eq!(Grant::decode(&grant.encode()), Some(grant));
         }
         assert_eq!(Grant::decode("garbage"), None);
+    }
+
+    #[test]
+    fn subscriptions_round_trip_through_their_encoding_and_count_until_they_end() {
+        let (a, b) = (CreatorId::new(), CreatorId::new());
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        let access = vec![(a, at(1_800_000_000_123)), (b, at(1_700_000_000_000))];
+        assert_eq!(decode_access(&encode_access(&access)), Some(access.clone()));
+        assert_eq!(decode_access(&encode_access(&[])), Some(Vec::new()));
+        assert_eq!(decode_access("not-a-creator=1"), None);
+        assert_eq!(subscribed_at(&access, at(1_750_000_000_000)), vec![a]);
+        assert_eq!(
+            subscribed_at(&access, at(1_900_000_000_000)),
+            Vec::<CreatorId>::new()
+        );
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! What fans do: subscribe, tip, buy, cancel, list, and the entitlement check.
 
-use df_common::{grpc::principal, wire};
+use chrono::{DateTime, Utc};
+use df_common::{
+    grpc::principal,
+    ids::{CreatorId, UserId},
+    wire,
+};
 use df_proto::payments::v1 as pb;
 use tonic::{Request, Response};
 
@@ -88,14 +93,8 @@ pub async fn list_subscribed_creators(
 ) -> Reply<pb::ListSubscribedCreatorsResponse> {
     access::content_service(&principal(&request)?)?;
     let fan_id = wire::id("fan_id", &request.get_ref().fan_id)?;
-    let mut conn = face.service.db.conn().await?;
-    let creators = entitlements::subscribed_creators(
-        &mut conn,
-        fan_id,
-        face.service.clock.now(),
-        face.service.entitlements.policy(),
-    )
-    .await?;
+    let access = subscription_access(face, fan_id).await?;
+    let creators = entitlements::subscribed_at(&access, face.service.clock.now());
     Ok(Response::new(pb::ListSubscribedCreatorsResponse {
         creator_ids: creators.iter().map(ToString::to_string).collect(),
     }))
@@ -125,6 +124,25 @@ pub async fn check_entitlement(
         .into(),
         until: grant.until.filter(|_| allowed).and_then(convert::ts),
     }))
+}
+
+/// The fan's subscriptions and when each lets them in until: the cache first, then the
+/// database (and the answer cached).
+async fn subscription_access(
+    face: &PaymentsService,
+    fan: UserId,
+) -> Result<Vec<(CreatorId, DateTime<Utc>)>, df_common::Error> {
+    let cache = &face.service.entitlements;
+    let cached = cache.cached_access(fan).await;
+    if let Some((Some(access), _)) = cached {
+        return Ok(access);
+    }
+    let mut conn = face.service.db.conn().await?;
+    let access = entitlements::subscription_access(&mut conn, fan, cache.policy()).await?;
+    if let Some((None, generation)) = cached {
+        cache.store_access(fan, generation, &access).await;
+    }
+    Ok(access)
 }
 
 /// The cache first, then the database (and the answer cached).

@@ -139,6 +139,68 @@ async fn answers_are_cached_and_invalidated_by_the_events_that_change_them() {
     assert!(!allowed(&p, fan, creator, item).await);
 }
 
+async fn subscribed_to(p: &Payments, fan: Uuid) -> Vec<String> {
+    p.client()
+        .list_subscribed_creators(p.as_media(pb::ListSubscribedCreatorsRequest {
+            fan_id: fan.to_string(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .creator_ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fans_subscribed_creators_are_cached_until_their_entitlements_change() {
+    let p = Payments::start().await;
+    let (fan, creator) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut conn = p.conn().await;
+    let tier = Uuid::now_v7();
+    diesel::sql_query(format!(
+        "INSERT INTO tiers (id, creator_id, name, price_minor, currency)
+         VALUES ('{tier}', '{creator}', 'Gold', 900, 'usd')"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO subscriptions (id, provider_subscription_id, fan_id, creator_id, tier_id,
+             status, current_period_end)
+         VALUES ('{}', 'sub_cached', '{fan}', '{creator}', '{tier}', 'active',
+             now() + interval '30 days')",
+        Uuid::now_v7()
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(subscribed_to(&p, fan).await, [creator.to_string()]);
+
+    // Ended behind the service's back, the cached list still stands: it is served from Redis.
+    diesel::sql_query(
+        "UPDATE subscriptions SET status = 'ended' WHERE provider_subscription_id = 'sub_cached'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(subscribed_to(&p, fan).await, [creator.to_string()]);
+
+    // Any change of the fan's entitlements (here a purchase) makes the cached list stale.
+    let (_, seller, item) = purchase(&p).await;
+    send(
+        &p,
+        payment_succeeded(
+            "evt_ppv_cached",
+            "pi_ppv_cached",
+            900,
+            json!({"kind": "ppv", "fan_id": fan.to_string(), "creator_id": seller.to_string(),
+                   "ppv_item_id": item.to_string()}),
+        ),
+    )
+    .await;
+    assert!(allowed(&p, fan, seller, item).await);
+    assert_eq!(subscribed_to(&p, fan).await, Vec::<String>::new());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_redis_the_answer_comes_from_postgres() {
     let proxy = TcpProxy::in_front_of(&server_addr()).await;
@@ -330,6 +392,43 @@ impl World {
         (answer.allowed, answer.reason)
     }
 
+    /// The creators `fan` subscribes to, through the service (the cache first), from the
+    /// database alone, and as the world was built.
+    async fn subscribed(&self, fan: Uuid) -> [Vec<String>; 3] {
+        let served = self
+            .payments
+            .client()
+            .list_subscribed_creators(self.payments.as_media(pb::ListSubscribedCreatorsRequest {
+                fan_id: fan.to_string(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .creator_ids;
+        let mut conn = self.payments.conn().await;
+        let policy = df_payments::entitlements::AccessPolicy {
+            grace: chrono::Duration::days(3),
+        };
+        let access = df_payments::entitlements::subscription_access(
+            &mut conn,
+            UserId::from_uuid(fan),
+            policy,
+        )
+        .await
+        .unwrap();
+        let uncached = df_payments::entitlements::subscribed_at(&access, chrono::Utc::now())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let expected = self
+            .subscriptions
+            .iter()
+            .filter(|(subscriber, _)| *subscriber == fan)
+            .map(|(_, creator)| creator.to_string())
+            .collect();
+        [served, uncached, expected]
+    }
+
     /// The answer from the database alone.
     async fn uncached(&self, question: &Question) -> (bool, String) {
         let mut conn = self.payments.conn().await;
@@ -378,7 +477,7 @@ thread_local! {
 }
 
 /// For any sequence of questions, the answer served (cached once asked) is the database's
-/// answer and the one the rules give.
+/// answer and the one the rules give; so is the list of the asking fan's subscriptions.
 fn cached_and_uncached_agree(sequence: Vec<Asked>) -> quickcheck::TestResult {
     WORLD.with_borrow(|world| {
         let Some((runtime, world)) = world else {
@@ -398,6 +497,14 @@ fn cached_and_uncached_agree(sequence: Vec<Asked>) -> quickcheck::TestResult {
                 if served != uncached || served.1 != expected {
                     return quickcheck::TestResult::error(format!(
                         "{question:?}: served {served:?}, database {uncached:?}, rules {expected}"
+                    ));
+                }
+                let [served, uncached, expected] = world.subscribed(world.people[asked.fan]).await;
+                if served != uncached || served != expected {
+                    return quickcheck::TestResult::error(format!(
+                        "subscriptions of fan {}: served {served:?}, database {uncached:?}, \
+                         world {expected:?}",
+                        asked.fan
                     ));
                 }
             }
