@@ -1,8 +1,9 @@
 //! Erasure: when privacy asks to erase a user, media removes their posts (a creator's) and every
 //! follow they are part of (a fan's, and fans' follows of an erased creator), in the
 //! transaction that records the event. PPV items stay at payments, which keeps what the law
-//! requires of sales. A creator's uploads (and resumable uploads still open) go too: their rows in the same transaction, their
-//! objects by a durable job queued in it. Quarantined uploads stay for the legal hold.
+//! requires of sales. A creator's uploads (and resumable uploads still open) go too: their rows
+//! in the same transaction, their objects by a durable job queued in it. Quarantined uploads
+//! stay for the legal hold. Once committed, cached feed pages of an erased creator move away.
 
 use async_trait::async_trait;
 use df_common::{Error, clock::Clock, ids::UserId};
@@ -12,6 +13,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    feed_cache::FeedCache,
     ids::MediaId,
     schema::{follows, media, posts, upload_sessions},
     status::MediaState,
@@ -20,6 +22,7 @@ use crate::{
 /// What media erases of a user.
 pub struct MediaErasure {
     pub clock: Clock,
+    pub feed_cache: FeedCache,
 }
 
 /// Deleting the objects of erased uploads, after the rows are gone.
@@ -53,6 +56,13 @@ impl Erase for MediaErasure {
             jobs::enqueue(conn, &DeleteObjects { media_ids }, self.clock.now()).await?;
         }
         erase(conn, user).await
+    }
+
+    async fn erased(&self, user: UserId) {
+        // An erased creator's posts leave every cached page at once.
+        if let Err(e) = self.feed_cache.bump(user.into()).await {
+            tracing::warn!(error = %e, "feed cache version not bumped after an erasure");
+        }
     }
 }
 

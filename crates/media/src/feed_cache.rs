@@ -4,11 +4,12 @@
 //! change to the creator's posts; a change therefore moves every page that could show it to a
 //! new key, and no page is ever invalidated by deleting it.
 //!
-//! What is cached is the page's post ids in order, never the posts: they are read fresh (text,
-//! price, attachments and their states) and go through the viewer's sight like any other, so
-//! an edit, a moderation decision or an entitlement change is seen at once. A value someone else
-//! wrote cannot pass (values are sealed), and even a forged one could only omit or reorder the
-//! creators' own published posts, since the ids are read back under the same question.
+//! What is cached is the page's posts and their attached files as stored, never what a viewer
+//! sees of them: every read still goes through the viewer's sight, so an entitlement change is
+//! seen at once. Every committed change to a creator's posts or to the state of a creator's
+//! files bumps the creator's version (edits, deletions, scan verdicts, moderation decisions,
+//! erasure, purges), so no page shows them as they were. A value someone else wrote cannot pass:
+//! values are sealed with media's cache key.
 //!
 //! A page chosen while some of the creators' posts were still scheduled is valid only until the
 //! first of them is due: the time is stored with the ids, and a page read at or after it is a
@@ -22,7 +23,7 @@ use deadpool_redis::redis;
 use df_common::{Error, cache::Cache, ids::CreatorId};
 use sha2::{Digest, Sha256};
 
-use crate::{cursor::Position, ids::PostId, metrics};
+use crate::{cursor::Position, items::Item, metrics, posts::Post};
 
 /// The cache of feed pages; `None` inside when caching is off.
 #[derive(Clone)]
@@ -83,8 +84,8 @@ impl FeedCache {
         Some(format!("feed:page:{}", hex::encode(hash.finalize())))
     }
 
-    /// The ids cached under `key`, unless a scheduled post became due since they were chosen.
-    pub async fn get(&self, key: &str, now: DateTime<Utc>) -> Option<Vec<PostId>> {
+    /// The page cached under `key`, unless a scheduled post became due since it was chosen.
+    pub async fn get(&self, key: &str, now: DateTime<Utc>) -> Option<Page> {
         let cache = self.cache.as_ref()?;
         let found = match cache.get_sealed(key).await {
             Ok(found) => found,
@@ -94,23 +95,25 @@ impl FeedCache {
                 return None;
             }
         };
-        let ids = found
+        let page = found
             .and_then(|bytes| decode(&bytes))
             .filter(|(valid_until, _)| now.timestamp_millis() < *valid_until)
-            .map(|(_, ids)| ids);
-        metrics::feed_cache(if ids.is_some() { "hit" } else { "miss" });
-        ids
+            .map(|(_, page)| page);
+        metrics::feed_cache(if page.is_some() { "hit" } else { "miss" });
+        page
     }
 
-    /// Caches `ids` under `key`, valid until `next_due` (the first scheduled post of the
+    /// Caches `page` under `key`, valid until `next_due` (the first scheduled post of the
     /// question's creators, if any); a failure only costs the next reader a database query.
-    pub async fn put(&self, key: &str, ids: &[PostId], next_due: Option<DateTime<Utc>>) {
+    pub async fn put(&self, key: &str, page: &Page, next_due: Option<DateTime<Utc>>) {
         let valid_until = next_due.map_or(i64::MAX, |at| at.timestamp_millis());
-        if let Some(cache) = &self.cache
-            && let Err(e) = cache
-                .set_sealed_px(key, &encode(valid_until, ids), self.ttl)
-                .await
-        {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        let Some(value) = encode(valid_until, page) else {
+            return;
+        };
+        if let Err(e) = cache.set_sealed_px(key, &value, self.ttl).await {
             tracing::debug!(error = %e, "feed page not cached");
         }
     }
@@ -136,27 +139,27 @@ fn version_key(creator: CreatorId) -> String {
     format!("feed:version:{creator}")
 }
 
-/// The validity (Unix milliseconds) and the ids, 16 bytes each.
-fn encode(valid_until: i64, ids: &[PostId]) -> Vec<u8> {
-    let mut out = valid_until.to_be_bytes().to_vec();
-    out.extend(ids.iter().flat_map(|id| id.as_uuid().into_bytes()));
-    out
+/// One page of a feed as stored: its posts in order (one more than the page when another page
+/// follows) and the files attached to them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Page {
+    pub posts: Vec<Post>,
+    pub files: Vec<Item>,
 }
 
-fn decode(bytes: &[u8]) -> Option<(i64, Vec<PostId>)> {
-    let (valid_until, ids) = bytes.split_first_chunk::<8>()?;
-    if ids.len() % 16 != 0 {
-        return None;
-    }
-    let ids = ids
-        .chunks_exact(16)
-        .map(|chunk| {
-            <[u8; 16]>::try_from(chunk)
-                .ok()
-                .map(|raw| PostId::from_uuid(uuid::Uuid::from_bytes(raw)))
-        })
-        .collect::<Option<Vec<_>>>()?;
-    Some((i64::from_be_bytes(*valid_until), ids))
+/// The validity (Unix milliseconds, 8 bytes) and the page.
+fn encode(valid_until: i64, page: &Page) -> Option<Vec<u8>> {
+    let mut out = valid_until.to_be_bytes().to_vec();
+    serde_json::to_writer(&mut out, page)
+        .map_err(|e| tracing::debug!(error = %e, "feed page not encoded"))
+        .ok()?;
+    Some(out)
+}
+
+fn decode(bytes: &[u8]) -> Option<(i64, Page)> {
+    let (valid_until, page) = bytes.split_first_chunk::<8>()?;
+    let page = serde_json::from_slice(page).ok()?;
+    Some((i64::from_be_bytes(*valid_until), page))
 }
 
 #[cfg(test)]
@@ -164,10 +167,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_survive_the_round_trip_and_anything_else_is_refused() {
-        let ids = vec![PostId::new(), PostId::new()];
-        assert_eq!(decode(&encode(7, &ids)), Some((7, ids)));
-        assert_eq!(decode(&encode(i64::MAX, &[])), Some((i64::MAX, vec![])));
+    fn pages_survive_the_round_trip_and_anything_else_is_refused() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let post = Post {
+            id: crate::ids::PostId::new(),
+            creator_id: CreatorId::new(),
+            body: "hello".into(),
+            visibility: crate::status::Visibility::Ppv,
+            price_minor: Some(900),
+            currency: Some("usd".into()),
+            ppv_item_id: Some(crate::ids::PpvItemId::new()),
+            adult: false,
+            publish_at: now,
+            created_at: now,
+            edited_at: None,
+        };
+        let file = Item {
+            id: crate::ids::MediaId::new(),
+            creator_id: post.creator_id,
+            kind: crate::status::MediaKind::Jpeg,
+            state: crate::status::MediaState::Published,
+            original_bytes: 10,
+            original_sha256: vec![1; 32],
+            served_bytes: 8,
+            served_sha256: vec![2; 32],
+            width: Some(4),
+            height: Some(3),
+            duration_ms: None,
+            post_id: Some(post.id),
+            position: Some(0),
+            threat: None,
+            created_at: now,
+            scanned_at: Some(now),
+        };
+        let page = Page {
+            posts: vec![post],
+            files: vec![file],
+        };
+        let stored = encode(7, &page).unwrap_or_default();
+        assert_eq!(decode(&stored), Some((7, page)));
+        let empty = encode(i64::MAX, &Page::default()).unwrap_or_default();
+        assert_eq!(decode(&empty), Some((i64::MAX, Page::default())));
         assert_eq!(decode(&[1, 2, 3]), None);
         assert_eq!(decode(&[0; 9]), None);
     }

@@ -338,6 +338,8 @@ impl Media {
         })
         .await?;
         self.files.relay.notify();
+        // A file attached before its verdict shows in its post from now on (or not at all).
+        self.changed(creator).await;
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 //! (`storage.quarantine_days`) is over.
 
 use chrono::{DateTime, Duration, Utc};
-use df_common::Error;
+use df_common::{Error, ids::CreatorId};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, JoinOnDsl, NullableExpressionMethods,
     PgSortExpressionMethods, QueryDsl, SelectableHelper,
@@ -52,11 +52,13 @@ impl Media {
             report.checked += 1;
         }
         let hold = Duration::days(i64::from(self.files.quarantine_days));
-        for id in expired_quarantine(&mut conn, now - hold).await? {
+        for (id, creator) in expired_quarantine(&mut conn, now - hold).await? {
             self.files.storage.delete(&keys::quarantined(id)).await?;
             diesel::delete(media::table.find(id))
                 .execute(&mut conn)
                 .await?;
+            // Its creator's own feed listed it among a post's files.
+            self.changed(creator).await;
             report.purged += 1;
         }
         Ok(report)
@@ -124,15 +126,15 @@ async fn record(
     Ok(())
 }
 
-/// Quarantined uploads scanned before `before`.
+/// Quarantined uploads scanned before `before`, with their creators.
 async fn expired_quarantine(
     conn: &mut AsyncPgConnection,
     before: DateTime<Utc>,
-) -> Result<Vec<MediaId>, Error> {
+) -> Result<Vec<(MediaId, CreatorId)>, Error> {
     Ok(media::table
         .filter(media::state.eq(MediaState::Quarantined))
         .filter(media::scanned_at.lt(before))
-        .select(media::id)
+        .select((media::id, media::creator_id))
         .limit(BATCH)
         .load(conn)
         .await?)

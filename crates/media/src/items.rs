@@ -20,7 +20,17 @@ use crate::{
 pub const MAX_ATTACHMENTS: usize = 20;
 
 /// A stored media row.
-#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Queryable,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = media)]
 pub struct Item {
     pub id: MediaId,

@@ -56,10 +56,19 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let mut runtime = Runtime::start(SERVICE, &config.base, MIGRATIONS, clock, shutdown).await?;
     let clock = runtime.clock().clone();
+    let feed_cache = feed_cache::FeedCache::new(
+        runtime.cache().clone(),
+        std::time::Duration::from_secs(u64::from(config.own.feed.cache_ttl_secs)),
+    );
     runtime.consume(df_runtime::erasure::UserErasure(erasure::MediaErasure {
         clock: clock.clone(),
+        feed_cache: feed_cache.clone(),
     }));
-    runtime.consume(moderation::ModerationDecisions { clock });
+    runtime.consume(moderation::ModerationDecisions {
+        clock,
+        db: runtime.db().clone(),
+        feed_cache: feed_cache.clone(),
+    });
     let signer = Arc::new(TokenSigner::from_config(
         &config.base.internal_auth,
         SERVICE,
@@ -89,10 +98,7 @@ pub async fn serve(
         payments: payments::Payments::new(&own.payments_client(), signer)?,
         clock: runtime.clock().clone(),
         feed: own.feed.clone(),
-        feed_cache: feed_cache::FeedCache::new(
-            runtime.cache().clone(),
-            std::time::Duration::from_secs(u64::from(own.feed.cache_ttl_secs)),
-        ),
+        feed_cache,
         files,
     };
     let scanning = media.clone();

@@ -5,17 +5,19 @@
 //! nothing brings back a file that is gone.
 
 use async_trait::async_trait;
-use df_common::{Error, clock::Clock};
+use df_common::{Error, clock::Clock, ids::CreatorId};
 use df_proto::events::v1::ModerationDecided;
 use df_runtime::{
     bus::{EventEnvelope, typed::Consumer},
+    db::Db,
     jobs,
 };
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
-    erasure::DeleteObjects, errors::MediaError, ids::MediaId, schema::media, status::MediaState,
+    erasure::DeleteObjects, errors::MediaError, feed_cache::FeedCache, ids::MediaId, schema::media,
+    status::MediaState,
 };
 
 /// A decision, as moderation words it.
@@ -48,6 +50,8 @@ impl Decision {
 /// Applies moderation's decisions.
 pub struct ModerationDecisions {
     pub clock: Clock,
+    pub db: Db,
+    pub feed_cache: FeedCache,
 }
 
 #[async_trait]
@@ -83,5 +87,26 @@ impl Consumer for ModerationDecisions {
             jobs::enqueue(conn, &job, self.clock.now()).await?;
         }
         Ok(())
+    }
+
+    async fn committed(&self, event: ModerationDecided) {
+        // Pages showing the file's post move to new keys, so none shows its old state.
+        let Ok(id) = event.media_id.parse::<MediaId>() else {
+            return;
+        };
+        let creator = match self.db.conn().await {
+            Ok(mut conn) => media::table
+                .find(id)
+                .select(media::creator_id)
+                .first::<CreatorId>(&mut conn)
+                .await
+                .ok(),
+            Err(_) => None,
+        };
+        if let Some(creator) = creator
+            && let Err(e) = self.feed_cache.bump(creator).await
+        {
+            tracing::warn!(error = %e, "feed cache version not bumped after a decision");
+        }
     }
 }

@@ -20,7 +20,9 @@ use crate::{
 };
 
 /// A stored post.
-#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Queryable, Selectable, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = posts)]
 pub struct Post {
     pub id: PostId,
@@ -181,29 +183,6 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: PostId) -> Result<bool, Er
     Ok(diesel::delete(posts::table.find(id)).execute(conn).await? > 0)
 }
 
-/// A creator's posts (only the published ones unless `include_scheduled`), newest first,
-/// strictly after `after` in that order.
-/// The posts `ids` (a cached page), read under the same question that chose them: of
-/// `creators`, published by `now` unless scheduled ones count; newest first.
-pub async fn by_ids(
-    conn: &mut AsyncPgConnection,
-    ids: &[PostId],
-    creators: &[CreatorId],
-    include_scheduled: bool,
-    now: DateTime<Utc>,
-) -> Result<Vec<Post>, Error> {
-    let mut query = posts::table
-        .filter(posts::id.eq_any(ids))
-        .filter(posts::creator_id.eq_any(creators))
-        .select(Post::as_select())
-        .order((posts::publish_at.desc(), posts::id.desc()))
-        .into_boxed();
-    if !include_scheduled {
-        query = query.filter(posts::publish_at.le(now));
-    }
-    Ok(query.load(conn).await?)
-}
-
 /// When the first still-scheduled post of `creators` is due, if any.
 pub async fn next_due(
     conn: &mut AsyncPgConnection,
@@ -218,6 +197,8 @@ pub async fn next_due(
         .await?)
 }
 
+/// The posts of `creators` (only the published ones unless `include_scheduled`), newest
+/// first, strictly after `after` in that order.
 pub async fn of_creators(
     conn: &mut AsyncPgConnection,
     creators: &[CreatorId],

@@ -17,7 +17,7 @@ use crate::{
     config::FeedSettings,
     cursor,
     errors::MediaError,
-    feed_cache::{FeedCache, Question},
+    feed_cache::{self, FeedCache, Question},
     follows,
     ids::{PostId, PpvItemId},
     items::{self, Item},
@@ -142,7 +142,7 @@ impl Media {
 
     /// After a committed change to `creator`'s posts: cached feed pages move to new keys. If
     /// Redis does not answer, pages already cached may be served until their time to live ends.
-    async fn changed(&self, creator: CreatorId) {
+    pub(crate) async fn changed(&self, creator: CreatorId) {
         if let Err(e) = self.feed_cache.bump(creator).await {
             tracing::warn!(error = %e, %creator, "feed cache version not bumped");
         }
@@ -170,7 +170,7 @@ impl Media {
         limit: u32,
     ) -> Result<Page, Error> {
         let include_scheduled = viewer.user == creator || viewer.staff;
-        self.page(viewer, &[creator], include_scheduled, cursor, limit)
+        self.page(viewer, &[creator], include_scheduled, None, cursor, limit)
             .await
     }
 
@@ -182,16 +182,18 @@ impl Media {
                 fan_id: viewer.user.to_string(),
             })
             .await?;
-        let mut creators: BTreeSet<CreatorId> = subscribed
+        let subscribed: BTreeSet<CreatorId> = subscribed
             .creator_ids
             .iter()
             .map(|id| wire::id("creator_id", id))
             .collect::<Result<_, Error>>()?;
         let mut conn = self.db.conn().await?;
+        let mut creators = subscribed.clone();
         creators.extend(follows::followed(&mut conn, viewer.user).await?);
         drop(conn);
         let creators: Vec<CreatorId> = creators.into_iter().collect();
-        self.page(viewer, &creators, false, cursor, limit).await
+        self.page(viewer, &creators, false, Some(&subscribed), cursor, limit)
+            .await
     }
 
     /// `fan` follows `creator`.
@@ -206,11 +208,15 @@ impl Media {
         follows::unfollow(&mut conn, fan, creator).await
     }
 
+    /// A page of the posts of `creators` as `viewer` sees them; a home feed passes the
+    /// creators payments said the viewer subscribes to (`subscribed`), so that their
+    /// subscriber posts need not be asked about one by one.
     async fn page(
         &self,
         viewer: Viewer,
         creators: &[CreatorId],
         include_scheduled: bool,
+        subscribed: Option<&BTreeSet<CreatorId>>,
         cursor: &str,
         limit: u32,
     ) -> Result<Page, Error> {
@@ -242,14 +248,11 @@ impl Media {
             Some(key) => self.feed_cache.get(key, now).await,
             None => None,
         };
-        let mut conn = self.db.conn().await?;
-        let (mut rows, more) = match cached {
-            Some(ids) => {
-                let rows = posts::by_ids(&mut conn, &ids, creators, include_scheduled, now).await?;
-                (rows, ids.len() > limit as usize)
-            }
+        let page = match cached {
+            Some(page) => page,
             None => {
-                let rows = posts::of_creators(
+                let mut conn = self.db.conn().await?;
+                let posts = posts::of_creators(
                     &mut conn,
                     creators,
                     include_scheduled,
@@ -258,29 +261,39 @@ impl Media {
                     question.fetch,
                 )
                 .await?;
+                let shown: Vec<PostId> = posts
+                    .iter()
+                    .take(limit as usize)
+                    .map(|post| post.id)
+                    .collect();
+                let page = feed_cache::Page {
+                    files: items::of_posts(&mut conn, &shown).await?,
+                    posts,
+                };
                 if let Some(key) = &key {
-                    let ids: Vec<PostId> = rows.iter().map(|post| post.id).collect();
                     // Scheduled posts count for their creator at once: no time limit then.
                     let next_due = if include_scheduled {
                         None
                     } else {
                         posts::next_due(&mut conn, creators, now).await?
                     };
-                    self.feed_cache.put(key, &ids, next_due).await;
+                    self.feed_cache.put(key, &page, next_due).await;
                 }
-                let more = rows.len() > limit as usize;
-                (rows, more)
+                page
             }
         };
+        let feed_cache::Page {
+            posts: mut rows,
+            files: attached,
+        } = page;
+        let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let ids: Vec<PostId> = rows.iter().map(|post| post.id).collect();
         let mut files: HashMap<PostId, Vec<Item>> = HashMap::new();
-        for item in items::of_posts(&mut conn, &ids).await? {
+        for item in attached {
             if let Some(post) = item.post_id {
                 files.entry(post).or_default().push(item);
             }
         }
-        drop(conn);
         let next_cursor = more
             .then(|| {
                 rows.last()
@@ -288,6 +301,9 @@ impl Media {
             })
             .flatten();
         let mut sight = Sight::new(&self.payments, viewer);
+        if let Some(subscribed) = subscribed {
+            sight = sight.knowing_subscriptions(creators, subscribed);
+        }
         let mut posts = Vec::with_capacity(rows.len());
         for post in rows {
             let attached = files.remove(&post.id).unwrap_or_default();

@@ -52,6 +52,21 @@ impl<'a> Sight<'a> {
         }
     }
 
+    /// Takes what payments already said of the viewer's subscriptions (a home feed asks it
+    /// first): of `creators`, those in `subscribed` are subscribed to, the others are not.
+    pub fn knowing_subscriptions(
+        mut self,
+        creators: &[CreatorId],
+        subscribed: &std::collections::BTreeSet<CreatorId>,
+    ) -> Self {
+        self.subscribed.extend(
+            creators
+                .iter()
+                .map(|creator| (*creator, subscribed.contains(creator))),
+        );
+        self
+    }
+
     /// True when the viewer wrote the post or reviews it.
     pub fn is_creator_or_staff(&self, post: &Post) -> bool {
         post.is_by(self.viewer.user) || self.viewer.staff

@@ -165,6 +165,23 @@ impl World {
         self.media.kill();
     }
 
+    /// How many runs of the job `kind` media finished, from its metrics.
+    pub async fn job_runs(&self, kind: &str) -> u64 {
+        let metrics = reqwest::get(format!("{}/metrics", self.media.service.admin_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let kind = format!("kind=\"{kind}\"");
+        metrics
+            .lines()
+            .filter(|line| line.starts_with("df_jobs_runs_total{") && line.contains(&kind))
+            .filter(|line| line.contains("outcome=\"done\""))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     pub fn media(&self) -> MediaClient<Channel> {
         MediaClient::new(self.media_channel.clone())
     }

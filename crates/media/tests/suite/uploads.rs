@@ -926,6 +926,10 @@ async fn the_integrity_job_reads_files_back_and_ends_the_quarantine_hold() {
     })
     .await;
     assert_eq!(readings().await, vec![(kept.id.clone(), true)]);
+    eventually("the first integrity run ends", async || {
+        world.job_runs("media.check_integrity").await == 1
+    })
+    .await;
 
     // The stored bytes change under the service; the next reading after a day says so.
     let stored = storage_root(&world.media.files).join(format!("media/{}/display", kept.id));
@@ -933,6 +937,11 @@ async fn the_integrity_job_reads_files_back_and_ends_the_quarantine_hold() {
     world.clock.advance(Duration::hours(25));
     eventually("the damage is found", async || {
         readings().await == vec![(kept.id.clone(), false)]
+    })
+    .await;
+    // Each run ends before the clock moves again: its next run is an hour after it.
+    eventually("the second integrity run ends", async || {
+        world.job_runs("media.check_integrity").await == 2
     })
     .await;
 

@@ -8,7 +8,6 @@ use actix_web::{
     http::header::{self, HeaderValue},
     web,
 };
-use bytes::Bytes;
 use df_common::Error;
 use df_proto::media::v1::{self as pb, content_part::Part};
 use futures::{StreamExt, TryStreamExt};
