@@ -748,6 +748,8 @@ async fn decide(world: &World, id: &str, decision: &str) {
 async fn clean_uploads_wait_for_moderation_which_publishes_or_removes_them() {
     let world = World::start_with(Utc::now(), |config| {
         config.own.moderation.auto_approve_clean_scans = false;
+        // Cached pages outlive the test unless a decision moves them.
+        config.own.feed.cache_ttl_secs = 600;
     })
     .await;
     let (creator, fan) = (User::new(Role::Creator), User::new(Role::Fan));
@@ -794,6 +796,14 @@ async fn clean_uploads_wait_for_moderation_which_publishes_or_removes_them() {
         code(world.url(fan, &kept.id, "").await.unwrap_err()),
         "media.not_ready"
     );
+    // The fan's page (cached now) lists no file of the post yet.
+    let files_seen = async || -> Vec<String> {
+        let feed = world.whole_feed(fan, creator, 5).await;
+        feed.iter()
+            .flat_map(|post| post.attachments.iter().map(|a| a.media_id.clone()))
+            .collect()
+    };
+    assert_eq!(files_seen().await, Vec::<String>::new());
 
     // In this order, so that once the last is applied the first one was too.
     decide(&world, &infected.id, "publish").await;
@@ -813,6 +823,11 @@ async fn clean_uploads_wait_for_moderation_which_publishes_or_removes_them() {
     })
     .await;
     assert!(world.url(fan, &kept.id, "").await.is_ok());
+    // The decision moved the cached page: the published file is on it.
+    eventually("the published file in the fan's feed", async || {
+        files_seen().await == [kept.id.clone()]
+    })
+    .await;
     assert_eq!(
         world.state(creator, &infected.id).await,
         "quarantined",
