@@ -34,7 +34,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v1/creator/tiers/{id}"),
     ("DELETE", "/v1/creator/tiers/{id}"),
     ("GET", "/v1/creators/{creator_id}/tiers"),
-    ("POST", "/v1/creator/ppv-items"),
     ("POST", "/v1/ppv-items/{id}/purchase"),
     ("POST", "/v1/subscriptions"),
     ("POST", "/v1/subscriptions/{id}/cancel"),

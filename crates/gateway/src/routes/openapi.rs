@@ -92,7 +92,7 @@ pub async fn handle() -> HttpResponse {
         me::handle, handle,
         payments::payout_account::start_onboarding, payments::payout_account::get,
         payments::tiers::create, payments::tiers::update, payments::tiers::archive,
-        payments::tiers::list, payments::ppv_items::create, payments::ppv_items::purchase,
+        payments::tiers::list, payments::ppv_items::purchase,
         payments::subscriptions::subscribe, payments::subscriptions::cancel,
         payments::subscriptions::list_mine, payments::tips::tip, payments::entitlement::check,
         payments::earnings::earnings, payments::earnings::payouts, payments::tax::put_profile,

@@ -39,8 +39,6 @@ impl Payments {
         user archive_tier(pb::ArchiveTierRequest) -> pb::Tier;
         /// A creator's active tiers.
         user list_tiers(pb::ListTiersRequest) -> pb::ListTiersResponse;
-        /// Offers a post for a one-off price.
-        user create_ppv_item(pb::PpvItemInput) -> pb::PpvItem;
         /// Opens a subscription checkout.
         user subscribe(pb::SubscribeRequest) -> pb::Checkout;
         /// Opens a tip checkout.

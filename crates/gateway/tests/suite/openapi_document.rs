@@ -31,7 +31,7 @@ use df_gateway::routes::{
         earnings::EarningsView,
         entitlement::EntitlementView,
         payout_account::{OnboardingBody, OnboardingLink, PayoutAccountView},
-        ppv_items::{PpvItemBody, PpvItemView, PurchaseBody},
+        ppv_items::PurchaseBody,
         subscriptions::{SubscribeBody, SubscriptionView},
         tax::{TaxProfileBody, TaxProfileView},
         tiers::{TierBody, TierView},
@@ -373,7 +373,6 @@ const SESSION_PATHS: &[&str] = &[
     "/v1/creator/tiers",
     "/v1/creator/tiers/{id}",
     "/v1/creators/{creator_id}/tiers",
-    "/v1/creator/ppv-items",
     "/v1/ppv-items/{id}/purchase",
     "/v1/subscriptions",
     "/v1/subscriptions/{id}/cancel",
@@ -502,7 +501,6 @@ fn body_parser(method: &str, path: &str) -> Option<Parser> {
         ("POST", "/v1/auth/unlock") => parses::<UnlockBody>,
         ("POST", "/v1/creator/payout-account/onboarding") => parses::<OnboardingBody>,
         ("POST", "/v1/creator/tiers") | ("PATCH", "/v1/creator/tiers/{id}") => parses::<TierBody>,
-        ("POST", "/v1/creator/ppv-items") => parses::<PpvItemBody>,
         ("POST", "/v1/ppv-items/{id}/purchase") => parses::<PurchaseBody>,
         ("POST", "/v1/subscriptions") => parses::<SubscribeBody>,
         ("POST", "/v1/tips") => parses::<TipBody>,
@@ -756,10 +754,6 @@ fn payments_response_bodies_match_the_handlers_types() {
         ),
         ("TierList", to_json(Page::whole([TierView::from(tier)]))),
         (
-            "PpvItem",
-            to_json(PpvItemView::from(pb::PpvItem::default())),
-        ),
-        (
             "Subscription",
             to_json(SubscriptionView::from(subscription.clone())),
         ),
@@ -953,6 +947,9 @@ fn every_payments_error_a_client_can_get_is_documented() {
         PaymentsError::PromoInvalid,  // tier input checks the promotion first
         PaymentsError::MalformedEvent, // a bus event, not a request
         PaymentsError::WebhookForeignObject, // answered as an ignored event
+        // Only media offers PPV items: once per post it holds, without a title.
+        PaymentsError::InvalidTitle,
+        PaymentsError::PpvExists,
     ];
     let missing = undocumented(PaymentsError::ALL, &internal, PaymentsError::code);
     assert_eq!(missing, Vec::<&str>::new(), "undocumented payments errors");

@@ -8,9 +8,10 @@
 
 use df_devstack::platform::Platform;
 use df_gateway::testing::{TestGateway, Upstreams};
+use df_media::testing::TestMedia;
 use df_payments::testing::TestPayments;
 
-use crate::support::{APP, browser, checkout_urls, eventually, pay};
+use crate::support::{APP, browser, checkout_urls, eventually, pay, ppv_post};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -18,7 +19,11 @@ use sha2::Sha256;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_money_path_runs_through_the_gateway() {
-    let platform = Platform::builder().with::<TestPayments>().start().await;
+    let platform = Platform::builder()
+        .with::<TestPayments>()
+        .with::<TestMedia>()
+        .start()
+        .await;
     let (creator, creator_id) = platform.signed_in("maker_one", "creator").await;
     let (fan, fan_id) = platform.signed_in("fan_one", "fan").await;
 
@@ -212,19 +217,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
     let _ = fan_id;
 
     // A PPV purchase unlocks its item, and only that item.
-    let (status, item) = platform
-        .send_json(
-            Method::POST,
-            "/v1/creator/ppv-items",
-            &creator,
-            Some(
-                json!({"post_id": uuid::Uuid::now_v7(), "title": "Studio tour",
-                        "price": {"amount_minor": 1_500, "currency": "usd"}}),
-            ),
-        )
-        .await;
-    assert!(status == 200 || status == 201, "{item}");
-    let item_id = item["id"].as_str().unwrap().to_owned();
+    let item_id = ppv_post(&platform, &creator, 1_500).await;
     let item_entitlement = format!("{entitlement}?ppv_item_id={item_id}");
     let (_, answer) = platform.get_json(&item_entitlement, &fan).await;
     assert_eq!(

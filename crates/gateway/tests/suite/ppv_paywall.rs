@@ -6,30 +6,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use df_devstack::platform::Platform;
+use df_media::testing::TestMedia;
 use df_payments::testing::TestPayments;
-use reqwest::Method;
-use serde_json::json;
+
+use crate::support::ppv_post;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ppv_item_is_never_unlocked_by_naming_oneself_or_its_creator() {
-    let platform = Platform::builder().with::<TestPayments>().start().await;
+    let platform = Platform::builder()
+        .with::<TestPayments>()
+        .with::<TestMedia>()
+        .start()
+        .await;
     let (creator, creator_id) = platform.signed_in("ppv_maker", "creator").await;
     let (fan, fan_id) = platform.signed_in("ppv_snoop", "fan").await;
-
-    let (status, item) = platform
-        .send_json(
-            Method::POST,
-            "/v1/creator/ppv-items",
-            &creator,
-            Some(json!({
-                "post_id": uuid::Uuid::now_v7(),
-                "price": {"amount_minor": 1500, "currency": "usd"},
-                "title": "Behind the scenes",
-            })),
-        )
-        .await;
-    assert_eq!(status, 201, "{item}");
-    let item_id = item["id"].as_str().unwrap();
+    let item_id = &ppv_post(&platform, &creator, 1500).await;
 
     // The reproduction: first naming oneself as the creator, then the real creator.
     for named in [&fan_id, &creator_id, &fan_id] {

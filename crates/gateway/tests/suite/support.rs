@@ -56,6 +56,25 @@ pub fn checkout_urls() -> (String, String) {
     (format!("{APP}/paid"), format!("{APP}/cancelled"))
 }
 
+/// Publishes a post of `creator` for a one-off price of `amount_minor` cents (media offers it
+/// to payments) and gives the PPV item's id.
+pub async fn ppv_post(platform: &Platform, creator: &str, amount_minor: i64) -> String {
+    let (status, post) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/posts",
+            creator,
+            Some(json!({
+                "body": "Behind the scenes",
+                "visibility": "ppv",
+                "price": {"amount_minor": amount_minor, "currency": "usd"},
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{post}");
+    post["ppv_item_id"].as_str().unwrap().to_owned()
+}
+
 /// Finishes `creator`'s payout-account onboarding on the provider's page and waits until the
 /// account takes payments.
 pub async fn onboard(platform: &Platform, creator: &str) {

@@ -406,21 +406,24 @@ async fn what_payments_tells_media_it_tells_no_user() {
         ))
         .await;
     assert_eq!(code(asked), "common.forbidden");
-    // Media offers items for the creator it names; a creator cannot name another.
-    let offered = world
-        .payments()
-        .create_ppv_item(world.to_payments(
-            creator,
-            payments_pb::PpvItemInput {
-                post_id: uuid::Uuid::now_v7().to_string(),
-                price: Some(payments_pb::Money {
-                    amount: 500,
-                    currency: "usd".into(),
-                }),
-                title: String::new(),
-                creator_id: User::new(Role::Creator).id.to_string(),
-            },
-        ))
-        .await;
-    assert_eq!(code(offered), "common.forbidden");
+    // Only media offers items (for the post's creator, as it holds the post): a creator can
+    // neither name another nor offer for themself a post id payments cannot check.
+    for named in [User::new(Role::Creator).id.to_string(), String::new()] {
+        let offered = world
+            .payments()
+            .create_ppv_item(world.to_payments(
+                creator,
+                payments_pb::PpvItemInput {
+                    post_id: uuid::Uuid::now_v7().to_string(),
+                    price: Some(payments_pb::Money {
+                        amount: 500,
+                        currency: "usd".into(),
+                    }),
+                    title: String::new(),
+                    creator_id: named,
+                },
+            ))
+            .await;
+        assert_eq!(code(offered), "common.forbidden");
+    }
 }

@@ -51,16 +51,11 @@ pub fn content_service(principal: &Principal) -> Result<(), Status> {
     Ok(principal.require_service(ENTITLEMENT_ASKERS)?)
 }
 
-/// The creator a PPV item is offered for: media names the post's creator; a creator offers
-/// for themself and names nobody.
+/// The creator a PPV item is offered for, as media names the post's creator: only media
+/// offers items, for posts it holds, so no item names a post its creator does not own.
 pub fn ppv_offerer(principal: &Principal, named: &str) -> Result<CreatorId, Status> {
-    if principal.require_service(&[service::MEDIA]).is_ok() {
-        return Ok(wire::id("creator_id", named)?);
-    }
-    if !named.is_empty() {
-        return Err(Error::forbidden().into());
-    }
-    creator(principal)
+    principal.require_service(&[service::MEDIA])?;
+    Ok(wire::id("creator_id", named)?)
 }
 
 /// A content-delivering service asks about anyone; a user only about themself.

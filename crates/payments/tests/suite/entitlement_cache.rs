@@ -62,19 +62,15 @@ async fn purchase(p: &Payments) -> (Uuid, Uuid, Uuid) {
     let fan = Uuid::now_v7();
     let item = p
         .client()
-        .create_ppv_item(p.as_user(
-            creator,
-            df_common::auth::Role::Creator,
-            pb::PpvItemInput {
-                post_id: Uuid::now_v7().to_string(),
-                price: Some(pb::Money {
-                    amount: 900,
-                    currency: "usd".into(),
-                }),
-                title: String::new(),
-                creator_id: String::new(),
-            },
-        ))
+        .create_ppv_item(p.as_media(pb::PpvItemInput {
+            post_id: Uuid::now_v7().to_string(),
+            price: Some(pb::Money {
+                amount: 900,
+                currency: "usd".into(),
+            }),
+            title: String::new(),
+            creator_id: creator.to_string(),
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -279,19 +275,15 @@ impl World {
         for (slot, owner) in items.iter_mut().zip(item_owner) {
             let item = payments
                 .client()
-                .create_ppv_item(payments.as_user(
-                    owner,
-                    df_common::auth::Role::Creator,
-                    pb::PpvItemInput {
-                        post_id: Uuid::now_v7().to_string(),
-                        price: Some(pb::Money {
-                            amount: 700,
-                            currency: "usd".into(),
-                        }),
-                        title: String::new(),
-                        creator_id: String::new(),
-                    },
-                ))
+                .create_ppv_item(payments.as_media(pb::PpvItemInput {
+                    post_id: Uuid::now_v7().to_string(),
+                    price: Some(pb::Money {
+                        amount: 700,
+                        currency: "usd".into(),
+                    }),
+                    title: String::new(),
+                    creator_id: owner.to_string(),
+                }))
                 .await
                 .unwrap()
                 .into_inner();

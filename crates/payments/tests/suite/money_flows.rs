@@ -256,19 +256,15 @@ async fn subscription_tip_ppv_payout_and_statement() {
     paid_tip(&p, fan, creator, 2_500, "thanks!").await;
     let item = p
         .client()
-        .create_ppv_item(p.as_user(
-            creator,
-            Role::Creator,
-            pb::PpvItemInput {
-                post_id: Uuid::now_v7().to_string(),
-                price: Some(pb::Money {
-                    amount: 4_000,
-                    currency: "usd".into(),
-                }),
-                title: "Behind the scenes".into(),
-                creator_id: String::new(),
-            },
-        ))
+        .create_ppv_item(p.as_media(pb::PpvItemInput {
+            post_id: Uuid::now_v7().to_string(),
+            price: Some(pb::Money {
+                amount: 4_000,
+                currency: "usd".into(),
+            }),
+            title: "Behind the scenes".into(),
+            creator_id: creator.to_string(),
+        }))
         .await
         .unwrap()
         .into_inner();

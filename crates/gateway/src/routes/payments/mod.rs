@@ -168,7 +168,6 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
     .route("/creator/tiers/{id}", web::patch().to(tiers::update))
     .route("/creator/tiers/{id}", web::delete().to(tiers::archive))
     .route("/creators/{creator_id}/tiers", web::get().to(tiers::list))
-    .route("/creator/ppv-items", web::post().to(ppv_items::create))
     .route(
         "/ppv-items/{id}/purchase",
         web::post().to(ppv_items::purchase),

@@ -1,119 +1,22 @@
-//! Pay-per-view: `POST /v1/creator/ppv-items` (a creator offers a post for a one-off price) and
-//! `POST /v1/ppv-items/{id}/purchase` (a fan opens a checkout for it).
+//! Pay-per-view: `POST /v1/ppv-items/{id}/purchase` (a fan opens a checkout for a PPV item). A
+//! creator offers a post for a one-off price by publishing it with visibility `ppv`: media
+//! registers the item with payments for the post's own creator, so no item names a post its
+//! creator does not own.
 
 use actix_web::{HttpResponse, web};
 use df_proto::payments::v1 as pb;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{CheckoutView, checkout_created};
 use crate::routes::openapi::{
-    CsrfFailed, ForbiddenOrCsrf, INVALID_PATH, InternalError, JSON_BODY, PayloadTooLarge,
-    ProviderUnavailable, RateLimited, Timeout, Unauthenticated, Unavailable, problems,
+    CsrfFailed, INVALID_PATH, InternalError, JSON_BODY, PayloadTooLarge, ProviderUnavailable,
+    RateLimited, Timeout, Unauthenticated, problems,
 };
-use crate::routes::wire::{IdempotencyKey, Money, money};
+use crate::routes::wire::IdempotencyKey;
 use crate::security::Json;
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
-
-/// A post to offer for a one-off price.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = PpvItemRequest)]
-pub struct PpvItemBody {
-    /// The post it unlocks. A post is offered at most once (`payments.ppv_exists`).
-    post_id: Uuid,
-    /// The one-off price.
-    price: Money,
-    /// Shown on the payment page (`payments.invalid_title` when empty or too long).
-    #[schema(min_length = 1)]
-    title: String,
-}
-
-/// A post offered for a one-off price.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = PpvItem, examples(json!({
-    "id": "0193a5d2-6c7d-7e8f-a091-b2c3d4e5f607",
-    "creator_id": "0193a5b8-2f4c-7d1e-8a6b-5c3d2e1f0a9b",
-    "post_id": "0193a5d1-4b5c-7d6e-9f70-8a9b0c1d2e3f",
-    "price": {"amount_minor": 1500, "currency": "usd"},
-    "title": "Behind the scenes, part 2"
-})))]
-pub struct PpvItemView {
-    /// Id.
-    #[schema(format = Uuid)]
-    pub id: String,
-    /// The creator.
-    #[schema(format = Uuid)]
-    pub creator_id: String,
-    /// The post it unlocks.
-    #[schema(format = Uuid)]
-    pub post_id: String,
-    pub price: Money,
-    pub title: String,
-}
-
-problems!(CreatePpvItemProblems {
-    400 [
-        JSON_BODY, "payments.invalid_title", "payments.invalid_amount",
-        "payments.unsupported_currency",
-    ]
-        "`payments.invalid_title`: the title is empty or too long; `payments.invalid_amount`: \
-         the price is not positive or too large; `payments.unsupported_currency`: the currency \
-         is not supported.",
-    409 ["payments.ppv_exists"]
-        "`payments.ppv_exists`: the post is offered already.",
-});
-
-impl From<pb::PpvItem> for PpvItemView {
-    fn from(item: pb::PpvItem) -> Self {
-        Self {
-            price: money(item.price),
-            id: item.id,
-            creator_id: item.creator_id,
-            post_id: item.post_id,
-            title: item.title,
-        }
-    }
-}
-
-/// Offers one of the signed-in creator's posts for a one-off price.
-#[utoipa::path(
-    post, path = "/v1/creator/ppv-items", operation_id = "createPpvItem", tag = "creator",
-    summary = "Offer a post for a one-off price",
-    description = "Makes one of the signed-in creator's posts purchasable on its own \
-                   (pay-per-view). A subscription does not unlock PPV items. Creators only.",
-    request_body(content = PpvItemBody, example = json!({
-        "post_id": "0193a5d1-4b5c-7d6e-9f70-8a9b0c1d2e3f",
-        "price": {"amount_minor": 1500, "currency": "usd"},
-        "title": "Behind the scenes, part 2"
-    })),
-    responses(
-        (status = 201, body = PpvItemView, description = "The PPV item."),
-        CreatePpvItemProblems, Unauthenticated, ForbiddenOrCsrf, PayloadTooLarge, RateLimited,
-        InternalError, Unavailable, Timeout,
-    ),
-    security(("bearerAuth" = []), ("cookieAuth" = [])),
-)]
-pub async fn create(
-    caller: Authenticated,
-    payments: web::Data<Payments>,
-    body: Json<PpvItemBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let item = payments
-        .create_ppv_item(
-            (&caller).into(),
-            pb::PpvItemInput {
-                post_id: body.post_id.to_string(),
-                price: Some(body.price.into()),
-                title: body.title,
-                creator_id: String::new(),
-            },
-        )
-        .await?;
-    Ok(HttpResponse::Created().json(PpvItemView::from(item)))
-}
 
 /// Where the provider sends the fan back from the payment page.
 #[derive(Debug, Deserialize, ToSchema)]
