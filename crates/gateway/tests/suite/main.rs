@@ -20,5 +20,6 @@ mod redis_tls;
 mod resumable_uploads;
 mod security_headers;
 mod session_revocation;
+mod subscriber_media;
 mod support;
 mod unrouted;

@@ -49,7 +49,7 @@ async fn upload(
 }
 
 /// Uploads a photo and waits until it is published; its id.
-async fn published_photo(platform: &Platform, creator: &str) -> String {
+pub(crate) async fn published_photo(platform: &Platform, creator: &str) -> String {
     let (status, file) = upload(platform, creator, "beach.jpg", "image/jpeg", photo()).await;
     assert_eq!(status, 201, "{file}");
     assert_eq!(file["state"], "scanning", "{file}");

@@ -1,0 +1,120 @@
+//! A subscriber's files through the real gateway, identity, payments, media and clamd: a fan
+//! who subscribed and paid gets signed URLs for a subscribers' post that serve the file and its
+//! ranges as private, until they expire; a fan who did not is refused with a code; and the
+//! delivery reaches payments' access log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use df_devstack::platform::Platform;
+use df_media::testing::TestMedia;
+use df_payments::testing::TestPayments;
+use reqwest::{Method, StatusCode, header};
+use serde_json::json;
+
+use crate::{
+    media_files::published_photo,
+    support::{checkout_urls, eventually, onboard, pay},
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() {
+    let platform = Platform::builder()
+        .with::<TestPayments>()
+        .configure::<TestMedia>(|config| config.own.delivery.url_ttl_secs = 10)
+        .start()
+        .await;
+    let (creator, creator_id) = platform.signed_in("sub_maker", "creator").await;
+    let (fan, fan_id) = platform.signed_in("sub_fan", "fan").await;
+    let (stranger, _) = platform.signed_in("sub_stranger", "fan").await;
+    onboard(&platform, &creator).await;
+
+    let (status, tier) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/tiers",
+            &creator,
+            Some(json!({"name": "Gold", "price": {"amount_minor": 999, "currency": "usd"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{tier}");
+    let (success_url, cancel_url) = checkout_urls();
+    let (status, checkout) = platform
+        .send_json(
+            Method::POST,
+            "/v1/subscriptions",
+            &fan,
+            Some(json!({"tier_id": tier["id"], "success_url": success_url,
+                        "cancel_url": cancel_url})),
+        )
+        .await;
+    assert_eq!(status, 201, "{checkout}");
+    pay(&platform, &checkout, &success_url).await;
+    let entitlement = format!("/v1/creators/{creator_id}/entitlement");
+    eventually("the subscription is active", || async {
+        let (_, answer) = platform.get_json(&entitlement, &fan).await;
+        (answer["allowed"] == true).then_some(())
+    })
+    .await;
+
+    let photo = published_photo(&platform, &creator).await;
+    let (status, post) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/posts",
+            &creator,
+            Some(
+                json!({"body": "For subscribers", "visibility": "subscribers",
+                        "media_ids": [photo]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{post}");
+
+    // The stranger sees the post locked and is refused its file with a code.
+    let (status, refused) = platform
+        .get_json(&format!("/v1/media/{photo}/url"), &stranger)
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (403, Some("media.not_entitled"))
+    );
+
+    // The subscriber's URL serves the file and its ranges, privately.
+    let (status, signed) = platform
+        .get_json(&format!("/v1/media/{photo}/url"), &fan)
+        .await;
+    assert_eq!(status, 200, "{signed}");
+    let url = platform.url(signed["url"].as_str().unwrap());
+    let whole = platform.http().get(&url).send().await.unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(whole.headers()[header::CACHE_CONTROL], "private, no-store");
+    let body = whole.bytes().await.unwrap();
+    let ranged = platform
+        .http()
+        .get(&url)
+        .header(header::RANGE, "bytes=2-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.bytes().await.unwrap(), body.slice(2..10));
+
+    // The delivery is in payments' access log.
+    let payments = platform.member::<TestPayments>();
+    eventually("the delivery in payments' access log", || async {
+        let log = payments
+            .access_evidence(fan_id.parse().unwrap(), creator_id.parse().unwrap())
+            .await;
+        log.contains(&format!("media {photo}")).then_some(())
+    })
+    .await;
+
+    // Ten seconds on, the same URL is refused.
+    let expired = eventually("the URL expires", || async {
+        let answer = platform.http().get(&url).send().await.unwrap();
+        (answer.status() == StatusCode::FORBIDDEN).then_some(answer)
+    })
+    .await;
+    let problem: serde_json::Value = expired.json().await.unwrap();
+    assert_eq!(problem["code"], "media.invalid_signature");
+}
