@@ -247,11 +247,10 @@ impl Media {
         room: u64,
         chunks: impl Stream<Item = Result<Bytes, Error>>,
     ) -> Result<Option<(tempfile::NamedTempFile, u64)>, Error> {
-        let spool = tempfile::Builder::new()
-            .prefix("df-upload-")
-            .tempfile_in(&self.files.spool_dir)
-            .map_err(Error::internal)?;
-        let mut file = tokio::fs::File::from_std(spool.reopen().map_err(Error::internal)?);
+        // Unbuffered: each chunk is on disk as soon as it arrived (appends are the large
+        // uploads' pieces, read from a connection that may break at any moment).
+        let (spool, file) = uploads::spool_file(&self.files.spool_dir)?;
+        let mut file = file.into_inner();
         let mut head = Vec::new();
         let sniffing = session.offset() == 0;
         let mut bytes: u64 = 0;

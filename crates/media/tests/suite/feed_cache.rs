@@ -250,12 +250,7 @@ async fn cached_feeds_answer_what_the_posts_say_after_any_sequence_of_changes() 
         run(&world, &ops).await;
     }
     // The second of each pair of reads came from the cache: it was used, not bypassed.
-    let metrics = reqwest::get(format!("{}/metrics", world.media.service.admin_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = world.metrics().await;
     let hits: u64 = metrics
         .lines()
         .find_map(|line| line.strip_prefix("df_media_feed_cache_total{result=\"hit\"} "))

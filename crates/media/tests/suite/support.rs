@@ -165,14 +165,19 @@ impl World {
         self.media.kill();
     }
 
-    /// How many runs of the job `kind` media finished, from its metrics.
-    pub async fn job_runs(&self, kind: &str) -> u64 {
-        let metrics = reqwest::get(format!("{}/metrics", self.media.service.admin_url))
+    /// Media's Prometheus metrics, as its admin listener serves them.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.media.service.admin_url))
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// How many runs of the job `kind` media finished, from its metrics.
+    pub async fn job_runs(&self, kind: &str) -> u64 {
+        let metrics = self.metrics().await;
         let kind = format!("kind=\"{kind}\"");
         metrics
             .lines()

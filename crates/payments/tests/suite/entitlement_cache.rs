@@ -135,6 +135,34 @@ async fn answers_are_cached_and_invalidated_by_the_events_that_change_them() {
     assert!(!allowed(&p, fan, creator, item).await);
 }
 
+/// A tier of `creator` and `fan`'s active subscription to it for 30 days, as the provider's
+/// events would leave them.
+async fn active_subscription(
+    conn: &mut df_runtime::db::PooledConn,
+    fan: Uuid,
+    creator: Uuid,
+    provider_id: &str,
+) {
+    let tier = Uuid::now_v7();
+    diesel::sql_query(format!(
+        "INSERT INTO tiers (id, creator_id, name, price_minor, currency)
+         VALUES ('{tier}', '{creator}', 'Gold', 900, 'usd')"
+    ))
+    .execute(conn)
+    .await
+    .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO subscriptions (id, provider_subscription_id, fan_id, creator_id, tier_id,
+             status, current_period_end)
+         VALUES ('{}', '{provider_id}', '{fan}', '{creator}', '{tier}', 'active',
+             now() + interval '30 days')",
+        Uuid::now_v7()
+    ))
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
 async fn subscribed_to(p: &Payments, fan: Uuid) -> Vec<String> {
     p.client()
         .list_subscribed_creators(p.as_media(pb::ListSubscribedCreatorsRequest {
@@ -151,24 +179,7 @@ async fn a_fans_subscribed_creators_are_cached_until_their_entitlements_change()
     let p = Payments::start().await;
     let (fan, creator) = (Uuid::now_v7(), Uuid::now_v7());
     let mut conn = p.conn().await;
-    let tier = Uuid::now_v7();
-    diesel::sql_query(format!(
-        "INSERT INTO tiers (id, creator_id, name, price_minor, currency)
-         VALUES ('{tier}', '{creator}', 'Gold', 900, 'usd')"
-    ))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    diesel::sql_query(format!(
-        "INSERT INTO subscriptions (id, provider_subscription_id, fan_id, creator_id, tier_id,
-             status, current_period_end)
-         VALUES ('{}', 'sub_cached', '{fan}', '{creator}', '{tier}', 'active',
-             now() + interval '30 days')",
-        Uuid::now_v7()
-    ))
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    active_subscription(&mut conn, fan, creator, "sub_cached").await;
     assert_eq!(subscribed_to(&p, fan).await, [creator.to_string()]);
 
     // Ended behind the service's back, the cached list still stands: it is served from Redis.
@@ -308,24 +319,7 @@ impl World {
         }
         // One subscription, written as the provider's events would leave it.
         let mut conn = payments.conn().await;
-        let tier = Uuid::now_v7();
-        diesel::sql_query(format!(
-            "INSERT INTO tiers (id, creator_id, name, price_minor, currency)
-             VALUES ('{tier}', '{creator0}', 'Gold', 900, 'usd')"
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        diesel::sql_query(format!(
-            "INSERT INTO subscriptions (id, provider_subscription_id, fan_id, creator_id, tier_id,
-                 status, current_period_end)
-             VALUES ('{}', 'sub_world', '{fan1}', '{creator0}', '{tier}', 'active',
-                 now() + interval '30 days')",
-            Uuid::now_v7()
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        active_subscription(&mut conn, fan1, creator0, "sub_world").await;
         drop(conn);
         Self {
             payments,

@@ -8,6 +8,7 @@ use actix_web::{
     http::header::{self, HeaderValue},
     web,
 };
+use bytes::Bytes;
 use df_common::Error;
 use df_proto::media::v1::{self as pb, content_part::Part};
 use futures::{StreamExt, TryStreamExt};
@@ -173,21 +174,28 @@ pub async fn upload(
     let call = media.upload((&caller).into(), parts);
     let pump = async move {
         let mut body = body;
+        let mut gathered = super::Pieces::default();
+        let send = async |piece: Bytes| {
+            let part = pb::UploadPart {
+                part: Some(pb::upload_part::Part::Chunk(piece)),
+            };
+            // An error means media stopped reading: it refused the upload, and says why.
+            pieces.send(part).await.is_ok()
+        };
         while let Some(chunk) = body.next().await {
             // The client is gone or broke the body: nothing it sent is kept.
             let chunk = chunk.map_err(|e| {
                 Error::invalid_input("gateway.upload_interrupted", "The upload was interrupted.")
                     .with_cause(anyhow::anyhow!("{e}"))
             })?;
-            for piece in super::pieces(chunk) {
-                let part = pb::UploadPart {
-                    part: Some(pb::upload_part::Part::Chunk(piece)),
-                };
-                if pieces.send(part).await.is_err() {
-                    // Media stopped reading: it refused the upload, and says why.
+            for piece in gathered.push(chunk) {
+                if !send(piece).await {
                     return Ok(());
                 }
             }
+        }
+        if let Some(rest) = gathered.rest() {
+            send(rest).await;
         }
         Ok::<(), Error>(())
     };

@@ -7,7 +7,7 @@ pub mod posts;
 pub mod resumable;
 
 use actix_web::{http::Method, web};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use df_proto::media::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -23,9 +23,44 @@ const PIECE: usize = 256 * 1024;
 /// memory per upload.
 const PIECES_IN_FLIGHT: usize = 4;
 
-/// A chunk of a client's body as the pieces sent to media (slices of it, not copies).
+/// A chunk of a tus append as the pieces sent to media, at once (slices of it, not copies): what
+/// a connection delivered before it broke has reached media.
 fn pieces(mut chunk: Bytes) -> impl Iterator<Item = Bytes> {
     std::iter::from_fn(move || (!chunk.is_empty()).then(|| chunk.split_to(PIECE.min(chunk.len()))))
+}
+
+/// Gathers a one-request upload's body, which arrives in chunks of a few KiB, into the pieces
+/// sent to media: few large gRPC messages instead of many small ones (a broken body keeps
+/// nothing, so holding part of a piece loses nothing). Holds less than one piece.
+#[derive(Default)]
+struct Pieces {
+    pending: BytesMut,
+}
+
+impl Pieces {
+    /// The whole pieces that `chunk` completes, in order.
+    fn push(&mut self, mut chunk: Bytes) -> Vec<Bytes> {
+        let mut whole = Vec::new();
+        if !self.pending.is_empty() {
+            let wanted = (PIECE - self.pending.len()).min(chunk.len());
+            self.pending.extend_from_slice(&chunk.split_to(wanted));
+            if self.pending.len() < PIECE {
+                return whole;
+            }
+            whole.push(self.pending.split().freeze());
+        }
+        // Whole pieces of a large chunk are slices of it, not copies.
+        while chunk.len() >= PIECE {
+            whole.push(chunk.split_to(PIECE));
+        }
+        self.pending.extend_from_slice(&chunk);
+        whole
+    }
+
+    /// What is left once the body ended (or broke off).
+    fn rest(self) -> Option<Bytes> {
+        (!self.pending.is_empty()).then(|| self.pending.freeze())
+    }
 }
 
 /// A post as the caller sees it.
@@ -196,12 +231,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_body_chunk_is_sent_in_pieces_of_at_most_piece_bytes_in_order() {
+    fn an_append_chunk_is_sent_at_once_in_pieces_of_at_most_piece_bytes() {
         let chunk: Bytes = (0..PIECE * 2 + 100).map(|i| (i % 251) as u8).collect();
         let sent: Vec<Bytes> = pieces(chunk.clone()).collect();
         let sizes: Vec<usize> = sent.iter().map(Bytes::len).collect();
         assert_eq!(sizes, [PIECE, PIECE, 100]);
         assert_eq!(sent.concat(), chunk.to_vec());
         assert_eq!(pieces(Bytes::new()).count(), 0);
+    }
+
+    #[test]
+    fn a_body_is_sent_in_whole_pieces_in_order_then_its_rest() {
+        let body: Vec<u8> = (0..PIECE * 3 + 100).map(|i| (i % 251) as u8).collect();
+        // Small chunks, one larger than two pieces, and small ones again.
+        let cuts = [0, 10, 5_000, 9_000, 9_000 + PIECE * 2 + 7, body.len()];
+        let mut pieces = Pieces::default();
+        let mut sent: Vec<Bytes> = Vec::new();
+        for edge in cuts.windows(2) {
+            sent.extend(pieces.push(Bytes::copy_from_slice(&body[edge[0]..edge[1]])));
+        }
+        assert!(sent.iter().all(|piece| piece.len() == PIECE));
+        sent.extend(pieces.rest());
+        let sizes: Vec<usize> = sent.iter().map(Bytes::len).collect();
+        assert_eq!(sizes, [PIECE, PIECE, PIECE, 100]);
+        assert_eq!(sent.concat(), body);
+        assert!(Pieces::default().rest().is_none());
     }
 }
