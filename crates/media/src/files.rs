@@ -32,7 +32,7 @@ use crate::{
     images, items,
     items::Item,
     metrics,
-    posts::{self, Post},
+    posts::Post,
     scanner::{Clamd, ScanFailed, Verdict},
     service::Media,
     sight::{Sight, Viewer},
@@ -531,14 +531,9 @@ impl Media {
     /// A file and the post it is attached to.
     async fn item_and_post(&self, id: MediaId) -> Result<(Item, Option<Post>), Error> {
         let mut conn = self.db.conn().await?;
-        let item = items::find(&mut conn, id)
+        Ok(items::with_post(&mut conn, id)
             .await?
-            .ok_or(MediaError::MediaNotFound)?;
-        let post = match item.post_id {
-            Some(post) => posts::find(&mut conn, post).await?,
-            None => None,
-        };
-        Ok((item, post))
+            .ok_or(MediaError::MediaNotFound)?)
     }
 
     /// Updates the scan backlog gauge.

@@ -12,7 +12,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::{
     errors::MediaError,
     ids::{MediaId, PostId},
-    schema::media,
+    posts::Post,
+    schema::{media, posts},
     status::{MediaKind, MediaState},
 };
 
@@ -80,6 +81,20 @@ pub async fn find(conn: &mut AsyncPgConnection, id: MediaId) -> Result<Option<It
     Ok(media::table
         .find(id)
         .select(Item::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// The file `id` and the post it is attached to, in one query (every served byte asks).
+pub async fn with_post(
+    conn: &mut AsyncPgConnection,
+    id: MediaId,
+) -> Result<Option<(Item, Option<Post>)>, Error> {
+    Ok(media::table
+        .left_join(posts::table)
+        .filter(media::id.eq(id))
+        .select((Item::as_select(), Option::<Post>::as_select()))
         .first(conn)
         .await
         .optional()?)

@@ -27,8 +27,9 @@ use crate::{
 /// Parts of a multipart write; S3 wants at least 5 MiB for every part but the last.
 const PART_BYTES: usize = 8 * 1024 * 1024;
 
-/// Pieces a stored file is read in: one gRPC message each when it is served.
-const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// Pieces a stored file is read in: one gRPC message each when it is served (below tonic's
+/// 4 MiB message limit).
+const READ_CHUNK_BYTES: usize = 1024 * 1024;
 
 /// One file of a media item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
