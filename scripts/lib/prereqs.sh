@@ -389,9 +389,10 @@ TCPSocket $DF_CLAMD_PORT
 TCPAddr 127.0.0.1
 PidFile $dir/clamd.pid
 LogFile $dir/clamd.log
-StreamMaxLength 4000M
-MaxFileSize 4000M
-MaxScanSize 4000M
+StreamMaxLength 2047M
+MaxFileSize 2047M
+MaxScanSize 2047M
+AlertExceedsMax yes
 EOF
     df_log "starting clamd on 127.0.0.1:$DF_CLAMD_PORT (test signatures only)"
     clamd -c "$dir/clamd.conf"

@@ -211,6 +211,11 @@ impl Validate for StorageSettings {
     }
 }
 
+/// The largest file clamd scans whole: libclamav reads no file above about 2 GiB, whatever its
+/// limits say, and answers `OK` for one it did not read unless told to flag it. Nothing larger
+/// is accepted, so nothing is ever published unread.
+pub const MAX_SCANNABLE_BYTES: u64 = 2047 * 1024 * 1024;
+
 /// What an upload may be.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -233,7 +238,7 @@ impl Default for UploadSettings {
     fn default() -> Self {
         Self {
             max_image_bytes: 25 * 1024 * 1024,
-            max_video_bytes: 4 * 1024 * 1024 * 1024,
+            max_video_bytes: MAX_SCANNABLE_BYTES,
             max_image_pixels: 50_000_000,
             max_open_per_creator: 4,
             max_sessions_per_creator: 10,
@@ -256,7 +261,7 @@ impl Validate for UploadSettings {
             "uploads.max_video_bytes",
             self.max_video_bytes,
             1024,
-            64 * 1024 * 1024 * 1024,
+            MAX_SCANNABLE_BYTES,
         );
         check_range(
             problems,
@@ -395,6 +400,20 @@ mod tests {
         let mut problems = Vec::new();
         config.validate(&mut problems);
         problems
+    }
+
+    #[test]
+    fn no_upload_limit_goes_past_what_the_scanner_reads_whole() {
+        let mut config = MediaConfig::default();
+        assert_eq!(config.own.uploads.max_video_bytes, MAX_SCANNABLE_BYTES);
+        config.own.uploads.max_video_bytes = MAX_SCANNABLE_BYTES + 1;
+        let refused = problems(&config);
+        assert!(
+            refused
+                .iter()
+                .any(|p| p.starts_with("uploads.max_video_bytes")),
+            "{refused:?}"
+        );
     }
 
     #[test]

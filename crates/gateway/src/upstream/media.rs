@@ -17,7 +17,8 @@ pub struct Media(
     Upstream<MediaClient<Channel>>,
 );
 
-/// How long one upload may take, start to end (4 GiB at about 1.2 MB/s).
+/// How long one upload may take, start to end (2047 MiB, media's largest
+/// video, at about 600 KB/s).
 const UPLOAD_DEADLINE_MS: u64 = 60 * 60 * 1000;
 
 impl Media {

@@ -102,8 +102,8 @@ problems!(UploadProblems {
         "`gateway.length_required`: no `Content-Length`; `gateway.upload_interrupted`: the body \
          broke off; `media.empty`: no bytes; `media.incomplete`: the body is not as long as \
          its `Content-Length` said.",
-    413 ["media.too_large"] "Larger than allowed for its kind (25 MiB for images and 4 GiB \
-         for videos by default); refused as soon as the bytes pass the limit.",
+    413 ["media.too_large"] "Larger than allowed for its kind (25 MiB for images and \
+         2047 MiB for videos by default, the most the malware scanner reads whole); refused as soon as the bytes pass the limit.",
     422 [
         "media.unsupported_type", "media.type_mismatch", "media.pixel_limit", "media.corrupt",
         "media.appended_data",
