@@ -336,7 +336,7 @@ nobody looked at. Call with (dict "root" $ "config" <media's merged configuratio
 {{- range $setting, $default := dict "max_video_bytes" 4294967296 "max_image_bytes" 26214400 -}}
 {{- $bytes := int64 (default $default (get $uploads $setting)) -}}
 {{- if gt $bytes $limit -}}
-{{- fail (printf "media.config.uploads.%s: %d is above what clamd scans (clamd.maxFileSizeMiB=%v, %d bytes): such a file would never be published; lower it (media's code default for videos is 4 GiB)" $setting $bytes $values.clamd.maxFileSizeMiB $limit) -}}
+{{- fail (printf "media.config.uploads.%s: %d is above what clamd scans (clamd.maxFileSizeMiB=%v, %d bytes): such a file would never be published; lower it" $setting $bytes $values.clamd.maxFileSizeMiB $limit) -}}
 {{- end -}}
 {{- end -}}
 {{- else if not (regexMatch "^(tcp://[^/]+:[0-9]+|unix:/.+)$" (toString (default "" (get $scanner "address")))) -}}
