@@ -15,11 +15,7 @@
 //! first of them is due: the time is stored with the ids, and a page read at or after it is a
 //! miss.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -34,55 +30,6 @@ use crate::{cursor::Position, items::Item, metrics, posts::Post};
 pub struct FeedCache {
     cache: Option<Cache>,
     ttl: Duration,
-    recent: Arc<Recent>,
-}
-
-/// Pages this replica read or wrote lately, decoded, by key. A key names every version its page
-/// depends on, so a page stands under its key until the key is abandoned: a local copy answers
-/// as Redis would, without the round trip and the decoding, for at most one time to live from
-/// when this replica got it. Only a key made from Redis's current versions reaches it.
-#[derive(Default)]
-struct Recent {
-    pages: Mutex<HashMap<String, Kept>>,
-}
-
-/// A page kept here: when, until when its scheduled posts allow it, and the page.
-struct Kept {
-    stored: Instant,
-    valid_until: i64,
-    page: Arc<Page>,
-}
-
-/// Pages kept per replica (a page is a few KiB).
-const RECENT_PAGES: usize = 512;
-
-impl Recent {
-    fn get(&self, key: &str, ttl: Duration, now: DateTime<Utc>) -> Option<Page> {
-        let pages = self.pages.lock().ok()?;
-        let kept = pages.get(key)?;
-        (kept.stored.elapsed() < ttl && now.timestamp_millis() < kept.valid_until)
-            .then(|| Page::clone(&kept.page))
-    }
-
-    fn put(&self, key: &str, valid_until: i64, page: Page, ttl: Duration) {
-        let Ok(mut pages) = self.pages.lock() else {
-            return;
-        };
-        if pages.len() >= RECENT_PAGES {
-            pages.retain(|_, kept| kept.stored.elapsed() < ttl);
-            if pages.len() >= RECENT_PAGES {
-                pages.clear();
-            }
-        }
-        pages.insert(
-            key.to_owned(),
-            Kept {
-                stored: Instant::now(),
-                valid_until,
-                page: Arc::new(page),
-            },
-        );
-    }
 }
 
 /// One feed question, as far as the database is concerned.
@@ -101,7 +48,6 @@ impl FeedCache {
         Self {
             cache: (!ttl.is_zero()).then_some(cache),
             ttl,
-            recent: Arc::default(),
         }
     }
 
@@ -141,10 +87,6 @@ impl FeedCache {
     /// The page cached under `key`, unless a scheduled post became due since it was chosen.
     pub async fn get(&self, key: &str, now: DateTime<Utc>) -> Option<Page> {
         let cache = self.cache.as_ref()?;
-        if let Some(page) = self.recent.get(key, self.ttl, now) {
-            metrics::feed_cache("hit");
-            return Some(page);
-        }
         let found = match cache.get_sealed(key).await {
             Ok(found) => found,
             Err(e) => {
@@ -156,10 +98,7 @@ impl FeedCache {
         let page = found
             .and_then(|bytes| decode(&bytes))
             .filter(|(valid_until, _)| now.timestamp_millis() < *valid_until)
-            .map(|(valid_until, page)| {
-                self.recent.put(key, valid_until, page.clone(), self.ttl);
-                page
-            });
+            .map(|(_, page)| page);
         metrics::feed_cache(if page.is_some() { "hit" } else { "miss" });
         page
     }
@@ -177,7 +116,6 @@ impl FeedCache {
         if let Err(e) = cache.set_sealed_px(key, &value, self.ttl).await {
             tracing::debug!(error = %e, "feed page not cached");
         }
-        self.recent.put(key, valid_until, page.clone(), self.ttl);
     }
 
     /// Moves every cached page showing `creator`'s posts to a new key. Call after the change
@@ -227,33 +165,6 @@ fn decode(bytes: &[u8]) -> Option<(i64, Page)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recent_pages_answer_within_their_time_and_stay_bounded() {
-        let recent = Recent::default();
-        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        let minute = Duration::from_secs(60);
-        let later = now.timestamp_millis() + 1_000;
-        recent.put("a", later, Page::default(), minute);
-        assert_eq!(recent.get("a", minute, now), Some(Page::default()));
-        assert_eq!(recent.get("b", minute, now), None);
-        // A scheduled post became due, or the time to live ran out: a miss.
-        assert_eq!(
-            recent.get("a", minute, now + chrono::Duration::seconds(1)),
-            None
-        );
-        assert_eq!(recent.get("a", Duration::ZERO, now), None);
-        for n in 0..=RECENT_PAGES {
-            recent.put(&n.to_string(), later, Page::default(), minute);
-        }
-        let kept = recent
-            .pages
-            .lock()
-            .map(|pages| pages.len())
-            .unwrap_or_default();
-        assert!(kept <= RECENT_PAGES, "{kept}");
-        assert!(recent.get(&RECENT_PAGES.to_string(), minute, now).is_some());
-    }
 
     #[test]
     fn pages_survive_the_round_trip_and_anything_else_is_refused() {
