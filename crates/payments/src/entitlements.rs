@@ -18,6 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis;
 use df_common::{Error, cache::Cache};
+use df_runtime::db::Db;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -254,6 +255,24 @@ pub fn access_until(
     }
 }
 
+/// A cached value (with the generation it was read under) or, on a miss, `load`'s, which
+/// `store` caches under that generation. Without Redis the database answers alone.
+async fn read_through<T>(
+    cached: Option<(Option<T>, i64)>,
+    load: impl Future<Output = Result<T, Error>>,
+    store: impl AsyncFnOnce(i64, &T),
+) -> Result<T, Error> {
+    match cached {
+        Some((Some(value), _)) => Ok(value),
+        Some((None, generation)) => {
+            let value = load.await?;
+            store(generation, &value).await;
+            Ok(value)
+        }
+        None => load.await,
+    }
+}
+
 /// The key of `fan`'s generation counter.
 fn generation_key(fan: UserId) -> String {
     format!("entgen:{fan}")
@@ -325,16 +344,52 @@ impl Entitlements {
         (answer, generation_key(question.fan_id))
     }
 
+    /// The answer to `question`: the cached one, else the database's (then cached).
+    pub async fn grant(&self, db: &Db, question: &Question) -> Result<Grant, Error> {
+        let load = async {
+            let mut conn = db.conn().await?;
+            from_database(&mut conn, question, self.policy).await
+        };
+        read_through(
+            self.cached(question).await,
+            load,
+            async |generation, grant| {
+                self.store(question, generation, *grant).await;
+            },
+        )
+        .await
+    }
+
+    /// `fan`'s [`subscription_access`]: the cached one, else the database's (then cached).
+    pub async fn subscriptions(
+        &self,
+        db: &Db,
+        fan: UserId,
+    ) -> Result<Vec<(CreatorId, DateTime<Utc>)>, Error> {
+        let load = async {
+            let mut conn = db.conn().await?;
+            subscription_access(&mut conn, fan, self.policy).await
+        };
+        read_through(
+            self.cached_access(fan).await,
+            load,
+            async |generation, access| {
+                self.store_access(fan, generation, access).await;
+            },
+        )
+        .await
+    }
+
     /// The cached answer and the current generation, in one round trip. `None` when Redis is
     /// unavailable.
-    pub async fn cached(&self, question: &Question) -> Option<(Option<Grant>, i64)> {
+    async fn cached(&self, question: &Question) -> Option<(Option<Grant>, i64)> {
         let (answer_key, generation_key) = Self::keys(question);
         let (value, generation) = self.read(&answer_key, &generation_key).await?;
         Some((value.and_then(|v| Grant::decode(&v)), generation))
     }
 
     /// Stores an answer computed under `generation`, unless the generation moved since.
-    pub async fn store(&self, question: &Question, generation: i64, grant: Grant) {
+    async fn store(&self, question: &Question, generation: i64, grant: Grant) {
         let (answer_key, generation_key) = Self::keys(question);
         self.write(&answer_key, &generation_key, generation, &grant.encode())
             .await;
@@ -344,7 +399,7 @@ impl Entitlements {
     /// is unavailable. Each subscription carries its end, so an answer cached before one ran
     /// out still says so when read after: only new or changed subscriptions need the
     /// generation to move.
-    pub async fn cached_access(
+    async fn cached_access(
         &self,
         fan: UserId,
     ) -> Option<(Option<Vec<(CreatorId, DateTime<Utc>)>>, i64)> {
@@ -356,7 +411,7 @@ impl Entitlements {
 
     /// Stores `fan`'s [`subscription_access`] computed under `generation`, unless the
     /// generation moved since.
-    pub async fn store_access(
+    async fn store_access(
         &self,
         fan: UserId,
         generation: i64,

@@ -8,59 +8,10 @@
 use df_devstack::platform::Platform;
 use df_media::testing::TestMedia;
 use df_payments::testing::TestPayments;
-use image::{ImageEncoder, RgbImage, codecs::jpeg::JpegEncoder};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::support::eventually;
-
-fn photo() -> Vec<u8> {
-    let picture = RgbImage::from_fn(40, 30, |x, y| {
-        image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])
-    });
-    let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, 90)
-        .write_image(&picture, 40, 30, image::ExtendedColorType::Rgb8)
-        .unwrap();
-    out
-}
-
-/// Uploads `bytes` as `file_name` with `content_type`; the status and the JSON answer.
-async fn upload(
-    platform: &Platform,
-    token: &str,
-    file_name: &str,
-    content_type: &str,
-    bytes: Vec<u8>,
-) -> (u16, Value) {
-    let response = platform
-        .http()
-        .post(platform.url(&format!("/v1/creator/media?file_name={file_name}")))
-        .bearer_auth(token)
-        .header(header::CONTENT_TYPE, content_type)
-        // Said even of an empty body: an upload without its length is refused.
-        .header(header::CONTENT_LENGTH, bytes.len())
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Uploads a photo and waits until it is published; its id.
-pub(crate) async fn published_photo(platform: &Platform, creator: &str) -> String {
-    let (status, file) = upload(platform, creator, "beach.jpg", "image/jpeg", photo()).await;
-    assert_eq!(status, 201, "{file}");
-    assert_eq!(file["state"], "scanning", "{file}");
-    let id = file["id"].as_str().unwrap().to_owned();
-    eventually("the photo is scanned and published", || async {
-        let (_, file) = platform.get_json(&format!("/v1/media/{id}"), creator).await;
-        (file["state"] == "published").then_some(())
-    })
-    .await;
-    id
-}
+use crate::support::{eventually, photo, published_photo, upload};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_views_a_published_photo_by_a_signed_url_that_serves_ranges() {

@@ -11,7 +11,9 @@ use df_gateway::testing::{TestGateway, Upstreams};
 use df_media::testing::TestMedia;
 use df_payments::testing::TestPayments;
 
-use crate::support::{APP, browser, checkout_urls, eventually, pay, ppv_post};
+use crate::support::{
+    APP, browser, checkout_urls, eventually, pay, ppv_post, subscription_checkout,
+};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -121,15 +123,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
 
     // Subscribe, pay on the provider's page, and the subscription unlocks the content.
     let (success_url, cancel_url) = checkout_urls();
-    let (status, checkout) = platform
-        .send_json(
-            Method::POST,
-            "/v1/subscriptions",
-            &fan,
-            Some(json!({"tier_id": tier_id, "success_url": success_url, "cancel_url": cancel_url})),
-        )
-        .await;
-    assert_eq!(status, 201, "{checkout}");
+    let checkout = subscription_checkout(&platform, &fan, &json!(tier_id)).await;
     assert!(
         checkout["checkout_id"]
             .as_str()

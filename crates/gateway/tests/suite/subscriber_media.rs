@@ -11,9 +11,8 @@ use df_payments::testing::TestPayments;
 use reqwest::{Method, StatusCode, header};
 use serde_json::json;
 
-use crate::{
-    media_files::published_photo,
-    support::{checkout_urls, eventually, onboard, pay},
+use crate::support::{
+    checkout_urls, eventually, onboard, pay, published_photo, subscription_checkout,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,18 +36,8 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
         )
         .await;
     assert_eq!(status, 201, "{tier}");
-    let (success_url, cancel_url) = checkout_urls();
-    let (status, checkout) = platform
-        .send_json(
-            Method::POST,
-            "/v1/subscriptions",
-            &fan,
-            Some(json!({"tier_id": tier["id"], "success_url": success_url,
-                        "cancel_url": cancel_url})),
-        )
-        .await;
-    assert_eq!(status, 201, "{checkout}");
-    pay(&platform, &checkout, &success_url).await;
+    let checkout = subscription_checkout(&platform, &fan, &tier["id"]).await;
+    pay(&platform, &checkout, &checkout_urls().0).await;
     let entitlement = format!("/v1/creators/{creator_id}/entitlement");
     eventually("the subscription is active", || async {
         let (_, answer) = platform.get_json(&entitlement, &fan).await;

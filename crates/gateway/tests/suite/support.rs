@@ -1,5 +1,6 @@
 //! What the end-to-end tests of several route groups share: waiting for what happens in the
-//! background, and a browser paying on the simulated provider's hosted pages.
+//! background, a browser paying on the simulated provider's hosted pages, subscribing, and
+//! uploading a photo.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use df_devstack::platform::Platform;
 use df_payments::testing::TestPayments;
+use image::{ImageEncoder, RgbImage, codecs::jpeg::JpegEncoder};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -54,6 +56,21 @@ pub async fn pay(platform: &Platform, checkout: &Value, success_url: &str) {
 
 pub fn checkout_urls() -> (String, String) {
     (format!("{APP}/paid"), format!("{APP}/cancelled"))
+}
+
+/// Opens `fan`'s subscription checkout for `tier_id`; the checkout (pay it with [`pay`]).
+pub async fn subscription_checkout(platform: &Platform, fan: &str, tier_id: &Value) -> Value {
+    let (success_url, cancel_url) = checkout_urls();
+    let (status, checkout) = platform
+        .send_json(
+            Method::POST,
+            "/v1/subscriptions",
+            fan,
+            Some(json!({"tier_id": tier_id, "success_url": success_url, "cancel_url": cancel_url})),
+        )
+        .await;
+    assert_eq!(status, 201, "{checkout}");
+    checkout
 }
 
 /// Publishes a post of `creator` for a one-off price of `amount_minor` cents (media offers it
@@ -104,4 +121,53 @@ pub async fn onboard(platform: &Platform, creator: &str) {
         (status == 200 && account["charges_enabled"] == true).then_some(())
     })
     .await;
+}
+
+/// A 40 × 30 JPEG.
+pub fn photo() -> Vec<u8> {
+    let picture = RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, 90])
+    });
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 90)
+        .write_image(&picture, 40, 30, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+/// Uploads `bytes` as `file_name` with `content_type`; the status and the JSON answer.
+pub async fn upload(
+    platform: &Platform,
+    token: &str,
+    file_name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
+    let response = platform
+        .http()
+        .post(platform.url(&format!("/v1/creator/media?file_name={file_name}")))
+        .bearer_auth(token)
+        .header(header::CONTENT_TYPE, content_type)
+        // Said even of an empty body: an upload without its length is refused.
+        .header(header::CONTENT_LENGTH, bytes.len())
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Uploads a photo and waits until it is published; its id.
+pub async fn published_photo(platform: &Platform, creator: &str) -> String {
+    let (status, file) = upload(platform, creator, "beach.jpg", "image/jpeg", photo()).await;
+    assert_eq!(status, 201, "{file}");
+    assert_eq!(file["state"], "scanning", "{file}");
+    let id = file["id"].as_str().unwrap().to_owned();
+    eventually("the photo is scanned and published", || async {
+        let (_, file) = platform.get_json(&format!("/v1/media/{id}"), creator).await;
+        (file["state"] == "published").then_some(())
+    })
+    .await;
+    id
 }

@@ -43,7 +43,11 @@ async fn home(world: &World, fan: User) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erased_user_leaves_no_posts_and_no_follows_behind() {
-    let world = World::start(Utc::now()).await;
+    let world = World::start_with(Utc::now(), |config| {
+        // Cached pages outlive the test unless the erasure moves them.
+        config.own.feed.cache_ttl_secs = 600;
+    })
+    .await;
     let (erased, kept) = (User::new(Role::Creator), User::new(Role::Creator));
     let (fan, other_fan) = (User::new(Role::Fan), User::new(Role::Fan));
     let admin = User::new(Role::Admin);
@@ -62,6 +66,8 @@ async fn an_erased_user_leaves_no_posts_and_no_follows_behind() {
             .unwrap();
     }
     assert_eq!(home(&world, fan).await, ["still here", "soon gone"]);
+    // Read once before the erasure, so the creator's page is cached.
+    assert_eq!(world.whole_feed(admin, erased, 10).await.len(), 1);
 
     world
         .env

@@ -205,6 +205,14 @@ impl World {
     }
 
     /// A creator's feed as `viewer`, every page of `limit`.
+    /// The ids of the files `viewer` sees on `creator`'s posts, in feed order.
+    pub async fn files_in_feed(&self, viewer: User, creator: User) -> Vec<String> {
+        let feed = self.whole_feed(viewer, creator, 5).await;
+        feed.iter()
+            .flat_map(|post| post.attachments.iter().map(|a| a.media_id.clone()))
+            .collect()
+    }
+
     pub async fn whole_feed(&self, viewer: User, creator: User, limit: u32) -> Vec<pb::Post> {
         let mut posts = Vec::new();
         let mut cursor = String::new();

@@ -1,18 +1,13 @@
 //! What fans do: subscribe, tip, buy, cancel, list, and the entitlement check.
 
-use chrono::{DateTime, Utc};
-use df_common::{
-    grpc::principal,
-    ids::{CreatorId, UserId},
-    wire,
-};
+use df_common::{grpc::principal, wire};
 use df_proto::payments::v1 as pb;
 use tonic::{Request, Response};
 
 use super::{PaymentsService, Reply, access, convert};
 use crate::{
     checkout,
-    entitlements::{self, Grant, Question},
+    entitlements::{self, Question},
     subscriptions,
 };
 
@@ -93,7 +88,11 @@ pub async fn list_subscribed_creators(
 ) -> Reply<pb::ListSubscribedCreatorsResponse> {
     access::content_service(&principal(&request)?)?;
     let fan_id = wire::id("fan_id", &request.get_ref().fan_id)?;
-    let access = subscription_access(face, fan_id).await?;
+    let service = &face.service;
+    let access = service
+        .entitlements
+        .subscriptions(&service.db, fan_id)
+        .await?;
     let creators = entitlements::subscribed_at(&access, face.service.clock.now());
     Ok(Response::new(pb::ListSubscribedCreatorsResponse {
         creator_ids: creators.iter().map(ToString::to_string).collect(),
@@ -112,7 +111,11 @@ pub async fn check_entitlement(
         ppv_item_id: convert::optional_id("ppv_item_id", &r.ppv_item_id)?,
     };
     access::entitlement_of(&caller, question.fan_id)?;
-    let grant = check(face, &question).await?;
+    let grant = face
+        .service
+        .entitlements
+        .grant(&face.service.db, &question)
+        .await?;
     let allowed = grant.allows(face.service.clock.now());
     Ok(Response::new(pb::CheckEntitlementResponse {
         allowed,
@@ -124,38 +127,4 @@ pub async fn check_entitlement(
         .into(),
         until: grant.until.filter(|_| allowed).and_then(convert::ts),
     }))
-}
-
-/// The fan's subscriptions and when each lets them in until: the cache first, then the
-/// database (and the answer cached).
-async fn subscription_access(
-    face: &PaymentsService,
-    fan: UserId,
-) -> Result<Vec<(CreatorId, DateTime<Utc>)>, df_common::Error> {
-    let cache = &face.service.entitlements;
-    let cached = cache.cached_access(fan).await;
-    if let Some((Some(access), _)) = cached {
-        return Ok(access);
-    }
-    let mut conn = face.service.db.conn().await?;
-    let access = entitlements::subscription_access(&mut conn, fan, cache.policy()).await?;
-    if let Some((None, generation)) = cached {
-        cache.store_access(fan, generation, &access).await;
-    }
-    Ok(access)
-}
-
-/// The cache first, then the database (and the answer cached).
-async fn check(face: &PaymentsService, question: &Question) -> Result<Grant, df_common::Error> {
-    let cache = &face.service.entitlements;
-    let cached = cache.cached(question).await;
-    if let Some((Some(grant), _)) = cached {
-        return Ok(grant);
-    }
-    let mut conn = face.service.db.conn().await?;
-    let grant = entitlements::from_database(&mut conn, question, cache.policy()).await?;
-    if let Some((None, generation)) = cached {
-        cache.store(question, generation, grant).await;
-    }
-    Ok(grant)
 }

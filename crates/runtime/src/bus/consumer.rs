@@ -352,6 +352,8 @@ impl Worker {
                 Ok(true)
             })
             .await?;
+        // The connection goes back first: the hook may need one of its own.
+        drop(conn);
         if applied {
             handler.committed(envelope).await;
         }

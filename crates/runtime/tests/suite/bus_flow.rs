@@ -100,6 +100,11 @@ struct Recorder {
     seen: Mutex<Vec<EventEnvelope>>,
     /// The trace the handler ran in, per call.
     traces: Mutex<Vec<TraceId>>,
+    /// The events its after-commit hook saw, each with whether another connection already saw
+    /// the event applied (the commit came first).
+    committed: Mutex<Vec<(String, bool)>>,
+    /// The database the hook looks in, once the handler consumes.
+    db: Mutex<Option<Db>>,
 }
 
 impl Recorder {
@@ -112,6 +117,8 @@ impl Recorder {
             poison_calls: AtomicUsize::new(0),
             seen: Mutex::new(Vec::new()),
             traces: Mutex::new(Vec::new()),
+            committed: Mutex::new(Vec::new()),
+            db: Mutex::new(None),
         })
     }
 
@@ -129,6 +136,10 @@ impl Recorder {
 
     fn poison_calls(&self) -> usize {
         AtomicUsize::load(&self.poison_calls, Ordering::SeqCst)
+    }
+
+    fn committed(&self) -> Vec<(String, bool)> {
+        self.committed.lock().unwrap().clone()
     }
 }
 
@@ -174,6 +185,22 @@ impl EventHandler for Recorder {
         }
         Ok(())
     }
+
+    async fn committed(&self, envelope: &EventEnvelope) {
+        let db = self.db.lock().unwrap().clone().unwrap();
+        let event_id: uuid::Uuid = envelope.id.parse().unwrap();
+        let mut conn = db.conn().await.unwrap();
+        let applied: i64 = applied::table
+            .filter(applied::event_id.eq(event_id))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        self.committed
+            .lock()
+            .unwrap()
+            .push((envelope.id.clone(), applied == 1));
+    }
 }
 
 /// One test's database, namespace and tasks.
@@ -208,6 +235,7 @@ impl Ctx {
     /// Starts `handler` on `bus` and waits until its queue has the consumer; returns the queue.
     async fn consume(&mut self, bus: &Bus, handler: Arc<Recorder>) -> String {
         let queue = self.bus.queue(SERVICE, handler.name);
+        *handler.db.lock().unwrap() = Some(self.db.clone());
         self.consumers.push(spawn_consumer(
             self.db.clone(),
             bus.clone(),
@@ -406,6 +434,15 @@ async fn an_event_is_relayed_and_applied_exactly_once() {
 
     assert_eq!(t.applied_count(id).await, 1, "a copy was applied again");
     assert_eq!(recorder.calls(), 2, "the handler ran for a copy");
+    // The after-commit hook ran once per applied event, after its commit, never for a copy.
+    eventually("the later event's hook ran", async || {
+        recorder.committed().len() >= 2
+    })
+    .await;
+    assert_eq!(
+        recorder.committed(),
+        [(id.to_string(), true), (later.to_string(), true)]
+    );
     assert!(t.in_inbox("exactly_once", id).await);
     t.stop().await;
 }
@@ -521,8 +558,12 @@ async fn a_message_that_always_fails_is_dead_lettered_while_others_flow() {
     // Delivered, then redelivered after each of three returns (the limit); the fourth return
     // exceeds the limit, so the broker dead-letters it instead.
     assert_eq!(recorder.poison_calls(), 4);
-    // Each failed attempt was rolled back: nothing applied, nothing in the inbox.
+    // Each failed attempt was rolled back: nothing applied, nothing in the inbox, and the
+    // after-commit hook never ran for it.
     assert_eq!(t.applied_count(poison).await, 0);
+    let committed: Vec<String> = recorder.committed().into_iter().map(|(id, _)| id).collect();
+    assert!(!committed.contains(&poison.to_string()), "{committed:?}");
+    assert_eq!(committed.len(), good.len(), "{committed:?}");
     assert!(!t.in_inbox("poisoned", poison).await);
     assert_eq!(t.bus.queue_len(&queue).await, 0);
     t.stop().await;
