@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     feed_cache::FeedCache,
+    home_cache::HomeCache,
     ids::MediaId,
     schema::{follows, media, posts, upload_sessions},
     status::MediaState,
@@ -23,6 +24,7 @@ use crate::{
 pub struct MediaErasure {
     pub clock: Clock,
     pub feed_cache: FeedCache,
+    pub home_cache: HomeCache,
 }
 
 /// Deleting the objects of erased uploads, after the rows are gone.
@@ -62,6 +64,10 @@ impl Erase for MediaErasure {
         // An erased creator's posts leave every cached page at once.
         if let Err(e) = self.feed_cache.bump(user.into()).await {
             tracing::warn!(error = %e, "feed cache version not bumped after an erasure");
+        }
+        // Their follows are gone, and with them what their home feed showed.
+        if let Err(e) = self.home_cache.bump_follows(user).await {
+            tracing::warn!(error = %e, "home feed answers not moved after an erasure");
         }
     }
 }

@@ -51,20 +51,12 @@ impl FeedCache {
         }
     }
 
-    /// The key of `question` under the creators' current versions; `None` when caching is off
-    /// or Redis does not answer (the caller asks the database).
-    pub async fn key(&self, question: &Question<'_>) -> Option<String> {
+    /// The key of `question` under the creators' current versions, and those versions (in
+    /// the order of `question.creators`); `None` when caching is off or Redis does not answer
+    /// (the caller asks the database).
+    pub async fn key(&self, question: &Question<'_>) -> Option<(String, Vec<i64>)> {
         let cache = self.cache.as_ref()?;
-        let version_keys: Vec<String> = question
-            .creators
-            .iter()
-            .map(|creator| cache.key(&version_key(*creator)))
-            .collect();
-        let versions: Vec<Option<i64>> = cache
-            .run(move |c| {
-                let keys = version_keys.clone();
-                Box::pin(async move { redis::cmd("MGET").arg(keys).query_async(c).await })
-            })
+        let versions = versions(cache, question.creators)
             .await
             .map_err(|e| tracing::debug!(error = %e, "feed versions unread"))
             .ok()?;
@@ -78,14 +70,18 @@ impl FeedCache {
                 .unwrap_or_default(),
             question.fetch
         ));
-        for (creator, version) in question.creators.iter().zip(versions) {
-            hash.update(format!("{creator}:{}|", version.unwrap_or(0)));
+        for (creator, version) in question.creators.iter().zip(&versions) {
+            hash.update(format!("{creator}:{version}|"));
         }
-        Some(format!("feed:page:{}", hex::encode(hash.finalize())))
+        Some((
+            format!("feed:page:{}", hex::encode(hash.finalize())),
+            versions,
+        ))
     }
 
-    /// The page cached under `key`, unless a scheduled post became due since it was chosen.
-    pub async fn get(&self, key: &str, now: DateTime<Utc>) -> Option<Page> {
+    /// The page cached under `key` and the time (Unix milliseconds) until which it holds,
+    /// unless a scheduled post became due since it was chosen.
+    pub async fn get(&self, key: &str, now: DateTime<Utc>) -> Option<(Page, i64)> {
         let cache = self.cache.as_ref()?;
         let found = match cache.get_sealed(key).await {
             Ok(found) => found,
@@ -98,15 +94,15 @@ impl FeedCache {
         let page = found
             .and_then(|bytes| decode(&bytes))
             .filter(|(valid_until, _)| now.timestamp_millis() < *valid_until)
-            .map(|(_, page)| page);
+            .map(|(valid_until, page)| (page, valid_until));
         metrics::feed_cache(if page.is_some() { "hit" } else { "miss" });
         page
     }
 
-    /// Caches `page` under `key`, valid until `next_due` (the first scheduled post of the
-    /// question's creators, if any); a failure only costs the next reader a database query.
-    pub async fn put(&self, key: &str, page: &Page, next_due: Option<DateTime<Utc>>) {
-        let valid_until = next_due.map_or(i64::MAX, |at| at.timestamp_millis());
+    /// Caches `page` under `key`, valid until `valid_until` (Unix milliseconds: when the first
+    /// scheduled post of the question's creators falls due, else `i64::MAX`); a failure only
+    /// costs the next reader a database query.
+    pub async fn put(&self, key: &str, page: &Page, valid_until: i64) {
         let Some(cache) = &self.cache else {
             return;
         };
@@ -135,8 +131,45 @@ impl FeedCache {
     }
 }
 
+/// The current versions of `creators`, in order (0 for a creator never changed), in one round
+/// trip.
+pub async fn versions(cache: &Cache, creators: &[CreatorId]) -> Result<Vec<i64>, Error> {
+    let keys: Vec<String> = creators
+        .iter()
+        .map(|creator| cache.key(&version_key(*creator)))
+        .collect();
+    let versions: Vec<Option<i64>> = cache
+        .run(move |c| {
+            let keys = keys.clone();
+            Box::pin(async move { redis::cmd("MGET").arg(keys).query_async(c).await })
+        })
+        .await?;
+    Ok(versions
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect())
+}
+
 fn version_key(creator: CreatorId) -> String {
     format!("feed:version:{creator}")
+}
+
+/// What a page read through the cache was chosen under: its creators' versions, and the time
+/// (Unix milliseconds) until which it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Validity {
+    pub creators: Vec<(CreatorId, i64)>,
+    pub until: i64,
+}
+
+impl Default for Validity {
+    /// No creators: a page that holds for ever.
+    fn default() -> Self {
+        Self {
+            creators: Vec::new(),
+            until: i64::MAX,
+        }
+    }
 }
 
 /// One page of a feed as stored: its posts in order (one more than the page when another page

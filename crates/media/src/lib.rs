@@ -13,6 +13,7 @@ pub mod feed_cache;
 pub mod files;
 pub mod follows;
 pub mod grpc;
+pub mod home_cache;
 pub mod ids;
 pub mod images;
 pub mod integrity;
@@ -56,13 +57,13 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let mut runtime = Runtime::start(SERVICE, &config.base, MIGRATIONS, clock, shutdown).await?;
     let clock = runtime.clock().clone();
-    let feed_cache = feed_cache::FeedCache::new(
-        runtime.cache().clone(),
-        std::time::Duration::from_secs(u64::from(config.own.feed.cache_ttl_secs)),
-    );
+    let feed_ttl = std::time::Duration::from_secs(u64::from(config.own.feed.cache_ttl_secs));
+    let feed_cache = feed_cache::FeedCache::new(runtime.cache().clone(), feed_ttl);
+    let home_cache = home_cache::HomeCache::new(runtime.cache().clone(), feed_ttl);
     runtime.consume(df_runtime::erasure::UserErasure(erasure::MediaErasure {
         clock: clock.clone(),
         feed_cache: feed_cache.clone(),
+        home_cache: home_cache.clone(),
     }));
     runtime.consume(moderation::ModerationDecisions {
         clock,
@@ -99,6 +100,7 @@ pub async fn serve(
         clock: runtime.clock().clone(),
         feed: own.feed.clone(),
         feed_cache,
+        home_cache,
         files,
     };
     let scanning = media.clone();

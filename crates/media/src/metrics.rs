@@ -118,8 +118,9 @@ pub fn integrity_damaged() {
 static FEED_CACHE: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     metrics::counter_vec(
         "df_media_feed_cache_total",
-        "Feed page lookups in Redis: hit, miss, or error (Redis unreachable: asked the database).",
-        &["result"],
+        "Feed cache lookups in Redis, by layer (home: a fan's whole home-feed answer; page: a \
+         page of posts) and result: hit, miss, or error (Redis unreachable: computed afresh).",
+        &["layer", "result"],
     )
     .ok()
 });
@@ -127,6 +128,13 @@ static FEED_CACHE: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
 /// A feed page lookup ended with `result`.
 pub fn feed_cache(result: &str) {
     if let Some(lookups) = FEED_CACHE.as_ref() {
-        lookups.with_label_values(&[result]).inc();
+        lookups.with_label_values(&["page", result]).inc();
+    }
+}
+
+/// A home-feed answer lookup ended with `result`.
+pub fn home_cache(result: &str) {
+    if let Some(lookups) = FEED_CACHE.as_ref() {
+        lookups.with_label_values(&["home", result]).inc();
     }
 }

@@ -17,8 +17,9 @@ use crate::{
     config::FeedSettings,
     cursor,
     errors::MediaError,
-    feed_cache::{self, FeedCache, Question},
+    feed_cache::{self, FeedCache, Question, Validity},
     follows,
+    home_cache::{self, HomeCache},
     ids::{PostId, PpvItemId},
     items::{self, Item},
     payments::Payments,
@@ -38,6 +39,7 @@ pub struct Media {
     pub clock: Clock,
     pub feed: FeedSettings,
     pub feed_cache: FeedCache,
+    pub home_cache: HomeCache,
     pub files: crate::files::Files,
 }
 
@@ -170,46 +172,108 @@ impl Media {
         limit: u32,
     ) -> Result<Page, Error> {
         let include_scheduled = viewer.user == creator || viewer.staff;
-        self.page(viewer, &[creator], include_scheduled, None, cursor, limit)
-            .await
+        let (page, _) = self
+            .page(viewer, &[creator], include_scheduled, None, cursor, limit)
+            .await?;
+        Ok(page)
     }
 
-    /// Published posts of the creators `viewer` follows or subscribes to, newest first.
-    pub async fn home_feed(&self, viewer: Viewer, cursor: &str, limit: u32) -> Result<Page, Error> {
-        let subscribed = self
-            .payments
-            .list_subscribed_creators(payments_pb::ListSubscribedCreatorsRequest {
-                fan_id: viewer.user.to_string(),
-            })
-            .await?;
-        let subscribed: BTreeSet<CreatorId> = subscribed
+    /// Published posts of the creators `viewer` follows or subscribes to, newest first, as
+    /// `render` puts them for the wire. The rendered answer is cached whole and served while
+    /// everything it was computed from still holds ([`crate::home_cache`]).
+    pub async fn home_feed<M: prost::Message + Default>(
+        &self,
+        viewer: Viewer,
+        cursor: &str,
+        limit: u32,
+        render: impl FnOnce(Page) -> M,
+    ) -> Result<M, Error> {
+        let question = home_cache::Question {
+            viewer,
+            cursor,
+            limit,
+        };
+        let asked = payments_pb::ListSubscribedCreatorsRequest {
+            fan_id: viewer.user.to_string(),
+        };
+        let (listed, lookup) = tokio::join!(
+            self.payments.list_subscribed_creators(asked),
+            self.home_cache.lookup(&question)
+        );
+        let listed = listed?;
+        let subscribed: BTreeSet<CreatorId> = listed
             .creator_ids
             .iter()
             .map(|id| wire::id("creator_id", id))
             .collect::<Result<_, Error>>()?;
+        let subscribed_list: Vec<CreatorId> = subscribed.iter().copied().collect();
+        if let Some(lookup) = &lookup
+            && let Some(cached) = self
+                .home_cache
+                .served(
+                    lookup,
+                    &listed.access_version,
+                    &subscribed_list,
+                    self.clock.now(),
+                )
+                .await
+            && let Ok(answer) = M::decode(cached)
+        {
+            return Ok(answer);
+        }
         let mut conn = self.db.conn().await?;
         let mut creators = subscribed.clone();
         creators.extend(follows::followed(&mut conn, viewer.user).await?);
         drop(conn);
         let creators: Vec<CreatorId> = creators.into_iter().collect();
-        self.page(viewer, &creators, false, Some(&subscribed), cursor, limit)
-            .await
+        let (page, validity) = self
+            .page(viewer, &creators, false, Some(&subscribed), cursor, limit)
+            .await?;
+        let answer = render(page);
+        if let (Some(lookup), Some(validity)) = (lookup, validity) {
+            let basis = home_cache::Basis {
+                follows: lookup.follows,
+                entitlements: listed.access_version,
+                subscribed: subscribed_list,
+                creators: validity.creators,
+                valid_until: validity.until,
+            };
+            self.home_cache
+                .put(&question, &basis, &answer.encode_to_vec())
+                .await;
+        }
+        Ok(answer)
     }
 
     /// `fan` follows `creator`.
     pub async fn follow(&self, fan: UserId, creator: CreatorId) -> Result<(), Error> {
         let mut conn = self.db.conn().await?;
-        follows::follow(&mut conn, fan, creator, self.clock.now()).await
+        follows::follow(&mut conn, fan, creator, self.clock.now()).await?;
+        drop(conn);
+        self.follows_changed(fan).await;
+        Ok(())
     }
 
     /// `fan` stops following `creator`.
     pub async fn unfollow(&self, fan: UserId, creator: CreatorId) -> Result<(), Error> {
         let mut conn = self.db.conn().await?;
-        follows::unfollow(&mut conn, fan, creator).await
+        follows::unfollow(&mut conn, fan, creator).await?;
+        drop(conn);
+        self.follows_changed(fan).await;
+        Ok(())
     }
 
-    /// A page of the posts of `creators` as `viewer` sees them; a home feed passes the
-    /// creators payments said the viewer subscribes to (`subscribed`), so that their
+    /// After a committed change to `fan`'s follows: their cached home feeds move aside. A
+    /// failure is logged; the answers then expire within their time to live.
+    async fn follows_changed(&self, fan: UserId) {
+        if let Err(e) = self.home_cache.bump_follows(fan).await {
+            tracing::warn!(error = %e, "home feed answers not moved after a follow change");
+        }
+    }
+
+    /// A page of the posts of `creators` as `viewer` sees them, and (when the feed cache
+    /// answered) the creators' versions it was read under and until when it holds; a home feed
+    /// passes the creators payments said the viewer subscribes to (`subscribed`), so that their
     /// subscriber posts need not be asked about one by one.
     async fn page(
         &self,
@@ -219,7 +283,7 @@ impl Media {
         subscribed: Option<&BTreeSet<CreatorId>>,
         cursor: &str,
         limit: u32,
-    ) -> Result<Page, Error> {
+    ) -> Result<(Page, Option<Validity>), Error> {
         let limit = match limit {
             0 => self.feed.default_page_size,
             n if n <= self.feed.max_page_size => n,
@@ -230,10 +294,11 @@ impl Media {
         };
         let after = cursor::decode(cursor)?;
         if creators.is_empty() {
-            return Ok(Page {
+            let empty = Page {
                 posts: Vec::new(),
                 next_cursor: None,
-            });
+            };
+            return Ok((empty, Some(Validity::default())));
         }
         // One more than asked tells whether another page follows.
         let question = Question {
@@ -243,13 +308,13 @@ impl Media {
             fetch: i64::from(limit) + 1,
         };
         let now = self.clock.now();
-        let key = self.feed_cache.key(&question).await;
-        let cached = match &key {
-            Some(key) => self.feed_cache.get(key, now).await,
+        let keyed = self.feed_cache.key(&question).await;
+        let cached = match &keyed {
+            Some((key, _)) => self.feed_cache.get(key, now).await,
             None => None,
         };
-        let page = match cached {
-            Some(page) => page,
+        let (page, valid_until) = match cached {
+            Some(cached) => cached,
             None => {
                 let mut conn = self.db.conn().await?;
                 let posts = posts::of_creators(
@@ -270,18 +335,23 @@ impl Media {
                     files: items::of_posts(&mut conn, &shown).await?,
                     posts,
                 };
-                if let Some(key) = &key {
-                    // Scheduled posts count for their creator at once: no time limit then.
-                    let next_due = if include_scheduled {
-                        None
-                    } else {
-                        posts::next_due(&mut conn, creators, now).await?
-                    };
-                    self.feed_cache.put(key, &page, next_due).await;
+                // Scheduled posts count for their creator at once: no time limit then.
+                let mut valid_until = i64::MAX;
+                if let Some((key, _)) = &keyed {
+                    if !include_scheduled
+                        && let Some(due) = posts::next_due(&mut conn, creators, now).await?
+                    {
+                        valid_until = due.timestamp_millis();
+                    }
+                    self.feed_cache.put(key, &page, valid_until).await;
                 }
-                page
+                (page, valid_until)
             }
         };
+        let validity = keyed.map(|(_, versions)| Validity {
+            creators: creators.iter().copied().zip(versions).collect(),
+            until: valid_until,
+        });
         let feed_cache::Page {
             posts: mut rows,
             files: attached,
@@ -309,7 +379,7 @@ impl Media {
             let attached = files.remove(&post.id).unwrap_or_default();
             posts.push(self.view(&mut sight, post, attached).await?);
         }
-        Ok(Page { posts, next_cursor })
+        Ok((Page { posts, next_cursor }, validity))
     }
 
     async fn view(

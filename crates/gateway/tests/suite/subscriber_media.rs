@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::json;
 
 use crate::support::{
-    checkout_urls, eventually, onboard, pay, published_photo, subscription_checkout,
+    checkout_urls, eventually, onboard, pay, ppv_post, published_photo, subscription_checkout,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,4 +106,124 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
     .await;
     let problem: serde_json::Value = expired.json().await.unwrap();
     assert_eq!(problem["code"], "media.invalid_signature");
+}
+
+/// A fan's home feed is cached whole, and still shows at once what a subscription and then a
+/// purchase unlock: with every change payments' version of the fan's entitlements moves, and
+/// the cached answer with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_feed_unlocks_at_once_what_the_fan_just_paid_for() {
+    let platform = Platform::builder()
+        .with::<TestPayments>()
+        // An answer would outlive the test: only what it was computed from can retire it.
+        .configure::<TestMedia>(|config| config.own.feed.cache_ttl_secs = 600)
+        .start()
+        .await;
+    let (creator, creator_id) = platform.signed_in("home_maker", "creator").await;
+    let (fan, _) = platform.signed_in("home_fan", "fan").await;
+    onboard(&platform, &creator).await;
+    let (status, tier) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/tiers",
+            &creator,
+            Some(json!({"name": "Silver", "price": {"amount_minor": 499, "currency": "usd"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{tier}");
+    let (status, post) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/posts",
+            &creator,
+            Some(json!({"body": "For subscribers", "visibility": "subscribers"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{post}");
+    let item_id = ppv_post(&platform, &creator, 700).await;
+    let (status, _) = platform
+        .send_json(
+            Method::PUT,
+            &format!("/v1/creators/{creator_id}/follow"),
+            &fan,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // (visibility, locked) of each post on the fan's home feed.
+    let home = async || -> Vec<(String, bool)> {
+        let (status, page) = platform.get_json("/v1/me/feed", &fan).await;
+        assert_eq!(status, 200, "{page}");
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|post| {
+                (
+                    post["visibility"].as_str().unwrap().to_owned(),
+                    post["locked"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let locked = vec![("ppv".to_owned(), true), ("subscribers".to_owned(), true)];
+    assert_eq!(home().await, locked);
+    assert_eq!(home().await, locked, "the cached answer says the same");
+    let hits = home_hits(&platform).await;
+    assert!(hits > 0, "the second read came from the cache");
+
+    let entitlement = format!("/v1/creators/{creator_id}/entitlement");
+    let checkout = subscription_checkout(&platform, &fan, &tier["id"]).await;
+    pay(&platform, &checkout, &checkout_urls().0).await;
+    eventually("the subscription is active", || async {
+        let (_, answer) = platform.get_json(&entitlement, &fan).await;
+        (answer["allowed"] == true).then_some(())
+    })
+    .await;
+    let subscribed = vec![("ppv".to_owned(), true), ("subscribers".to_owned(), false)];
+    assert_eq!(home().await, subscribed);
+
+    let (success_url, cancel_url) = checkout_urls();
+    let (status, checkout) = platform
+        .send_json(
+            Method::POST,
+            &format!("/v1/ppv-items/{item_id}/purchase"),
+            &fan,
+            Some(json!({"success_url": success_url, "cancel_url": cancel_url})),
+        )
+        .await;
+    assert_eq!(status, 201, "{checkout}");
+    pay(&platform, &checkout, &success_url).await;
+    let item_entitlement = format!("{entitlement}?ppv_item_id={item_id}");
+    eventually("the purchase unlocks the item", || async {
+        let (_, answer) = platform.get_json(&item_entitlement, &fan).await;
+        (answer["allowed"] == true).then_some(())
+    })
+    .await;
+    let bought = vec![("ppv".to_owned(), false), ("subscribers".to_owned(), false)];
+    assert_eq!(home().await, bought);
+    assert_eq!(home().await, bought);
+    assert!(
+        home_hits(&platform).await > hits,
+        "answers are cached again after each change"
+    );
+}
+
+/// Home-feed answers media served from its cache so far.
+async fn home_hits(platform: &Platform) -> u64 {
+    let admin = &platform.member::<TestMedia>().service.admin_url;
+    let metrics = reqwest::get(format!("{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("df_media_feed_cache_total{layer=\"home\",result=\"hit\"} ")
+        })
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or(0)
 }

@@ -27,8 +27,14 @@ pub async fn home_feed(
 ) -> Reply<pb::FeedPage> {
     let viewer = Viewer::of(&principal(&request)?)?;
     let r = request.into_inner();
-    let page = face.media.home_feed(viewer, &r.cursor, r.limit).await?;
-    Ok(Response::new(convert::page(page, face.preview_chars())))
+    let preview_chars = face.preview_chars();
+    let page = face
+        .media
+        .home_feed(viewer, &r.cursor, r.limit, |page| {
+            convert::page(page, preview_chars)
+        })
+        .await?;
+    Ok(Response::new(page))
 }
 
 pub async fn follow(

@@ -89,13 +89,14 @@ pub async fn list_subscribed_creators(
     access::content_service(&principal(&request)?)?;
     let fan_id = wire::id("fan_id", &request.get_ref().fan_id)?;
     let service = &face.service;
-    let access = service
+    let (access, generation) = service
         .entitlements
         .subscriptions(&service.db, fan_id)
         .await?;
     let creators = entitlements::subscribed_at(&access, face.service.clock.now());
     Ok(Response::new(pb::ListSubscribedCreatorsResponse {
         creator_ids: creators.iter().map(ToString::to_string).collect(),
+        access_version: generation.map(|g| g.to_string()).unwrap_or_default(),
     }))
 }
 

@@ -1,0 +1,300 @@
+//! Whole home-feed answers in Redis, one per fan and page. A home feed is media's costliest
+//! read: it asks payments whom the fan subscribes to, reads whom the fan follows, reads a page
+//! of posts and judges each one for the fan. Its answer depends on four things, and a cached
+//! answer is served only while every one of them is as it was when the answer was computed
+//! (its [`Basis`]):
+//!
+//! - the fan's follows: a version per fan, bumped after every committed follow, unfollow or
+//!   erasure;
+//! - the fan's entitlements: with the list of subscribed creators payments hands out an opaque
+//!   version of everything the fan may see, which moves with every purchase, refund and
+//!   subscription change; the list itself is compared too, since it also changes when a paid
+//!   period runs out;
+//! - each creator's feed version ([`crate::feed_cache`]), bumped after every change to their
+//!   posts or files;
+//! - the clock: a page is valid only until the first scheduled post of its creators is due.
+//!
+//! The key holds the rest of the question: the fan, whether they read as staff, the cursor
+//! and the page size. A read costs two Redis round trips (the answer with the follows version
+//! while payments is asked, then the creators' versions). Values are sealed with media's cache
+//! key, so an answer nobody here computed is a miss.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis;
+use df_common::{
+    Error,
+    cache::Cache,
+    ids::{CreatorId, UserId},
+};
+use sha2::{Digest, Sha256};
+
+use crate::{feed_cache, metrics, sight::Viewer};
+
+/// The cache of home-feed answers; `None` inside when caching is off.
+#[derive(Clone)]
+pub struct HomeCache {
+    cache: Option<Cache>,
+    ttl: Duration,
+}
+
+/// One home-feed question.
+#[derive(Clone, Copy, Debug)]
+pub struct Question<'a> {
+    pub viewer: Viewer,
+    pub cursor: &'a str,
+    pub limit: u32,
+}
+
+/// What an answer was computed from; see the module's documentation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Basis {
+    pub follows: i64,
+    pub entitlements: String,
+    /// The subscribed creators payments listed, in order.
+    pub subscribed: Vec<CreatorId>,
+    /// Each creator of the page's question with its feed version.
+    pub creators: Vec<(CreatorId, i64)>,
+    /// Unix milliseconds at which the answer stops holding (a scheduled post falls due).
+    pub valid_until: i64,
+}
+
+/// The fan's follows version and, when one is cached, the answer with its basis.
+#[derive(Debug)]
+pub struct Lookup {
+    pub follows: i64,
+    pub answer: Option<(Basis, Vec<u8>)>,
+}
+
+impl HomeCache {
+    /// Answers kept for `ttl` in `cache`; a zero `ttl` turns caching off.
+    pub fn new(cache: Cache, ttl: Duration) -> Self {
+        Self {
+            cache: (!ttl.is_zero()).then_some(cache),
+            ttl,
+        }
+    }
+
+    /// The cached answer to `question` and the fan's follows version, in one round trip;
+    /// `None` when caching is off or Redis does not answer (then nothing is cached either).
+    pub async fn lookup(&self, question: &Question<'_>) -> Option<Lookup> {
+        let cache = self.cache.as_ref()?;
+        let answer_key = answer_key(question);
+        let keys = [
+            cache.key(&answer_key),
+            cache.key(&follows_key(question.viewer.user)),
+        ];
+        let read: Result<(Option<Vec<u8>>, Option<i64>), Error> = cache
+            .run(move |c| {
+                let keys = keys.clone();
+                Box::pin(async move { redis::cmd("MGET").arg(&keys).query_async(c).await })
+            })
+            .await;
+        let (sealed, follows) = match read {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::debug!(error = %e, "home feed answer unread");
+                metrics::home_cache("error");
+                return None;
+            }
+        };
+        let answer = sealed
+            .and_then(|sealed| cache.open(&answer_key, &sealed))
+            .and_then(|value| decode(&value));
+        Some(Lookup {
+            follows: follows.unwrap_or(0),
+            answer,
+        })
+    }
+
+    /// The cached answer of `lookup`, when its basis still holds for a fan to whom payments
+    /// just gave `entitlements` and `subscribed`. The creators' versions cost a second round
+    /// trip, taken only when everything else holds.
+    pub async fn served<'l>(
+        &self,
+        lookup: &'l Lookup,
+        entitlements: &str,
+        subscribed: &[CreatorId],
+        now: DateTime<Utc>,
+    ) -> Option<&'l [u8]> {
+        let served = match &lookup.answer {
+            Some((basis, answer))
+                if basis.follows == lookup.follows
+                    && !entitlements.is_empty()
+                    && basis.entitlements == entitlements
+                    && basis.subscribed == subscribed
+                    && now.timestamp_millis() < basis.valid_until
+                    && self.creators_unchanged(&basis.creators).await =>
+            {
+                Some(answer.as_slice())
+            }
+            _ => None,
+        };
+        metrics::home_cache(if served.is_some() { "hit" } else { "miss" });
+        served
+    }
+
+    async fn creators_unchanged(&self, creators: &[(CreatorId, i64)]) -> bool {
+        if creators.is_empty() {
+            return true;
+        }
+        let Some(cache) = &self.cache else {
+            return false;
+        };
+        let ids: Vec<CreatorId> = creators.iter().map(|(creator, _)| *creator).collect();
+        match feed_cache::versions(cache, &ids).await {
+            Ok(current) => current
+                .iter()
+                .zip(creators)
+                .all(|(now, (_, then))| now == then),
+            Err(e) => {
+                tracing::debug!(error = %e, "feed versions unread");
+                false
+            }
+        }
+    }
+
+    /// Caches `answer` to `question`, computed from `basis`; a failure only costs the next
+    /// reader the whole computation.
+    pub async fn put(&self, question: &Question<'_>, basis: &Basis, answer: &[u8]) {
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        // Without payments' version nothing could tell this answer stale.
+        if basis.entitlements.is_empty() {
+            return;
+        }
+        let Some(value) = encode(basis, answer) else {
+            return;
+        };
+        if let Err(e) = cache
+            .set_sealed_px(&answer_key(question), &value, self.ttl)
+            .await
+        {
+            tracing::debug!(error = %e, "home feed answer not cached");
+        }
+    }
+
+    /// Moves every cached answer of `fan` aside. Call after the change to their follows
+    /// committed, so that no reader caches the old follows under the new version.
+    pub async fn bump_follows(&self, fan: UserId) -> Result<(), Error> {
+        let Some(cache) = &self.cache else {
+            return Ok(());
+        };
+        let key = cache.key(&follows_key(fan));
+        cache
+            .run(move |c| {
+                let key = key.clone();
+                Box::pin(async move { redis::cmd("INCR").arg(key).query_async::<i64>(c).await })
+            })
+            .await
+            .map(drop)
+    }
+}
+
+fn follows_key(fan: UserId) -> String {
+    format!("home:follows:{fan}")
+}
+
+/// The fan is in the clear (their answers must be findable by nobody else's question); the
+/// cursor, which the client chose, is hashed so that the key's length is bounded.
+fn answer_key(question: &Question<'_>) -> String {
+    let cursor = hex::encode(Sha256::digest(question.cursor.as_bytes()));
+    format!(
+        "home:answer:{}:{}:{}:{cursor}",
+        question.viewer.user,
+        if question.viewer.staff {
+            "staff"
+        } else {
+            "fan"
+        },
+        question.limit
+    )
+}
+
+/// The basis's length (4 bytes), the basis and the answer's bytes.
+fn encode(basis: &Basis, answer: &[u8]) -> Option<Vec<u8>> {
+    let basis = serde_json::to_vec(basis)
+        .map_err(|e| tracing::debug!(error = %e, "home feed basis not encoded"))
+        .ok()?;
+    let length = u32::try_from(basis.len()).ok()?;
+    let mut out = Vec::with_capacity(4 + basis.len() + answer.len());
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&basis);
+    out.extend_from_slice(answer);
+    Some(out)
+}
+
+fn decode(value: &[u8]) -> Option<(Basis, Vec<u8>)> {
+    let (length, rest) = value.split_first_chunk::<4>()?;
+    let length = usize::try_from(u32::from_be_bytes(*length)).ok()?;
+    if rest.len() < length {
+        return None;
+    }
+    let (basis, answer) = rest.split_at(length);
+    Some((serde_json::from_slice(basis).ok()?, answer.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_survive_the_round_trip_and_anything_else_is_refused() {
+        let basis = Basis {
+            follows: 3,
+            entitlements: "7".into(),
+            subscribed: vec![CreatorId::new()],
+            creators: vec![(CreatorId::new(), 2), (CreatorId::new(), 0)],
+            valid_until: i64::MAX,
+        };
+        let stored = encode(&basis, b"page").unwrap_or_default();
+        assert_eq!(decode(&stored), Some((basis.clone(), b"page".to_vec())));
+        let empty = encode(&basis, b"").unwrap_or_default();
+        assert_eq!(decode(&empty), Some((basis, Vec::new())));
+        assert_eq!(decode(&[0, 0, 0]), None);
+        assert_eq!(decode(&[0, 0, 0, 9, b'{']), None);
+        assert_eq!(decode(&[0, 0, 0, 2, b'{', b'}']), None);
+    }
+
+    #[test]
+    fn every_part_of_the_question_is_in_the_key() {
+        let viewer = Viewer {
+            user: UserId::new(),
+            staff: false,
+        };
+        let question = Question {
+            viewer,
+            cursor: "",
+            limit: 20,
+        };
+        let others = [
+            Question {
+                viewer: Viewer {
+                    user: UserId::new(),
+                    ..viewer
+                },
+                ..question
+            },
+            Question {
+                viewer: Viewer {
+                    staff: true,
+                    ..viewer
+                },
+                ..question
+            },
+            Question {
+                cursor: "next",
+                ..question
+            },
+            Question {
+                limit: 21,
+                ..question
+            },
+        ];
+        for other in others {
+            assert_ne!(answer_key(&question), answer_key(&other), "{other:?}");
+        }
+    }
+}
