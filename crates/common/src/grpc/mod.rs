@@ -73,6 +73,11 @@ pub fn request_with_principal<T>(message: T, token: &str) -> Result<Request<T>, 
     Ok(request)
 }
 
+/// The largest HTTP/2 frame a peer may send us. HTTP/2's default of 16 KiB cuts a MiB of file
+/// bytes (media's reads and uploads) into 64 frames, each written, read and reassembled on its
+/// own; peers are our own authenticated services, and a frame is still bounded.
+const MAX_FRAME_BYTES: u32 = 1 << 20;
+
 /// A server builder with the deadline, concurrency limit, tracing and (when configured) TLS
 /// every service uses.
 pub fn server(config: &GrpcServerConfig) -> Result<Server, Error> {
@@ -85,6 +90,7 @@ pub fn server(config: &GrpcServerConfig) -> Result<Server, Error> {
     Ok(builder
         .timeout(Duration::from_millis(config.request_timeout_ms))
         .concurrency_limit_per_connection(config.concurrency_limit)
+        .max_frame_size(MAX_FRAME_BYTES)
         .trace_fn(|request| {
             let span = tracing::info_span!(
                 "grpc",
@@ -230,6 +236,7 @@ pub fn channel(config: &ClientConfig) -> Result<Channel, Error> {
         .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
         .timeout(Duration::from_millis(config.request_timeout_ms))
         .tcp_nodelay(true)
+        .max_frame_size(MAX_FRAME_BYTES)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
     Ok(endpoint.connect_lazy())
