@@ -186,6 +186,14 @@ fn complete(config: &mut DevConfig) {
             .insert(delivery.signing_key_id.clone(), key);
     }
     media.own.payments.url = format!("http://{}", payments.base.grpc.listen);
+    // One machine: the gateway reads media's filesystem store itself, unless told otherwise.
+    if matches!(
+        media.own.storage.backend,
+        df_media::config::Backend::Filesystem
+    ) && gateway.media_store.root.is_none()
+    {
+        gateway.media_store.root = Some(media.own.storage.root.clone());
+    }
     // The services behind the gateway, each with the name of its upstream.
     let mut backends = [
         (df_identity::SERVICE, &mut identity.base),
@@ -339,6 +347,11 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"))
         };
         assert_eq!(url("media"), "http://127.0.0.1:18053");
+        // One machine: the gateway reads the files of media's filesystem store itself.
+        assert_eq!(
+            config.gateway.media_store.root.as_ref(),
+            Some(&config.media.own.storage.root)
+        );
         assert_eq!(
             url("payments"),
             format!("http://{}", config.payments.base.grpc.listen)

@@ -37,6 +37,18 @@ pub struct GatewayConfig {
     pub upstreams: BTreeMap<String, ClientConfig>,
     /// Headers, CSRF, CORS, rate limits, body limits.
     pub security: SecurityConfig,
+    /// Media's filesystem store, where this gateway can read it.
+    pub media_store: MediaStoreConfig,
+}
+
+/// Media's filesystem store as this gateway sees it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaStoreConfig {
+    /// The directory of media's filesystem store (`storage.root` of media), mounted here
+    /// read-only: files behind signed URLs are read from it by the gateway instead of streamed
+    /// through media. Unset (the default, and always with S3): media streams them.
+    pub root: Option<std::path::PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -58,6 +70,7 @@ impl Default for GatewayConfig {
             internal_auth: InternalAuthConfig::default(),
             upstreams: BTreeMap::new(),
             security: SecurityConfig::default(),
+            media_store: MediaStoreConfig::default(),
         }
     }
 }

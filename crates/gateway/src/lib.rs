@@ -125,6 +125,9 @@ fn build_server(
     let identity = web::Data::new(identity);
     let payments = web::Data::new(payments);
     let media = web::Data::new(media);
+    let media_store = web::Data::new(routes::media::store::MediaStore::new(
+        config.media_store.root.as_deref(),
+    )?);
     let csrf_data = web::Data::from(Arc::clone(&security.csrf));
     let proxies = web::Data::from(Arc::clone(&security.trusted_proxies));
     let limiter = web::Data::from(Arc::clone(&security.limiter));
@@ -142,6 +145,7 @@ fn build_server(
             .app_data(identity.clone())
             .app_data(payments.clone())
             .app_data(media.clone())
+            .app_data(media_store.clone())
             .app_data(auth_state.clone())
             .app_data(csrf_data.clone())
             .app_data(proxies.clone())

@@ -104,6 +104,13 @@ pub struct ContentHead {
     pub file_name: String,
 }
 
+/// The bytes of served content: the pieces themselves, or (for a caller that reads the
+/// filesystem store itself) the object's key under the store's directory.
+pub enum Content {
+    Pieces(futures::stream::BoxStream<'static, Result<Bytes, Error>>),
+    AtKey(String),
+}
+
 /// Releases a creator's in-flight slot when the upload ends, however it ends.
 struct Slot {
     in_flight: Arc<Mutex<HashMap<CreatorId, u32>>>,
@@ -451,13 +458,8 @@ impl Media {
         variant: Variant,
         signature: &Signature,
         range: Option<Range<u64>>,
-    ) -> Result<
-        (
-            ContentHead,
-            impl Stream<Item = Result<Bytes, Error>> + Send + use<>,
-        ),
-        Error,
-    > {
+        reads_store: bool,
+    ) -> Result<(ContentHead, Content), Error> {
         self.files
             .signer
             .verify(id, variant, signature, self.clock.now().timestamp())?;
@@ -471,11 +473,19 @@ impl Media {
         ) {
             return Err(MediaError::MediaNotFound.into());
         }
-        let opened = self
-            .files
-            .storage
-            .read_range(&keys::published(id, variant), range)
-            .await?;
+        let key = keys::published(id, variant);
+        let storage = &self.files.storage;
+        let located = match reads_store {
+            true => storage.locate(&key, range.clone()).await?,
+            false => None,
+        };
+        let (total_bytes, served, content) = match located {
+            Some((total, served)) => (total, served, Content::AtKey(key.to_string())),
+            None => {
+                let opened = storage.read_range(&key, range).await?;
+                (opened.total, opened.range, Content::Pieces(opened.chunks))
+            }
+        };
         let public = item.state == MediaState::Published
             && post.is_some_and(|p: Post| p.visibility == Visibility::Public && !p.adult);
         let (content_type, extension) = match variant {
@@ -493,13 +503,13 @@ impl Media {
         Ok((
             ContentHead {
                 content_type,
-                total_bytes: opened.total,
-                range: opened.range,
+                total_bytes,
+                range: served,
                 etag,
                 public,
                 file_name: format!("{id}.{extension}"),
             },
-            opened.chunks,
+            content,
         ))
     }
 }

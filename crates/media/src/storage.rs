@@ -16,8 +16,7 @@ use object_store::{
     WriteMultipart, aws::AmazonS3, aws::AmazonS3Builder, local::LocalFileSystem, path::Path,
     signer::Signer,
 };
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
+use tokio::io::AsyncReadExt;
 
 use crate::{
     config::{Backend, StorageSettings},
@@ -26,10 +25,6 @@ use crate::{
 
 /// Parts of a multipart write; S3 wants at least 5 MiB for every part but the last.
 const PART_BYTES: usize = 8 * 1024 * 1024;
-
-/// Pieces a stored file is read in: one gRPC message each when it is served (below tonic's
-/// 4 MiB message limit).
-const READ_CHUNK_BYTES: usize = 1024 * 1024;
 
 /// One file of a media item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,21 +127,6 @@ fn link(source: &std::path::Path, target: &std::path::Path) -> std::io::Result<(
     std::fs::rename(&staging, target).inspect_err(|_| {
         let _ = std::fs::remove_file(&staging);
     })
-}
-
-/// `range` of a stored file in pieces of [`READ_CHUNK_BYTES`].
-fn file_chunks(
-    file: std::fs::File,
-    range: Range<u64>,
-) -> impl Stream<Item = Result<Bytes, Error>> + Send + use<> {
-    futures::stream::once(async move {
-        let mut file = tokio::fs::File::from_std(file);
-        file.seek(std::io::SeekFrom::Start(range.start)).await?;
-        let limited = file.take(range.end - range.start);
-        Ok::<_, std::io::Error>(ReaderStream::with_capacity(limited, READ_CHUNK_BYTES))
-    })
-    .try_flatten()
-    .map_err(Error::internal)
 }
 
 /// The object store.
@@ -297,7 +277,9 @@ impl Storage {
         let chunks = match found.payload {
             // object_store reads files in 8 KiB pieces, each on the blocking pool; served files
             // are read in pieces as large as the gRPC messages that carry them.
-            GetResultPayload::File(file, _) => file_chunks(file, served.clone()).boxed(),
+            GetResultPayload::File(file, _) => df_common::files::range_pieces(file, served.clone())
+                .map_err(Error::internal)
+                .boxed(),
             GetResultPayload::Stream(stream) => stream.map_err(Error::internal).boxed(),
         };
         Ok(Opened {
@@ -305,6 +287,28 @@ impl Storage {
             range: served,
             chunks,
         })
+    }
+
+    /// For the filesystem store, the object at `key`'s size and the part of it `range` asks
+    /// for (clipped to the object, as [`Self::read_range`] serves it), without reading it: for
+    /// a caller that reads the store's directory itself. `None` for S3.
+    pub async fn locate(
+        &self,
+        key: &Path,
+        range: Option<Range<u64>>,
+    ) -> Result<Option<(u64, Range<u64>)>, Error> {
+        if self.root.is_none() {
+            return Ok(None);
+        }
+        let total = self.size(key).await?;
+        let served = match range {
+            None => 0..total,
+            Some(asked) if asked.start >= total => {
+                return Err(crate::errors::MediaError::RangeNotSatisfiable.into());
+            }
+            Some(asked) => asked.start..asked.end.min(total),
+        };
+        Ok(Some((total, served)))
     }
 
     /// The size of the object at `key`.

@@ -17,9 +17,17 @@ use crate::support::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() {
+    // As on one machine (df-dev): the gateway reads media's store itself, media names the file.
+    let store = tempfile::tempdir().unwrap();
+    let root = store.path().join("store");
+    let media_root = root.clone();
     let platform = Platform::builder()
         .with::<TestPayments>()
-        .configure::<TestMedia>(|config| config.own.delivery.url_ttl_secs = 10)
+        .configure::<TestMedia>(move |config| {
+            config.own.delivery.url_ttl_secs = 10;
+            config.own.storage.root = media_root;
+        })
+        .gateway(move |config| config.media_store.root = Some(root))
         .start()
         .await;
     let (creator, creator_id) = platform.signed_in("sub_maker", "creator").await;
@@ -77,6 +85,7 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
     let whole = platform.http().get(&url).send().await.unwrap();
     assert_eq!(whole.status(), StatusCode::OK);
     assert_eq!(whole.headers()[header::CACHE_CONTROL], "private, no-store");
+    let whole_etag = whole.headers()[header::ETAG].clone();
     let body = whole.bytes().await.unwrap();
     let ranged = platform
         .http()
@@ -86,7 +95,32 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
         .await
         .unwrap();
     assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        ranged.headers()[header::CONTENT_RANGE],
+        format!("bytes 2-9/{}", body.len()).as_str()
+    );
     assert_eq!(ranged.bytes().await.unwrap(), body.slice(2..10));
+    let tail = platform
+        .http()
+        .get(&url)
+        .header(header::RANGE, format!("bytes={}-", body.len() - 3))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(tail.bytes().await.unwrap(), body.slice(body.len() - 3..));
+    let etag = whole_etag.clone();
+    let unchanged = platform
+        .http()
+        .get(&url)
+        .header(header::IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    // The gateway read the file from the store: the bytes are the stored ones.
+    let stored = std::fs::read(store.path().join(format!("store/media/{photo}/display"))).unwrap();
+    assert_eq!(body, stored);
 
     // The delivery is in payments' access log.
     let payments = platform.member::<TestPayments>();

@@ -7,8 +7,13 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{MediaService, Reply};
 use crate::{
-    errors::MediaError, files::UrlRequest, items::Item, sight::Viewer, signing::Signature,
-    storage::Variant, uploads::Declared,
+    errors::MediaError,
+    files::{Content, UrlRequest},
+    items::Item,
+    sight::Viewer,
+    signing::Signature,
+    storage::Variant,
+    uploads::Declared,
 };
 
 /// Longest declared file name or type kept (the rest is cut, never echoed).
@@ -90,10 +95,14 @@ pub async fn read_content(
     let range = r
         .has_range
         .then(|| r.range_start..r.range_end.saturating_add(1));
-    let (head, body) = face
+    let (head, content) = face
         .media
-        .read_content(id, variant, &signature, range)
+        .read_content(id, variant, &signature, range, r.reads_store)
         .await?;
+    let (store_key, chunks) = match content {
+        Content::AtKey(key) => (key, futures::stream::empty().boxed()),
+        Content::Pieces(pieces) => (String::new(), pieces),
+    };
     let head = pb::ContentPart {
         part: Some(pb::content_part::Part::Head(pb::ContentHead {
             content_type: head.content_type.into(),
@@ -103,9 +112,10 @@ pub async fn read_content(
             etag: head.etag,
             public: head.public,
             file_name: head.file_name,
+            store_key,
         })),
     };
-    let chunks = body.map(|chunk| {
+    let chunks = chunks.map(|chunk| {
         chunk
             .map(|bytes| pb::ContentPart {
                 part: Some(pb::content_part::Part::Chunk(bytes)),

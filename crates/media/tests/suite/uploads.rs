@@ -199,6 +199,17 @@ impl World {
         url: &str,
         range: Option<(u64, u64)>,
     ) -> Result<(pb::ContentHead, Vec<u8>), tonic::Status> {
+        self.fetch_as(url, range, false).await
+    }
+
+    /// [`Self::fetch`] by a caller that does (`reads_store`) or does not read the store's
+    /// directory itself.
+    pub async fn fetch_as(
+        &self,
+        url: &str,
+        range: Option<(u64, u64)>,
+        reads_store: bool,
+    ) -> Result<(pb::ContentHead, Vec<u8>), tonic::Status> {
         let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
         let param = |name: &str| {
             query
@@ -217,6 +228,7 @@ impl World {
             has_range: range.is_some(),
             range_start: range.map(|r| r.0).unwrap_or_default(),
             range_end: range.map(|r| r.1).unwrap_or_default(),
+            reads_store,
         };
         let mut parts = self
             .media()
@@ -233,6 +245,11 @@ impl World {
             }
         }
         Ok((head.expect("a head first"), body))
+    }
+
+    /// The store's directory.
+    pub fn store_root(&self) -> std::path::PathBuf {
+        df_media::testing::storage_root(&self.media.files)
     }
 
     /// Files under the store's directory and the spool, relative to the test's directory.
@@ -515,6 +532,31 @@ async fn an_image_is_scanned_stripped_of_exif_and_served_by_signed_url_to_those_
             &signed.url,
             Some((served.len() as u64, served.len() as u64 + 5)),
         )
+        .await;
+    assert_eq!(code(past_end.unwrap_err()), "media.range_not_satisfiable");
+    // A gateway that reads the store itself gets the same head and the file's key, not its
+    // bytes; the key names the very bytes, and ranges and refusals are media's as before.
+    for range in [None, Some((10, 19)), Some((5, u64::MAX))] {
+        let (streamed, _) = world.fetch(&signed.url, range).await.unwrap();
+        let (named, no_bytes) = world.fetch_as(&signed.url, range, true).await.unwrap();
+        assert!(no_bytes.is_empty());
+        assert_eq!(
+            named.store_key,
+            format!("media/{}/display", item.id),
+            "{range:?}"
+        );
+        assert_eq!(
+            pb::ContentHead {
+                store_key: String::new(),
+                ..named.clone()
+            },
+            streamed
+        );
+        let stored = std::fs::read(world.store_root().join(&named.store_key)).unwrap();
+        assert_eq!(stored, served);
+    }
+    let past_end = world
+        .fetch_as(&signed.url, Some((served.len() as u64, u64::MAX)), true)
         .await;
     assert_eq!(code(past_end.unwrap_err()), "media.range_not_satisfiable");
     let thumb = world.url(fan, &item.id, "thumb_small").await.unwrap();

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::store::MediaStore;
 use crate::routes::openapi::{
     ForbiddenOrCsrf, INVALID_PATH, INVALID_QUERY, InternalError, RateLimited, Timeout,
     Unauthenticated, Unavailable, problems,
@@ -369,6 +370,7 @@ problems!(ContentProblems {
 )]
 pub async fn content(
     media: web::Data<Media>,
+    store: web::Data<MediaStore>,
     request: HttpRequest,
     id: web::Path<Uuid>,
     query: web::Query<SignedQuery>,
@@ -389,6 +391,7 @@ pub async fn content(
             has_range: range.is_some(),
             range_start: range.map(|(start, _)| start).unwrap_or_default(),
             range_end: range.and_then(|(_, end)| end).unwrap_or(u64::MAX),
+            reads_store: store.reads(),
         })
         .await?;
     let head = match parts.message().await.map_err(|s| Error::from_status(&s))? {
@@ -441,6 +444,12 @@ pub async fn content(
         return Ok(answer.finish());
     }
     let length = head.end_inclusive + 1 - head.start;
+    let answer = answer.no_chunking(length);
+    if !head.store_key.is_empty() {
+        let file = store.open(&head.store_key, head.total_bytes).await?;
+        let body = df_common::files::range_pieces(file, head.start..head.end_inclusive + 1);
+        return Ok(answer.streaming(body));
+    }
     let body = parts
         .map_err(|status| Error::from_status(&status))
         .try_filter_map(|part| async move {
@@ -450,7 +459,7 @@ pub async fn content(
             })
         })
         .map_err(|e| std::io::Error::other(e.to_string()));
-    Ok(answer.no_chunking(length).streaming(body))
+    Ok(answer.streaming(body))
 }
 
 /// `bytes=a-b` or `bytes=a-` as (a, b); anything else (suffixes, several ranges) is ignored,

@@ -5,6 +5,7 @@ pub mod feeds;
 pub mod files;
 pub mod posts;
 pub mod resumable;
+pub mod store;
 
 use actix_web::{http::Method, web};
 use bytes::{Bytes, BytesMut};
