@@ -150,7 +150,7 @@ pub async fn versions(cache: &Cache, creators: &[CreatorId]) -> Result<Vec<i64>,
         .collect())
 }
 
-fn version_key(creator: CreatorId) -> String {
+pub(crate) fn version_key(creator: CreatorId) -> String {
     format!("feed:version:{creator}")
 }
 

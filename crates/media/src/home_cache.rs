@@ -15,11 +15,12 @@
 //! - the clock: a page is valid only until the first scheduled post of its creators is due.
 //!
 //! The key holds the rest of the question: the fan, whether they read as staff, the cursor
-//! and the page size. A read costs two Redis round trips (the answer with the follows version
-//! while payments is asked, then the creators' versions). Values are sealed with media's cache
-//! key, so an answer nobody here computed is a miss.
+//! and the page size. A read costs one Redis round trip while payments is asked: a script
+//! returns the answer, the follows version, and the current version of each creator the answer
+//! watches (their keys are stored beside it, and must be exactly the keys its basis names).
+//! Answers are sealed with media's cache key, so an answer nobody here computed is a miss.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis;
@@ -60,12 +61,33 @@ pub struct Basis {
     pub valid_until: i64,
 }
 
-/// The fan's follows version and, when one is cached, the answer with its basis.
+/// The fan's follows version and, when one is cached, the answer with its basis and the
+/// current versions of the creators it watches.
 #[derive(Debug)]
 pub struct Lookup {
     pub follows: i64,
     pub answer: Option<(Basis, Vec<u8>)>,
+    /// The version keys stored beside the answer, as stored.
+    watched: String,
+    /// Their current values, in order.
+    versions: Vec<i64>,
 }
+
+/// Reads an answer, the fan's follows version, the version keys stored beside the answer and
+/// each of their current values: the whole check in one round trip.
+/// KEYS: the answer, the follows version, the answer's watched keys.
+const LOOKUP: &str = r"
+local watched = redis.call('GET', KEYS[3])
+local versions = {}
+if watched then
+  for key in string.gmatch(watched, '%S+') do
+    versions[#versions + 1] = redis.call('GET', key) or '0'
+  end
+end
+return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0', watched or '', versions}
+";
+
+static LOOKUP_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(LOOKUP));
 
 impl HomeCache {
     /// Answers kept for `ttl` in `cache`; a zero `ttl` turns caching off.
@@ -76,22 +98,28 @@ impl HomeCache {
         }
     }
 
-    /// The cached answer to `question` and the fan's follows version, in one round trip;
-    /// `None` when caching is off or Redis does not answer (then nothing is cached either).
+    /// The cached answer to `question`, the fan's follows version and the current versions of
+    /// the answer's creators, in one round trip; `None` when caching is off or Redis does not
+    /// answer (then nothing is cached either).
     pub async fn lookup(&self, question: &Question<'_>) -> Option<Lookup> {
         let cache = self.cache.as_ref()?;
         let answer_key = answer_key(question);
         let keys = [
             cache.key(&answer_key),
             cache.key(&follows_key(question.viewer.user)),
+            cache.key(&watched_key(&answer_key)),
         ];
-        let read: Result<(Option<Vec<u8>>, Option<i64>), Error> = cache
+        let read: Result<(Vec<u8>, i64, String, Vec<i64>), Error> = cache
             .run(move |c| {
                 let keys = keys.clone();
-                Box::pin(async move { redis::cmd("MGET").arg(&keys).query_async(c).await })
+                Box::pin(async move {
+                    let mut call = LOOKUP_SCRIPT.prepare_invoke();
+                    call.key(&keys[0]).key(&keys[1]).key(&keys[2]);
+                    call.invoke_async(c).await
+                })
             })
             .await;
-        let (sealed, follows) = match read {
+        let (sealed, follows, watched, versions) = match read {
             Ok(read) => read,
             Err(e) => {
                 tracing::debug!(error = %e, "home feed answer unread");
@@ -99,33 +127,39 @@ impl HomeCache {
                 return None;
             }
         };
-        let answer = sealed
-            .and_then(|sealed| cache.open(&answer_key, &sealed))
+        let answer = cache
+            .open(&answer_key, &sealed)
             .and_then(|value| decode(&value));
         Some(Lookup {
-            follows: follows.unwrap_or(0),
+            follows,
             answer,
+            watched,
+            versions,
         })
     }
 
     /// The cached answer of `lookup`, when its basis still holds for a fan to whom payments
-    /// just gave `entitlements` and `subscribed`. The creators' versions cost a second round
-    /// trip, taken only when everything else holds.
-    pub async fn served<'l>(
+    /// just gave `entitlements` and `subscribed`.
+    pub fn served<'l>(
         &self,
         lookup: &'l Lookup,
         entitlements: &str,
         subscribed: &[CreatorId],
         now: DateTime<Utc>,
     ) -> Option<&'l [u8]> {
-        let served = match &lookup.answer {
-            Some((basis, answer))
+        let served = match (&lookup.answer, &self.cache) {
+            (Some((basis, answer)), Some(cache))
                 if basis.follows == lookup.follows
                     && !entitlements.is_empty()
                     && basis.entitlements == entitlements
                     && basis.subscribed == subscribed
                     && now.timestamp_millis() < basis.valid_until
-                    && self.creators_unchanged(&basis.creators).await =>
+                    && lookup.watched == watched(cache, &basis.creators)
+                    && basis
+                        .creators
+                        .iter()
+                        .map(|(_, version)| *version)
+                        .eq(lookup.versions.iter().copied()) =>
             {
                 Some(answer.as_slice())
             }
@@ -135,28 +169,8 @@ impl HomeCache {
         served
     }
 
-    async fn creators_unchanged(&self, creators: &[(CreatorId, i64)]) -> bool {
-        if creators.is_empty() {
-            return true;
-        }
-        let Some(cache) = &self.cache else {
-            return false;
-        };
-        let ids: Vec<CreatorId> = creators.iter().map(|(creator, _)| *creator).collect();
-        match feed_cache::versions(cache, &ids).await {
-            Ok(current) => current
-                .iter()
-                .zip(creators)
-                .all(|(now, (_, then))| now == then),
-            Err(e) => {
-                tracing::debug!(error = %e, "feed versions unread");
-                false
-            }
-        }
-    }
-
-    /// Caches `answer` to `question`, computed from `basis`; a failure only costs the next
-    /// reader the whole computation.
+    /// Caches `answer` to `question`, computed from `basis`, with the version keys of its
+    /// creators beside it; a failure only costs the next reader the whole computation.
     pub async fn put(&self, question: &Question<'_>, basis: &Basis, answer: &[u8]) {
         let Some(cache) = &self.cache else {
             return;
@@ -168,10 +182,36 @@ impl HomeCache {
         let Some(value) = encode(basis, answer) else {
             return;
         };
-        if let Err(e) = cache
-            .set_sealed_px(&answer_key(question), &value, self.ttl)
-            .await
-        {
+        let key = answer_key(question);
+        let sealed = cache.seal(&key, &value, self.ttl);
+        let watched = watched(cache, &basis.creators);
+        let keys = [cache.key(&key), cache.key(&watched_key(&key))];
+        let ttl_ms = u64::try_from(self.ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let written = cache
+            .run(move |c| {
+                let (keys, sealed, watched) = (keys.clone(), sealed.clone(), watched.clone());
+                Box::pin(async move {
+                    redis::pipe()
+                        .cmd("SET")
+                        .arg(&keys[1])
+                        .arg(watched)
+                        .arg("PX")
+                        .arg(ttl_ms)
+                        .ignore()
+                        .cmd("SET")
+                        .arg(&keys[0])
+                        .arg(sealed)
+                        .arg("PX")
+                        .arg(ttl_ms)
+                        .ignore()
+                        .query_async::<()>(c)
+                        .await
+                })
+            })
+            .await;
+        if let Err(e) = written {
             tracing::debug!(error = %e, "home feed answer not cached");
         }
     }
@@ -191,6 +231,20 @@ impl HomeCache {
             .await
             .map(drop)
     }
+}
+
+/// The full version keys of `creators`, space separated: what the lookup script reads.
+fn watched(cache: &Cache, creators: &[(CreatorId, i64)]) -> String {
+    creators
+        .iter()
+        .map(|(creator, _)| cache.key(&feed_cache::version_key(*creator)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Where the version keys an answer watches are stored, beside the answer.
+fn watched_key(answer_key: &str) -> String {
+    format!("{answer_key}:watched")
 }
 
 fn follows_key(fan: UserId) -> String {

@@ -208,15 +208,12 @@ impl Media {
             .collect::<Result<_, Error>>()?;
         let subscribed_list: Vec<CreatorId> = subscribed.iter().copied().collect();
         if let Some(lookup) = &lookup
-            && let Some(cached) = self
-                .home_cache
-                .served(
-                    lookup,
-                    &listed.access_version,
-                    &subscribed_list,
-                    self.clock.now(),
-                )
-                .await
+            && let Some(cached) = self.home_cache.served(
+                lookup,
+                &listed.access_version,
+                &subscribed_list,
+                self.clock.now(),
+            )
             && let Ok(answer) = M::decode(cached)
         {
             return Ok(answer);
