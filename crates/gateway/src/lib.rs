@@ -127,7 +127,7 @@ fn build_server(
     let media = web::Data::new(media);
     let media_store = web::Data::new(routes::media::store::MediaStore::new(
         config.media_store.root.as_deref(),
-    )?);
+    ));
     let csrf_data = web::Data::from(Arc::clone(&security.csrf));
     let proxies = web::Data::from(Arc::clone(&security.trusted_proxies));
     let limiter = web::Data::from(Arc::clone(&security.limiter));

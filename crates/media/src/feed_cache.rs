@@ -120,14 +120,7 @@ impl FeedCache {
         let Some(cache) = &self.cache else {
             return Ok(());
         };
-        let key = cache.key(&version_key(creator));
-        cache
-            .run(move |c| {
-                let key = key.clone();
-                Box::pin(async move { redis::cmd("INCR").arg(key).query_async::<i64>(c).await })
-            })
-            .await
-            .map(drop)
+        cache.incr(&version_key(creator)).await.map(drop)
     }
 }
 

@@ -222,14 +222,7 @@ impl HomeCache {
         let Some(cache) = &self.cache else {
             return Ok(());
         };
-        let key = cache.key(&follows_key(fan));
-        cache
-            .run(move |c| {
-                let key = key.clone();
-                Box::pin(async move { redis::cmd("INCR").arg(key).query_async::<i64>(c).await })
-            })
-            .await
-            .map(drop)
+        cache.incr(&follows_key(fan)).await.map(drop)
     }
 }
 

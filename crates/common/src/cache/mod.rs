@@ -364,6 +364,16 @@ impl Cache {
         .await
     }
 
+    /// `INCR` of a prefixed key: its new value.
+    pub async fn incr(&self, key: &str) -> Result<i64, Error> {
+        let key = self.key(key);
+        self.run(move |c| {
+            let key = key.clone();
+            Box::pin(async move { redis::cmd("INCR").arg(key).query_async(c).await })
+        })
+        .await
+    }
+
     /// `DEL` of prefixed keys.
     pub async fn del(&self, keys: &[&str]) -> Result<(), Error> {
         if keys.is_empty() {

@@ -10,7 +10,7 @@ use df_payments::testing::TestPayments;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{checkout_urls, eventually, onboard, pay};
+use crate::support::{buy_ppv, eventually, onboard};
 
 /// The whole text of the paid post: longer than the preview.
 const PAID_TEXT: &str = "The full-length cut of this week's shoot, with the lighting setup, \
@@ -83,17 +83,7 @@ async fn a_fan_buys_a_locked_post_and_then_reads_it_whole() {
     assert_eq!(ids(&home).len(), 2);
 
     // Buying it on the provider's page unlocks it for the buyer only.
-    let (success_url, cancel_url) = checkout_urls();
-    let (status, checkout) = platform
-        .send_json(
-            Method::POST,
-            &format!("/v1/ppv-items/{item}/purchase"),
-            &fan,
-            Some(json!({"success_url": success_url, "cancel_url": cancel_url})),
-        )
-        .await;
-    assert_eq!(status, 201, "{checkout}");
-    pay(&platform, &checkout, &success_url).await;
+    buy_ppv(&platform, &fan, &item).await;
     let bought = eventually("the purchase unlocks the post", || async {
         let (_, post) = platform.get_json(&paid_path, &fan).await;
         (post["locked"] == false).then_some(post)

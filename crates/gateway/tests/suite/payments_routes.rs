@@ -12,7 +12,7 @@ use df_media::testing::TestMedia;
 use df_payments::testing::TestPayments;
 
 use crate::support::{
-    APP, browser, checkout_urls, eventually, pay, ppv_post, subscription_checkout,
+    APP, browser, buy_ppv, checkout_urls, eventually, pay, ppv_post, subscription_checkout,
 };
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode, header};
@@ -218,16 +218,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
         answer["allowed"], false,
         "a subscription must not unlock a PPV item"
     );
-    let (status, checkout) = platform
-        .send_json(
-            Method::POST,
-            &format!("/v1/ppv-items/{item_id}/purchase"),
-            &fan,
-            Some(json!({"success_url": success_url, "cancel_url": cancel_url})),
-        )
-        .await;
-    assert_eq!(status, 201, "{checkout}");
-    pay(&platform, &checkout, &success_url).await;
+    buy_ppv(&platform, &fan, &item_id).await;
     let answer = eventually("the purchase unlocks the item", || async {
         let (_, answer) = platform.get_json(&item_entitlement, &fan).await;
         (answer["allowed"] == true).then_some(answer)

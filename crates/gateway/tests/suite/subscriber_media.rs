@@ -12,7 +12,8 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::json;
 
 use crate::support::{
-    checkout_urls, eventually, onboard, pay, ppv_post, published_photo, subscription_checkout,
+    buy_ppv, checkout_urls, eventually, onboard, pay, ppv_post, published_photo,
+    subscription_checkout, tier,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,15 +36,7 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
     let (stranger, _) = platform.signed_in("sub_stranger", "fan").await;
     onboard(&platform, &creator).await;
 
-    let (status, tier) = platform
-        .send_json(
-            Method::POST,
-            "/v1/creator/tiers",
-            &creator,
-            Some(json!({"name": "Gold", "price": {"amount_minor": 999, "currency": "usd"}})),
-        )
-        .await;
-    assert_eq!(status, 201, "{tier}");
+    let tier = tier(&platform, &creator, "Gold", 999).await;
     let checkout = subscription_checkout(&platform, &fan, &tier["id"]).await;
     pay(&platform, &checkout, &checkout_urls().0).await;
     let entitlement = format!("/v1/creators/{creator_id}/entitlement");
@@ -156,15 +149,7 @@ async fn the_home_feed_unlocks_at_once_what_the_fan_just_paid_for() {
     let (creator, creator_id) = platform.signed_in("home_maker", "creator").await;
     let (fan, _) = platform.signed_in("home_fan", "fan").await;
     onboard(&platform, &creator).await;
-    let (status, tier) = platform
-        .send_json(
-            Method::POST,
-            "/v1/creator/tiers",
-            &creator,
-            Some(json!({"name": "Silver", "price": {"amount_minor": 499, "currency": "usd"}})),
-        )
-        .await;
-    assert_eq!(status, 201, "{tier}");
+    let tier = tier(&platform, &creator, "Silver", 499).await;
     let (status, post) = platform
         .send_json(
             Method::POST,
@@ -218,17 +203,7 @@ async fn the_home_feed_unlocks_at_once_what_the_fan_just_paid_for() {
     let subscribed = vec![("ppv".to_owned(), true), ("subscribers".to_owned(), false)];
     assert_eq!(home().await, subscribed);
 
-    let (success_url, cancel_url) = checkout_urls();
-    let (status, checkout) = platform
-        .send_json(
-            Method::POST,
-            &format!("/v1/ppv-items/{item_id}/purchase"),
-            &fan,
-            Some(json!({"success_url": success_url, "cancel_url": cancel_url})),
-        )
-        .await;
-    assert_eq!(status, 201, "{checkout}");
-    pay(&platform, &checkout, &success_url).await;
+    buy_ppv(&platform, &fan, &item_id).await;
     let item_entitlement = format!("{entitlement}?ppv_item_id={item_id}");
     eventually("the purchase unlocks the item", || async {
         let (_, answer) = platform.get_json(&item_entitlement, &fan).await;

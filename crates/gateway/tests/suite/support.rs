@@ -73,6 +73,35 @@ pub async fn subscription_checkout(platform: &Platform, fan: &str, tier_id: &Val
     checkout
 }
 
+/// Creates a tier of `creator` at `amount_minor` cents a month; the tier as answered.
+pub async fn tier(platform: &Platform, creator: &str, name: &str, amount_minor: i64) -> Value {
+    let (status, tier) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/tiers",
+            creator,
+            Some(json!({"name": name, "price": {"amount_minor": amount_minor, "currency": "usd"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{tier}");
+    tier
+}
+
+/// `fan` buys the PPV item `item_id` and pays on the provider's page.
+pub async fn buy_ppv(platform: &Platform, fan: &str, item_id: &str) {
+    let (success_url, cancel_url) = checkout_urls();
+    let (status, checkout) = platform
+        .send_json(
+            Method::POST,
+            &format!("/v1/ppv-items/{item_id}/purchase"),
+            fan,
+            Some(json!({"success_url": success_url, "cancel_url": cancel_url})),
+        )
+        .await;
+    assert_eq!(status, 201, "{checkout}");
+    pay(platform, &checkout, &success_url).await;
+}
+
 /// Publishes a post of `creator` for a one-off price of `amount_minor` cents (media offers it
 /// to payments) and gives the PPV item's id.
 pub async fn ppv_post(platform: &Platform, creator: &str, amount_minor: i64) -> String {

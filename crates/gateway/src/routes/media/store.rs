@@ -15,19 +15,20 @@ pub struct MediaStore {
 }
 
 impl MediaStore {
-    /// Reads the store at `root` (none: media streams every file), made when missing (in
-    /// one process media may not have made it yet).
-    pub fn new(root: Option<&Path>) -> Result<Self, Error> {
-        let root = root
-            .map(|root| {
-                std::fs::create_dir_all(root)
-                    .and_then(|()| root.canonicalize())
-                    .map_err(|e| {
-                        Error::internal(anyhow::anyhow!("media_store.root {}: {e}", root.display()))
-                    })
-            })
-            .transpose()?;
-        Ok(Self { root })
+    /// Reads the store at `root` (none: media streams every file). A directory that is not
+    /// there yet (media makes it when it starts) is only warned about.
+    pub fn new(root: Option<&Path>) -> Self {
+        if let Some(root) = root
+            && !root.is_dir()
+        {
+            tracing::warn!(
+                root = %root.display(),
+                "media_store.root is not a directory (yet): files media names there are not found"
+            );
+        }
+        Self {
+            root: root.map(Path::to_path_buf),
+        }
     }
 
     /// True when media may name files instead of sending them.
@@ -119,7 +120,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("media/x")).unwrap();
         std::fs::write(dir.path().join("media/x/display"), b"12345").unwrap();
-        let store = MediaStore::new(Some(dir.path())).unwrap();
+        let store = MediaStore::new(Some(dir.path()));
         assert!(store.reads());
         assert!(store.open("media/x/display", 5).await.is_ok());
         let wrong_size = store.open("media/x/display", 6).await.unwrap_err();
@@ -134,7 +135,8 @@ mod tests {
                 .await
                 .is_err()
         );
-        let file_as_root = dir.path().join("media/x/display/store");
-        assert!(MediaStore::new(Some(&file_as_root)).is_err());
+        let elsewhere = MediaStore::new(Some(&dir.path().join("missing")));
+        let gone = elsewhere.open("media/x/display", 5).await.unwrap_err();
+        assert_eq!(gone.code(), "media.media_not_found");
     }
 }
