@@ -69,6 +69,15 @@ pub fn id<T: FromStr>(field: &'static str, value: &str) -> Result<T, Error> {
     })
 }
 
+/// An optional typed id: empty text is none.
+pub fn optional_id<T: FromStr>(field: &'static str, value: &str) -> Result<Option<T>, Error> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        id(field, value).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use quickcheck_macros::quickcheck;

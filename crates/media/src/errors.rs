@@ -16,6 +16,10 @@ df_common::error_catalogue! {
         InvalidVisibility = (InvalidInput, "media.invalid_visibility", "visibility must be public, subscribers or ppv."),
         /// A price on a post that is not pay-per-view, or none on one that is.
         PriceMismatch = (InvalidInput, "media.price_mismatch", "A pay-per-view post needs a price, and only a pay-per-view post has one."),
+        /// A minimum tier on a post that is not for subscribers.
+        MinTierMismatch = (InvalidInput, "media.min_tier_mismatch", "Only a subscribers' post may name a minimum tier."),
+        /// A minimum tier that is not one of the creator's tiers on offer.
+        UnknownTier = (InvalidInput, "media.unknown_tier", "min_tier_id must be one of your tiers on offer."),
         /// Fans have bought the post at its price: it stays pay-per-view at that price.
         PpvFixed = (Conflict, "media.ppv_fixed", "A pay-per-view post keeps its visibility and price once offered."),
         /// The publishing time is too far away.

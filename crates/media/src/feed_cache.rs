@@ -207,6 +207,7 @@ mod tests {
             publish_at: now,
             created_at: now,
             edited_at: None,
+            min_tier_id: None,
         };
         let file = Item {
             id: crate::ids::MediaId::new(),

@@ -1,5 +1,5 @@
-//! Media's own ids. Creators and fans are identity's `CreatorId` and `UserId`; PPV items are
-//! named by payments and only recorded here.
+//! Media's own ids. Creators and fans are identity's `CreatorId` and `UserId`; PPV items and
+//! tiers are named by payments and only recorded here.
 
 use df_common::typed_id;
 
@@ -10,6 +10,10 @@ typed_id!(
 typed_id!(
     /// A pay-per-view item, as named by payments.
     sql PpvItemId
+);
+typed_id!(
+    /// A subscription tier, as named by payments.
+    sql TierId
 );
 typed_id!(
     /// An uploaded file.

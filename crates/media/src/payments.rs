@@ -27,6 +27,8 @@ impl Payments {
         itself check_entitlement(pb::CheckEntitlementRequest) -> pb::CheckEntitlementResponse;
         /// The creators whose subscriber content a fan may see now.
         itself list_subscribed_creators(pb::ListSubscribedCreatorsRequest) -> pb::ListSubscribedCreatorsResponse;
+        /// A creator's tiers on offer.
+        itself list_tiers(pb::ListTiersRequest) -> pb::ListTiersResponse;
         /// Offers a post for a one-off price, for its creator.
         itself create_ppv_item(pb::PpvItemInput) -> pb::PpvItem;
     }

@@ -14,7 +14,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     errors::MediaError,
-    ids::{MediaId, PostId, PpvItemId},
+    ids::{MediaId, PostId, PpvItemId, TierId},
     schema::posts,
     status::Visibility,
 };
@@ -36,6 +36,9 @@ pub struct Post {
     pub publish_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
+    /// A subscribers' post may be reserved to this tier of its creator's and dearer ones.
+    #[serde(default)]
+    pub min_tier_id: Option<TierId>,
 }
 
 impl Post {
@@ -65,6 +68,9 @@ pub struct Draft {
     pub body: String,
     pub visibility: Visibility,
     pub price: Option<Price>,
+    /// Subscribers' posts only: the cheapest tier that opens the post (checked against the
+    /// creator's tiers when saved).
+    pub min_tier: Option<TierId>,
     pub adult: bool,
     pub publish_at: DateTime<Utc>,
 }
@@ -113,7 +119,17 @@ impl Draft {
             // A time in the past publishes now: nobody backdates a post above older ones.
             publish_at: publish_at.max(now),
             media: Vec::new(),
+            min_tier: None,
         })
+    }
+
+    /// Reserves the post to `tier` and dearer ones; only a subscribers' post may be.
+    pub fn with_min_tier(mut self, tier: Option<TierId>) -> Result<Self, Error> {
+        if tier.is_some() && self.visibility != Visibility::Subscribers {
+            return Err(MediaError::MinTierMismatch.into());
+        }
+        self.min_tier = tier;
+        Ok(self)
     }
 }
 
@@ -138,6 +154,7 @@ pub async fn insert(
             posts::adult.eq(draft.adult),
             posts::publish_at.eq(draft.publish_at),
             posts::created_at.eq(now),
+            posts::min_tier_id.eq(draft.min_tier),
         ))
         .returning(Post::as_returning())
         .get_result(conn)
@@ -162,6 +179,7 @@ pub async fn update(
             posts::adult.eq(draft.adult),
             posts::publish_at.eq(draft.publish_at),
             posts::edited_at.eq(now),
+            posts::min_tier_id.eq(draft.min_tier),
         ))
         .returning(Post::as_returning())
         .get_result(conn)

@@ -13,6 +13,7 @@ diesel::table! {
         publish_at -> Timestamptz,
         created_at -> Timestamptz,
         edited_at -> Nullable<Timestamptz>,
+        min_tier_id -> Nullable<Uuid>,
     }
 }
 

@@ -72,6 +72,7 @@ impl Media {
     /// Publishes (or schedules) a post; a PPV post is offered at payments first.
     pub async fn create_post(&self, creator: CreatorId, draft: &Draft) -> Result<Post, Error> {
         let id = PostId::new();
+        self.check_min_tier(creator, draft).await?;
         let item = match draft.visibility {
             Visibility::Ppv => Some(self.offer(id, creator, draft).await?),
             Visibility::Public | Visibility::Subscribers => None,
@@ -99,6 +100,10 @@ impl Media {
     ) -> Result<Post, Error> {
         let mut conn = self.db.conn().await?;
         let post = self.writable(&mut conn, editor, id).await?;
+        // A tier already recorded stays valid even if the creator has archived it since.
+        if draft.min_tier != post.min_tier_id {
+            self.check_min_tier(post.creator_id, draft).await?;
+        }
         let mut item = None;
         if let Some(offered) = post.ppv_item_id {
             let same_price = draft.price.as_ref().is_some_and(|price| {
@@ -419,6 +424,25 @@ impl Media {
             Err(MediaError::PostNotFound.into())
         } else {
             Err(Error::forbidden())
+        }
+    }
+
+    /// Checks that a draft's minimum tier, if any, is one of `creator`'s tiers on offer.
+    async fn check_min_tier(&self, creator: CreatorId, draft: &Draft) -> Result<(), Error> {
+        let Some(tier) = draft.min_tier else {
+            return Ok(());
+        };
+        let offered = self
+            .payments
+            .list_tiers(payments_pb::ListTiersRequest {
+                creator_id: creator.to_string(),
+            })
+            .await?;
+        let tier = tier.to_string();
+        if offered.tiers.iter().any(|offered| offered.id == tier) {
+            Ok(())
+        } else {
+            Err(MediaError::UnknownTier.into())
         }
     }
 

@@ -1,6 +1,7 @@
 //! Who may see which post: the one rule every read goes through. A post is unlocked for its
 //! creator and for staff; public posts for everyone signed in; subscriber posts for fans with a
-//! live subscription and PPV posts for their buyers (both as payments answers). Adult posts are
+//! live subscription (to the post's minimum tier or a dearer one, when it names one) and PPV
+//! posts for their buyers (both as payments answers). Adult posts are
 //! unlocked for no one else until identity records verified adults: the rule fails closed.
 
 use std::collections::HashMap;
@@ -12,7 +13,12 @@ use df_common::{
 };
 use df_proto::payments::v1 as pb;
 
-use crate::{ids::PpvItemId, payments::Payments, posts::Post, status::Visibility};
+use crate::{
+    ids::{PpvItemId, TierId},
+    payments::Payments,
+    posts::Post,
+    status::Visibility,
+};
 
 /// The signed-in user reading.
 #[derive(Clone, Copy, Debug)]
@@ -33,11 +39,12 @@ impl Viewer {
 }
 
 /// Answers "may this viewer see this post" for a page of posts, asking payments at most once
-/// per creator and per PPV item.
+/// per creator (and minimum tier) and per PPV item.
 pub struct Sight<'a> {
     payments: &'a Payments,
     viewer: Viewer,
-    subscribed: HashMap<CreatorId, bool>,
+    /// Whether subscriber posts of a creator (reserved to a tier, or to none) are open.
+    subscribed: HashMap<(CreatorId, Option<TierId>), bool>,
     bought: HashMap<PpvItemId, bool>,
 }
 
@@ -62,7 +69,7 @@ impl<'a> Sight<'a> {
         self.subscribed.extend(
             creators
                 .iter()
-                .map(|creator| (*creator, subscribed.contains(creator))),
+                .map(|creator| ((*creator, None), subscribed.contains(creator))),
         );
         self
     }
@@ -83,18 +90,23 @@ impl<'a> Sight<'a> {
         match (post.visibility, post.ppv_item_id) {
             (Visibility::Public, _) => Ok(true),
             (Visibility::Subscribers, _) => {
-                if let Some(known) = self.subscribed.get(&post.creator_id) {
+                let question = (post.creator_id, post.min_tier_id);
+                if let Some(known) = self.subscribed.get(&question) {
                     return Ok(*known);
                 }
-                let allowed = self.ask(post.creator_id, None).await?;
-                self.subscribed.insert(post.creator_id, allowed);
+                // Without any subscription to the creator no tier of theirs is open.
+                if self.subscribed.get(&(post.creator_id, None)) == Some(&false) {
+                    return Ok(false);
+                }
+                let allowed = self.ask(post.creator_id, None, post.min_tier_id).await?;
+                self.subscribed.insert(question, allowed);
                 Ok(allowed)
             }
             (Visibility::Ppv, Some(item)) => {
                 if let Some(known) = self.bought.get(&item) {
                     return Ok(*known);
                 }
-                let allowed = self.ask(post.creator_id, Some(item)).await?;
+                let allowed = self.ask(post.creator_id, Some(item), None).await?;
                 self.bought.insert(item, allowed);
                 Ok(allowed)
             }
@@ -103,13 +115,19 @@ impl<'a> Sight<'a> {
         }
     }
 
-    async fn ask(&self, creator: CreatorId, item: Option<PpvItemId>) -> Result<bool, Error> {
+    async fn ask(
+        &self,
+        creator: CreatorId,
+        item: Option<PpvItemId>,
+        min_tier: Option<TierId>,
+    ) -> Result<bool, Error> {
         let answer = self
             .payments
             .check_entitlement(pb::CheckEntitlementRequest {
                 fan_id: self.viewer.user.to_string(),
                 creator_id: creator.to_string(),
                 ppv_item_id: item.map(|i| i.to_string()).unwrap_or_default(),
+                min_tier_id: min_tier.map(|t| t.to_string()).unwrap_or_default(),
             })
             .await?;
         Ok(answer.allowed)

@@ -133,6 +133,7 @@ async fn main() {
                         fan_id: Uuid::nil().to_string(),
                         creator_id: Uuid::nil().to_string(),
                         ppv_item_id: String::new(),
+                        min_tier_id: String::new(),
                     },
                     &service_token,
                 )
@@ -156,6 +157,7 @@ async fn main() {
         fan_id: fans[0].to_string(),
         creator_id: creators[0].to_string(),
         ppv_item_id: String::new(),
+        min_tier_id: String::new(),
     };
     for _ in 0..100 {
         client

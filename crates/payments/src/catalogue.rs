@@ -3,10 +3,10 @@
 
 use crate::errors::PaymentsError;
 use crate::ids::{PostId, PpvItemId, TierId};
-use crate::status::AccountStatus;
+use crate::status::{AccountStatus, SubscriptionStatus};
 use chrono::{DateTime, Utc};
 use df_common::Error;
-use df_common::ids::CreatorId;
+use df_common::ids::{CreatorId, UserId};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -316,6 +316,22 @@ pub async fn archive_tier(
         return Err(tier_not_found());
     }
     tier(conn, id).await?.ok_or_else(tier_not_found)
+}
+
+/// The fans whose subscription to `creator_id` has not ended. A subscriber post may be reserved
+/// to a minimum tier, which opens to subscriptions priced at least as high: a change of the
+/// creator's tier prices can move what these fans may see.
+pub async fn subscribers_of(
+    conn: &mut AsyncPgConnection,
+    creator_id: CreatorId,
+) -> Result<Vec<UserId>, Error> {
+    Ok(subscriptions::table
+        .filter(subscriptions::creator_id.eq(creator_id))
+        .filter(subscriptions::status.ne(SubscriptionStatus::Ended))
+        .select(subscriptions::fan_id)
+        .distinct()
+        .load(conn)
+        .await?)
 }
 
 /// Not found, with the tier's code.

@@ -387,6 +387,7 @@ pub async fn buy_ppv(
         fan_id,
         creator_id: item.creator_id,
         ppv_item_id: Some(item.id),
+        min_tier_id: None,
     };
     let policy = service.entitlements.policy();
     if crate::entitlements::from_database(&mut conn, &question, policy)

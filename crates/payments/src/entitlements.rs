@@ -1,6 +1,8 @@
 //! Entitlements — the one answer to "may this fan see this": the creator themself, an unrevoked
 //! PPV purchase of the item, or a subscription whose access has not ended (the paid period,
-//! also after cancellation, or the grace period while a renewal is past due).
+//! also after cancellation, or the grace period while a renewal is past due). Subscriber content
+//! may be reserved to a minimum tier: then only a subscription to a tier of the creator's priced
+//! at least as high as that tier opens it.
 //!
 //! Answers are cached in Redis. Each fan has a generation counter; a cached answer carries the
 //! generation it was computed under and is used only while that is still current. Every change
@@ -10,7 +12,7 @@
 //! cache key ([`Cache::seal`]): the Redis is shared, and an answer nobody here computed is a
 //! miss, never a grant.
 
-use crate::ids::PpvItemId;
+use crate::ids::{PpvItemId, TierId};
 use crate::status::SubscriptionStatus;
 use df_common::ids::{CreatorId, UserId};
 use std::time::Duration;
@@ -22,7 +24,7 @@ use df_runtime::db::Db;
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::schema::{ppv_items, ppv_purchases, subscriptions};
+use crate::schema::{ppv_items, ppv_purchases, subscriptions, tiers};
 
 /// Why access is granted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +108,8 @@ pub struct Question {
     pub creator_id: CreatorId,
     /// A PPV item (a subscription does not unlock it), or subscriber content when `None`.
     pub ppv_item_id: Option<PpvItemId>,
+    /// Subscriber content reserved to this tier and dearer ones (ignored for a PPV item).
+    pub min_tier_id: Option<TierId>,
 }
 
 /// How long past-due subscriptions keep access.
@@ -160,11 +164,34 @@ pub async fn from_database(
             until: None,
         });
     }
-    let until = access_by_creator(conn, question.fan_id, Some(question.creator_id), policy)
-        .await?
-        .into_iter()
-        .map(|(_, until)| until)
-        .max();
+    let min_price = match question.min_tier_id {
+        None => None,
+        Some(tier) => {
+            let price: Option<i64> = tiers::table
+                .filter(tiers::id.eq(tier))
+                .filter(tiers::creator_id.eq(question.creator_id))
+                .select(tiers::price_minor)
+                .first(conn)
+                .await
+                .optional()
+                .map_err(Error::internal)?;
+            // Another creator's tier (or none) names content nobody subscribes to.
+            let Some(price) = price else {
+                return Ok(Grant::NONE);
+            };
+            Some(price)
+        }
+    };
+    let until = access_by_creator(
+        conn,
+        question.fan_id,
+        Some((question.creator_id, min_price)),
+        policy,
+    )
+    .await?
+    .into_iter()
+    .map(|(_, until)| until)
+    .max();
     Ok(match until {
         Some(until) => Grant {
             reason: Reason::Subscription,
@@ -183,12 +210,13 @@ type SubscriptionAccess = (
     Option<DateTime<Utc>>,
 );
 
-/// When each of `fan`'s subscriptions (to `creator`, or to anyone) lets them in until, by
-/// creator; subscriptions that give no access are left out.
+/// When each of `fan`'s subscriptions (to one creator, or to anyone) lets them in until, by
+/// creator; subscriptions that give no access are left out. With a creator may come a
+/// minimum price: then only subscriptions to that creator's tiers priced at least as much count.
 async fn access_by_creator(
     conn: &mut AsyncPgConnection,
     fan: UserId,
-    creator: Option<CreatorId>,
+    creator: Option<(CreatorId, Option<i64>)>,
     policy: AccessPolicy,
 ) -> Result<Vec<(CreatorId, DateTime<Utc>)>, Error> {
     let mut query = subscriptions::table
@@ -201,8 +229,18 @@ async fn access_by_creator(
             subscriptions::past_due_since,
         ))
         .into_boxed();
-    if let Some(creator) = creator {
+    if let Some((creator, min_price)) = creator {
         query = query.filter(subscriptions::creator_id.eq(creator));
+        if let Some(min_price) = min_price {
+            query = query.filter(
+                subscriptions::tier_id.eq_any(
+                    tiers::table
+                        .filter(tiers::creator_id.eq(creator))
+                        .filter(tiers::price_minor.ge(min_price))
+                        .select(tiers::id),
+                ),
+            );
+        }
     }
     let rows: Vec<SubscriptionAccess> = query.load(conn).await.map_err(Error::internal)?;
     Ok(rows
@@ -337,9 +375,14 @@ impl Entitlements {
     fn keys(question: &Question) -> (String, String) {
         // Every part of the question is in the key: an answer about one creator's item is
         // never the answer about the same item under another creator's name.
-        let answer = match question.ppv_item_id {
-            Some(item) => format!("ent:{}:c:{}:p:{item}", question.fan_id, question.creator_id),
-            None => format!("ent:{}:c:{}", question.fan_id, question.creator_id),
+        let answer = match (question.ppv_item_id, question.min_tier_id) {
+            (Some(item), _) => {
+                format!("ent:{}:c:{}:p:{item}", question.fan_id, question.creator_id)
+            }
+            (None, Some(tier)) => {
+                format!("ent:{}:c:{}:t:{tier}", question.fan_id, question.creator_id)
+            }
+            (None, None) => format!("ent:{}:c:{}", question.fan_id, question.creator_id),
         };
         (answer, generation_key(question.fan_id))
     }

@@ -1,7 +1,8 @@
 //! A subscriber's files through the real gateway, identity, payments, media and clamd: a fan
 //! who subscribed and paid gets signed URLs for a subscribers' post that serve the file and its
 //! ranges as private, until they expire; a fan who did not is refused with a code; and the
-//! delivery reaches payments' access log.
+//! delivery reaches payments' access log. A post reserved to a tier opens to that tier and
+//! dearer ones only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -235,4 +236,115 @@ async fn home_hits(platform: &Platform) -> u64 {
         })
         .and_then(|count| count.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// A subscribers' post reserved to a tier opens to subscribers of that tier or a dearer one,
+/// on the post, in the home feed and for its files; when the creator reprices a tier, what
+/// each subscriber sees follows at once, cached answers included. A minimum tier that is not
+/// the creator's, or on a post not for subscribers, is refused with a code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_reserved_to_a_tier_opens_to_that_price_and_above() {
+    let platform = Platform::builder()
+        .with::<TestPayments>()
+        // Cached answers would outlive the test: only what they depend on can retire them.
+        .configure::<TestMedia>(|config| config.own.feed.cache_ttl_secs = 600)
+        .start()
+        .await;
+    let (creator, creator_id) = platform.signed_in("tiered_maker", "creator").await;
+    let (basic_fan, _) = platform.signed_in("tiered_basic", "fan").await;
+    let (vip_fan, _) = platform.signed_in("tiered_vip", "fan").await;
+    onboard(&platform, &creator).await;
+    let basic = tier(&platform, &creator, "Basic", 499).await;
+    let vip = tier(&platform, &creator, "VIP", 1_999).await;
+    for (fan, tier) in [(&basic_fan, &basic), (&vip_fan, &vip)] {
+        let checkout = subscription_checkout(&platform, fan, &tier["id"]).await;
+        pay(&platform, &checkout, &checkout_urls().0).await;
+    }
+    let entitlement = format!("/v1/creators/{creator_id}/entitlement");
+    for fan in [&basic_fan, &vip_fan] {
+        eventually("the subscription is active", || async {
+            let (_, answer) = platform.get_json(&entitlement, fan).await;
+            (answer["allowed"] == true).then_some(())
+        })
+        .await;
+    }
+
+    let write = async |post: serde_json::Value| {
+        platform
+            .send_json(Method::POST, "/v1/creator/posts", &creator, Some(post))
+            .await
+    };
+    let (status, refused) = write(json!({"body": "For all", "visibility": "public",
+        "min_tier_id": vip["id"]}))
+    .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (400, Some("media.min_tier_mismatch"))
+    );
+    let (status, refused) = write(json!({"body": "Not mine", "visibility": "subscribers",
+        "min_tier_id": uuid::Uuid::now_v7()}))
+    .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (400, Some("media.unknown_tier"))
+    );
+    let photo = published_photo(&platform, &creator).await;
+    let (status, post) = write(json!({"body": "VIP only", "visibility": "subscribers",
+        "min_tier_id": vip["id"], "media_ids": [photo]}))
+    .await;
+    assert_eq!(status, 201, "{post}");
+    assert_eq!(post["min_tier_id"], vip["id"]);
+    let post_path = format!("/v1/posts/{}", post["id"].as_str().unwrap());
+
+    // (locked on the post, locked on the home feed, status of a URL of its file) for a fan.
+    let sees = async |fan: &str| {
+        let (status, read) = platform.get_json(&post_path, fan).await;
+        assert_eq!(status, 200, "{read}");
+        assert_eq!(
+            read["min_tier_id"], vip["id"],
+            "the tier shows, locked or not"
+        );
+        let (status, page) = platform.get_json("/v1/me/feed", fan).await;
+        assert_eq!(status, 200, "{page}");
+        let (url_status, _) = platform
+            .get_json(&format!("/v1/media/{photo}/url"), fan)
+            .await;
+        (
+            read["locked"].as_bool().unwrap(),
+            page["items"][0]["locked"].as_bool().unwrap(),
+            url_status,
+        )
+    };
+    assert_eq!(sees(&vip_fan).await, (false, false, 200));
+    assert_eq!(sees(&basic_fan).await, (true, true, 403));
+    assert_eq!(
+        sees(&basic_fan).await,
+        (true, true, 403),
+        "cached, the same"
+    );
+
+    // VIP now costs less than Basic: Basic's subscribers are at or above it.
+    let (status, repriced) = platform
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/creator/tiers/{}", vip["id"].as_str().unwrap()),
+            &creator,
+            Some(json!({"name": "VIP", "price": {"amount_minor": 299, "currency": "usd"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{repriced}");
+    assert_eq!(sees(&basic_fan).await, (false, false, 200));
+    assert_eq!(sees(&vip_fan).await, (false, false, 200));
+
+    // Dearer again than Basic: Basic's subscribers are locked out at once.
+    let (status, repriced) = platform
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/creator/tiers/{}", vip["id"].as_str().unwrap()),
+            &creator,
+            Some(json!({"name": "VIP", "price": {"amount_minor": 2_499, "currency": "usd"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{repriced}");
+    assert_eq!(sees(&basic_fan).await, (true, true, 403));
 }

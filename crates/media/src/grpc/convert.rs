@@ -43,7 +43,7 @@ pub fn draft(input: pb::PostInput, media: &crate::service::Media) -> Result<Draf
         media.limits(),
     )?;
     draft.media = files;
-    Ok(draft)
+    draft.with_min_tier(wire::optional_id("min_tier_id", &input.min_tier_id)?)
 }
 
 /// A post as its viewer sees it: a locked one shows its preview.
@@ -73,6 +73,10 @@ pub fn post(view: View, preview_chars: usize) -> pb::Post {
             .map(|id| id.to_string())
             .unwrap_or_default(),
         scheduled: view.scheduled,
+        min_tier_id: post
+            .min_tier_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
         attachments: view
             .attachments
             .iter()

@@ -68,6 +68,7 @@ async fn posts_are_locked_for_fans_who_may_not_see_them_and_whole_for_their_crea
                     fan_id: asker.id.to_string(),
                     creator_id: creator.id.to_string(),
                     ppv_item_id: ppv.ppv_item_id.clone(),
+                    min_tier_id: String::new(),
                 },
             ))
             .await

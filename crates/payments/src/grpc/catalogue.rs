@@ -63,6 +63,9 @@ pub async fn update_tier(
     let mut conn = face.service.db.conn().await?;
     let tier = catalogue::update_tier(&mut conn, creator_id, id, &input).await?;
     let count = catalogue::subscriber_count(&mut conn, id).await?;
+    let subscribers = catalogue::subscribers_of(&mut conn, creator_id).await?;
+    drop(conn);
+    face.service.after_commit(&subscribers).await;
     Ok(Response::new(convert::tier(tier, count)))
 }
 

@@ -109,7 +109,8 @@ pub async fn check_entitlement(
     let question = Question {
         fan_id: wire::id("fan_id", &r.fan_id)?,
         creator_id: wire::id("creator_id", &r.creator_id)?,
-        ppv_item_id: convert::optional_id("ppv_item_id", &r.ppv_item_id)?,
+        ppv_item_id: wire::optional_id("ppv_item_id", &r.ppv_item_id)?,
+        min_tier_id: wire::optional_id("min_tier_id", &r.min_tier_id)?,
     };
     access::entitlement_of(&caller, question.fan_id)?;
     let grant = face

@@ -26,18 +26,6 @@ pub fn money(amount: i64, currency: &str) -> Option<pb::Money> {
     })
 }
 
-/// An optional id: empty on the wire means none.
-pub fn optional_id<T: std::str::FromStr>(
-    field: &'static str,
-    value: &str,
-) -> Result<Option<T>, Status> {
-    if value.is_empty() {
-        Ok(None)
-    } else {
-        Ok(Some(wire::id(field, value)?))
-    }
-}
-
 fn count(value: Option<i32>) -> u32 {
     value.and_then(|c| u32::try_from(c).ok()).unwrap_or(0)
 }

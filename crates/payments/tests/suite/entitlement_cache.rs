@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use df_common::ids::{CreatorId, UserId};
-use df_payments::ids::PpvItemId;
+use df_payments::ids::{PpvItemId, TierId};
 use df_payments::webhook::signature;
 use df_proto::payments::v1::{self as pb, IngestWebhookRequest};
 use df_testkit::{TcpProxy, redis::server_addr};
@@ -49,6 +49,7 @@ async fn allowed(p: &Payments, fan: Uuid, creator: Uuid, item: Uuid) -> bool {
             fan_id: fan.to_string(),
             creator_id: creator.to_string(),
             ppv_item_id: item.to_string(),
+            min_tier_id: String::new(),
         }))
         .await
         .unwrap()
@@ -142,7 +143,7 @@ async fn active_subscription(
     fan: Uuid,
     creator: Uuid,
     provider_id: &str,
-) {
+) -> Uuid {
     let tier = Uuid::now_v7();
     diesel::sql_query(format!(
         "INSERT INTO tiers (id, creator_id, name, price_minor, currency)
@@ -161,6 +162,20 @@ async fn active_subscription(
     .execute(conn)
     .await
     .unwrap();
+    tier
+}
+
+/// Adds a tier of `creator` at `price_minor` cents; its id.
+async fn tier_of(conn: &mut df_runtime::db::PooledConn, creator: Uuid, price_minor: i64) -> Uuid {
+    let tier = Uuid::now_v7();
+    diesel::sql_query(format!(
+        "INSERT INTO tiers (id, creator_id, name, price_minor, currency)
+         VALUES ('{tier}', '{creator}', 'Tier', {price_minor}, 'usd')"
+    ))
+    .execute(conn)
+    .await
+    .unwrap();
+    tier
 }
 
 async fn subscribed_to(p: &Payments, fan: Uuid) -> Vec<String> {
@@ -248,6 +263,7 @@ async fn an_answer_written_into_redis_by_anyone_else_is_a_miss() {
             fan_id: stranger.to_string(),
             creator_id: creator.to_string(),
             ppv_item_id: String::new(),
+            min_tier_id: String::new(),
         }))
         .await
         .unwrap()
@@ -270,6 +286,11 @@ struct World {
     purchases: Vec<(Uuid, Uuid)>,
     /// (fan, creator) pairs with an active subscription.
     subscriptions: Vec<(Uuid, Uuid)>,
+    /// Tiers a post may be reserved to: (tier, its creator, its price); the last one does not
+    /// exist.
+    tiers: [(Uuid, Uuid, i64); 5],
+    /// The price of the tier every subscription of the world is to.
+    subscribed_price: i64,
 }
 
 impl World {
@@ -319,7 +340,14 @@ impl World {
         }
         // One subscription, written as the provider's events would leave it.
         let mut conn = payments.conn().await;
-        active_subscription(&mut conn, fan1, creator0, "sub_world").await;
+        let gold = active_subscription(&mut conn, fan1, creator0, "sub_world").await;
+        let tiers = [
+            (tier_of(&mut conn, creator0, 500).await, creator0, 500),
+            (gold, creator0, 900),
+            (tier_of(&mut conn, creator0, 2_000).await, creator0, 2_000),
+            (tier_of(&mut conn, creator1, 100).await, creator1, 100),
+            (Uuid::now_v7(), creator1, 0),
+        ];
         drop(conn);
         Self {
             payments,
@@ -328,6 +356,8 @@ impl World {
             item_owner,
             purchases,
             subscriptions: vec![(fan1, creator0)],
+            tiers,
+            subscribed_price: 900,
         }
     }
 
@@ -349,12 +379,26 @@ impl World {
             None if question.fan_id == question.creator_id => "owner",
             None if self
                 .subscriptions
-                .contains(&(question.fan_id.as_uuid(), question.creator_id.as_uuid())) =>
+                .contains(&(question.fan_id.as_uuid(), question.creator_id.as_uuid()))
+                && self.tier_opens_to_subscribers(question) =>
             {
                 "subscription"
             }
             None => "none",
         }
+    }
+
+    /// True when the question names no tier, or a real tier of its creator that the world's
+    /// subscriptions are priced for.
+    fn tier_opens_to_subscribers(&self, question: &Question) -> bool {
+        let Some(tier) = question.min_tier_id else {
+            return true;
+        };
+        self.tiers[..4].iter().any(|(id, creator, price)| {
+            *id == tier.as_uuid()
+                && *creator == question.creator_id.as_uuid()
+                && *price <= self.subscribed_price
+        })
     }
 
     /// The answer through the service: the cache first, then the database.
@@ -369,6 +413,10 @@ impl World {
                     ppv_item_id: question
                         .ppv_item_id
                         .map(|i| i.to_string())
+                        .unwrap_or_default(),
+                    min_tier_id: question
+                        .min_tier_id
+                        .map(|t| t.to_string())
                         .unwrap_or_default(),
                 }),
             )
@@ -440,6 +488,7 @@ struct Asked {
     fan: usize,
     creator: usize,
     item: Option<usize>,
+    tier: Option<usize>,
 }
 
 impl Arbitrary for Asked {
@@ -448,6 +497,7 @@ impl Arbitrary for Asked {
             fan: usize::arbitrary(g) % 4,
             creator: usize::arbitrary(g) % 4,
             item: Option::<usize>::arbitrary(g).map(|i| i % 4),
+            tier: Option::<usize>::arbitrary(g).map(|i| i % 5),
         }
     }
 
@@ -476,6 +526,7 @@ fn cached_and_uncached_agree(sequence: Vec<Asked>) -> quickcheck::TestResult {
                     fan_id: UserId::from_uuid(world.people[asked.fan]),
                     creator_id: CreatorId::from_uuid(world.people[asked.creator]),
                     ppv_item_id: asked.item.map(|i| PpvItemId::from_uuid(world.items[i])),
+                    min_tier_id: asked.tier.map(|t| TierId::from_uuid(world.tiers[t].0)),
                 };
                 let served = world.served(&question).await;
                 let uncached = world.uncached(&question).await;

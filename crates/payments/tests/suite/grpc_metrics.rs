@@ -15,6 +15,7 @@ async fn calls_are_counted_by_method_and_status_and_timed() {
         fan_id: Uuid::now_v7().to_string(),
         creator_id: Uuid::now_v7().to_string(),
         ppv_item_id: String::new(),
+        min_tier_id: String::new(),
     };
     p.client()
         .check_entitlement(p.as_media(question.clone()))

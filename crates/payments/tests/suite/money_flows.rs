@@ -40,6 +40,7 @@ async fn entitled(p: &Payments, fan: Uuid, creator: Uuid, item: Option<&str>) ->
             fan_id: fan.to_string(),
             creator_id: creator.to_string(),
             ppv_item_id: item.unwrap_or_default().to_owned(),
+            min_tier_id: String::new(),
         }))
         .await
         .unwrap()

@@ -16,6 +16,7 @@ fn question(fan: Uuid) -> pb::CheckEntitlementRequest {
         fan_id: fan.to_string(),
         creator_id: Uuid::now_v7().to_string(),
         ppv_item_id: String::new(),
+        min_tier_id: String::new(),
     }
 }
 

@@ -78,6 +78,7 @@ impl Pieces {
     "locked": true,
     "body": "Behind the scenes of this week's shoot: the lighting setup, the…",
     "ppv_item_id": null,
+    "min_tier_id": "0193a5c2-4e6f-7a8b-9c0d-1e2f3a4b5c6d",
     "scheduled": false,
     "attachments": [{"media_id": null, "kind": "jpeg", "width": 1080, "height": 1350,
         "duration_ms": null}]
@@ -108,6 +109,10 @@ pub struct PostView {
     /// Pay-per-view posts: the item to buy (`POST /v1/ppv-items/{id}/purchase`).
     #[schema(required, format = Uuid)]
     pub ppv_item_id: Option<String>,
+    /// Subscribers' posts: the cheapest tier that unlocks it (a subscription to a tier priced
+    /// at least as high does); `null`: any subscription does.
+    #[schema(required, format = Uuid)]
+    pub min_tier_id: Option<String>,
     /// Not yet published: only its creator sees it.
     pub scheduled: bool,
     /// Its files in order. A locked post shows how many and of which kinds, never their ids;
@@ -149,6 +154,7 @@ impl From<pb::Post> for PostView {
             created_at: required_instant(post.created_at.as_ref()),
             edited_at: instant(post.edited_at.as_ref()),
             ppv_item_id: non_empty(post.ppv_item_id),
+            min_tier_id: non_empty(post.min_tier_id),
             id: post.id,
             creator_id: post.creator_id,
             visibility: post.visibility,

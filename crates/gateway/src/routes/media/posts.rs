@@ -30,6 +30,10 @@ pub struct PostBody {
     /// `ppv` posts only: the price of unlocking the post. It cannot change once offered.
     #[serde(default)]
     price: Option<Money>,
+    /// `subscribers` posts only: one of the creator's tiers on offer. Only subscribers of it or
+    /// of a tier priced at least as high see the post; absent, any subscriber does.
+    #[serde(default)]
+    min_tier_id: Option<Uuid>,
     #[serde(default)]
     #[schema(default = false)]
     adult: bool,
@@ -49,6 +53,7 @@ fn post_example() -> serde_json::Value {
         "body": "The full-length cut of this week's shoot.",
         "visibility": "ppv",
         "price": {"amount_minor": 900, "currency": "usd"},
+        "min_tier_id": null,
         "adult": false,
         "publish_at": "2026-11-21T09:00:00Z",
         "media_ids": ["0193a5f1-7c2d-7e4f-9a10-3b4c5d6e7f80"]
@@ -67,6 +72,11 @@ impl From<PostBody> for pb::PostInput {
             adult: body.adult,
             publish_at: body.publish_at.map(timestamp),
             media_ids: body.media_ids.iter().map(Uuid::to_string).collect(),
+            min_tier_id: body
+                .min_tier_id
+                .as_ref()
+                .map(Uuid::to_string)
+                .unwrap_or_default(),
         }
     }
 }
@@ -75,6 +85,8 @@ impl From<PostBody> for pb::PostInput {
 const POST_INPUT_REFUSALS: &str = "`media.empty_post`: no text; `media.body_too_long`: too \
      much text; `media.invalid_visibility`: not public, subscribers or ppv; \
      `media.price_mismatch`: a ppv post without a price, or a price on another post; \
+     `media.min_tier_mismatch`: a minimum tier on a post not for subscribers; \
+     `media.unknown_tier`: a minimum tier that is not one of the creator's tiers on offer; \
      `media.invalid_publish_at`: more than a year ahead; `media.invalid_attachment`: a file \
      that is not the creator's, is on another post or was quarantined; \
      `media.too_many_attachments`: more than 20 files; `payments.invalid_amount`, \
@@ -83,8 +95,9 @@ const POST_INPUT_REFUSALS: &str = "`media.empty_post`: no text; `media.body_too_
 problems!(CreatePostProblems {
     400 [
         JSON_BODY, "media.empty_post", "media.body_too_long", "media.invalid_visibility",
-        "media.price_mismatch", "media.invalid_publish_at", "media.invalid_attachment",
-        "media.too_many_attachments", "payments.invalid_amount", "payments.unsupported_currency",
+        "media.price_mismatch", "media.min_tier_mismatch", "media.unknown_tier",
+        "media.invalid_publish_at", "media.invalid_attachment", "media.too_many_attachments",
+        "payments.invalid_amount", "payments.unsupported_currency",
     ]
         POST_INPUT_REFUSALS,
 });
@@ -118,9 +131,9 @@ pub async fn create(
 problems!(UpdatePostProblems {
     400 [
         JSON_BODY, INVALID_PATH, "media.empty_post", "media.body_too_long",
-        "media.invalid_visibility", "media.price_mismatch", "media.invalid_publish_at",
-        "media.invalid_attachment", "media.too_many_attachments", "payments.invalid_amount",
-        "payments.unsupported_currency",
+        "media.invalid_visibility", "media.price_mismatch", "media.min_tier_mismatch",
+        "media.unknown_tier", "media.invalid_publish_at", "media.invalid_attachment",
+        "media.too_many_attachments", "payments.invalid_amount", "payments.unsupported_currency",
     ]
         POST_INPUT_REFUSALS,
     404 ["media.post_not_found"] "No such post.",

@@ -89,6 +89,7 @@ pub async fn check(
                     .ppv_item_id
                     .map(|id| id.to_string())
                     .unwrap_or_default(),
+                min_tier_id: String::new(),
             },
         )
         .await?;
