@@ -75,9 +75,17 @@ pub fn derive(kind: MediaKind, bytes: &[u8], max_pixels: u64) -> Result<Derived,
         MediaKind::Jpeg => jpeg(&picture, 90)?,
         _ => png(&picture)?,
     };
+    // A thumbnail is never larger than the picture: a small one is not blown up.
+    let fitted = |side: u32| {
+        if picture.width() <= side && picture.height() <= side {
+            picture.clone()
+        } else {
+            picture.thumbnail(side, side)
+        }
+    };
     Ok(Derived {
-        thumb_small: jpeg(&picture.thumbnail(THUMB_SMALL, THUMB_SMALL), 80)?,
-        thumb_large: jpeg(&picture.thumbnail(THUMB_LARGE, THUMB_LARGE), 85)?,
+        thumb_small: jpeg(&fitted(THUMB_SMALL), 80)?,
+        thumb_large: jpeg(&fitted(THUMB_LARGE), 85)?,
         width: picture.width(),
         height: picture.height(),
         display,
