@@ -406,6 +406,17 @@ df_ensure_s3s_fs() {
     cargo install s3s-fs@0.14.1 --locked --features binary
 }
 
+# ffmpeg makes video poster frames. Media runs without it (videos then have no poster); the
+# tests need it to show the frames being made.
+df_ensure_ffmpeg() {
+    command -v ffmpeg >/dev/null 2>&1 && return 0
+    if df_can_apt_install; then
+        df_apt_install ffmpeg
+    else
+        df_die "ffmpeg is missing: the media tests make poster frames with it (sudo apt-get install -y ffmpeg)"
+    fi
+}
+
 df_ensure_prereqs() {
     df_ensure_rust
     if [[ ${DF_SKIP_PREREQS:-0} == 1 ]]; then

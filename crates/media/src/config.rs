@@ -29,6 +29,8 @@ pub struct MediaSections {
     pub uploads: UploadSettings,
     /// The malware scanner.
     pub scanner: ScannerSettings,
+    /// Poster frames of videos.
+    pub posters: PosterSettings,
     /// Signed URLs.
     pub delivery: DeliverySettings,
     /// Until a moderation service decides.
@@ -41,6 +43,7 @@ impl Validate for MediaSections {
         self.storage.validate(problems);
         self.uploads.validate(problems);
         self.scanner.validate(problems);
+        self.posters.validate(problems);
         self.delivery.validate(problems);
         let mut own = Vec::new();
         self.payments_client().validate(&mut own);
@@ -324,6 +327,38 @@ impl Validate for ScannerSettings {
             self.timeout_ms,
             100,
             3_600_000,
+        );
+    }
+}
+
+/// Poster frames of videos: an optional adapter.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PosterSettings {
+    /// ffmpeg: a name looked up on `PATH` or a path; empty turns posters off. Not found: no
+    /// posters either.
+    pub ffmpeg: String,
+    /// Deadline of one frame.
+    pub timeout_ms: u64,
+}
+
+impl Default for PosterSettings {
+    fn default() -> Self {
+        Self {
+            ffmpeg: "ffmpeg".into(),
+            timeout_ms: 20_000,
+        }
+    }
+}
+
+impl Validate for PosterSettings {
+    fn validate(&self, problems: &mut Vec<String>) {
+        check_range(
+            problems,
+            "posters.timeout_ms",
+            self.timeout_ms,
+            100,
+            600_000,
         );
     }
 }

@@ -225,6 +225,7 @@ mod tests {
             position: Some(0),
             threat: None,
             created_at: now,
+            poster: false,
             scanned_at: Some(now),
         };
         let page = Page {

@@ -47,6 +47,8 @@ use crate::{
 pub struct Files {
     pub storage: Storage,
     pub scanner: Clamd,
+    /// Poster frames of videos, where ffmpeg is installed.
+    pub posters: crate::poster::Posters,
     pub signer: UrlSigner,
     pub uploads: UploadSettings,
     pub spool_dir: std::path::PathBuf,
@@ -184,6 +186,7 @@ impl Media {
             threat: None,
             created_at: self.clock.now(),
             scanned_at: None,
+            poster: false,
         };
         let stored = async {
             files
@@ -286,6 +289,7 @@ impl Media {
                             .await?;
                     }
                 } else {
+                    self.make_poster(&item).await;
                     files
                         .storage
                         .copy(&original, &keys::published(id, Variant::Display))
@@ -381,7 +385,7 @@ impl Media {
         } else if matches!(item.state, MediaState::Quarantined | MediaState::Removed) {
             return Err(MediaError::MediaNotReady.into());
         }
-        if asked.variant != Variant::Display && !item.kind.is_image() {
+        if asked.variant != Variant::Display && !item.has_thumbnails() {
             return Err(MediaError::InvalidVariant.into());
         }
         let key = match item.state {

@@ -50,9 +50,17 @@ pub struct Item {
     pub threat: Option<String>,
     pub created_at: DateTime<Utc>,
     pub scanned_at: Option<DateTime<Utc>>,
+    /// A video's poster frame was made: it has thumbnails like an image.
+    #[serde(default)]
+    pub poster: bool,
 }
 
 impl Item {
+    /// True when its thumbnails exist (once published).
+    pub fn has_thumbnails(&self) -> bool {
+        self.kind.is_image() || self.poster
+    }
+
     /// Width and height in pixels, 0 where unknown (the wire's "unset").
     pub fn size_on_wire(&self) -> (u32, u32) {
         let pixels = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok()).unwrap_or_default();
@@ -71,6 +79,15 @@ impl Item {
 pub async fn insert(conn: &mut AsyncPgConnection, item: &Item) -> Result<(), Error> {
     diesel::insert_into(media::table)
         .values(item)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records that video `id` has its poster frame and thumbnails.
+pub async fn poster_made(conn: &mut AsyncPgConnection, id: MediaId) -> Result<(), Error> {
+    diesel::update(media::table.find(id))
+        .set(media::poster.eq(true))
         .execute(conn)
         .await?;
     Ok(())

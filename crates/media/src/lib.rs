@@ -21,6 +21,7 @@ pub mod items;
 pub mod metrics;
 pub mod moderation;
 pub mod payments;
+pub mod poster;
 pub mod posts;
 pub mod resumable;
 pub mod scanner;
@@ -83,6 +84,7 @@ pub async fn serve(
     let files = files::Files {
         storage: storage::Storage::open(&own.storage)?,
         scanner: scanner::Clamd::new(&own.scanner),
+        posters: poster::Posters::new(&own.posters),
         signer: signing::UrlSigner::new(&own.delivery)?,
         uploads: own.uploads.clone(),
         spool_dir: own.spool_dir(),

@@ -125,6 +125,23 @@ static FEED_CACHE: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
     .ok()
 });
 
+static POSTERS: LazyLock<Option<IntCounterVec>> = LazyLock::new(|| {
+    metrics::counter_vec(
+        "df_media_posters_total",
+        "Poster frames of clean videos, by result: made, or failed (the video publishes \
+         without one).",
+        &["result"],
+    )
+    .ok()
+});
+
+/// A video's poster frame ended with `result`.
+pub fn poster(result: &str) {
+    if let Some(posters) = POSTERS.as_ref() {
+        posters.with_label_values(&[result]).inc();
+    }
+}
+
 /// A feed page lookup ended with `result`.
 pub fn feed_cache(result: &str) {
     if let Some(lookups) = FEED_CACHE.as_ref() {

@@ -43,6 +43,7 @@ diesel::table! {
         threat -> Nullable<Text>,
         created_at -> Timestamptz,
         scanned_at -> Nullable<Timestamptz>,
+        poster -> Bool,
     }
 }
 

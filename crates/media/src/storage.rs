@@ -311,6 +311,12 @@ impl Storage {
         Ok(Some((total, served)))
     }
 
+    /// Where the object at `key` lies on this machine: the filesystem store's file. `None`
+    /// for S3.
+    pub fn local_path(&self, key: &Path) -> Option<PathBuf> {
+        self.root.as_ref().map(|root| root.join(key.as_ref()))
+    }
+
     /// The size of the object at `key`.
     pub async fn size(&self, key: &Path) -> Result<u64, Error> {
         let meta = self.store.head(key).await.map_err(Error::internal)?;

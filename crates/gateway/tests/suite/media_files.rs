@@ -49,7 +49,8 @@ async fn a_fan_views_a_published_photo_by_a_signed_url_that_serves_ranges() {
     assert_eq!(seen["locked"], true);
     assert_eq!(
         seen["attachments"],
-        json!([{"media_id": null, "kind": "jpeg", "width": 40, "height": 30, "duration_ms": null}])
+        json!([{"media_id": null, "kind": "jpeg", "width": 40, "height": 30, "duration_ms": null,
+            "thumbnails": true}])
     );
     let (status, refused) = platform
         .get_json(&format!("/v1/media/{private_photo}/url"), &fan)

@@ -98,6 +98,7 @@ fn attachment(item: &crate::items::Item, locked: bool) -> pb::Attachment {
         width,
         height,
         duration_ms: item.duration_on_wire(),
+        thumbnails: item.has_thumbnails(),
     }
 }
 

@@ -931,7 +931,7 @@ async fn a_video_is_parsed_scanned_and_served_by_range_as_uploaded() {
     assert_eq!(
         code(world.url(fan, &item.id, "thumb_small").await.unwrap_err()),
         "media.invalid_variant",
-        "videos have no thumbnails yet"
+        "no frame can be made of this synthetic video: it publishes without thumbnails"
     );
     let signed = world.url(fan, &item.id, "display").await.unwrap();
     let (head, served) = world.fetch(&signed.url, None).await.unwrap();
@@ -950,6 +950,69 @@ async fn a_video_is_parsed_scanned_and_served_by_range_as_uploaded() {
         .await
         .unwrap_err();
     assert_eq!(code(refused), "media.corrupt");
+}
+
+/// A real video, two seconds of ffmpeg's test pattern at 320 × 240, encoded by ffmpeg.
+fn test_pattern_video() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pattern.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-f", "lavfi"])
+        .args(["-i", "testsrc=duration=2:size=320x240:rate=10"])
+        .args(["-c:v", "mpeg4", "-f", "mp4"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg is installed (scripts/test installs it)");
+    assert!(made.success());
+    std::fs::read(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_gets_a_poster_frame_and_thumbnails_where_ffmpeg_is_installed() {
+    let world = World::start(Utc::now()).await;
+    let (creator, fan) = (User::new(Role::Creator), User::new(Role::Fan));
+    let movie = test_pattern_video();
+    let item = world
+        .upload(creator, "pattern.mp4", "video/mp4", &movie)
+        .await
+        .unwrap();
+    assert_eq!(
+        (item.width, item.height, item.duration_ms),
+        (320, 240, 2_000)
+    );
+    world
+        .wait_for_state(creator, &item.id, MediaState::Published)
+        .await;
+    let post = world
+        .post(
+            creator,
+            pb::PostInput {
+                media_ids: vec![item.id.clone()],
+                ..input("a pattern", "public")
+            },
+        )
+        .await;
+    assert!(post.attachments[0].thumbnails, "{post:?}");
+    // Both fit the 320 × 240 frame: a thumbnail is never blown up past its picture.
+    for variant in ["thumb_small", "thumb_large"] {
+        let signed = world.url(fan, &item.id, variant).await.unwrap();
+        let (head, served) = world.fetch(&signed.url, None).await.unwrap();
+        assert_eq!(head.content_type, "image/jpeg");
+        let poster = image::load_from_memory(&served).unwrap().to_rgb8();
+        assert_eq!(poster.dimensions(), (320, 240));
+        // The test pattern is colour bars, not one flat colour.
+        let first = poster.get_pixel(0, 0);
+        assert!(poster.pixels().any(|pixel| pixel != first));
+    }
+    let (head, served) = world
+        .fetch(
+            &world.url(fan, &item.id, "display").await.unwrap().url,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(head.content_type, "video/mp4");
+    assert_eq!(served, movie, "the video itself is served as uploaded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

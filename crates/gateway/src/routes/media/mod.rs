@@ -81,7 +81,7 @@ impl Pieces {
     "min_tier_id": "0193a5c2-4e6f-7a8b-9c0d-1e2f3a4b5c6d",
     "scheduled": false,
     "attachments": [{"media_id": null, "kind": "jpeg", "width": 1080, "height": 1350,
-        "duration_ms": null}]
+        "duration_ms": null, "thumbnails": true}]
 })))]
 pub struct PostView {
     #[schema(format = Uuid)]
@@ -132,6 +132,9 @@ pub struct AttachmentView {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub duration_ms: Option<u64>,
+    /// Whether `thumb_small` and `thumb_large` URLs can be asked for: always for images, for a
+    /// video when a poster frame was made of it.
+    pub thumbnails: bool,
 }
 
 named_schema!(
@@ -171,6 +174,7 @@ impl From<pb::Post> for PostView {
                     width: (file.width > 0).then_some(file.width),
                     height: (file.height > 0).then_some(file.height),
                     duration_ms: (file.duration_ms > 0).then_some(file.duration_ms),
+                    thumbnails: file.thumbnails,
                 })
                 .collect(),
         }
