@@ -294,7 +294,12 @@ fn busiest_window(times: &[u64], window: u64) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leased_budgets_never_admit_more_than_the_limit_in_any_window() {
     let redis = TestRedis::new();
-    let instances: Vec<RateLimiter> = (0..3).map(|_| limiter(redis.cache())).collect();
+    // A generous Redis budget: this test is about the shared budget, and on a machine busy
+    // with the rest of the suite a round trip can outlast the production budget, which would
+    // fall back to local limits.
+    let instances: Vec<RateLimiter> = (0..3)
+        .map(|_| limiter(redis.cache()).with_redis_budget(Duration::from_secs(5)))
+        .collect();
     // 640 per 2 s: leases of up to 20 requests.
     let rule = RateLimitRule::new(640, 2);
     let keys = ["api:user:u1".to_owned(), "api:ip:192.0.2.9".to_owned()];
