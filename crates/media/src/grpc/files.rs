@@ -141,5 +141,6 @@ pub fn media_item(item: Item) -> pb::MediaItem {
         duration_ms: item.duration_on_wire(),
         post_id: item.post_id.map(|p| p.to_string()).unwrap_or_default(),
         created_at: Some(wire::timestamp(item.created_at)),
+        thumbnails: item.has_thumbnails(),
     }
 }

@@ -149,8 +149,8 @@ impl World {
             .map(tonic::Response::into_inner)
     }
 
-    /// The file's state as its creator sees it.
-    pub async fn state(&self, creator: User, id: &str) -> String {
+    /// The file as its creator sees it.
+    pub async fn item(&self, creator: User, id: &str) -> pb::MediaItem {
         self.media()
             .get_media(self.to_media(
                 creator,
@@ -161,7 +161,11 @@ impl World {
             .await
             .unwrap()
             .into_inner()
-            .state
+    }
+
+    /// The file's state as its creator sees it.
+    pub async fn state(&self, creator: User, id: &str) -> String {
+        self.item(creator, id).await.state
     }
 
     /// Waits until the file reaches `state`.
@@ -980,9 +984,12 @@ async fn a_video_gets_a_poster_frame_and_thumbnails_where_ffmpeg_is_installed() 
         (item.width, item.height, item.duration_ms),
         (320, 240, 2_000)
     );
+    assert!(!item.thumbnails, "no poster before the scan");
     world
         .wait_for_state(creator, &item.id, MediaState::Published)
         .await;
+    let published = world.item(creator, &item.id).await;
+    assert!(published.thumbnails, "{published:?}");
     let post = world
         .post(
             creator,

@@ -43,7 +43,8 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
     "height": 1350,
     "duration_ms": null,
     "post_id": null,
-    "created_at": "2026-11-20T18:30:00Z"
+    "created_at": "2026-11-20T18:30:00Z",
+    "thumbnails": true
 })))]
 pub struct MediaFile {
     #[schema(format = Uuid)]
@@ -66,6 +67,9 @@ pub struct MediaFile {
     pub post_id: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// Whether `thumb_small` and `thumb_large` URLs can be asked for once published: always for
+    /// images, for a video when a poster frame was made of it.
+    pub thumbnails: bool,
 }
 
 impl From<pb::MediaItem> for MediaFile {
@@ -82,6 +86,7 @@ impl From<pb::MediaItem> for MediaFile {
             duration_ms: (item.duration_ms > 0).then_some(item.duration_ms),
             post_id: (!item.post_id.is_empty()).then_some(item.post_id),
             created_at: required_instant(item.created_at.as_ref()),
+            thumbnails: item.thumbnails,
         }
     }
 }
