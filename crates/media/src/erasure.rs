@@ -66,7 +66,7 @@ impl Erase for MediaErasure {
             tracing::warn!(error = %e, "feed cache version not bumped after an erasure");
         }
         // Their follows are gone, and with them what their home feed showed.
-        if let Err(e) = self.home_cache.bump_follows(user).await {
+        if let Err(e) = self.home_cache.bump_fan(user).await {
             tracing::warn!(error = %e, "home feed answers not moved after an erasure");
         }
     }

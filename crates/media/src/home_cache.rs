@@ -1,24 +1,27 @@
 //! Whole home-feed answers in Redis, one per fan and page. A home feed is media's costliest
 //! read: it asks payments whom the fan subscribes to, reads whom the fan follows, reads a page
-//! of posts and judges each one for the fan. Its answer depends on four things, and a cached
+//! of posts and judges each one for the fan. Its answer depends on three things, and a cached
 //! answer is served only while every one of them is as it was when the answer was computed
 //! (its [`Basis`]):
 //!
-//! - the fan's follows: a version per fan, bumped after every committed follow, unfollow or
-//!   erasure;
-//! - the fan's entitlements: with the list of subscribed creators payments hands out an opaque
-//!   version of everything the fan may see, which moves with every purchase, refund and
-//!   subscription change; the list itself is compared too, since it also changes when a paid
-//!   period runs out;
+//! - the fan: a version per fan, bumped after every committed follow, unfollow or erasure, and
+//!   whenever payments announces that the fan's entitlements changed (a subscription began,
+//!   changed or ended, a purchase was made or refunded: [`crate::entitlement_events`]). The
+//!   version is read before payments is asked, so an announcement of any change payments had
+//!   not yet seen moves it past the answer;
 //! - each creator's feed version ([`crate::feed_cache`]), bumped after every change to their
-//!   posts or files;
-//! - the clock: a page is valid only until the first scheduled post of its creators is due.
+//!   posts or files, and when payments announces that a tier of theirs was repriced;
+//! - the clock: a page is valid only until the first scheduled post of its creators is due, or
+//!   the first of the fan's subscriptions lapses (payments says when).
+//!
+//! So a cached answer is served without asking payments at all; what the fan just paid for
+//! shows once payments' announcement arrives (its outbox is relayed right after the commit).
 //!
 //! The key holds the rest of the question: the fan, whether they read as staff, the cursor
-//! and the page size. A read costs one Redis round trip while payments is asked: a script
-//! returns the answer, the follows version, and the current version of each creator the answer
-//! watches (their keys are stored beside it, and must be exactly the keys its basis names).
-//! Answers are sealed with media's cache key, so an answer nobody here computed is a miss.
+//! and the page size. A read costs one Redis round trip: a script returns the answer, the fan's
+//! version, and the current version of each creator the answer watches (their keys are stored
+//! beside it, and must be exactly the keys its basis names). Answers are sealed with media's
+//! cache key, so an answer nobody here computed is a miss.
 
 use std::{sync::LazyLock, time::Duration};
 
@@ -51,21 +54,19 @@ pub struct Question<'a> {
 /// What an answer was computed from; see the module's documentation.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Basis {
-    pub follows: i64,
-    pub entitlements: String,
-    /// The subscribed creators payments listed, in order.
-    pub subscribed: Vec<CreatorId>,
+    /// The fan's version, as the lookup before the computation read it.
+    pub fan: i64,
     /// Each creator of the page's question with its feed version.
     pub creators: Vec<(CreatorId, i64)>,
     /// Unix milliseconds at which the answer stops holding (a scheduled post falls due).
     pub valid_until: i64,
 }
 
-/// The fan's follows version and, when one is cached, the answer with its basis and the
-/// current versions of the creators it watches.
+/// The fan's version and, when one is cached, the answer with its basis and the current
+/// versions of the creators it watches.
 #[derive(Debug)]
 pub struct Lookup {
-    pub follows: i64,
+    pub fan: i64,
     pub answer: Option<(Basis, Vec<u8>)>,
     /// The version keys stored beside the answer, as stored.
     watched: String,
@@ -73,9 +74,9 @@ pub struct Lookup {
     versions: Vec<i64>,
 }
 
-/// Reads an answer, the fan's follows version, the version keys stored beside the answer and
+/// Reads an answer, the fan's version, the version keys stored beside the answer and
 /// each of their current values: the whole check in one round trip.
-/// KEYS: the answer, the follows version, the answer's watched keys.
+/// KEYS: the answer, the fan's version, the answer's watched keys.
 const LOOKUP: &str = r"
 local watched = redis.call('GET', KEYS[3])
 local versions = {}
@@ -98,7 +99,7 @@ impl HomeCache {
         }
     }
 
-    /// The cached answer to `question`, the fan's follows version and the current versions of
+    /// The cached answer to `question`, the fan's version and the current versions of
     /// the answer's creators, in one round trip; `None` when caching is off or Redis does not
     /// answer (then nothing is cached either).
     pub async fn lookup(&self, question: &Question<'_>) -> Option<Lookup> {
@@ -106,7 +107,7 @@ impl HomeCache {
         let answer_key = answer_key(question);
         let keys = [
             cache.key(&answer_key),
-            cache.key(&follows_key(question.viewer.user)),
+            cache.key(&fan_key(question.viewer.user)),
             cache.key(&watched_key(&answer_key)),
         ];
         let read: Result<(Vec<u8>, i64, String, Vec<i64>), Error> = cache
@@ -119,7 +120,7 @@ impl HomeCache {
                 })
             })
             .await;
-        let (sealed, follows, watched, versions) = match read {
+        let (sealed, fan, watched, versions) = match read {
             Ok(read) => read,
             Err(e) => {
                 tracing::debug!(error = %e, "home feed answer unread");
@@ -131,28 +132,18 @@ impl HomeCache {
             .open(&answer_key, &sealed)
             .and_then(|value| decode(&value));
         Some(Lookup {
-            follows,
+            fan,
             answer,
             watched,
             versions,
         })
     }
 
-    /// The cached answer of `lookup`, when its basis still holds for a fan to whom payments
-    /// just gave `entitlements` and `subscribed`.
-    pub fn served<'l>(
-        &self,
-        lookup: &'l Lookup,
-        entitlements: &str,
-        subscribed: &[CreatorId],
-        now: DateTime<Utc>,
-    ) -> Option<&'l [u8]> {
+    /// The cached answer of `lookup`, when its basis still holds at `now`.
+    pub fn served<'l>(&self, lookup: &'l Lookup, now: DateTime<Utc>) -> Option<&'l [u8]> {
         let served = match (&lookup.answer, &self.cache) {
             (Some((basis, answer)), Some(cache))
-                if basis.follows == lookup.follows
-                    && !entitlements.is_empty()
-                    && basis.entitlements == entitlements
-                    && basis.subscribed == subscribed
+                if basis.fan == lookup.fan
                     && now.timestamp_millis() < basis.valid_until
                     && lookup.watched == watched(cache, &basis.creators)
                     && basis
@@ -175,10 +166,6 @@ impl HomeCache {
         let Some(cache) = &self.cache else {
             return;
         };
-        // Without payments' version nothing could tell this answer stale.
-        if basis.entitlements.is_empty() {
-            return;
-        }
         let Some(value) = encode(basis, answer) else {
             return;
         };
@@ -216,13 +203,13 @@ impl HomeCache {
         }
     }
 
-    /// Moves every cached answer of `fan` aside. Call after the change to their follows
-    /// committed, so that no reader caches the old follows under the new version.
-    pub async fn bump_follows(&self, fan: UserId) -> Result<(), Error> {
+    /// Moves every cached answer of `fan` aside. Call after a change to their follows or
+    /// entitlements committed, so that no reader caches the old state under the new version.
+    pub async fn bump_fan(&self, fan: UserId) -> Result<(), Error> {
         let Some(cache) = &self.cache else {
             return Ok(());
         };
-        cache.incr(&follows_key(fan)).await.map(drop)
+        cache.incr(&fan_key(fan)).await.map(drop)
     }
 }
 
@@ -240,8 +227,8 @@ fn watched_key(answer_key: &str) -> String {
     format!("{answer_key}:watched")
 }
 
-fn follows_key(fan: UserId) -> String {
-    format!("home:follows:{fan}")
+fn fan_key(fan: UserId) -> String {
+    format!("home:fan:{fan}")
 }
 
 /// The fan is in the clear (their answers must be findable by nobody else's question); the
@@ -290,9 +277,7 @@ mod tests {
     #[test]
     fn answers_survive_the_round_trip_and_anything_else_is_refused() {
         let basis = Basis {
-            follows: 3,
-            entitlements: "7".into(),
-            subscribed: vec![CreatorId::new()],
+            fan: 3,
             creators: vec![(CreatorId::new(), 2), (CreatorId::new(), 0)],
             valid_until: i64::MAX,
         };

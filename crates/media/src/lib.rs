@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod cursor;
+pub mod entitlement_events;
 pub mod erasure;
 pub mod errors;
 pub mod feed_cache;
@@ -66,6 +67,13 @@ pub async fn serve(
         feed_cache: feed_cache.clone(),
         home_cache: home_cache.clone(),
     }));
+    runtime.consume(entitlement_events::EntitlementChanges {
+        home_cache: home_cache.clone(),
+        feed_cache: feed_cache.clone(),
+    });
+    runtime.consume(entitlement_events::PpvPurchases {
+        home_cache: home_cache.clone(),
+    });
     runtime.consume(moderation::ModerationDecisions {
         clock,
         db: runtime.db().clone(),

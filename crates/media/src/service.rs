@@ -184,8 +184,9 @@ impl Media {
     }
 
     /// Published posts of the creators `viewer` follows or subscribes to, newest first, as
-    /// `render` puts them for the wire. The rendered answer is cached whole and served while
-    /// everything it was computed from still holds ([`crate::home_cache`]).
+    /// `render` puts them for the wire. The rendered answer is cached whole and served, without
+    /// asking payments, while everything it was computed from still holds
+    /// ([`crate::home_cache`]).
     pub async fn home_feed<M: prost::Message + Default>(
         &self,
         viewer: Viewer,
@@ -198,31 +199,31 @@ impl Media {
             cursor,
             limit,
         };
-        let asked = payments_pb::ListSubscribedCreatorsRequest {
-            fan_id: viewer.user.to_string(),
-        };
-        let (listed, lookup) = tokio::join!(
-            self.payments.list_subscribed_creators(asked),
-            self.home_cache.lookup(&question)
-        );
-        let listed = listed?;
+        // Read before payments is asked: a change it has not seen yet moves the fan's version
+        // past what this lookup read, and so past the answer computed below.
+        let lookup = self.home_cache.lookup(&question).await;
+        if let Some(lookup) = &lookup
+            && let Some(cached) = self.home_cache.served(lookup, self.clock.now())
+            && let Ok(answer) = M::decode(cached)
+        {
+            return Ok(answer);
+        }
+        let listed = self
+            .payments
+            .list_subscribed_creators(payments_pb::ListSubscribedCreatorsRequest {
+                fan_id: viewer.user.to_string(),
+            })
+            .await?;
         let subscribed: BTreeSet<CreatorId> = listed
             .creator_ids
             .iter()
             .map(|id| wire::id("creator_id", id))
             .collect::<Result<_, Error>>()?;
-        let subscribed_list: Vec<CreatorId> = subscribed.iter().copied().collect();
-        if let Some(lookup) = &lookup
-            && let Some(cached) = self.home_cache.served(
-                lookup,
-                &listed.access_version,
-                &subscribed_list,
-                self.clock.now(),
-            )
-            && let Ok(answer) = M::decode(cached)
-        {
-            return Ok(answer);
-        }
+        let lapses = listed
+            .changes_at
+            .as_ref()
+            .and_then(wire::instant)
+            .map_or(i64::MAX, |at| at.timestamp_millis());
         let mut conn = self.db.conn().await?;
         let mut creators = subscribed.clone();
         creators.extend(follows::followed(&mut conn, viewer.user).await?);
@@ -234,11 +235,9 @@ impl Media {
         let answer = render(page);
         if let (Some(lookup), Some(validity)) = (lookup, validity) {
             let basis = home_cache::Basis {
-                follows: lookup.follows,
-                entitlements: listed.access_version,
-                subscribed: subscribed_list,
+                fan: lookup.fan,
                 creators: validity.creators,
-                valid_until: validity.until,
+                valid_until: validity.until.min(lapses),
             };
             self.home_cache
                 .put(&question, &basis, &answer.encode_to_vec())
@@ -268,7 +267,7 @@ impl Media {
     /// After a committed change to `fan`'s follows: their cached home feeds move aside. A
     /// failure is logged; the answers then expire within their time to live.
     async fn follows_changed(&self, fan: UserId) {
-        if let Err(e) = self.home_cache.bump_follows(fan).await {
+        if let Err(e) = self.home_cache.bump_fan(fan).await {
             tracing::warn!(error = %e, "home feed answers not moved after a follow change");
         }
     }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use df_common::Error;
 use df_common::ids::{CreatorId, UserId};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     money,
@@ -294,6 +294,26 @@ pub async fn update_tier(
         return Err(tier_not_found());
     }
     tier(conn, id).await?.ok_or_else(tier_not_found)
+}
+
+/// Updates a creator's own tier, and in the same transaction announces that what the
+/// creator's subscribers may see can have changed (a price ranks the tier among those that open
+/// a post reserved to a minimum tier). Returns the tier, its subscriber count and the fans
+/// whose cached entitlements are to be dropped after the commit.
+pub async fn change_tier(
+    conn: &mut AsyncPgConnection,
+    creator_id: CreatorId,
+    id: TierId,
+    input: &TierInput,
+) -> Result<(Tier, i64, Vec<UserId>), Error> {
+    conn.transaction::<_, Error, _>(async |conn| {
+        let tier = update_tier(conn, creator_id, id, input).await?;
+        let count = subscriber_count(conn, id).await?;
+        let subscribers = subscribers_of(conn, creator_id).await?;
+        crate::entitlements::announce_creator(conn, creator_id).await?;
+        Ok((tier, count, subscribers))
+    })
+    .await
 }
 
 /// Archives a creator's own tier.

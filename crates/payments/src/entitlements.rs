@@ -20,10 +20,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis;
 use df_common::{Error, cache::Cache};
-use df_runtime::db::Db;
+use df_proto::events::v1::EntitlementChanged;
+use df_runtime::{bus::outbox, db::Db};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::SERVICE;
 use crate::schema::{ppv_items, ppv_purchases, subscriptions, tiers};
 
 /// Why access is granted.
@@ -272,6 +274,50 @@ pub fn subscribed_at(access: &[(CreatorId, DateTime<Utc>)], now: DateTime<Utc>) 
     creators.sort_unstable();
     creators.dedup();
     creators
+}
+
+/// The first moment after `now` at which access from [`subscription_access`] ends: no later
+/// than the list of [`subscribed_at`] next changes by the clock alone. `None` when nothing in
+/// it ends.
+pub fn next_change(
+    access: &[(CreatorId, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    access
+        .iter()
+        .map(|(_, until)| *until)
+        .filter(|until| *until > now)
+        .min()
+}
+
+/// Announces, in the transaction that changed them, that these fans' entitlements changed
+/// (`payments.entitlement.changed`, one event per fan): services that keep what they derived
+/// from earlier answers, such as media's home feeds, drop it.
+pub async fn announce_fans(conn: &mut AsyncPgConnection, fans: &[UserId]) -> Result<(), Error> {
+    let mut fans = fans.to_vec();
+    fans.sort_unstable();
+    fans.dedup();
+    for fan in fans {
+        let changed = EntitlementChanged {
+            fan_id: fan.to_string(),
+            creator_id: String::new(),
+        };
+        outbox::enqueue(conn, SERVICE, &changed).await?;
+    }
+    Ok(())
+}
+
+/// Announces, in the transaction that changed them, that what every subscriber of `creator`
+/// may see can have changed: one event for them all, however many they are.
+pub async fn announce_creator(
+    conn: &mut AsyncPgConnection,
+    creator: CreatorId,
+) -> Result<(), Error> {
+    let changed = EntitlementChanged {
+        fan_id: String::new(),
+        creator_id: creator.to_string(),
+    };
+    outbox::enqueue(conn, SERVICE, &changed).await.map(drop)
 }
 
 /// When a subscription's access ends, by its state.
@@ -595,6 +641,16 @@ mod tests {
             subscribed_at(&access, at(1_900_000_000_000)),
             Vec::<CreatorId>::new()
         );
+        // The list changes when b's access ends, then when a's does, then never again.
+        assert_eq!(
+            next_change(&access, at(1_600_000_000_000)),
+            Some(at(1_700_000_000_000))
+        );
+        assert_eq!(
+            next_change(&access, at(1_700_000_000_000)),
+            Some(at(1_800_000_000_123))
+        );
+        assert_eq!(next_change(&access, at(1_800_000_000_123)), None);
     }
 
     #[test]

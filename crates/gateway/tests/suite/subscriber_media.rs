@@ -136,11 +136,12 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
     assert_eq!(problem["code"], "media.invalid_signature");
 }
 
-/// A fan's home feed is cached whole, and still shows at once what a subscription and then a
-/// purchase unlock: with every change payments' version of the fan's entitlements moves, and
-/// the cached answer with it.
+/// A fan's home feed is cached whole and served without asking payments, and still shows what
+/// a subscription and then a purchase unlock: payments announces each change (an entitlement
+/// change, a PPV payment), and the cached answer moves aside. With a time to live that outlives
+/// the test, nothing else could retire it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_home_feed_unlocks_at_once_what_the_fan_just_paid_for() {
+async fn the_home_feed_unlocks_what_the_fan_paid_for_once_payments_announces_it() {
     let platform = Platform::builder()
         .with::<TestPayments>()
         // An answer would outlive the test: only what it was computed from can retire it.
@@ -202,7 +203,10 @@ async fn the_home_feed_unlocks_at_once_what_the_fan_just_paid_for() {
     })
     .await;
     let subscribed = vec![("ppv".to_owned(), true), ("subscribers".to_owned(), false)];
-    assert_eq!(home().await, subscribed);
+    eventually("the home feed shows the subscription", || async {
+        (home().await == subscribed).then_some(())
+    })
+    .await;
 
     buy_ppv(&platform, &fan, &item_id).await;
     let item_entitlement = format!("{entitlement}?ppv_item_id={item_id}");
@@ -212,12 +216,91 @@ async fn the_home_feed_unlocks_at_once_what_the_fan_just_paid_for() {
     })
     .await;
     let bought = vec![("ppv".to_owned(), false), ("subscribers".to_owned(), false)];
-    assert_eq!(home().await, bought);
+    eventually("the home feed shows the purchase", || async {
+        (home().await == bought).then_some(())
+    })
+    .await;
     assert_eq!(home().await, bought);
     assert!(
         home_hits(&platform).await > hits,
         "answers are cached again after each change"
     );
+}
+
+/// A cached home answer holds only until the first of the fan's subscriptions lapses by the
+/// clock alone: here a past-due subscription's grace period ends, and nothing is announced, so
+/// only the moment payments gave with its list (`changes_at`) can retire the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_home_feed_locks_when_a_subscription_lapses_unannounced() {
+    let platform = Platform::builder()
+        .with::<TestPayments>()
+        .configure::<TestMedia>(|config| config.own.feed.cache_ttl_secs = 600)
+        .start()
+        .await;
+    let (creator, creator_id) = platform.signed_in("lapse_maker", "creator").await;
+    let (fan, _) = platform.signed_in("lapse_fan", "fan").await;
+    onboard(&platform, &creator).await;
+    let tier = tier(&platform, &creator, "Monthly", 499).await;
+    let (status, post) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/posts",
+            &creator,
+            Some(json!({"body": "For subscribers", "visibility": "subscribers"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{post}");
+    // Followed too, so that the post stays on the home feed, locked, once access ends.
+    let (status, _) = platform
+        .send_json(
+            Method::PUT,
+            &format!("/v1/creators/{creator_id}/follow"),
+            &fan,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let locked = async || -> bool {
+        let (status, page) = platform.get_json("/v1/me/feed", &fan).await;
+        assert_eq!(status, 200, "{page}");
+        page["items"][0]["locked"].as_bool().unwrap()
+    };
+    assert!(locked().await);
+    let checkout = subscription_checkout(&platform, &fan, &tier["id"]).await;
+    pay(&platform, &checkout, &checkout_urls().0).await;
+    eventually("the subscription opens the post", || async {
+        (!locked().await).then_some(())
+    })
+    .await;
+
+    // Both services' clocks move a month on; the renewal fails and the subscription is past
+    // due, with three days of grace (announced: its answers are computed again).
+    let payments = platform.member::<TestPayments>();
+    let media_clock = &platform.member::<TestMedia>().clock;
+    payments.simulated().set_fail_renewals(true);
+    payments.simulated().advance(chrono::Duration::days(31));
+    media_clock.advance(chrono::Duration::days(31));
+    eventually("the subscription is past due", || async {
+        let (_, mine) = platform.get_json("/v1/me/subscriptions", &fan).await;
+        (mine["items"][0]["status"] == "past_due").then_some(())
+    })
+    .await;
+    // Until two reads in a row come from the cache, the announcement may still be on its way.
+    eventually("a past-due answer is cached", || async {
+        let before = home_hits(&platform).await;
+        assert!(!locked().await, "the grace period keeps the post open");
+        assert!(!locked().await);
+        (home_hits(&platform).await == before + 2).then_some(())
+    })
+    .await;
+
+    // The grace period ends with no event: the cached answer must not outlive it.
+    payments.simulated().advance(chrono::Duration::days(4));
+    media_clock.advance(chrono::Duration::days(4));
+    let entitlement = format!("/v1/creators/{creator_id}/entitlement");
+    let (_, answer) = platform.get_json(&entitlement, &fan).await;
+    assert_eq!(answer["allowed"], false, "payments ended the access");
+    assert!(locked().await, "the home feed follows at once");
 }
 
 /// Home-feed answers media served from its cache so far.
@@ -240,7 +323,9 @@ async fn home_hits(platform: &Platform) -> u64 {
 
 /// A subscribers' post reserved to a tier opens to subscribers of that tier or a dearer one,
 /// on the post, in the home feed and for its files; when the creator reprices a tier, what
-/// each subscriber sees follows at once, cached answers included. A minimum tier that is not
+/// each subscriber sees follows, cached home answers included (payments announces the change
+/// for the creator's subscribers; the post and its files ask payments each time). A minimum
+/// tier that is not
 /// the creator's, or on a post not for subscribers, is refused with a code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_reserved_to_a_tier_opens_to_that_price_and_above() {
@@ -333,10 +418,14 @@ async fn a_post_reserved_to_a_tier_opens_to_that_price_and_above() {
         )
         .await;
     assert_eq!(status, 200, "{repriced}");
-    assert_eq!(sees(&basic_fan).await, (false, false, 200));
-    assert_eq!(sees(&vip_fan).await, (false, false, 200));
+    let opened = (false, false, 200);
+    eventually("Basic's subscriber sees the post", || async {
+        (sees(&basic_fan).await == opened).then_some(())
+    })
+    .await;
+    assert_eq!(sees(&vip_fan).await, opened);
 
-    // Dearer again than Basic: Basic's subscribers are locked out at once.
+    // Dearer again than Basic: Basic's subscribers are locked out again.
     let (status, repriced) = platform
         .send_json(
             Method::PATCH,
@@ -346,5 +435,9 @@ async fn a_post_reserved_to_a_tier_opens_to_that_price_and_above() {
         )
         .await;
     assert_eq!(status, 200, "{repriced}");
-    assert_eq!(sees(&basic_fan).await, (true, true, 403));
+    eventually("Basic's subscriber is locked out", || async {
+        (sees(&basic_fan).await == (true, true, 403)).then_some(())
+    })
+    .await;
+    assert_eq!(sees(&vip_fan).await, opened);
 }

@@ -61,9 +61,8 @@ pub async fn update_tier(
     let id: TierId = wire::id("tier_id", &r.tier_id)?;
     let input = convert::tier_input(r.tier, face.service.clock.now())?;
     let mut conn = face.service.db.conn().await?;
-    let tier = catalogue::update_tier(&mut conn, creator_id, id, &input).await?;
-    let count = catalogue::subscriber_count(&mut conn, id).await?;
-    let subscribers = catalogue::subscribers_of(&mut conn, creator_id).await?;
+    let (tier, count, subscribers) =
+        catalogue::change_tier(&mut conn, creator_id, id, &input).await?;
     drop(conn);
     face.service.after_commit(&subscribers).await;
     Ok(Response::new(convert::tier(tier, count)))

@@ -89,14 +89,15 @@ pub async fn list_subscribed_creators(
     access::content_service(&principal(&request)?)?;
     let fan_id = wire::id("fan_id", &request.get_ref().fan_id)?;
     let service = &face.service;
-    let (access, generation) = service
+    let (access, _) = service
         .entitlements
         .subscriptions(&service.db, fan_id)
         .await?;
-    let creators = entitlements::subscribed_at(&access, face.service.clock.now());
+    let now = service.clock.now();
+    let creators = entitlements::subscribed_at(&access, now);
     Ok(Response::new(pb::ListSubscribedCreatorsResponse {
         creator_ids: creators.iter().map(ToString::to_string).collect(),
-        access_version: generation.map(|g| g.to_string()).unwrap_or_default(),
+        changes_at: entitlements::next_change(&access, now).map(wire::timestamp),
     }))
 }
 

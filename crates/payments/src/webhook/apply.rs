@@ -148,7 +148,9 @@ async fn ingest(
                 if recorded == 0 {
                     return Ok((Outcome::Duplicate, Vec::new()));
                 }
-                apply(service, conn, event, remote).await
+                let (outcome, fans) = apply(service, conn, event, remote).await?;
+                crate::entitlements::announce_fans(conn, &fans).await?;
+                Ok((outcome, fans))
             }
         })
         .await?;
