@@ -6,37 +6,74 @@
 //! creator whose tier was repriced (the event naming the creator: their feed version moves).
 //! Payments stays the only judge of access; nothing here decides it.
 //!
-//! The version is moved while the event is being applied, so a Redis failure fails the event,
-//! which the bus delivers again later: an announcement is never dropped.
+//! Both events come through one queue (one consumer with two bindings), so a media replica costs
+//! the broker one queue for them, not two. The version is moved while the event is being
+//! applied, so a Redis failure fails the event, which the bus delivers again later: an
+//! announcement is never dropped.
 
 use async_trait::async_trait;
 use df_common::{
     Error,
     ids::{CreatorId, UserId},
 };
-use df_proto::events::v1::{EntitlementChanged, PaymentSucceeded};
-use df_runtime::bus::{EventEnvelope, typed::Consumer};
+use df_proto::{
+    Event,
+    events::v1::{EntitlementChanged, PaymentSucceeded},
+};
+use df_runtime::bus::{EventEnvelope, EventHandler, typed::decode};
 use diesel_async::AsyncPgConnection;
 
 use crate::{errors::MediaError, feed_cache::FeedCache, home_cache::HomeCache};
 
-/// Moves cached answers aside on `payments.entitlement.changed`.
-pub struct EntitlementChanges {
+/// Moves cached answers aside on payments' announcements.
+pub struct EntitlementAnnouncements {
     pub home_cache: HomeCache,
     pub feed_cache: FeedCache,
 }
 
-#[async_trait]
-impl Consumer for EntitlementChanges {
-    type Event = EntitlementChanged;
-    const NAME: &'static str = "entitlement_changes";
+/// The payment kind that opens an item; tips and subscription payments change nothing here (a
+/// subscription's start or renewal is announced as an entitlement change).
+const PPV: &str = "ppv";
 
-    async fn apply(
+#[async_trait]
+impl EventHandler for EntitlementAnnouncements {
+    fn name(&self) -> &'static str {
+        "entitlement_announcements"
+    }
+
+    fn bindings(&self) -> Vec<String> {
+        vec![
+            EntitlementChanged::ROUTING_KEY.to_owned(),
+            PaymentSucceeded::ROUTING_KEY.to_owned(),
+        ]
+    }
+
+    async fn handle(
         &self,
         _conn: &mut AsyncPgConnection,
-        event: EntitlementChanged,
-        _envelope: &EventEnvelope,
+        envelope: &EventEnvelope,
     ) -> Result<(), Error> {
+        match envelope.event_type.as_str() {
+            EntitlementChanged::ROUTING_KEY => {
+                self.entitlement_changed(decode::<EntitlementChanged>(envelope)?)
+                    .await
+            }
+            PaymentSucceeded::ROUTING_KEY => {
+                let payment = decode::<PaymentSucceeded>(envelope)?;
+                if payment.kind != PPV {
+                    return Ok(());
+                }
+                let fan: UserId = payment.fan_id.parse().map_err(|_| malformed("fan_id"))?;
+                self.home_cache.bump_fan(fan).await
+            }
+            _ => Err(malformed("an event type not bound here")),
+        }
+    }
+}
+
+impl EntitlementAnnouncements {
+    /// One fan's entitlements changed, or those of every subscriber of a creator.
+    async fn entitlement_changed(&self, event: EntitlementChanged) -> Result<(), Error> {
         match (event.fan_id.as_str(), event.creator_id.as_str()) {
             (fan, "") if !fan.is_empty() => {
                 let fan: UserId = fan.parse().map_err(|_| malformed("fan_id"))?;
@@ -48,35 +85,6 @@ impl Consumer for EntitlementChanges {
             }
             _ => Err(malformed("exactly one of fan_id and creator_id")),
         }
-    }
-}
-
-/// Moves the buyer's cached answers aside on a PPV purchase (`payments.payment.succeeded`);
-/// tips and subscription payments change nothing here (a subscription's start or renewal is
-/// announced as an entitlement change).
-pub struct PpvPurchases {
-    pub home_cache: HomeCache,
-}
-
-/// The payment kind that opens an item.
-const PPV: &str = "ppv";
-
-#[async_trait]
-impl Consumer for PpvPurchases {
-    type Event = PaymentSucceeded;
-    const NAME: &'static str = "ppv_purchases";
-
-    async fn apply(
-        &self,
-        _conn: &mut AsyncPgConnection,
-        event: PaymentSucceeded,
-        _envelope: &EventEnvelope,
-    ) -> Result<(), Error> {
-        if event.kind != PPV {
-            return Ok(());
-        }
-        let fan: UserId = event.fan_id.parse().map_err(|_| malformed("fan_id"))?;
-        self.home_cache.bump_fan(fan).await
     }
 }
 

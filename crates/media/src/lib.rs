@@ -67,12 +67,9 @@ pub async fn serve(
         feed_cache: feed_cache.clone(),
         home_cache: home_cache.clone(),
     }));
-    runtime.consume(entitlement_events::EntitlementChanges {
+    runtime.handle_events(entitlement_events::EntitlementAnnouncements {
         home_cache: home_cache.clone(),
         feed_cache: feed_cache.clone(),
-    });
-    runtime.consume(entitlement_events::PpvPurchases {
-        home_cache: home_cache.clone(),
     });
     runtime.consume(moderation::ModerationDecisions {
         clock,
