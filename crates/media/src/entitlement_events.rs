@@ -31,6 +31,9 @@ pub struct EntitlementAnnouncements {
     pub feed_cache: FeedCache,
 }
 
+/// The consumer's name: its queue and inbox key.
+pub const CONSUMER: &str = "entitlement_announcements";
+
 /// The payment kind that opens an item; tips and subscription payments change nothing here (a
 /// subscription's start or renewal is announced as an entitlement change).
 const PPV: &str = "ppv";
@@ -38,7 +41,7 @@ const PPV: &str = "ppv";
 #[async_trait]
 impl EventHandler for EntitlementAnnouncements {
     fn name(&self) -> &'static str {
-        "entitlement_announcements"
+        CONSUMER
     }
 
     fn bindings(&self) -> Vec<String> {
