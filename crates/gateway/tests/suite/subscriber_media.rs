@@ -142,35 +142,14 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
 /// the test, nothing else could retire it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_home_feed_unlocks_what_the_fan_paid_for_once_payments_announces_it() {
-    let platform = Platform::builder()
-        .with::<TestPayments>()
-        // An answer would outlive the test: only what it was computed from can retire it.
-        .configure::<TestMedia>(|config| config.own.feed.cache_ttl_secs = 600)
-        .start()
-        .await;
-    let (creator, creator_id) = platform.signed_in("home_maker", "creator").await;
-    let (fan, _) = platform.signed_in("home_fan", "fan").await;
-    onboard(&platform, &creator).await;
-    let tier = tier(&platform, &creator, "Silver", 499).await;
-    let (status, post) = platform
-        .send_json(
-            Method::POST,
-            "/v1/creator/posts",
-            &creator,
-            Some(json!({"body": "For subscribers", "visibility": "subscribers"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{post}");
+    let Followed {
+        platform,
+        creator,
+        creator_id,
+        fan,
+        tier,
+    } = followed_creator_with_a_subscribers_post("home").await;
     let item_id = ppv_post(&platform, &creator, 700).await;
-    let (status, _) = platform
-        .send_json(
-            Method::PUT,
-            &format!("/v1/creators/{creator_id}/follow"),
-            &fan,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
 
     // (visibility, locked) of each post on the fan's home feed.
     let home = async || -> Vec<(String, bool)> {
@@ -232,34 +211,14 @@ async fn the_home_feed_unlocks_what_the_fan_paid_for_once_payments_announces_it(
 /// only the moment payments gave with its list (`changes_at`) can retire the answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_home_feed_locks_when_a_subscription_lapses_unannounced() {
-    let platform = Platform::builder()
-        .with::<TestPayments>()
-        .configure::<TestMedia>(|config| config.own.feed.cache_ttl_secs = 600)
-        .start()
-        .await;
-    let (creator, creator_id) = platform.signed_in("lapse_maker", "creator").await;
-    let (fan, _) = platform.signed_in("lapse_fan", "fan").await;
-    onboard(&platform, &creator).await;
-    let tier = tier(&platform, &creator, "Monthly", 499).await;
-    let (status, post) = platform
-        .send_json(
-            Method::POST,
-            "/v1/creator/posts",
-            &creator,
-            Some(json!({"body": "For subscribers", "visibility": "subscribers"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{post}");
-    // Followed too, so that the post stays on the home feed, locked, once access ends.
-    let (status, _) = platform
-        .send_json(
-            Method::PUT,
-            &format!("/v1/creators/{creator_id}/follow"),
-            &fan,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    // The follow keeps the post on the home feed, locked, once access ends.
+    let Followed {
+        platform,
+        creator_id,
+        fan,
+        tier,
+        ..
+    } = followed_creator_with_a_subscribers_post("lapse").await;
     let locked = async || -> bool {
         let (status, page) = platform.get_json("/v1/me/feed", &fan).await;
         assert_eq!(status, 200, "{page}");
@@ -301,6 +260,56 @@ async fn a_cached_home_feed_locks_when_a_subscription_lapses_unannounced() {
     let (_, answer) = platform.get_json(&entitlement, &fan).await;
     assert_eq!(answer["allowed"], false, "payments ended the access");
     assert!(locked().await, "the home feed follows at once");
+}
+
+/// A platform whose cached home answers outlive the test (only what they were computed from
+/// can retire them), an onboarded creator with a tier and a subscribers' post, and a fan who
+/// follows the creator for free.
+struct Followed {
+    platform: Platform,
+    creator: String,
+    creator_id: String,
+    fan: String,
+    tier: serde_json::Value,
+}
+
+async fn followed_creator_with_a_subscribers_post(name: &str) -> Followed {
+    let platform = Platform::builder()
+        .with::<TestPayments>()
+        .configure::<TestMedia>(|config| config.own.feed.cache_ttl_secs = 600)
+        .start()
+        .await;
+    let (creator, creator_id) = platform
+        .signed_in(&format!("{name}_maker"), "creator")
+        .await;
+    let (fan, _) = platform.signed_in(&format!("{name}_fan"), "fan").await;
+    onboard(&platform, &creator).await;
+    let tier = tier(&platform, &creator, "Monthly", 499).await;
+    let (status, post) = platform
+        .send_json(
+            Method::POST,
+            "/v1/creator/posts",
+            &creator,
+            Some(json!({"body": "For subscribers", "visibility": "subscribers"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{post}");
+    let (status, _) = platform
+        .send_json(
+            Method::PUT,
+            &format!("/v1/creators/{creator_id}/follow"),
+            &fan,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    Followed {
+        platform,
+        creator,
+        creator_id,
+        fan,
+        tier,
+    }
 }
 
 /// Home-feed answers media served from its cache so far.
