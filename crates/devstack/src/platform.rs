@@ -29,11 +29,13 @@ pub struct Platform {
     pub gateway_admin_url: String,
     /// Signs principal tokens the services accept (the gateway's key).
     pub signer: Arc<TokenSigner>,
-    /// What the services share: Redis prefix, bus namespace, keys, internal CA.
-    pub env: TestEnv,
     /// In start order; identity first.
     members: Vec<Box<dyn Running>>,
     gateway: TestGateway,
+    /// What the services share: Redis prefix, bus namespace, keys, internal CA. Last, so that
+    /// it is dropped last: the services are told to stop before their queues are deleted, and
+    /// a consumer still running would declare its queue again and leave it behind.
+    pub env: TestEnv,
 }
 
 /// A change a test makes to a service's configuration.
