@@ -50,6 +50,21 @@ pub fn served_extension(kind: MediaKind) -> &'static str {
     }
 }
 
+/// Refuses an image whose header claims more than `max_pixels` pixels, before anything
+/// decodes it (a few bytes can announce a picture too large for memory); an unreadable header
+/// is corrupt.
+pub fn check_pixels(kind: df_filetype::Kind, bytes: &[u8], max_pixels: u64) -> Result<(), Error> {
+    let dimensions = df_filetype::image_dimensions(kind, bytes)
+        .map_err(|e| Error::from(MediaError::Corrupt).with_cause(anyhow::anyhow!("{e}")))?;
+    if dimensions.pixels() > max_pixels {
+        return Err(MediaError::PixelLimit.with_message(format!(
+            "The image has {} × {} pixels; at most {max_pixels} pixels are allowed.",
+            dimensions.width, dimensions.height
+        )));
+    }
+    Ok(())
+}
+
 /// Decodes `bytes` (already sniffed as `kind`, its header within `max_pixels`) and encodes what
 /// is served. CPU-bound: call it on a blocking thread.
 pub fn derive(kind: MediaKind, bytes: &[u8], max_pixels: u64) -> Result<Derived, Error> {

@@ -7,11 +7,7 @@
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use df_common::Error;
-use futures::StreamExt;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    process::Command,
-};
+use tokio::{io::AsyncReadExt, process::Command};
 
 use crate::{
     config::PosterSettings,
@@ -21,7 +17,6 @@ use crate::{
     service::Media,
     status::MediaKind,
     storage::{Variant, keys},
-    uploads,
 };
 
 /// Largest frame ffmpeg may hand back (a PNG of the largest video frame allowed fits).
@@ -148,40 +143,21 @@ impl Media {
 
     async fn poster(&self, item: &Item) -> Result<(), Error> {
         let files = &self.files;
-        let original = keys::incoming(item.id, Variant::Original);
-        // S3 objects are copied into a spool file first; the filesystem store's is read where
-        // it lies.
-        let mut spooled = None;
-        let path = match files.storage.local_path(&original) {
-            Some(path) => path,
-            None => {
-                let (spool, mut file) = uploads::spool_file(&files.spool_dir)?;
-                let mut chunks = std::pin::pin!(files.storage.stream(&original, None).await?);
-                while let Some(chunk) = chunks.next().await {
-                    file.write_all(&chunk?).await.map_err(Error::internal)?;
-                }
-                file.flush().await.map_err(Error::internal)?;
-                let path = spool.path().to_owned();
-                spooled = Some(spool);
-                path
-            }
-        };
+        let original = files
+            .storage
+            .local_copy(
+                &keys::incoming(item.id, Variant::Original),
+                &files.spool_dir,
+            )
+            .await?;
         let duration_ms = item.duration_ms.and_then(|ms| u64::try_from(ms).ok());
-        let frame = files.posters.frame(&path, duration_ms).await?;
-        drop(spooled);
+        let frame = files.posters.frame(original.path(), duration_ms).await?;
+        drop(original);
         let Some(frame) = frame else {
             return Ok(());
         };
         let max_pixels = files.uploads.max_image_pixels;
-        let dimensions = df_filetype::image_dimensions(df_filetype::Kind::Png, &frame)
-            .map_err(|e| Error::internal(anyhow::anyhow!("ffmpeg's frame: {e}")))?;
-        if dimensions.pixels() > max_pixels {
-            return Err(Error::internal(anyhow::anyhow!(
-                "a poster frame of {} × {} pixels",
-                dimensions.width,
-                dimensions.height
-            )));
-        }
+        images::check_pixels(df_filetype::Kind::Png, &frame, max_pixels)?;
         let derived =
             tokio::task::spawn_blocking(move || images::derive(MediaKind::Png, &frame, max_pixels))
                 .await

@@ -16,12 +16,27 @@ use object_store::{
     WriteMultipart, aws::AmazonS3, aws::AmazonS3Builder, local::LocalFileSystem, path::Path,
     signer::Signer,
 };
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{
     config::{Backend, StorageSettings},
     ids::MediaId,
 };
+
+/// An object as a file of this machine ([`Storage::local_copy`]).
+#[derive(Debug)]
+pub struct LocalFile {
+    path: PathBuf,
+    /// The copy of an S3 object, removed from disk on drop.
+    _spool: Option<tempfile::NamedTempFile>,
+}
+
+impl LocalFile {
+    /// Where it lies.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
 
 /// Parts of a multipart write; S3 wants at least 5 MiB for every part but the last.
 const PART_BYTES: usize = 8 * 1024 * 1024;
@@ -311,10 +326,30 @@ impl Storage {
         Ok(Some((total, served)))
     }
 
-    /// Where the object at `key` lies on this machine: the filesystem store's file. `None`
-    /// for S3.
-    pub fn local_path(&self, key: &Path) -> Option<PathBuf> {
-        self.root.as_ref().map(|root| root.join(key.as_ref()))
+    /// A file of this machine holding the object at `key`, for programs that read files (such
+    /// as ffmpeg): the filesystem store's own file, or for S3 a copy in a new spool file in
+    /// `spool_dir`, deleted when the returned handle drops.
+    pub async fn local_copy(
+        &self,
+        key: &Path,
+        spool_dir: &std::path::Path,
+    ) -> Result<LocalFile, Error> {
+        if let Some(root) = &self.root {
+            return Ok(LocalFile {
+                path: root.join(key.as_ref()),
+                _spool: None,
+            });
+        }
+        let (spool, mut file) = crate::uploads::spool_file(spool_dir)?;
+        let mut chunks = std::pin::pin!(self.stream(key, None).await?);
+        while let Some(chunk) = chunks.next().await {
+            file.write_all(&chunk?).await.map_err(Error::internal)?;
+        }
+        file.flush().await.map_err(Error::internal)?;
+        Ok(LocalFile {
+            path: spool.path().to_owned(),
+            _spool: Some(spool),
+        })
     }
 
     /// The size of the object at `key`.

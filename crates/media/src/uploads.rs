@@ -206,13 +206,7 @@ fn inspect(
             // Within the image size limit, so it may be held whole.
             let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             file.read_to_end(&mut bytes).map_err(Error::internal)?;
-            let dimensions = df_filetype::image_dimensions(kind, &bytes).map_err(malformed)?;
-            if dimensions.pixels() > max_pixels {
-                return Err(MediaError::PixelLimit.with_message(format!(
-                    "The image has {} × {} pixels; at most {max_pixels} pixels are allowed.",
-                    dimensions.width, dimensions.height
-                )));
-            }
+            images::check_pixels(kind, &bytes, max_pixels)?;
             let end = df_filetype::image_end(kind, &bytes).map_err(malformed)?;
             if end < bytes.len() {
                 return Err(MediaError::AppendedData.into());

@@ -449,25 +449,24 @@ impl Entitlements {
         .await
     }
 
-    /// `fan`'s [`subscription_access`] (the cached one, else the database's, then cached) and
-    /// the generation of the fan's entitlements it holds for: read before the database was,
-    /// so any later change moves it. No generation when Redis is unavailable.
+    /// `fan`'s [`subscription_access`]: the cached one, else the database's, then cached.
     pub async fn subscriptions(
         &self,
         db: &Db,
         fan: UserId,
-    ) -> Result<(Vec<(CreatorId, DateTime<Utc>)>, Option<i64>), Error> {
+    ) -> Result<Vec<(CreatorId, DateTime<Utc>)>, Error> {
         let load = async {
             let mut conn = db.conn().await?;
             subscription_access(&mut conn, fan, self.policy).await
         };
-        let cached = self.cached_access(fan).await;
-        let generation = cached.as_ref().map(|(_, generation)| *generation);
-        let access = read_through(cached, load, async |generation, access| {
-            self.store_access(fan, generation, access).await;
-        })
-        .await?;
-        Ok((access, generation))
+        read_through(
+            self.cached_access(fan).await,
+            load,
+            async |generation, access| {
+                self.store_access(fan, generation, access).await;
+            },
+        )
+        .await
     }
 
     /// The cached answer and the current generation, in one round trip. `None` when Redis is

@@ -417,16 +417,20 @@ async fn a_post_reserved_to_a_tier_opens_to_that_price_and_above() {
         "cached, the same"
     );
 
+    let reprice_vip = async |amount_minor: i64| {
+        let (status, repriced) = platform
+            .send_json(
+                Method::PATCH,
+                &format!("/v1/creator/tiers/{}", vip["id"].as_str().unwrap()),
+                &creator,
+                Some(json!({"name": "VIP",
+                    "price": {"amount_minor": amount_minor, "currency": "usd"}})),
+            )
+            .await;
+        assert_eq!(status, 200, "{repriced}");
+    };
     // VIP now costs less than Basic: Basic's subscribers are at or above it.
-    let (status, repriced) = platform
-        .send_json(
-            Method::PATCH,
-            &format!("/v1/creator/tiers/{}", vip["id"].as_str().unwrap()),
-            &creator,
-            Some(json!({"name": "VIP", "price": {"amount_minor": 299, "currency": "usd"}})),
-        )
-        .await;
-    assert_eq!(status, 200, "{repriced}");
+    reprice_vip(299).await;
     let opened = (false, false, 200);
     eventually("Basic's subscriber sees the post", || async {
         (sees(&basic_fan).await == opened).then_some(())
@@ -435,15 +439,7 @@ async fn a_post_reserved_to_a_tier_opens_to_that_price_and_above() {
     assert_eq!(sees(&vip_fan).await, opened);
 
     // Dearer again than Basic: Basic's subscribers are locked out again.
-    let (status, repriced) = platform
-        .send_json(
-            Method::PATCH,
-            &format!("/v1/creator/tiers/{}", vip["id"].as_str().unwrap()),
-            &creator,
-            Some(json!({"name": "VIP", "price": {"amount_minor": 2_499, "currency": "usd"}})),
-        )
-        .await;
-    assert_eq!(status, 200, "{repriced}");
+    reprice_vip(2_499).await;
     eventually("Basic's subscriber is locked out", || async {
         (sees(&basic_fan).await == (true, true, 403)).then_some(())
     })

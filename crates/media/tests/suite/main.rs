@@ -4,6 +4,7 @@
 // A failed step is a failed test, with its value in the message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod announcements;
 mod erasure;
 mod feed_cache;
 mod posts_and_feeds;

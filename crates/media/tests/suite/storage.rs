@@ -71,6 +71,19 @@ async fn storage_suite(storage: &Storage, signs: bool) {
         vec![published.clone()]
     );
 
+    // A file of this machine for programs that read files: the store's own, or a spool copy
+    // that is gone once dropped.
+    let spool_dir = tempfile::tempdir().unwrap();
+    let local = storage
+        .local_copy(&published, spool_dir.path())
+        .await
+        .unwrap();
+    assert!(std::fs::read(local.path()).unwrap() == big);
+    let spooled = local.path().starts_with(spool_dir.path());
+    assert_eq!(spooled, signs, "only S3 objects are copied");
+    drop(local);
+    assert_eq!(std::fs::read_dir(spool_dir.path()).unwrap().count(), 0);
+
     let url = storage
         .presigned(&published, Duration::from_secs(60))
         .await

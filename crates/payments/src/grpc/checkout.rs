@@ -89,7 +89,7 @@ pub async fn list_subscribed_creators(
     access::content_service(&principal(&request)?)?;
     let fan_id = wire::id("fan_id", &request.get_ref().fan_id)?;
     let service = &face.service;
-    let (access, _) = service
+    let access = service
         .entitlements
         .subscriptions(&service.db, fan_id)
         .await?;
