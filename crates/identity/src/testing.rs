@@ -5,7 +5,7 @@
 // Test support: a failed setup step is a failed test, with its value in the message.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
 use df_common::{auth::Role, clock::Clock};
 use df_testkit::{
@@ -100,23 +100,18 @@ impl TestIdentity {
             .collect()
     }
 
-    /// Waits (up to 20 s) for an email to `to` whose text contains `needle`, and returns it.
+    /// Waits for an email to `to` whose text contains `needle`, and returns it.
     pub async fn wait_for_email(&self, to: &str, needle: &str) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(mail) = self
-                .emails()
-                .into_iter()
-                .find(|m| m.contains(&format!("To: {to}")) && m.contains(needle))
-            {
-                return mail;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no email to {to} containing {needle:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let recipient = format!("To: {to}");
+        df_testkit::eventually_some(
+            &format!("an email to {to} contains {needle:?}"),
+            async || {
+                self.emails()
+                    .into_iter()
+                    .find(|m| m.contains(&recipient) && m.contains(needle))
+            },
+        )
+        .await
     }
 
     /// Gives the account `username` the role `role` (staff accounts are made by an operator;

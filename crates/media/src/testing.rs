@@ -71,13 +71,6 @@ impl TestMedia {
         adjust: impl FnOnce(&mut MediaConfig),
     ) -> Self {
         let db = TestDb::new(SERVICE, MIGRATIONS, std::path::Path::new(MIGRATIONS_DIR)).await;
-        // The consumers' queues leave the broker with the test's namespace.
-        env.bus.queue(SERVICE, df_runtime::erasure::CONSUMER);
-        env.bus.queue(
-            SERVICE,
-            <crate::moderation::ModerationDecisions as df_runtime::bus::typed::Consumer>::NAME,
-        );
-        env.bus.queue(SERVICE, crate::entitlement_events::CONSUMER);
         let mut config = MediaConfig {
             base: env.base(SERVICE, &db),
             own: MediaSections::default(),

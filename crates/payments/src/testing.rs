@@ -8,11 +8,9 @@
 use std::{
     path::PathBuf,
     sync::{Arc, OnceLock},
-    time::Duration,
 };
 
 use df_common::secret::Secret;
-use df_runtime::bus::Consumer;
 use df_testkit::{
     Member, RunningService, Surroundings, TestDb, TestEnv, service::ephemeral_listeners,
 };
@@ -71,12 +69,6 @@ impl TestPayments {
         adjust: impl FnOnce(&mut PaymentsConfig),
     ) -> Self {
         let db = TestDb::new(SERVICE, MIGRATIONS, &PathBuf::from(MIGRATIONS_DIR)).await;
-        // The consumers' queues leave the broker with the test's namespace.
-        env.bus.queue(SERVICE, df_runtime::erasure::CONSUMER);
-        env.bus.queue(
-            SERVICE,
-            <crate::access_log::AccessLogHandler as Consumer>::NAME,
-        );
         let webhook_secret: Secret<String> =
             format!("whsec_{}", uuid::Uuid::new_v4().simple()).into();
         let mut config = PaymentsConfig {
@@ -140,7 +132,12 @@ impl TestPayments {
     /// clock and simulated provider (the provider's pages move to a new port).
     pub async fn restart(&mut self) {
         self.service.stop().await;
-        let grpc = bind_with_retry(self.service.grpc_addr).await;
+        let addr = self.service.grpc_addr;
+        // The stopped server's socket may take a moment to be released.
+        let grpc = df_testkit::eventually_some(&format!("{addr} can be bound again"), async || {
+            TcpListener::bind(addr).await.ok()
+        })
+        .await;
         let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let pages = TcpListener::bind("127.0.0.1:0").await.unwrap();
         self.provider_url = format!("http://{}", pages.local_addr().unwrap());
@@ -171,20 +168,4 @@ fn serving(
         webhooks: None,
     };
     move |listeners, shutdown| Box::pin(crate::serve(config, listeners, wiring, shutdown))
-}
-
-async fn bind_with_retry(addr: std::net::SocketAddr) -> TcpListener {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match TcpListener::bind(addr).await {
-            Ok(listener) => return listener,
-            Err(e) => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "rebinding {addr}: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    }
 }

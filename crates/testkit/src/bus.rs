@@ -1,11 +1,11 @@
 //! A RabbitMQ namespace per test, so parallel tests on the one broker never see each other's
 //! exchanges, queues or messages, plus helpers to publish raw messages and read queues.
 //!
-//! The exchanges of the namespace and every queue named through [`TestBus::queue`] (with its
-//! dead-letter queue) are deleted when the [`TestBus`] is dropped. Stop the test's consumers
-//! before that, or they declare their queue again.
+//! The exchanges of the namespace and every queue a consumer of this process declared in it
+//! (with its dead-letter queue) are deleted when the [`TestBus`] is dropped. Stop the test's
+//! consumers before that, or they declare their queue again.
 
-use std::{net::SocketAddr, sync::Mutex, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use df_runtime::{
     bus::{EventEnvelope, decode_envelope, topology},
@@ -26,9 +26,6 @@ pub fn server_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
-/// How long the waiting helpers wait before failing the test.
-const WAIT: Duration = Duration::from_secs(20);
-
 /// How long the broker keeps a test's queue once nothing consumes it: longer than any test
 /// runs (nextest kills a test after three minutes).
 const IDLE_QUEUE_EXPIRY: Duration = Duration::from_secs(10 * 60);
@@ -46,7 +43,6 @@ pub struct DeadLetter {
 pub struct TestBus {
     namespace: String,
     url: String,
-    queues: Mutex<Vec<String>>,
 }
 
 impl TestBus {
@@ -55,7 +51,6 @@ impl TestBus {
         Self {
             namespace: format!("t.{}.", uuid::Uuid::new_v4().simple()),
             url: server_url(),
-            queues: Mutex::new(Vec::new()),
         }
     }
 
@@ -110,34 +105,21 @@ impl TestBus {
         format!("{prefix}{addr}{rest}")
     }
 
-    /// The queue name of `consumer` in `service`; the queue and its dead-letter queue are
-    /// deleted with the namespace.
+    /// The queue name of `consumer` in `service`.
     pub fn queue(&self, service: &str, consumer: &str) -> String {
-        let queue = topology::queue_name(&self.namespace, service, consumer);
-        let mut queues = self.queues.lock().unwrap();
-        if !queues.contains(&queue) {
-            queues.push(queue.clone());
-        }
-        queue
+        topology::queue_name(&self.namespace, service, consumer)
     }
 
     /// Waits until `queue` exists and has a consumer.
     pub async fn wait_for_consumer(&self, queue: &str) {
         let connection = self.connect().await;
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        crate::eventually(&format!("{queue} has a consumer"), async || {
             // A passive declare of a missing queue closes the channel: use a fresh one each time.
             let channel = connection.create_channel().await.unwrap();
             let declared = passive_declare(&channel, queue).await;
-            if matches!(&declared, Ok(q) if q.consumer_count() > 0) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no consumer on {queue} within {WAIT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            matches!(&declared, Ok(q) if q.consumer_count() > 0)
+        })
+        .await;
     }
 
     /// Publishes `body` to the namespace's events exchange with `routing_key`, waiting for the
@@ -228,20 +210,13 @@ impl TestBus {
     /// Waits until the dead-letter queue of `queue` has yielded `count` messages in all, and
     /// returns them.
     pub async fn wait_for_dead_letters(&self, queue: &str, count: usize) -> Vec<DeadLetter> {
-        let deadline = tokio::time::Instant::now() + WAIT;
         let mut letters = Vec::new();
-        loop {
+        crate::eventually(&format!("{count} dead letters on {queue}"), async || {
             letters.extend(self.take_dead_letters(queue).await);
-            if letters.len() >= count {
-                return letters;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} of {count} dead letters on {queue} within {WAIT:?}",
-                letters.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            letters.len() >= count
+        })
+        .await;
+        letters
     }
 
     /// A passive declare of `queue` on a connection of its own (a missing queue closes the
@@ -272,7 +247,8 @@ impl Drop for TestBus {
     fn drop(&mut self) {
         let url = self.url.clone();
         let namespace = self.namespace.clone();
-        let queues = self.queues.lock().map(|q| q.clone()).unwrap_or_default();
+        // Every queue a consumer in this process declared in the namespace, whoever it is.
+        let queues = topology::take_declared_queues(&namespace);
         crate::cleanup::run_bounded("test bus namespace", async move {
             let Ok(connection) = Connection::connect(&url, ConnectionProperties::default()).await
             else {

@@ -1,5 +1,5 @@
 //! Test-only helpers, generic over services: a fresh database per test, a Redis key prefix per
-//! test, a bus namespace per test, a TCP fault proxy, test certificates, and the shared half of
+//! test, a bus namespace per test, a TCP fault proxy, test certificates, bounded waits, and the shared half of
 //! starting a service in-process on ephemeral ports ([`service`]). Each service's own `testing`
 //! entry builds on them.
 
@@ -19,3 +19,5 @@ pub mod service;
 pub use service::{Member, RunningService, Surroundings, TestEnv};
 pub mod bus;
 pub use bus::TestBus;
+pub mod wait;
+pub use wait::{eventually, eventually_some};

@@ -300,10 +300,13 @@ pub async fn stop_task(shutdown: &CancellationToken, task: Option<JoinHandle<()>
     }
 }
 
-/// Polls `<admin_url>/readyz` until it answers 200 (at most 30 s).
+/// Polls `<admin_url>/readyz` until it answers 200 (at most [`crate::wait::PATIENCE`]).
+///
+/// A loop of its own rather than [`crate::eventually`]: it runs inside futures that must be
+/// `Send`, which the compiler cannot yet prove through an `AsyncFnMut` bound.
 pub async fn wait_until_ready(admin_url: &str, name: &str) {
     let client = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + crate::wait::PATIENCE;
     loop {
         if client
             .get(format!("{admin_url}/readyz"))

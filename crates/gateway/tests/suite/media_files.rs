@@ -11,7 +11,7 @@ use df_payments::testing::TestPayments;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::support::{eventually, photo, published_photo, upload};
+use crate::support::{eventually_some, photo, published_photo, upload};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_views_a_published_photo_by_a_signed_url_that_serves_ranges() {
@@ -125,7 +125,7 @@ async fn a_fan_views_a_published_photo_by_a_signed_url_that_serves_ranges() {
     // The URL handed to the fan reached payments' access log, where a dispute finds it; the
     // refused one did not.
     let payments = platform.member::<TestPayments>();
-    let evidence = eventually("the delivery in payments' access log", async || {
+    let evidence = eventually_some("the delivery in payments' access log", async || {
         let log = payments
             .access_evidence(fan_id.parse().unwrap(), creator_id.parse().unwrap())
             .await;

@@ -10,7 +10,7 @@ use df_payments::testing::TestPayments;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{buy_ppv, eventually, onboard};
+use crate::support::{buy_ppv, eventually_some, onboard};
 
 /// The whole text of the paid post: longer than the preview.
 const PAID_TEXT: &str = "The full-length cut of this week's shoot, with the lighting setup, \
@@ -84,7 +84,7 @@ async fn a_fan_buys_a_locked_post_and_then_reads_it_whole() {
 
     // Buying it on the provider's page unlocks it for the buyer only.
     buy_ppv(&platform, &fan, &item).await;
-    let bought = eventually("the purchase unlocks the post", || async {
+    let bought = eventually_some("the purchase unlocks the post", || async {
         let (_, post) = platform.get_json(&paid_path, &fan).await;
         (post["locked"] == false).then_some(post)
     })

@@ -12,7 +12,7 @@ use df_media::testing::TestMedia;
 use df_payments::testing::TestPayments;
 
 use crate::support::{
-    APP, browser, buy_ppv, checkout_urls, eventually, pay, ppv_post, subscription_checkout,
+    APP, browser, buy_ppv, checkout_urls, eventually_some, pay, ppv_post, subscription_checkout,
 };
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode, header};
@@ -72,7 +72,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
         page.headers()[header::LOCATION],
         format!("{APP}/creator/payouts").as_str()
     );
-    let account = eventually("the payout account can take payments", || async {
+    let account = eventually_some("the payout account can take payments", || async {
         let (status, account) = platform
             .get_json("/v1/creator/payout-account", &creator)
             .await;
@@ -131,7 +131,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
     );
     chrono::DateTime::parse_from_rfc3339(checkout["expires_at"].as_str().unwrap()).unwrap();
     pay(&platform, &checkout, &success_url).await;
-    let answer = eventually("the subscription unlocks the creator's content", || async {
+    let answer = eventually_some("the subscription unlocks the creator's content", || async {
         let (status, answer) = platform.get_json(&entitlement, &fan).await;
         (status == 200 && answer["allowed"] == true).then_some(answer)
     })
@@ -186,7 +186,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
     assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["code"], "gateway.invalid_idempotency_key");
     pay(&platform, &checkout, &success_url).await;
-    let earnings = eventually("the tip shows in the creator's earnings", || async {
+    let earnings = eventually_some("the tip shows in the creator's earnings", || async {
         let (status, earnings) = platform
             .get_json("/v1/creator/earnings?currency=usd", &creator)
             .await;
@@ -219,7 +219,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
         "a subscription must not unlock a PPV item"
     );
     buy_ppv(&platform, &fan, &item_id).await;
-    let answer = eventually("the purchase unlocks the item", || async {
+    let answer = eventually_some("the purchase unlocks the item", || async {
         let (_, answer) = platform.get_json(&item_entitlement, &fan).await;
         (answer["allowed"] == true).then_some(answer)
     })
@@ -303,7 +303,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
         .member::<TestPayments>()
         .simulated()
         .advance(chrono::Duration::days(2));
-    eventually("access ends with the period", || async {
+    eventually_some("access ends with the period", || async {
         let (_, answer) = platform.get_json(&entitlement, &fan).await;
         (answer["allowed"] == false).then_some(())
     })
@@ -334,7 +334,7 @@ async fn the_whole_money_path_runs_through_the_gateway() {
     // balance is made (payments' own suite checks what a run reports).
     assert!(run["payouts_started"].as_u64() <= Some(1), "{run}");
     let expected_payout = 799 + 400 + 1_200;
-    let payouts = eventually("the payout is confirmed", || async {
+    let payouts = eventually_some("the payout is confirmed", || async {
         let (_, payouts) = platform.get_json("/v1/creator/payouts", &creator).await;
         (payouts["items"][0]["status"] == "paid").then_some(payouts)
     })

@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use crate::support::eventually;
+use crate::support::eventually_some;
 
 /// `Upload-Metadata` naming `file_name` of `file_type`, as tus-js-client writes it.
 fn metadata(file_name: &str, file_type: &str) -> String {
@@ -108,7 +108,7 @@ async fn append_and_break_off(
     // Media spools an append as it arrives: once the spool file holds every byte sent, the
     // connection breaks.
     let spool = platform.member::<TestMedia>().files.path().join("spool");
-    eventually("media received what was sent", || async {
+    eventually_some("media received what was sent", || async {
         std::fs::read_dir(&spool)
             .unwrap()
             .filter_map(Result::ok)
@@ -149,7 +149,7 @@ async fn a_video_uploaded_with_tus_goes_on_after_a_broken_connection_and_is_serv
     // The connection breaks off after 150 KiB: those bytes are kept.
     let cut = 150 * 1024;
     append_and_break_off(&platform, &creator, &location, clip.len(), &clip[..cut]).await;
-    let reached = eventually("the broken-off append is kept", || async {
+    let reached = eventually_some("the broken-off append is kept", || async {
         match offset(&platform, &creator, &location).await {
             (StatusCode::OK, Some(reached)) if reached > 0 => Some(reached),
             _ => None,
@@ -221,7 +221,7 @@ async fn a_video_uploaded_with_tus_goes_on_after_a_broken_connection_and_is_serv
         "a completed upload is closed"
     );
 
-    eventually("the video is scanned and published", || async {
+    eventually_some("the video is scanned and published", || async {
         let (_, file) = platform.get_json(&file, &creator).await;
         (file["state"] == "published").then_some(())
     })

@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::json;
 
 use crate::support::{
-    buy_ppv, checkout_urls, eventually, onboard, pay, ppv_post, published_photo,
+    buy_ppv, checkout_urls, eventually_some, onboard, pay, ppv_post, published_photo,
     subscription_checkout, tier,
 };
 
@@ -41,7 +41,7 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
     let checkout = subscription_checkout(&platform, &fan, &tier["id"]).await;
     pay(&platform, &checkout, &checkout_urls().0).await;
     let entitlement = format!("/v1/creators/{creator_id}/entitlement");
-    eventually("the subscription is active", || async {
+    eventually_some("the subscription is active", || async {
         let (_, answer) = platform.get_json(&entitlement, &fan).await;
         (answer["allowed"] == true).then_some(())
     })
@@ -118,7 +118,7 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
 
     // The delivery is in payments' access log.
     let payments = platform.member::<TestPayments>();
-    eventually("the delivery in payments' access log", || async {
+    eventually_some("the delivery in payments' access log", || async {
         let log = payments
             .access_evidence(fan_id.parse().unwrap(), creator_id.parse().unwrap())
             .await;
@@ -127,7 +127,7 @@ async fn a_subscriber_gets_private_urls_that_expire_and_a_stranger_is_refused() 
     .await;
 
     // Ten seconds on, the same URL is refused.
-    let expired = eventually("the URL expires", || async {
+    let expired = eventually_some("the URL expires", || async {
         let answer = platform.http().get(&url).send().await.unwrap();
         (answer.status() == StatusCode::FORBIDDEN).then_some(answer)
     })
@@ -176,26 +176,26 @@ async fn the_home_feed_unlocks_what_the_fan_paid_for_once_payments_announces_it(
     let entitlement = format!("/v1/creators/{creator_id}/entitlement");
     let checkout = subscription_checkout(&platform, &fan, &tier["id"]).await;
     pay(&platform, &checkout, &checkout_urls().0).await;
-    eventually("the subscription is active", || async {
+    eventually_some("the subscription is active", || async {
         let (_, answer) = platform.get_json(&entitlement, &fan).await;
         (answer["allowed"] == true).then_some(())
     })
     .await;
     let subscribed = vec![("ppv".to_owned(), true), ("subscribers".to_owned(), false)];
-    eventually("the home feed shows the subscription", || async {
+    eventually_some("the home feed shows the subscription", || async {
         (home().await == subscribed).then_some(())
     })
     .await;
 
     buy_ppv(&platform, &fan, &item_id).await;
     let item_entitlement = format!("{entitlement}?ppv_item_id={item_id}");
-    eventually("the purchase unlocks the item", || async {
+    eventually_some("the purchase unlocks the item", || async {
         let (_, answer) = platform.get_json(&item_entitlement, &fan).await;
         (answer["allowed"] == true).then_some(())
     })
     .await;
     let bought = vec![("ppv".to_owned(), false), ("subscribers".to_owned(), false)];
-    eventually("the home feed shows the purchase", || async {
+    eventually_some("the home feed shows the purchase", || async {
         (home().await == bought).then_some(())
     })
     .await;
@@ -227,7 +227,7 @@ async fn a_cached_home_feed_locks_when_a_subscription_lapses_unannounced() {
     assert!(locked().await);
     let checkout = subscription_checkout(&platform, &fan, &tier["id"]).await;
     pay(&platform, &checkout, &checkout_urls().0).await;
-    eventually("the subscription opens the post", || async {
+    eventually_some("the subscription opens the post", || async {
         (!locked().await).then_some(())
     })
     .await;
@@ -239,13 +239,13 @@ async fn a_cached_home_feed_locks_when_a_subscription_lapses_unannounced() {
     payments.simulated().set_fail_renewals(true);
     payments.simulated().advance(chrono::Duration::days(31));
     media_clock.advance(chrono::Duration::days(31));
-    eventually("the subscription is past due", || async {
+    eventually_some("the subscription is past due", || async {
         let (_, mine) = platform.get_json("/v1/me/subscriptions", &fan).await;
         (mine["items"][0]["status"] == "past_due").then_some(())
     })
     .await;
     // Until two reads in a row come from the cache, the announcement may still be on its way.
-    eventually("a past-due answer is cached", || async {
+    eventually_some("a past-due answer is cached", || async {
         let before = home_hits(&platform).await;
         assert!(!locked().await, "the grace period keeps the post open");
         assert!(!locked().await);
@@ -356,7 +356,7 @@ async fn a_post_reserved_to_a_tier_opens_to_that_price_and_above() {
     }
     let entitlement = format!("/v1/creators/{creator_id}/entitlement");
     for fan in [&basic_fan, &vip_fan] {
-        eventually("the subscription is active", || async {
+        eventually_some("the subscription is active", || async {
             let (_, answer) = platform.get_json(&entitlement, fan).await;
             (answer["allowed"] == true).then_some(())
         })
@@ -432,7 +432,7 @@ async fn a_post_reserved_to_a_tier_opens_to_that_price_and_above() {
     // VIP now costs less than Basic: Basic's subscribers are at or above it.
     reprice_vip(299).await;
     let opened = (false, false, 200);
-    eventually("Basic's subscriber sees the post", || async {
+    eventually_some("Basic's subscriber sees the post", || async {
         (sees(&basic_fan).await == opened).then_some(())
     })
     .await;
@@ -440,7 +440,7 @@ async fn a_post_reserved_to_a_tier_opens_to_that_price_and_above() {
 
     // Dearer again than Basic: Basic's subscribers are locked out again.
     reprice_vip(2_499).await;
-    eventually("Basic's subscriber is locked out", || async {
+    eventually_some("Basic's subscriber is locked out", || async {
         (sees(&basic_fan).await == (true, true, 403)).then_some(())
     })
     .await;

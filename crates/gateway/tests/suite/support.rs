@@ -15,21 +15,7 @@ use serde_json::{Value, json};
 /// Where the client app wants the provider to send people back (never followed here).
 pub const APP: &str = "https://app.directfanz.test";
 
-/// Polls `probe` until it yields a value, for at most 20 seconds.
-pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use df_testkit::eventually_some;
 
 /// A browser that does not follow redirects, so the test sees where the provider sends it.
 pub fn browser() -> reqwest::Client {
@@ -143,7 +129,7 @@ pub async fn onboard(platform: &Platform, creator: &str) {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
-    eventually("the payout account takes payments", || async {
+    eventually_some("the payout account takes payments", || async {
         let (status, account) = platform
             .get_json("/v1/creator/payout-account", creator)
             .await;
@@ -193,7 +179,7 @@ pub async fn published_photo(platform: &Platform, creator: &str) -> String {
     assert_eq!(status, 201, "{file}");
     assert_eq!(file["state"], "scanning", "{file}");
     let id = file["id"].as_str().unwrap().to_owned();
-    eventually("the photo is scanned and published", || async {
+    eventually_some("the photo is scanned and published", || async {
         let (_, file) = platform.get_json(&format!("/v1/media/{id}"), creator).await;
         (file["state"] == "published").then_some(())
     })

@@ -37,8 +37,7 @@ fn gateway_token(running: &Running) -> String {
 
 /// Signs up `email` (left unverified) as the gateway would, once identity answers.
 async fn sign_up(running: &Running, email: &str, username: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let answer = df_testkit::eventually_some("identity answers", async || {
         let request = request_with_principal(
             pb::SignupRequest {
                 email: email.into(),
@@ -50,14 +49,13 @@ async fn sign_up(running: &Running, email: &str, username: &str) {
         )
         .unwrap();
         match running.client.clone().signup(request).await {
-            Ok(_) => return,
-            Err(status)
-                if status.code() == Code::Unavailable && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(status) => panic!("signup refused: {status:?}"),
+            Err(status) if status.code() == Code::Unavailable => None,
+            answer => Some(answer),
         }
+    })
+    .await;
+    if let Err(status) = answer {
+        panic!("signup refused: {status:?}");
     }
 }
 
@@ -111,25 +109,17 @@ struct Pending {
 /// Waits until every recorded request was composed and every queued email sent.
 async fn quiet(conn: &mut diesel_async::AsyncPgConnection) {
     use diesel_async::RunQueryDsl;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let pending = diesel::sql_query(
+    df_testkit::eventually("mail work finished", async || {
+        diesel::sql_query(
             "SELECT (SELECT count(*) FROM account_mail_requests) \
              + (SELECT count(*) FROM mail_queue) AS n",
         )
         .get_result::<Pending>(conn)
         .await
         .unwrap()
-        .n;
-        if pending == 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "mail work never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        .n == 0
+    })
+    .await;
 }
 
 fn median(mut samples: Vec<f64>) -> f64 {

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{error::Error as _, time::Duration};
+use std::error::Error as _;
 
 use df_common::{
     auth::{Role, Subject, service},
@@ -53,17 +53,16 @@ fn client(running: &Running, tls: Option<ClientTls>) -> ClientConfig {
 
 /// Waits until identity answers a trusted client (it binds asynchronously).
 async fn until_served(running: &Running, trusted: &ClientConfig) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    df_testkit::eventually("identity serves a trusted client", async || {
         match call(running, trusted).await {
-            Ok(()) => return,
-            Err(status) if tokio::time::Instant::now() < deadline => {
+            Ok(()) => true,
+            Err(status) => {
                 assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                false
             }
-            Err(status) => panic!("never served: {status:?}"),
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,21 +46,8 @@ async fn calls_without_a_valid_principal_are_refused() {
         .unwrap();
 
     // The service principal works (retry while the server binds its first connection).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        match running
-            .client
-            .request_password_reset(with_metadata(reset_request(), &service))
-            .await
-        {
-            Ok(_) => break,
-            Err(status)
-                if status.code() == Code::Unavailable && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(status) => panic!("service principal refused: {status:?}"),
-        }
+    if let Err(status) = first_answer(&mut running, &service).await {
+        panic!("service principal refused: {status:?}");
     }
 
     // No token at all.
@@ -180,21 +167,17 @@ async fn calls_without_a_valid_principal_are_refused() {
 
 /// Waits until identity answers `token` with anything but "unavailable".
 async fn first_answer(running: &mut Running, token: &str) -> Result<(), tonic::Status> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    df_testkit::eventually_some("identity answers", async || {
         match running
             .client
             .request_password_reset(with_metadata(reset_request(), token))
             .await
         {
-            Err(status)
-                if status.code() == Code::Unavailable && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            answer => return answer.map(|_| ()),
+            Err(status) if status.code() == Code::Unavailable => None,
+            answer => Some(answer.map(|_| ())),
         }
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use df_devstack::platform::{Platform, token_from_link};
 use df_identity::housekeeping::{self, Counts};
@@ -42,16 +40,12 @@ async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
 /// Waits until every request was composed and everything queued was delivered, so the outbox is
 /// complete. (A request leaves its table in the transaction that queues its email.)
 async fn queue_drained(conn: &mut AsyncPgConnection) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let pending = "SELECT (SELECT count(*) FROM mail_queue) \
                    + (SELECT count(*) FROM account_mail_requests) AS n";
-    while count(conn, pending).await > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the mail queue never drained"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    df_testkit::eventually("the mail queue drained", async || {
+        count(conn, pending).await == 0
+    })
+    .await;
 }
 
 /// Emails to `to` containing `needle`, once everything queued has been sent.

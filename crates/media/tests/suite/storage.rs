@@ -171,17 +171,12 @@ impl S3Server {
                     "{binary} does not start ({e}); scripts/test installs it (cargo install s3s-fs)"
                 )
             });
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "s3s-fs never listened"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        df_testkit::eventually("s3s-fs listens", async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
         Self {
             _child: child,
             _dir: dir,

@@ -19,17 +19,7 @@ use df_proto::{
 use df_testkit::TestEnv;
 use tonic::transport::Channel;
 
-/// Waits (bounded) until `probe` holds.
-pub async fn eventually<F: AsyncFn() -> bool>(what: &str, probe: F) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !probe().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: never happened"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
+pub use df_testkit::eventually;
 
 /// Media, payments and the gateway's signer.
 pub struct World {

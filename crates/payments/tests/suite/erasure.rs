@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use df_payments::{ledger::integrity, webhook::signature};
 use df_proto::{events::v1::UserErasureRequested, payments::v1::IngestWebhookRequest};
 use diesel::{QueryableByName, sql_types};
@@ -71,21 +69,13 @@ async fn erasure_removes_personal_data_and_keeps_the_books() {
         )
         .await;
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = state(&mut conn).await;
-        if now.message.is_none() {
-            assert_eq!(
-                now.entries, before.entries,
-                "erasure must not touch the ledger"
-            );
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "erasure never applied"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let after = df_testkit::eventually_some("the erasure is applied", async || {
+        Some(state(&mut conn).await).filter(|now| now.message.is_none())
+    })
+    .await;
+    assert_eq!(
+        after.entries, before.entries,
+        "erasure must not touch the ledger"
+    );
     assert!(integrity::check(&mut conn).await.unwrap().is_empty());
 }

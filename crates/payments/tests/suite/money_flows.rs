@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use df_common::auth::Role;
 use df_payments::{ledger::integrity, money::simulated_processor_fee};
 use df_proto::{events::v1::ContentDelivered, payments::v1 as pb};
@@ -14,25 +12,14 @@ use diesel::{QueryableByName, sql_types};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use df_testkit::eventually;
+
 use crate::support::Payments;
 
 const URLS: (&str, &str) = (
     "https://app.directfanz.test/ok",
     "https://app.directfanz.test/no",
 );
-
-/// Waits (up to 20 s) until `check` holds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 async fn entitled(p: &Payments, fan: Uuid, creator: Uuid, item: Option<&str>) -> bool {
     p.client()

@@ -22,13 +22,15 @@ use tonic::transport::Channel;
 
 /// A payments instance and what a test needs around it.
 pub struct Payments {
+    // Dropped first (fields drop in order): the service is told to stop before its namespace
+    // on the broker is deleted, or a consumer still running declares its queue again.
+    payments: TestPayments,
     pub redis: TestRedis,
     pub bus: TestBus,
     pub signer: Arc<TokenSigner>,
     pub secret: Secret<String>,
     pub clock: Clock,
     pub grpc_addr: SocketAddr,
-    payments: TestPayments,
 }
 
 impl Payments {

@@ -13,8 +13,33 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 
+use std::{collections::BTreeSet, sync::Mutex};
+
 use super::unavailable;
 use df_common::error::Error;
+
+/// Every consumer queue this process has declared. A process that shares its broker with
+/// others under a namespace of its own (a test among parallel tests) deletes what it declared
+/// through [`take_declared_queues`] instead of listing its consumers by hand; a service
+/// declares a handful of queues, so the set stays small.
+static DECLARED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// The consumer queues declared in this process under `namespace`, forgotten as they are
+/// returned (their dead-letter queues are named by [`dead_letter_queue`]).
+pub fn take_declared_queues(namespace: &str) -> Vec<String> {
+    let mut declared = DECLARED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let taken: Vec<String> = declared
+        .iter()
+        .filter(|queue| queue.starts_with(namespace))
+        .cloned()
+        .collect();
+    for queue in &taken {
+        declared.remove(queue);
+    }
+    taken
+}
 
 /// The topic exchange events are published to.
 pub fn events_exchange(namespace: &str) -> String {
@@ -150,6 +175,11 @@ pub(crate) async fn declare_queue(
         durable: true,
         ..QueueDeclareOptions::default()
     };
+    // Recorded before the broker is asked: a declare whose answer is lost may still exist.
+    DECLARED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(spec.queue.clone());
     let dlq = dead_letter_queue(&spec.queue);
     let dlx = dead_letter_exchange(namespace);
 

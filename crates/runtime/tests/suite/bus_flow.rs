@@ -28,7 +28,7 @@ use df_runtime::{
     config::BusConfig,
     db::Db,
 };
-use df_testkit::{TcpProxy, TestBus, TestDb};
+use df_testkit::{TcpProxy, TestBus, TestDb, eventually};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
@@ -315,18 +315,6 @@ fn trace_id(span: &tracing::Span) -> TraceId {
     span.context().span().span_context().trace_id()
 }
 
-/// Polls `check` until it holds, failing the test after [`WAIT`].
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enqueue_outside_a_transaction_is_refused() {
     let t = Ctx::new(|_| {}).await;
@@ -354,17 +342,7 @@ async fn enqueue_outside_a_transaction_is_refused() {
 async fn queues_with_an_idle_expiry_leave_the_broker_once_unconsumed() {
     let mut t = Ctx::new(|c| c.idle_queue_expiry_ms = Some(1_000)).await;
     let bus = Bus::connect(&t.config, SERVICE);
-    // Started by hand: `Ctx::consume` names the queue to the test namespace, which would
-    // delete it on drop, and this test is about what happens when nobody does.
-    let queue = topology::queue_name(t.bus.namespace(), SERVICE, "expiring");
-    t.consumers.push(spawn_consumer(
-        t.db.clone(),
-        bus.clone(),
-        Recorder::new("expiring", None),
-        &t.config,
-        t.shutdown.clone(),
-    ));
-    t.bus.wait_for_consumer(&queue).await;
+    let queue = t.consume(&bus, Recorder::new("expiring", None)).await;
     let dead_letters = topology::dead_letter_queue(&queue);
     let relay = t.relay(&bus);
     let id = t.emit::<Registered>(&relay).await;
@@ -374,6 +352,12 @@ async fn queues_with_an_idle_expiry_leave_the_broker_once_unconsumed() {
     .await;
     assert!(t.bus.queue_exists(&queue).await);
 
+    // Forgotten by the test namespace, which would delete them on drop: this test is about
+    // what happens when nobody does.
+    assert_eq!(
+        topology::take_declared_queues(t.bus.namespace()),
+        vec![queue.clone()]
+    );
     t.stop().await;
     let probe = TestBus::new();
     eventually("the queue expired", async || {
@@ -384,6 +368,25 @@ async fn queues_with_an_idle_expiry_leave_the_broker_once_unconsumed() {
         !probe.queue_exists(&dead_letters).await
     })
     .await;
+}
+
+/// A test's bus namespace deletes the queues its consumers declared, with their dead-letter
+/// queues, without being told their names: no queue of a passed test stays on the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_namespace_takes_the_queues_its_consumers_declared_with_it() {
+    // The test settings' idle expiry (ten minutes) cannot be what removes them here.
+    let mut t = Ctx::new(|_| {}).await;
+    let bus = Bus::connect(&t.config, SERVICE);
+    let queue = t.consume(&bus, Recorder::new("declared", None)).await;
+    let dead_letters = topology::dead_letter_queue(&queue);
+    assert!(t.bus.queue_exists(&queue).await);
+    assert!(t.bus.queue_exists(&dead_letters).await);
+
+    // Stopping the consumers drops the namespace, which cleans up before it returns.
+    t.stop().await;
+    let probe = TestBus::new();
+    assert!(!probe.queue_exists(&queue).await);
+    assert!(!probe.queue_exists(&dead_letters).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
