@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use df_devstack::platform::{Platform, TEST_ORIGIN, set_cookie, token_from_link};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,20 +88,14 @@ async fn signup_verify_login_me_logout() {
     );
 
     // Logout ends the session at once.
-    let response = http
-        .post(platform.url("/v1/auth/logout"))
-        .bearer_auth(&session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
-    let response = http
-        .get(platform.url("/v1/me"))
-        .bearer_auth(&session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    assert_eq!(
+        platform
+            .send_json(Method::POST, "/v1/auth/logout", &session, None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(platform.get_json("/v1/me", &session).await.0, 401);
     platform.stop().await;
 }
 

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use df_devstack::platform::Platform;
+use reqwest::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_sessions_are_refused_within_a_second() {
@@ -19,23 +20,17 @@ async fn revoked_sessions_are_refused_within_a_second() {
 
     // Warm every cache with the phone's session.
     for _ in 0..3 {
-        let response = http
-            .get(platform.url("/v1/me"))
-            .bearer_auth(&phone)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(platform.get_json("/v1/me", &phone).await.0, 200);
     }
 
     // Log out everywhere from the laptop.
-    let response = http
-        .post(platform.url("/v1/auth/logout-all"))
-        .bearer_auth(&laptop)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    assert_eq!(
+        platform
+            .send_json(Method::POST, "/v1/auth/logout-all", &laptop, None)
+            .await
+            .0,
+        204
+    );
     let revoked_at = Instant::now();
     loop {
         let status = http
@@ -56,12 +51,6 @@ async fn revoked_sessions_are_refused_within_a_second() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(revoked_at.elapsed() < Duration::from_secs(1));
-    let response = http
-        .get(platform.url("/v1/me"))
-        .bearer_auth(&laptop)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    assert_eq!(platform.get_json("/v1/me", &laptop).await.0, 401);
     platform.stop().await;
 }
