@@ -20,4 +20,4 @@ pub use service::{Member, RunningService, Surroundings, TestEnv};
 pub mod bus;
 pub use bus::TestBus;
 pub mod wait;
-pub use wait::{eventually, eventually_some};
+pub use wait::{eventually, eventually_ok, eventually_some};

@@ -8,7 +8,6 @@
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
 };
 
 use axum::{Router, body::Bytes, extract::State, http::Uri, routing::post};
@@ -168,33 +167,19 @@ impl Collector {
         (collector, address)
     }
 
-    /// The first body posted to `path` that satisfies `accept`, waiting up to ten seconds.
+    /// The first body posted to `path` that satisfies `accept`, once it comes.
     async fn wait_for(&self, path: &str, accept: impl Fn(&[u8]) -> bool) -> Bytes {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = self
-                .0
-                .lock()
-                .unwrap()
+        df_testkit::eventually_ok(&format!("a body is posted to {path}"), async || {
+            let posted = self.0.lock().unwrap();
+            let found = posted
                 .iter()
-                .find(|(seen, body)| seen == path && accept(body))
-                .map(|(_, body)| body.clone());
-            if let Some(body) = found {
-                return body;
+                .find(|(seen, body)| seen == path && accept(body));
+            match found {
+                Some((_, body)) => Ok(body.clone()),
+                None => Err(posted.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()),
             }
-            let seen: Vec<String> = self
-                .0
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(p, _)| p.clone())
-                .collect();
-            assert!(
-                Instant::now() < deadline,
-                "nothing posted to {path}; saw {seen:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }
 

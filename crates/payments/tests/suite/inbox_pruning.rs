@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use df_proto::events::v1::UserErasureRequested;
 use diesel::{QueryableByName, sql_types};
 use diesel_async::RunQueryDsl;
@@ -30,18 +28,15 @@ async fn inbox(p: &Payments) -> Vec<String> {
 }
 
 async fn wait_for(p: &Payments, what: &str, expected: &[&str]) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    df_testkit::eventually_ok(what, async || {
         let entries = inbox(p).await;
         if entries == expected {
-            return;
+            Ok(())
+        } else {
+            Err(entries)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never {what}: inbox holds {entries:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
