@@ -7,6 +7,7 @@
 
 mod cleanup;
 pub mod db;
+pub mod metrics;
 pub mod proxy;
 pub mod redis;
 pub mod tls;

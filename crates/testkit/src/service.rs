@@ -188,6 +188,11 @@ pub struct RunningService {
 }
 
 impl RunningService {
+    /// What its admin listener's `/metrics` shows now.
+    pub async fn metrics(&self) -> String {
+        crate::metrics::scrape(&self.admin_url).await
+    }
+
     /// Runs `serve` (given the listeners and a shutdown token) and waits until the service is
     /// ready. The test fails if the service stops with an error.
     pub async fn start<F, Fut>(

@@ -314,20 +314,10 @@ async fn followed_creator_with_a_subscribers_post(name: &str) -> Followed {
 
 /// Home-feed answers media served from its cache so far.
 async fn home_hits(platform: &Platform) -> u64 {
-    let admin = &platform.member::<TestMedia>().service.admin_url;
-    let metrics = reqwest::get(format!("{admin}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("df_media_feed_cache_total{layer=\"home\",result=\"hit\"} ")
-        })
-        .and_then(|count| count.trim().parse().ok())
-        .unwrap_or(0)
+    df_testkit::metrics::value(
+        &platform.member::<TestMedia>().service.metrics().await,
+        "df_media_feed_cache_total{layer=\"home\",result=\"hit\"}",
+    )
 }
 
 /// A subscribers' post reserved to a tier opens to subscribers of that tier or a dearer one,

@@ -53,14 +53,7 @@ async fn unknown_methods_get_405_with_allow_and_labels_stay_bounded() {
             .await
             .unwrap();
     }
-    let metrics = client
-        .get(format!("{}/metrics", platform.gateway_admin_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = df_testkit::metrics::scrape(&platform.gateway_admin_url).await;
     let methods: std::collections::BTreeSet<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("df_gateway_request_duration_seconds_count"))

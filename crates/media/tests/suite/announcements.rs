@@ -13,14 +13,8 @@ use crate::support::{User, World, eventually, input};
 
 /// Home-answer lookups by `result` so far, from media's metrics.
 async fn home_lookups(world: &World, result: &str) -> u64 {
-    let line = format!("df_media_feed_cache_total{{layer=\"home\",result=\"{result}\"}} ");
-    world
-        .metrics()
-        .await
-        .lines()
-        .find_map(|l| l.strip_prefix(line.as_str()))
-        .and_then(|count| count.trim().parse().ok())
-        .unwrap_or(0)
+    let series = format!("df_media_feed_cache_total{{layer=\"home\",result=\"{result}\"}}");
+    df_testkit::metrics::value(&world.metrics().await, &series)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

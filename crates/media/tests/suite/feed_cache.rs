@@ -285,12 +285,8 @@ async fn cached_feeds_answer_what_the_posts_say_after_any_sequence_of_changes() 
     // bypassed (creator feeds read pages; home feeds read whole answers).
     let metrics = world.metrics().await;
     for layer in ["page", "home"] {
-        let prefix = format!("df_media_feed_cache_total{{layer=\"{layer}\",result=\"hit\"}} ");
-        let hits: u64 = metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(prefix.as_str()))
-            .and_then(|count| count.trim().parse().ok())
-            .unwrap_or(0);
+        let series = format!("df_media_feed_cache_total{{layer=\"{layer}\",result=\"hit\"}}");
+        let hits = df_testkit::metrics::value(&metrics, &series);
         assert!(hits > 0, "no {layer} came from the cache:\n{metrics}");
     }
 }

@@ -157,24 +157,17 @@ impl World {
 
     /// Media's Prometheus metrics, as its admin listener serves them.
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.media.service.admin_url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.media.service.metrics().await
     }
 
     /// How many runs of the job `kind` media finished, from its metrics.
     pub async fn job_runs(&self, kind: &str) -> u64 {
-        let metrics = self.metrics().await;
         let kind = format!("kind=\"{kind}\"");
-        metrics
-            .lines()
-            .filter(|line| line.starts_with("df_jobs_runs_total{") && line.contains(&kind))
-            .filter(|line| line.contains("outcome=\"done\""))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
+        df_testkit::metrics::sum_labelled(
+            &self.metrics().await,
+            "df_jobs_runs_total",
+            &[&kind, "outcome=\"done\""],
+        )
     }
 
     pub fn media(&self) -> MediaClient<Channel> {

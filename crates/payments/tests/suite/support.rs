@@ -78,19 +78,9 @@ impl Payments {
         self.payments.service.stop().await;
     }
 
-    /// The admin listener (`/metrics`, `/readyz`) of the running instance.
-    pub fn admin_url(&self) -> &str {
-        &self.payments.service.admin_url
-    }
-
     /// What the running instance's `/metrics` shows now.
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.admin_url()))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.payments.service.metrics().await
     }
 
     /// The payments database.
