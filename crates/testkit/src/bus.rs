@@ -211,9 +211,13 @@ impl TestBus {
     /// returns them.
     pub async fn wait_for_dead_letters(&self, queue: &str, count: usize) -> Vec<DeadLetter> {
         let mut letters = Vec::new();
-        crate::eventually(&format!("{count} dead letters on {queue}"), async || {
+        crate::eventually_ok(&format!("{count} dead letters on {queue}"), async || {
             letters.extend(self.take_dead_letters(queue).await);
-            letters.len() >= count
+            if letters.len() >= count {
+                Ok(())
+            } else {
+                Err(format!("{} dead letters", letters.len()))
+            }
         })
         .await;
         letters

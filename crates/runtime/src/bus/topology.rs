@@ -7,13 +7,13 @@
 //!   dead letters go to the DLX with the queue's own name as routing key;
 //! - `<ns><service>.<consumer>.dlq`: durable quorum queue holding those dead letters.
 
+use std::{collections::BTreeSet, sync::Mutex};
+
 use lapin::{
     Channel, ExchangeKind,
     options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
-
-use std::{collections::BTreeSet, sync::Mutex};
 
 use super::unavailable;
 use df_common::error::Error;
