@@ -100,6 +100,21 @@ impl TestDb {
     }
 }
 
+/// The number `sql` selects as its bigint column `n` (`SELECT count(*) AS n FROM ...`), read on
+/// `conn`.
+pub async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    sql_query(sql)
+        .get_result::<Count>(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .n
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();

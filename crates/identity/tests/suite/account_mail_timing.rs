@@ -100,24 +100,12 @@ async fn answer_time(running: &Running, kind: Kind, email: &str) -> Duration {
     started.elapsed()
 }
 
-#[derive(diesel::QueryableByName)]
-struct Pending {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
 /// Waits until every recorded request was composed and every queued email sent.
 async fn quiet(conn: &mut diesel_async::AsyncPgConnection) {
-    use diesel_async::RunQueryDsl;
+    let pending = "SELECT (SELECT count(*) FROM account_mail_requests) \
+                   + (SELECT count(*) FROM mail_queue) AS n";
     df_testkit::eventually("mail work finished", async || {
-        diesel::sql_query(
-            "SELECT (SELECT count(*) FROM account_mail_requests) \
-             + (SELECT count(*) FROM mail_queue) AS n",
-        )
-        .get_result::<Pending>(conn)
-        .await
-        .unwrap()
-        .n == 0
+        df_testkit::db::count(conn, pending).await == 0
     })
     .await;
 }

@@ -23,27 +23,13 @@ async fn connect(url: &str) -> AsyncPgConnection {
     AsyncPgConnection::establish(url).await.unwrap()
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(conn)
-        .await
-        .unwrap()
-        .n
-}
-
 /// Waits until every request was composed and everything queued was delivered, so the outbox is
 /// complete. (A request leaves its table in the transaction that queues its email.)
 async fn queue_drained(conn: &mut AsyncPgConnection) {
     let pending = "SELECT (SELECT count(*) FROM mail_queue) \
                    + (SELECT count(*) FROM account_mail_requests) AS n";
     df_testkit::eventually("the mail queue drained", async || {
-        count(conn, pending).await == 0
+        df_testkit::db::count(conn, pending).await == 0
     })
     .await;
 }
@@ -216,6 +202,12 @@ async fn insert_session(
     .await
     .unwrap();
     id
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
 
 async fn exists(conn: &mut AsyncPgConnection, table: &str, column: &str, key: &[u8]) -> bool {

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::{Count, Payments};
+use crate::support::Payments;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_event_fails_alone_and_duplicates_in_a_batch_apply_once() {
@@ -219,10 +219,8 @@ async fn a_batch_booking_counts_a_payment_once_and_moves_each_balance_by_its_sum
         .transaction::<_, df_common::Error, _>(async |conn| {
             let booked = charges::book_payments(conn, &refs).await?;
             // Counted before the commit: once committed, the relay publishes and deletes them.
-            let events: Count = diesel::sql_query("SELECT count(*)::bigint AS n FROM outbox")
-                .get_result(conn)
-                .await?;
-            Ok((booked, events.n))
+            let events = df_testkit::db::count(conn, "SELECT count(*) AS n FROM outbox").await;
+            Ok((booked, events))
         })
         .await
         .unwrap();

@@ -9,17 +9,10 @@ use base64::Engine as _;
 use df_payments::webhook::signature;
 use df_proto::payments::v1::IngestWebhookRequest;
 use df_testkit::RoleSeparatedDb;
-use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 
 use crate::support::{Payments, stripe_event, stripe_fixtures};
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
 
 /// The error of `statement`, run as whoever `conn` is; panics if it succeeds.
 async fn refused(conn: &mut AsyncPgConnection, statement: &str) -> String {
@@ -97,11 +90,7 @@ async fn the_service_role_cannot_change_the_books_or_their_rules() {
     let mut app = AsyncPgConnection::establish(&roles.app_url())
         .await
         .unwrap();
-    let entries = diesel::sql_query("SELECT count(*)::bigint AS n FROM ledger_entries")
-        .get_result::<Count>(&mut app)
-        .await
-        .unwrap()
-        .n;
+    let entries = df_testkit::db::count(&mut app, "SELECT count(*) AS n FROM ledger_entries").await;
     assert!(entries >= 2, "the tip is in the books");
 
     // What the application role may not do.

@@ -148,20 +148,8 @@ impl Payments {
 
     /// The one number `sql` selects as `n` (`SELECT count(*)::bigint AS n ...`).
     pub async fn count(&self, sql: &str) -> i64 {
-        let mut conn = self.conn().await;
-        diesel_async::RunQueryDsl::get_result::<Count>(diesel::sql_query(sql), &mut conn)
-            .await
-            .unwrap()
-            .n
+        df_testkit::db::count(&mut *self.conn().await, sql).await
     }
-}
-
-/// A row of one bigint column `n`.
-#[derive(diesel::QueryableByName)]
-pub struct Count {
-    /// The number.
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub n: i64,
 }
 
 async fn relay_webhooks(

@@ -18,7 +18,6 @@ use df_runtime::{
     jobs::{self, FirstRun, Job, JobRunner},
 };
 use df_testkit::TestDb;
-use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use serde::{Deserialize, Serialize};
@@ -53,19 +52,8 @@ fn failure() -> Error {
     Error::new(ErrorKind::Unavailable, "test.down", "down")
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 async fn count(db: &Db, sql: &str) -> i64 {
-    let mut conn = db.conn().await.unwrap();
-    diesel::sql_query(sql)
-        .get_result::<Count>(&mut conn)
-        .await
-        .unwrap()
-        .n
+    df_testkit::db::count(&mut db.conn().await.unwrap(), sql).await
 }
 
 async fn queue<J: Job>(db: &Db, clock: &Clock, job: &J) {
