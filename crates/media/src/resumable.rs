@@ -29,7 +29,7 @@ use crate::{
     metrics,
     schema::{upload_parts, upload_sessions},
     service::Media,
-    storage::keys,
+    storage::{self, keys},
     uploads::{self, Declared},
 };
 
@@ -249,7 +249,7 @@ impl Media {
     ) -> Result<Option<(tempfile::NamedTempFile, u64)>, Error> {
         // Unbuffered: each chunk is on disk as soon as it arrived (appends are the large
         // uploads' pieces, read from a connection that may break at any moment).
-        let (spool, file) = uploads::spool_file(&self.files.spool_dir)?;
+        let (spool, file) = storage::spool_file(&self.files.spool_dir)?;
         let mut file = file.into_inner();
         let mut head = Vec::new();
         let sniffing = session.offset() == 0;

@@ -16,7 +16,8 @@ use object_store::{
     WriteMultipart, aws::AmazonS3, aws::AmazonS3Builder, local::LocalFileSystem, path::Path,
     signer::Signer,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tempfile::NamedTempFile;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 
 use crate::{
     config::{Backend, StorageSettings},
@@ -36,6 +37,23 @@ impl LocalFile {
     pub fn path(&self) -> &std::path::Path {
         &self.path
     }
+}
+
+/// Bytes written to a spool file at a time: each write is a hand-off to the blocking pool, and
+/// gRPC messages are far smaller.
+const SPOOL_WRITE_BYTES: usize = 1024 * 1024;
+
+/// A new spool file in `spool_dir` (removed from disk when its handle drops) and a buffered
+/// writer into it; the writer must be flushed before the file is read.
+pub fn spool_file(
+    spool_dir: &std::path::Path,
+) -> Result<(NamedTempFile, BufWriter<tokio::fs::File>), Error> {
+    let spool = tempfile::Builder::new()
+        .prefix("df-upload-")
+        .tempfile_in(spool_dir)
+        .map_err(Error::internal)?;
+    let file = tokio::fs::File::from_std(spool.reopen().map_err(Error::internal)?);
+    Ok((spool, BufWriter::with_capacity(SPOOL_WRITE_BYTES, file)))
 }
 
 /// Parts of a multipart write; S3 wants at least 5 MiB for every part but the last.
@@ -340,7 +358,7 @@ impl Storage {
                 _spool: None,
             });
         }
-        let (spool, mut file) = crate::uploads::spool_file(spool_dir)?;
+        let (spool, mut file) = spool_file(spool_dir)?;
         let mut chunks = std::pin::pin!(self.stream(key, None).await?);
         while let Some(chunk) = chunks.next().await {
             file.write_all(&chunk?).await.map_err(Error::internal)?;

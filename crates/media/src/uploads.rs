@@ -14,13 +14,14 @@ use df_filetype::{Family, Kind, SNIFF_LEN, Sniffed};
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::AsyncWriteExt;
 
 use crate::{
     config::UploadSettings,
     errors::MediaError,
     images::{self, Derived},
     status::MediaKind,
+    storage,
 };
 
 /// What the client says of its file.
@@ -54,7 +55,7 @@ pub async fn receive(
     declared: &Declared,
     chunks: impl Stream<Item = Result<Bytes, Error>>,
 ) -> Result<Checked, Error> {
-    let (spool, mut file) = spool_file(spool_dir)?;
+    let (spool, mut file) = storage::spool_file(spool_dir)?;
     let mut hasher = Sha256::new();
     let mut head = Vec::with_capacity(SNIFF_LEN);
     let mut kind = None;
@@ -114,23 +115,6 @@ pub async fn receive(
         derived: structure.derived,
         spool,
     })
-}
-
-/// Bytes written to a spool file at a time: each write is a hand-off to the blocking pool, and
-/// gRPC messages are far smaller.
-const SPOOL_WRITE_BYTES: usize = 1024 * 1024;
-
-/// A new spool file in `spool_dir` (removed from disk when its handle drops) and a buffered
-/// writer into it; the writer must be flushed before the file is read.
-pub fn spool_file(
-    spool_dir: &std::path::Path,
-) -> Result<(NamedTempFile, BufWriter<tokio::fs::File>), Error> {
-    let spool = tempfile::Builder::new()
-        .prefix("df-upload-")
-        .tempfile_in(spool_dir)
-        .map_err(Error::internal)?;
-    let file = tokio::fs::File::from_std(spool.reopen().map_err(Error::internal)?);
-    Ok((spool, BufWriter::with_capacity(SPOOL_WRITE_BYTES, file)))
 }
 
 /// The size limit of the type the client declares, before any byte arrives (a resumable

@@ -110,6 +110,14 @@ impl TestBus {
         topology::queue_name(&self.namespace, service, consumer)
     }
 
+    /// Waits until `consumer` of `service` consumes its queue, and returns the queue's name:
+    /// before that, an event published for it would have nowhere to go.
+    pub async fn consumed(&self, service: &str, consumer: &str) -> String {
+        let queue = self.queue(service, consumer);
+        self.wait_for_consumer(&queue).await;
+        queue
+    }
+
     /// Waits until `queue` exists and has a consumer.
     pub async fn wait_for_consumer(&self, queue: &str) {
         let connection = self.connect().await;

@@ -56,11 +56,7 @@ async fn signup_and_verification_are_published_once() {
         &platform.env.bus.config(),
         shutdown.clone(),
     );
-    platform
-        .env
-        .bus
-        .wait_for_consumer(&platform.env.bus.queue("probe", "probe"))
-        .await;
+    platform.env.bus.consumed("probe", "probe").await;
 
     platform
         .verified_user("events@example.com", "evented", "creator")

@@ -72,7 +72,7 @@ async fn an_erased_user_leaves_no_posts_and_no_follows_behind() {
     world
         .env
         .bus
-        .wait_for_consumer(&world.env.bus.queue(df_media::SERVICE, "user_erasure"))
+        .consumed(df_media::SERVICE, df_runtime::erasure::CONSUMER)
         .await;
     erasure_of(&world, erased).await;
     eventually("the creator's posts are gone", async || {

@@ -395,7 +395,7 @@ async fn an_erased_creator_leaves_no_open_upload_behind() {
     world
         .env
         .bus
-        .wait_for_consumer(&world.env.bus.queue(df_media::SERVICE, "user_erasure"))
+        .consumed(df_media::SERVICE, df_runtime::erasure::CONSUMER)
         .await;
     crate::erasure::erasure_of(&world, creator).await;
     eventually("the erased creator's upload is gone", async || {

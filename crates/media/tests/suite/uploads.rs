@@ -770,7 +770,7 @@ async fn an_erased_creator_leaves_no_upload_behind_but_quarantine() {
     world
         .env
         .bus
-        .wait_for_consumer(&world.env.bus.queue(df_media::SERVICE, "user_erasure"))
+        .consumed(df_media::SERVICE, df_runtime::erasure::CONSUMER)
         .await;
     crate::erasure::erasure_of(&world, creator).await;
     eventually("the erased creator's objects are gone", async || {
@@ -825,8 +825,11 @@ async fn clean_uploads_wait_for_moderation_which_publishes_or_removes_them() {
     let queue = world
         .env
         .bus
-        .queue(df_media::SERVICE, "moderation_decisions");
-    world.env.bus.wait_for_consumer(&queue).await;
+        .consumed(
+            df_media::SERVICE,
+            <df_media::moderation::ModerationDecisions as df_runtime::bus::typed::Consumer>::NAME,
+        )
+        .await;
     let kept = world
         .upload(creator, "a.png", "image/png", &png_image())
         .await

@@ -56,7 +56,7 @@ async fn erasure_removes_personal_data_and_keeps_the_books() {
     // Privacy's request over the real broker, once payments' queue is bound (before that the
     // exchange would have nowhere to route it).
     p.bus
-        .wait_for_consumer(&p.bus.queue(df_payments::SERVICE, "user_erasure"))
+        .consumed(df_payments::SERVICE, df_runtime::erasure::CONSUMER)
         .await;
     p.bus
         .publish_event(

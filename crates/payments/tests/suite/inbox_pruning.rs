@@ -43,7 +43,7 @@ async fn wait_for(p: &Payments, what: &str, expected: &[&str]) {
 async fn payments_inbox_entries_are_pruned_after_the_retention_period() {
     let p = Payments::start().await;
     p.bus
-        .wait_for_consumer(&p.bus.queue(df_payments::SERVICE, "user_erasure"))
+        .consumed(df_payments::SERVICE, df_runtime::erasure::CONSUMER)
         .await;
     p.bus
         .publish_event(

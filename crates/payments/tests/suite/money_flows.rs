@@ -531,8 +531,10 @@ async fn dispute_evidence_lists_when_and_from_where_the_fan_received_the_content
     })
     .await;
 
-    let queue = p.bus.queue(df_payments::SERVICE, "content_deliveries");
-    p.bus.wait_for_consumer(&queue).await;
+    let queue = p
+        .bus
+        .consumed(df_payments::SERVICE, "content_deliveries")
+        .await;
     let now = p.clock.now();
     let viewed = [
         delivery(
