@@ -221,15 +221,3 @@ pub async fn unscanned(conn: &mut AsyncPgConnection) -> Result<i64, Error> {
         .get_result(conn)
         .await?)
 }
-
-/// Every file of `creator` (erasure).
-pub async fn of_creator(
-    conn: &mut AsyncPgConnection,
-    creator: CreatorId,
-) -> Result<Vec<Item>, Error> {
-    Ok(media::table
-        .filter(media::creator_id.eq(creator))
-        .select(Item::as_select())
-        .load(conn)
-        .await?)
-}

@@ -69,31 +69,6 @@ pub async fn enqueue<J: Job>(
     .await
 }
 
-/// Like [`enqueue`], unless a pending job already holds `key`: then nothing is queued and the
-/// answer is `None` (work that must not be queued twice).
-pub async fn enqueue_once<J: Job>(
-    conn: &mut AsyncPgConnection,
-    key: &str,
-    job: &J,
-    run_at: DateTime<Utc>,
-) -> Result<Option<JobId>, Error> {
-    let id = insert(
-        conn,
-        J::KIND,
-        &payload_of(job)?,
-        run_at,
-        J::MAX_ATTEMPTS,
-        Some(key),
-    )
-    .await?;
-    let inserted: i64 = schema::jobs::table
-        .filter(schema::jobs::id.eq(id))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok((inserted == 1).then_some(id))
-}
-
 fn payload_of<J: Job>(job: &J) -> Result<Vec<u8>, Error> {
     serde_json::to_vec(job).map_err(Error::internal)
 }

@@ -13,8 +13,8 @@ use std::{
 };
 
 use prometheus::{
-    Encoder as _, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
-    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder, core::Collector,
+    Encoder as _, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder, core::Collector,
 };
 
 use crate::Error;
@@ -65,23 +65,9 @@ pub fn gauge(name: &str, help: &str) -> Result<Gauge, Error> {
     get_or_register(name, &[], || Gauge::new(name, help))
 }
 
-/// A floating-point gauge with `labels`, registered once per process.
-pub fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> Result<GaugeVec, Error> {
-    get_or_register(name, labels, || {
-        GaugeVec::new(Opts::new(name, help), labels)
-    })
-}
-
 /// An integer gauge (backlogs, queue depths), registered once per process.
 pub fn int_gauge(name: &str, help: &str) -> Result<IntGauge, Error> {
     get_or_register(name, &[], || IntGauge::new(name, help))
-}
-
-/// An integer gauge with `labels`, registered once per process.
-pub fn int_gauge_vec(name: &str, help: &str, labels: &[&str]) -> Result<IntGaugeVec, Error> {
-    get_or_register(name, labels, || {
-        IntGaugeVec::new(Opts::new(name, help), labels)
-    })
 }
 
 /// A histogram with `buckets` (upper bounds, increasing), registered once per process. A second

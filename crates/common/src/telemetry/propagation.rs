@@ -10,10 +10,7 @@
 //! that propagation works the same in every process, including tests that never call
 //! [`init`](super::init).
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    hash::BuildHasher,
-};
+use std::collections::HashMap;
 
 use opentelemetry::{
     Context,
@@ -168,94 +165,50 @@ pub fn grpc_client_interceptor(
 
 // === string maps (the event envelope's `trace_context`) ===
 
-/// A map of strings that can carry a trace context: `HashMap<String, String>` (what prost
-/// generates for `map<string, string>`) and `BTreeMap<String, String>`.
-pub trait StringMap {
-    /// The value under `key`.
-    fn value(&self, key: &str) -> Option<&str>;
-    /// All keys.
-    fn key_list(&self) -> Vec<&str>;
-    /// Sets `key` to `value`.
-    fn set_value(&mut self, key: String, value: String);
-}
+/// The map type of a trace context in an event (what prost generates for `map<string, string>`).
+pub type StringMap = HashMap<String, String>;
 
-impl<S: BuildHasher> StringMap for HashMap<String, String, S> {
-    fn value(&self, key: &str) -> Option<&str> {
-        self.get(key).map(String::as_str)
-    }
+struct MapInjector<'a>(&'a mut StringMap);
 
-    fn key_list(&self) -> Vec<&str> {
-        self.keys().map(String::as_str).collect()
-    }
-
-    fn set_value(&mut self, key: String, value: String) {
-        self.insert(key, value);
-    }
-}
-
-impl StringMap for BTreeMap<String, String> {
-    fn value(&self, key: &str) -> Option<&str> {
-        self.get(key).map(String::as_str)
-    }
-
-    fn key_list(&self) -> Vec<&str> {
-        self.keys().map(String::as_str).collect()
-    }
-
-    fn set_value(&mut self, key: String, value: String) {
-        self.insert(key, value);
-    }
-}
-
-struct MapInjector<'a, M: ?Sized>(&'a mut M);
-
-impl<M: StringMap + ?Sized> Injector for MapInjector<'_, M> {
+impl Injector for MapInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        self.0.set_value(key.to_owned(), value);
+        self.0.insert(key.to_owned(), value);
     }
 }
 
-struct MapExtractor<'a, M: ?Sized>(&'a M);
+struct MapExtractor<'a>(&'a StringMap);
 
-impl<M: StringMap + ?Sized> Extractor for MapExtractor<'_, M> {
+impl Extractor for MapExtractor<'_> {
     /// Exact key first; otherwise case-insensitively, for producers that capitalize keys as
     /// HTTP header names.
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.value(key).or_else(|| {
-            self.0
-                .key_list()
-                .into_iter()
-                .find(|candidate| candidate.eq_ignore_ascii_case(key))
-                .and_then(|candidate| self.0.value(candidate))
-        })
+        self.0
+            .get(key)
+            .or_else(|| {
+                self.0
+                    .iter()
+                    .find(|(candidate, _)| candidate.eq_ignore_ascii_case(key))
+                    .map(|(_, value)| value)
+            })
+            .map(String::as_str)
     }
 
     fn keys(&self) -> Vec<&str> {
-        self.0.key_list()
+        self.0.keys().map(String::as_str).collect()
     }
-}
-
-/// Writes `context` into a string map.
-pub fn inject_into_map<M: StringMap + ?Sized>(context: &Context, map: &mut M) {
-    inject(context, &mut MapInjector(map));
 }
 
 /// The current span's context as a new map, for an event envelope's `trace_context`. Empty when
 /// there is no traced span.
-pub fn inject_current_into_map() -> HashMap<String, String> {
-    let mut map = HashMap::new();
-    inject_into_map(&current_context(), &mut map);
+pub fn inject_current_into_map() -> StringMap {
+    let mut map = StringMap::new();
+    inject(&current_context(), &mut MapInjector(&mut map));
     map
 }
 
-/// Reads a context from a string map.
-pub fn extract_from_map<M: StringMap + ?Sized>(map: &M) -> Context {
-    extract(&MapExtractor(map))
-}
-
 /// Continues the trace of a received event in `span`; see [`set_parent`].
-pub fn set_parent_from_map<M: StringMap + ?Sized>(span: &Span, map: &M) -> bool {
-    set_parent(span, extract_from_map(map))
+pub fn set_parent_from_map(span: &Span, map: &StringMap) -> bool {
+    set_parent(span, extract(&MapExtractor(map)))
 }
 
 #[cfg(test)]
@@ -285,7 +238,7 @@ mod tests {
             let map = outgoing.in_scope(inject_current_into_map);
             assert!(map.contains_key("traceparent"), "{map:?}");
 
-            let capitalized: BTreeMap<String, String> = map
+            let capitalized: StringMap = map
                 .iter()
                 .map(|(key, value)| (key.to_uppercase(), value.clone()))
                 .collect();
