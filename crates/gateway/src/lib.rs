@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 pub mod testing;
 
 pub use config::GatewayConfig;
-use security::{Csrf, RateLimit, RequestIdMiddleware, Security};
+use security::{Csrf, RateLimit, Security};
 
 /// Name of this service in logs and metrics.
 pub const SERVICE: &str = "gateway";
@@ -153,28 +153,38 @@ fn build_server(
             .app_data(cors_policy.clone())
             .service(
                 web::scope("/v1/auth")
-                    .wrap(RateLimit::new(Arc::clone(&security.limiter), "auth"))
+                    .wrap(from_fn(
+                        RateLimit::new(Arc::clone(&security.limiter), "auth").layer(),
+                    ))
                     .configure(routes::auth_scope),
             )
             // Before `/v1`, which would otherwise take these paths and answer 404.
             .service(
                 web::scope("/v1/webhooks")
-                    .wrap(RateLimit::new(Arc::clone(&security.limiter), "webhook"))
+                    .wrap(from_fn(
+                        RateLimit::new(Arc::clone(&security.limiter), "webhook").layer(),
+                    ))
                     .configure(routes::webhook_scope),
             )
             .service(
                 web::scope("/v1")
-                    .wrap(RateLimit::new(Arc::clone(&security.limiter), "api"))
+                    .wrap(from_fn(
+                        RateLimit::new(Arc::clone(&security.limiter), "api").layer(),
+                    ))
                     .configure(routes::api_scope)
                     .route("/openapi.json", web::get().to(routes::openapi::handle)),
             )
             .default_service(web::to(routes::unrouted))
             .wrap(from_fn(auth::resolve_session))
-            .wrap(Csrf::new(Arc::clone(&security.csrf)).exempt(routes::SESSIONLESS_PREFIXES))
+            .wrap(from_fn(
+                Csrf::new(Arc::clone(&security.csrf))
+                    .exempt(routes::SESSIONLESS_PREFIXES)
+                    .layer(),
+            ))
             .wrap(from_fn(cors::handle))
             .wrap(from_fn(http_metrics::record))
-            .wrap(RequestIdMiddleware::new())
-            .wrap(security.headers.clone())
+            .wrap(from_fn(security::request_id::assign))
+            .wrap(from_fn(security.headers.clone().layer()))
     })
     .keep_alive(Duration::from_secs(config.http.keep_alive_secs))
     .client_request_timeout(Duration::from_millis(config.http.client_request_timeout_ms))

@@ -24,29 +24,26 @@
 //! parser, so a malformed neighbouring cookie cannot hide the session and skip the checks while a
 //! more lenient reader downstream still authenticates the request.
 
-use std::{
-    future::{Ready, ready},
-    rc::Rc,
-    sync::Arc,
-};
+use std::{future::ready, sync::Arc};
 
 use actix_web::{
-    Error, ResponseError,
+    ResponseError,
     body::{EitherBody, MessageBody},
-    dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
+    dev::ServiceRequest,
     http::{
         Method,
         header::{self, HeaderMap, HeaderName},
     },
+    middleware::Next,
 };
 use base64::Engine as _;
 use df_common::{ErrorKind, Secret};
-use futures::future::LocalBoxFuture;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::problem::ApiError;
+use super::{LayerAnswer, problem::ApiError};
 
 /// The request header carrying the token.
 pub const CSRF_HEADER: HeaderName = HeaderName::from_static("x-csrf-token");
@@ -222,7 +219,7 @@ fn refusal(reason: &'static str) -> ApiError {
     )
 }
 
-/// Middleware factory; see the module docs.
+/// The checks, as a middleware by [`Csrf::layer`]; see the module docs.
 #[derive(Clone, Debug)]
 pub struct Csrf {
     config: Arc<CsrfConfig>,
@@ -246,61 +243,24 @@ impl Csrf {
         self.exempt = prefixes.into();
         self
     }
-}
 
-impl<S, B> Transform<S, ServiceRequest> for Csrf
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type Transform = CsrfService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(CsrfService {
-            service: Rc::new(service),
-            config: Arc::clone(&self.config),
-            exempt: Arc::clone(&self.exempt),
-        }))
-    }
-}
-
-/// The service built by [`Csrf`].
-pub struct CsrfService<S> {
-    service: Rc<S>,
-    config: Arc<CsrfConfig>,
-    exempt: Arc<[&'static str]>,
-}
-
-impl<S, B> Service<ServiceRequest> for CsrfService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let exempt = self.exempt.iter().any(|p| req.path().starts_with(p));
-        let verdict = if exempt {
-            Ok(())
-        } else {
-            self.config.check(req.method(), req.headers())
-        };
-        match verdict {
-            Ok(()) => {
-                let service = Rc::clone(&self.service);
-                Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) })
-            }
-            Err(reason) => {
-                let response = refusal(reason).error_response();
-                Box::pin(ready(Ok(req.into_response(response).map_into_right_body())))
+    /// The middleware, for `wrap(from_fn(...))`.
+    pub fn layer<B: MessageBody + 'static>(
+        self,
+    ) -> impl Fn(ServiceRequest, Next<B>) -> LayerAnswer<EitherBody<B>> {
+        move |req, next| {
+            let exempt = self.exempt.iter().any(|p| req.path().starts_with(p));
+            let verdict = if exempt {
+                Ok(())
+            } else {
+                self.config.check(req.method(), req.headers())
+            };
+            match verdict {
+                Ok(()) => Box::pin(async move { Ok(next.call(req).await?.map_into_left_body()) }),
+                Err(reason) => {
+                    let response = refusal(reason).error_response();
+                    Box::pin(ready(Ok(req.into_response(response).map_into_right_body())))
+                }
             }
         }
     }
@@ -350,8 +310,10 @@ mod tests {
                     )
                     .route("/v1/thing", web::delete().to(HttpResponse::NoContent))
                     .route("/v1/thing", web::get().to(HttpResponse::Ok))
-                    .wrap(Csrf::new(config()))
-                    .wrap(crate::security::RequestIdMiddleware::new()),
+                    .wrap(actix_web::middleware::from_fn(Csrf::new(config()).layer()))
+                    .wrap(actix_web::middleware::from_fn(
+                        crate::security::request_id::assign,
+                    )),
             )
             .await
         };
@@ -403,7 +365,9 @@ mod tests {
                     "/v1/thing",
                     web::post().to(|| async { HttpResponse::Ok().body("done") }),
                 )
-                .wrap(Csrf::new(config()).exempt(&["/v1/hooks/"])),
+                .wrap(actix_web::middleware::from_fn(
+                    Csrf::new(config()).exempt(&["/v1/hooks/"]).layer(),
+                )),
         )
         .await;
         for (path, expected) in [("/v1/hooks/provider", 200), ("/v1/thing", 403)] {

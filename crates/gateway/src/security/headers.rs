@@ -17,19 +17,16 @@
 //! middleware has returned) gets the headers through a response mapper when it is rendered, so
 //! 404s, 405s, 500s and problem responses all carry them.
 
-use std::{
-    future::{Ready, ready},
-    rc::Rc,
-    sync::Arc,
-};
+use std::sync::Arc;
 
 use actix_web::{
-    Error,
     body::MessageBody,
-    dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
+    dev::ServiceRequest,
     http::header::{self, HeaderMap, HeaderName, HeaderValue},
+    middleware::Next,
 };
-use futures::future::LocalBoxFuture;
+
+use super::LayerAnswer;
 
 /// The smallest HSTS max-age accepted (one year), as browsers' preload lists require.
 pub const MIN_HSTS_MAX_AGE_SECS: u64 = 31_536_000;
@@ -41,7 +38,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors '
 /// Every powerful feature denied.
 pub const PERMISSIONS_POLICY: &str = "accelerometer=(), ambient-light-sensor=(), autoplay=(), battery=(), browsing-topics=(), camera=(), display-capture=(), fullscreen=(), geolocation=(), gyroscope=(), hid=(), interest-cohort=(), magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=()";
 
-/// Middleware factory adding the security headers.
+/// The security headers, as a middleware by [`SecurityHeaders::layer`].
 #[derive(Clone, Debug)]
 pub struct SecurityHeaders {
     headers: Arc<Vec<(HeaderName, HeaderValue)>>,
@@ -110,60 +107,29 @@ fn apply(fixed: &[(HeaderName, HeaderValue)], headers: &mut HeaderMap) {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for SecurityHeaders
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = Error;
-    type Transform = SecurityHeadersService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(SecurityHeadersService {
-            service: Rc::new(service),
-            headers: Arc::clone(&self.headers),
-        }))
-    }
-}
-
-/// The service built by [`SecurityHeaders`].
-pub struct SecurityHeadersService<S> {
-    service: Rc<S>,
-    headers: Arc<Vec<(HeaderName, HeaderValue)>>,
-}
-
-impl<S, B> Service<ServiceRequest> for SecurityHeadersService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let headers = Arc::clone(&self.headers);
-        Box::pin(async move {
-            match service.call(req).await {
-                Ok(mut response) => {
-                    apply(&headers, response.headers_mut());
-                    Ok(response)
-                }
-                Err(mut error) => {
-                    error.add_response_mapper(move |mut response| {
+impl SecurityHeaders {
+    /// The middleware, for `wrap(from_fn(...))`.
+    pub fn layer<B: MessageBody + 'static>(
+        self,
+    ) -> impl Fn(ServiceRequest, Next<B>) -> LayerAnswer<B> {
+        move |req, next| {
+            let headers = Arc::clone(&self.headers);
+            Box::pin(async move {
+                match next.call(req).await {
+                    Ok(mut response) => {
                         apply(&headers, response.headers_mut());
-                        response
-                    });
-                    Err(error)
+                        Ok(response)
+                    }
+                    Err(mut error) => {
+                        error.add_response_mapper(move |mut response| {
+                            apply(&headers, response.headers_mut());
+                            response
+                        });
+                        Err(error)
+                    }
                 }
-            }
-        })
+            })
+        }
     }
 }
 
@@ -172,10 +138,7 @@ mod tests {
     use actix_web::{App, HttpResponse, dev::ServiceResponse, test as actix_test, web};
 
     use super::*;
-    use crate::security::{
-        problem::{ApiError, not_found, render},
-        request_id::RequestIdMiddleware,
-    };
+    use crate::security::problem::{ApiError, not_found, render};
 
     fn assert_secured(h: &HeaderMap) {
         let get = |name: &str| {
@@ -210,8 +173,8 @@ mod tests {
     /// An inner middleware that fails with an `Err` instead of a response.
     async fn failing_middleware(
         req: ServiceRequest,
-        next: actix_web::middleware::Next<impl MessageBody + 'static>,
-    ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+        next: Next<impl MessageBody + 'static>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
         if req.path() == "/mw-error" {
             return Err(ApiError(df_common::Error::forbidden()).into());
         }
@@ -255,8 +218,12 @@ mod tests {
                     .service(web::resource("/only-get").route(web::get().to(HttpResponse::Ok)))
                     .default_service(web::to(not_found))
                     .wrap(actix_web::middleware::from_fn(failing_middleware))
-                    .wrap(RequestIdMiddleware::new())
-                    .wrap(SecurityHeaders::default()),
+                    .wrap(actix_web::middleware::from_fn(
+                        crate::security::request_id::assign,
+                    ))
+                    .wrap(actix_web::middleware::from_fn(
+                        SecurityHeaders::default().layer(),
+                    )),
             )
             .await
         };
@@ -314,24 +281,22 @@ mod tests {
 
     #[actix_web::test]
     async fn hsts_max_age_is_configurable_but_never_below_a_year() {
-        let app = actix_test::init_service(
-            App::new()
-                .route("/", web::get().to(HttpResponse::Ok))
-                .wrap(SecurityHeaders::new(40_000_000)),
-        )
-        .await;
+        let app =
+            actix_test::init_service(App::new().route("/", web::get().to(HttpResponse::Ok)).wrap(
+                actix_web::middleware::from_fn(SecurityHeaders::new(40_000_000).layer()),
+            ))
+            .await;
         let response =
             actix_test::call_service(&app, actix_test::TestRequest::get().to_request()).await;
         assert_eq!(
             response.headers().get("strict-transport-security").unwrap(),
             "max-age=40000000; includeSubDomains"
         );
-        let app = actix_test::init_service(
-            App::new()
-                .route("/", web::get().to(HttpResponse::Ok))
-                .wrap(SecurityHeaders::new(60)),
-        )
-        .await;
+        let app =
+            actix_test::init_service(App::new().route("/", web::get().to(HttpResponse::Ok)).wrap(
+                actix_web::middleware::from_fn(SecurityHeaders::new(60).layer()),
+            ))
+            .await;
         let response =
             actix_test::call_service(&app, actix_test::TestRequest::get().to_request()).await;
         assert_eq!(

@@ -15,16 +15,19 @@
 //! ```text
 //! App::new()
 //!     .app_data(problem::payload_config(max_body_bytes)) // + query_config(), path_config()
-//!     .service(web::scope("/v1/auth").wrap(RateLimit::new(limiter.clone(), "auth")) ...)
-//!     .service(web::scope("/v1/webhooks").wrap(RateLimit::new(limiter.clone(), "webhook")) ...)
-//!     .service(web::scope("/v1").wrap(RateLimit::new(limiter.clone(), "api")) ...)
+//!     .service(web::scope("/v1/auth").wrap(from_fn(RateLimit::new(limiter, "auth").layer())) ...)
+//!     .service(web::scope("/v1/webhooks").wrap(from_fn(RateLimit::new(.., "webhook").layer())) ...)
+//!     .service(web::scope("/v1").wrap(from_fn(RateLimit::new(.., "api").layer())) ...)
 //!     .default_service(web::to(routes::unrouted)) // public budget, then 405 with Allow or 404
-//!     .wrap(auth)              // sets the user the limiter's user key reads
-//!     .wrap(Csrf::new(csrf).exempt(&["/v1/webhooks/"]))
-//!     .wrap(cors)
-//!     .wrap(RequestIdMiddleware::new())
-//!     .wrap(SecurityHeaders::new(hsts_max_age_secs)) // outermost
+//!     .wrap(from_fn(auth))     // sets the user the limiter reads
+//!     .wrap(from_fn(Csrf::new(csrf).exempt(&["/v1/webhooks/"]).layer()))
+//!     .wrap(from_fn(cors))
+//!     .wrap(from_fn(request_id::assign))
+//!     .wrap(from_fn(SecurityHeaders::new(hsts_max_age_secs).layer())) // outermost
 //! ```
+//!
+//! Every layer is an async function of the request and the next service, through actix's
+//! `from_fn`; those with settings hand out that function from `layer()`.
 //!
 //! so every response, refusals by inner layers included, gets the headers and the request id.
 
@@ -38,12 +41,14 @@ pub mod request_id;
 
 use std::{collections::HashMap, sync::Arc};
 
+use actix_web::dev::ServiceResponse;
 use base64::Engine as _;
 use df_common::{
     Secret,
     cache::Cache,
     config::{Validate, check_range},
 };
+use futures::future::LocalBoxFuture;
 use serde::Deserialize;
 
 pub use self::{
@@ -53,8 +58,12 @@ pub use self::{
     json::Json,
     problem::{ApiError, not_found, path_config, query_config},
     ratelimit::{AuthenticatedUser, RateLimit, RateLimitRule, RateLimiter},
-    request_id::{RequestId, RequestIdMiddleware},
+    request_id::RequestId,
 };
+
+/// What a layer's function answers: the next service's response (with the layer's headers), or
+/// the layer's own refusal.
+pub type LayerAnswer<B> = LocalBoxFuture<'static, Result<ServiceResponse<B>, actix_web::Error>>;
 
 /// Settings of the security layer (section `security` of the gateway's configuration).
 #[derive(Clone, Debug, Deserialize)]

@@ -5,7 +5,7 @@
 //! is logged when the response is built and never reaches the client.
 //!
 //! The body's `request_id` comes from the task-local set by the
-//! [`RequestIdMiddleware`](super::request_id::RequestIdMiddleware) around the inner service call:
+//! [`request_id::assign`](super::request_id::assign) middleware around the inner service call:
 //! `ResponseError::error_response` has no access to the request, and every error produced inside
 //! that call (handler results, extractor failures, middleware refusals) is turned into a response
 //! while the task-local is in scope.
@@ -243,7 +243,9 @@ mod tests {
                         }),
                     )
                     .default_service(web::to(not_found))
-                    .wrap(crate::security::request_id::RequestIdMiddleware::new()),
+                    .wrap(actix_web::middleware::from_fn(
+                        crate::security::request_id::assign,
+                    )),
             )
             .await
         };

@@ -7,21 +7,18 @@
 //! the task-local read by [`current`] (so problem bodies can carry it), and echoed on the
 //! response.
 
-use std::{
-    future::{Ready, ready},
-    rc::Rc,
-};
+use std::future::{Ready, ready};
 
 use actix_web::{
     Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError,
     body::MessageBody,
-    dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
+    dev::{Payload, ServiceRequest, ServiceResponse},
     http::{
         StatusCode,
         header::{HeaderName, HeaderValue},
     },
+    middleware::Next,
 };
-use futures::future::LocalBoxFuture;
 use tracing::Instrument;
 
 /// The header carrying the id both ways.
@@ -114,86 +111,43 @@ fn choose_id(req: &ServiceRequest) -> String {
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
 }
 
-/// Middleware factory; see the module docs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RequestIdMiddleware;
-
-impl RequestIdMiddleware {
-    /// The middleware.
-    pub fn new() -> Self {
-        Self
-    }
-}
-
-impl<S, B> Transform<S, ServiceRequest> for RequestIdMiddleware
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = Error;
-    type Transform = RequestIdService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequestIdService {
-            service: Rc::new(service),
-        }))
-    }
-}
-
-/// The service built by [`RequestIdMiddleware`].
-pub struct RequestIdService<S> {
-    service: Rc<S>,
-}
-
-impl<S, B> Service<ServiceRequest> for RequestIdService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let id = choose_id(&req);
-        req.extensions_mut().insert(RequestId(id.clone()));
-        let span = tracing::info_span!(
-            "http",
-            request_id = %id,
-            method = %req.method(),
-            route = tracing::field::Empty,
-            status = tracing::field::Empty,
-        );
-        let service = Rc::clone(&self.service);
-        let header = HeaderValue::from_str(&id).ok();
-        let scope_id = id.clone();
-        // The inner call runs inside the task-local scope, synchronous part included, so every
-        // error response built below this point sees the id.
-        let inner = async move {
-            let current = tracing::Span::current();
-            let mut response = match service.call(req).await {
-                Ok(response) => response,
-                Err(error) => {
-                    current.record("status", error.as_response_error().status_code().as_u16());
-                    return Err(WithRequestId { inner: error, id }.into());
-                }
-            };
-            if let Some(route) = response.request().match_pattern() {
-                current.record("route", route.as_str());
+/// The middleware (`wrap(from_fn(request_id::assign))`); see the module docs.
+pub async fn assign<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, Error> {
+    let id = choose_id(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!(
+        "http",
+        request_id = %id,
+        method = %req.method(),
+        route = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    let header = HeaderValue::from_str(&id).ok();
+    let scope_id = id.clone();
+    // The inner call runs inside the task-local scope, synchronous part included, so every error
+    // response built below this point sees the id.
+    let inner = async move {
+        let current = tracing::Span::current();
+        let mut response = match next.call(req).await {
+            Ok(response) => response,
+            Err(error) => {
+                current.record("status", error.as_response_error().status_code().as_u16());
+                return Err(WithRequestId { inner: error, id }.into());
             }
-            current.record("status", response.status().as_u16());
-            if let Some(header) = header {
-                response.headers_mut().insert(REQUEST_ID_HEADER, header);
-            }
-            Ok(response)
         };
-        Box::pin(CURRENT.scope(scope_id, inner.instrument(span)))
-    }
+        if let Some(route) = response.request().match_pattern() {
+            current.record("route", route.as_str());
+        }
+        current.record("status", response.status().as_u16());
+        if let Some(header) = header {
+            response.headers_mut().insert(REQUEST_ID_HEADER, header);
+        }
+        Ok(response)
+    };
+    CURRENT.scope(scope_id, inner.instrument(span)).await
 }
 
 #[cfg(test)]
@@ -218,7 +172,7 @@ mod tests {
                 App::new()
                     .route("/", web::get().to(show))
                     .route("/fails", web::get().to(fails))
-                    .wrap(RequestIdMiddleware::new()),
+                    .wrap(actix_web::middleware::from_fn(assign)),
             )
             .await
         };

@@ -28,9 +28,7 @@ pub mod window;
 
 use std::{
     collections::HashMap,
-    future::{Ready, ready},
     net::IpAddr,
-    rc::Rc,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -39,13 +37,14 @@ use std::{
 };
 
 use actix_web::{
-    Error, HttpMessage, HttpRequest, ResponseError,
+    HttpMessage, HttpRequest, ResponseError,
     body::{EitherBody, MessageBody},
-    dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
+    dev::ServiceRequest,
     http::header::{HeaderMap, HeaderName, HeaderValue},
+    middleware::Next,
 };
 use df_common::{ErrorKind, cache::Cache, ids::UserId};
-use futures::future::LocalBoxFuture;
+
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
@@ -55,6 +54,7 @@ pub use self::{
     window::{Decision, SlidingWindow},
 };
 use super::{
+    LayerAnswer,
     client_ip::{ClientIp, TrustedProxies},
     problem::ApiError,
 };
@@ -160,10 +160,7 @@ pub struct Outcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AuthenticatedUser(pub UserId);
 
-/// Finds the authenticated user's id (as text) on a request. The default reads
-/// [`AuthenticatedUser`].
-pub type UserKeyFn = Arc<dyn Fn(&HttpRequest) -> Option<String> + Send + Sync>;
-
+/// The authenticated user's id (as text), from [`AuthenticatedUser`].
 fn authenticated_user(req: &HttpRequest) -> Option<String> {
     req.extensions()
         .get::<AuthenticatedUser>()
@@ -177,7 +174,6 @@ pub struct RateLimiter {
     local: LocalStore,
     redis_budget: Duration,
     trusted: Arc<TrustedProxies>,
-    user_key: UserKeyFn,
     degraded: AtomicBool,
     leases: Mutex<LeaseBook>,
     renewed: Arc<Notify>,
@@ -211,7 +207,6 @@ impl RateLimiter {
             local: LocalStore::default(),
             redis_budget: DEFAULT_REDIS_BUDGET,
             trusted,
-            user_key: Arc::new(authenticated_user),
             degraded: AtomicBool::new(false),
             leases: Mutex::new(LeaseBook::default()),
             renewed: Arc::new(Notify::new()),
@@ -220,28 +215,10 @@ impl RateLimiter {
         }
     }
 
-    /// Finds the user for per-user budgets with `user_key` instead of the
-    /// [`AuthenticatedUser`] extension.
-    #[must_use]
-    pub fn with_user_key(
-        mut self,
-        user_key: impl Fn(&HttpRequest) -> Option<String> + Send + Sync + 'static,
-    ) -> Self {
-        self.user_key = Arc::new(user_key);
-        self
-    }
-
     /// Sets how long a Redis decision may take before the local store answers.
     #[must_use]
     pub fn with_redis_budget(mut self, budget: Duration) -> Self {
         self.redis_budget = budget;
-        self
-    }
-
-    /// Sets the local store's caps.
-    #[must_use]
-    pub fn with_local_capacity(mut self, max_keys: usize, max_entries: usize) -> Self {
-        self.local = LocalStore::new(max_keys, max_entries);
         self
     }
 
@@ -461,7 +438,7 @@ impl RateLimiter {
         let ip = self.trusted.resolve(req);
         req.extensions_mut().insert(ClientIp(ip));
         let mut keys = Vec::with_capacity(2);
-        if let Some(user) = (self.user_key)(req) {
+        if let Some(user) = authenticated_user(req) {
             keys.push(format!("{class}:user:{user}"));
         }
         keys.push(format!("{class}:ip:{}", ip_key(ip)));
@@ -526,7 +503,7 @@ fn refusal(decision: &Decision) -> ApiError {
     )
 }
 
-/// Middleware factory limiting one route class: `scope.wrap(RateLimit::new(limiter, "auth"))`.
+/// The limit of one route class, as a middleware by [`RateLimit::layer`].
 #[derive(Clone, Debug)]
 pub struct RateLimit {
     limiter: Arc<RateLimiter>,
@@ -550,74 +527,41 @@ impl RateLimit {
             rule,
         }
     }
-}
 
-impl<S, B> Transform<S, ServiceRequest> for RateLimit
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type Transform = RateLimitService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RateLimitService {
-            service: Rc::new(service),
-            limit: self.clone(),
-        }))
-    }
-}
-
-/// The service built by [`RateLimit`].
-pub struct RateLimitService<S> {
-    service: Rc<S>,
-    limit: RateLimit,
-}
-
-impl<S, B> Service<ServiceRequest> for RateLimitService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let RateLimit {
-            limiter,
-            class,
-            rule,
-        } = self.limit.clone();
-        Box::pin(async move {
-            let outcome = limiter.check_request(&class, rule, req.request()).await;
-            let decision = outcome.decision;
-            if !decision.allowed {
-                tracing::debug!(class = %class, store = ?outcome.store, "rate limited");
-                let mut response = req.into_response(refusal(&decision).error_response());
-                set_headers(response.headers_mut(), rule, &decision);
-                return Ok(response.map_into_right_body());
-            }
-            match service.call(req).await {
-                Ok(mut response) => {
+    /// The middleware, for `scope.wrap(from_fn(RateLimit::new(limiter, "auth").layer()))`.
+    pub fn layer<B: MessageBody + 'static>(
+        self,
+    ) -> impl Fn(ServiceRequest, Next<B>) -> LayerAnswer<EitherBody<B>> {
+        move |req, next| {
+            let RateLimit {
+                limiter,
+                class,
+                rule,
+            } = self.clone();
+            Box::pin(async move {
+                let outcome = limiter.check_request(&class, rule, req.request()).await;
+                let decision = outcome.decision;
+                if !decision.allowed {
+                    tracing::debug!(class = %class, store = ?outcome.store, "rate limited");
+                    let mut response = req.into_response(refusal(&decision).error_response());
                     set_headers(response.headers_mut(), rule, &decision);
-                    Ok(response.map_into_left_body())
+                    return Ok(response.map_into_right_body());
                 }
-                Err(mut error) => {
-                    error.add_response_mapper(move |mut response| {
+                match next.call(req).await {
+                    Ok(mut response) => {
                         set_headers(response.headers_mut(), rule, &decision);
-                        response
-                    });
-                    Err(error)
+                        Ok(response.map_into_left_body())
+                    }
+                    Err(mut error) => {
+                        error.add_response_mapper(move |mut response| {
+                            set_headers(response.headers_mut(), rule, &decision);
+                            response
+                        });
+                        Err(error)
+                    }
                 }
-            }
-        })
+            })
+        }
     }
 }
 
@@ -644,7 +588,7 @@ mod tests {
                 App::new()
                     .service(
                         web::scope("/auth")
-                            .wrap(RateLimit::new(Arc::clone(&limiter), CLASS_AUTH))
+                            .wrap(actix_web::middleware::from_fn(RateLimit::new(Arc::clone(&limiter), CLASS_AUTH).layer()))
                             .route("/login", web::post().to(HttpResponse::Ok)),
                     )
                     .service(
@@ -658,7 +602,7 @@ mod tests {
                                     next.call(req).await
                                 },
                             ))
-                            .wrap(RateLimit::new(Arc::clone(&limiter), CLASS_API))
+                            .wrap(actix_web::middleware::from_fn(RateLimit::new(Arc::clone(&limiter), CLASS_API).layer()))
                             .route("/me", web::get().to(HttpResponse::Ok))
                             .route(
                                 "/fail",
