@@ -31,19 +31,37 @@ fn reset_request() -> pb::RequestPasswordResetRequest {
     }
 }
 
+/// A token for identity, minted with the gateway's key for `subject` with `role`.
+fn minted(running: &Running, subject: Subject, role: Role) -> String {
+    running
+        .signer
+        .mint(subject, vec![role], service::IDENTITY)
+        .unwrap()
+}
+
+fn gateway_subject() -> Subject {
+    Subject::Service {
+        name: service::GATEWAY.into(),
+    }
+}
+
+/// How identity refuses a password-reset request made with `request`'s metadata.
+async fn reset_refused(
+    running: &mut Running,
+    request: Request<pb::RequestPasswordResetRequest>,
+) -> Code {
+    running
+        .client
+        .request_password_reset(request)
+        .await
+        .unwrap_err()
+        .code()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_without_a_valid_principal_are_refused() {
     let mut running = start().await;
-    let service = running
-        .signer
-        .mint(
-            Subject::Service {
-                name: "gateway".into(),
-            },
-            vec![Role::Service],
-            service::IDENTITY,
-        )
-        .unwrap();
+    let service = minted(&running, gateway_subject(), Role::Service);
 
     // The service principal works (retry while the server binds its first connection).
     if let Err(status) = first_answer(&mut running, &service).await {
@@ -63,93 +81,71 @@ async fn calls_without_a_valid_principal_are_refused() {
     );
 
     // A bare user id where the token belongs.
-    let status = running
-        .client
-        .request_password_reset(with_metadata(reset_request(), &UserId::new().to_string()))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unauthenticated);
+    let bare_id = with_metadata(reset_request(), &UserId::new().to_string());
+    assert_eq!(
+        reset_refused(&mut running, bare_id).await,
+        Code::Unauthenticated
+    );
 
     // A tampered token: flip one character of the signature.
     let mut tampered = service.clone().into_bytes();
     let last = tampered.len() - 2;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-    let status = running
-        .client
-        .request_password_reset(with_metadata(
-            reset_request(),
-            std::str::from_utf8(&tampered).unwrap(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unauthenticated);
+    let tampered = with_metadata(reset_request(), std::str::from_utf8(&tampered).unwrap());
+    assert_eq!(
+        reset_refused(&mut running, tampered).await,
+        Code::Unauthenticated
+    );
 
     // An expired token signed with the right key.
     let expired = running
         .signer
         .sign(&Principal {
-            sub: Subject::Service {
-                name: "gateway".into(),
-            },
+            sub: gateway_subject(),
             roles: vec![Role::Service],
             aud: service::IDENTITY.into(),
             exp: chrono::Utc::now().timestamp() - 120,
         })
         .unwrap();
-    let status = running
-        .client
-        .request_password_reset(with_metadata(reset_request(), &expired))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unauthenticated);
+    let expired = with_metadata(reset_request(), &expired);
+    assert_eq!(
+        reset_refused(&mut running, expired).await,
+        Code::Unauthenticated
+    );
 
     // A token signed with another key.
     let forged = TokenSigner::with_key("k1", &[9u8; 32], Duration::from_secs(60), service::GATEWAY)
-        .mint(
-            Subject::Service {
-                name: "gateway".into(),
-            },
-            vec![Role::Service],
-            service::IDENTITY,
-        )
+        .mint(gateway_subject(), vec![Role::Service], service::IDENTITY)
         .unwrap();
-    let status = running
-        .client
-        .request_password_reset(with_metadata(reset_request(), &forged))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unauthenticated);
+    let forged = with_metadata(reset_request(), &forged);
+    assert_eq!(
+        reset_refused(&mut running, forged).await,
+        Code::Unauthenticated
+    );
 
     // A valid user principal may not call gateway-only methods.
-    let user = running
-        .signer
-        .mint(
-            Subject::User {
-                user_id: UserId::new(),
-            },
-            vec![Role::Admin],
-            service::IDENTITY,
-        )
-        .unwrap();
-    let status = running
-        .client
-        .request_password_reset(with_metadata(reset_request(), &user))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::PermissionDenied);
+    let user = minted(
+        &running,
+        Subject::User {
+            user_id: UserId::new(),
+        },
+        Role::Admin,
+    );
+    let user = with_metadata(reset_request(), &user);
+    assert_eq!(
+        reset_refused(&mut running, user).await,
+        Code::PermissionDenied
+    );
 
     // A user may read only their own profile.
     let someone_else = UserId::new();
-    let fan = running
-        .signer
-        .mint(
-            Subject::User {
-                user_id: UserId::new(),
-            },
-            vec![Role::Fan],
-            service::IDENTITY,
-        )
-        .unwrap();
+    let fan = minted(
+        &running,
+        Subject::User {
+            user_id: UserId::new(),
+        },
+        Role::Fan,
+    );
     let status = running
         .client
         .get_user(with_metadata(
@@ -183,12 +179,9 @@ async fn first_answer(running: &mut Running, token: &str) -> Result<(), tonic::S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_minted_for_payments_is_refused_by_identity() {
     let mut running = start().await;
-    let gateway = || Subject::Service {
-        name: service::GATEWAY.into(),
-    };
     let for_payments = running
         .signer
-        .mint(gateway(), vec![Role::Service], service::PAYMENTS)
+        .mint(gateway_subject(), vec![Role::Service], service::PAYMENTS)
         .unwrap();
     let status = first_answer(&mut running, &for_payments).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
@@ -196,10 +189,7 @@ async fn a_token_minted_for_payments_is_refused_by_identity() {
         status.metadata().get("x-df-error-code").unwrap(),
         "common.invalid_principal"
     );
-    let for_identity = running
-        .signer
-        .mint(gateway(), vec![Role::Service], service::IDENTITY)
-        .unwrap();
+    let for_identity = minted(&running, gateway_subject(), Role::Service);
     first_answer(&mut running, &for_identity).await.unwrap();
     running.stop().await;
 }
@@ -208,14 +198,11 @@ async fn a_token_minted_for_payments_is_refused_by_identity() {
 async fn only_the_named_services_pass_the_privileged_methods() {
     let mut running = start().await;
     let as_service = |name: &str| {
-        running
-            .signer
-            .mint(
-                Subject::Service { name: name.into() },
-                vec![Role::Service],
-                service::IDENTITY,
-            )
-            .unwrap()
+        minted(
+            &running,
+            Subject::Service { name: name.into() },
+            Role::Service,
+        )
     };
     let (payments, gateway, moderation) = (
         as_service(service::PAYMENTS),
