@@ -1,7 +1,7 @@
 //! Test-only helpers, generic over services: a fresh database per test, a Redis key prefix per
-//! test, a bus namespace per test, a TCP fault proxy, test certificates, bounded waits, and the shared half of
-//! starting a service in-process on ephemeral ports ([`service`]). Each service's own `testing`
-//! entry builds on them.
+//! test, a bus namespace per test, a TCP fault proxy, test certificates, bounded waits, metrics
+//! reading, and the shared half of starting a service in-process on ephemeral ports
+//! ([`service`]). Each service's own `testing` entry builds on them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

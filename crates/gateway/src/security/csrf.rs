@@ -38,7 +38,6 @@ use actix_web::{
 };
 use base64::Engine as _;
 use df_common::{ErrorKind, Secret};
-
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -268,7 +267,7 @@ impl Csrf {
 
 #[cfg(test)]
 mod tests {
-    use actix_web::{App, HttpResponse, test as actix_test, web};
+    use actix_web::{App, HttpResponse, middleware::from_fn, test as actix_test, web};
     use quickcheck::TestResult;
     use quickcheck_macros::quickcheck;
 
@@ -310,10 +309,8 @@ mod tests {
                     )
                     .route("/v1/thing", web::delete().to(HttpResponse::NoContent))
                     .route("/v1/thing", web::get().to(HttpResponse::Ok))
-                    .wrap(actix_web::middleware::from_fn(Csrf::new(config()).layer()))
-                    .wrap(actix_web::middleware::from_fn(
-                        crate::security::request_id::assign,
-                    )),
+                    .wrap(from_fn(Csrf::new(config()).layer()))
+                    .wrap(from_fn(crate::security::request_id::assign)),
             )
             .await
         };
@@ -365,9 +362,7 @@ mod tests {
                     "/v1/thing",
                     web::post().to(|| async { HttpResponse::Ok().body("done") }),
                 )
-                .wrap(actix_web::middleware::from_fn(
-                    Csrf::new(config()).exempt(&["/v1/hooks/"]).layer(),
-                )),
+                .wrap(from_fn(Csrf::new(config()).exempt(&["/v1/hooks/"]).layer())),
         )
         .await;
         for (path, expected) in [("/v1/hooks/provider", 200), ("/v1/thing", 403)] {

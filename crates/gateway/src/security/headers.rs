@@ -135,7 +135,9 @@ impl SecurityHeaders {
 
 #[cfg(test)]
 mod tests {
-    use actix_web::{App, HttpResponse, dev::ServiceResponse, test as actix_test, web};
+    use actix_web::{
+        App, HttpResponse, dev::ServiceResponse, middleware::from_fn, test as actix_test, web,
+    };
 
     use super::*;
     use crate::security::problem::{ApiError, not_found, render};
@@ -217,13 +219,9 @@ mod tests {
                     )
                     .service(web::resource("/only-get").route(web::get().to(HttpResponse::Ok)))
                     .default_service(web::to(not_found))
-                    .wrap(actix_web::middleware::from_fn(failing_middleware))
-                    .wrap(actix_web::middleware::from_fn(
-                        crate::security::request_id::assign,
-                    ))
-                    .wrap(actix_web::middleware::from_fn(
-                        SecurityHeaders::default().layer(),
-                    )),
+                    .wrap(from_fn(failing_middleware))
+                    .wrap(from_fn(crate::security::request_id::assign))
+                    .wrap(from_fn(SecurityHeaders::default().layer())),
             )
             .await
         };
@@ -281,22 +279,24 @@ mod tests {
 
     #[actix_web::test]
     async fn hsts_max_age_is_configurable_but_never_below_a_year() {
-        let app =
-            actix_test::init_service(App::new().route("/", web::get().to(HttpResponse::Ok)).wrap(
-                actix_web::middleware::from_fn(SecurityHeaders::new(40_000_000).layer()),
-            ))
-            .await;
+        let app = actix_test::init_service(
+            App::new()
+                .route("/", web::get().to(HttpResponse::Ok))
+                .wrap(from_fn(SecurityHeaders::new(40_000_000).layer())),
+        )
+        .await;
         let response =
             actix_test::call_service(&app, actix_test::TestRequest::get().to_request()).await;
         assert_eq!(
             response.headers().get("strict-transport-security").unwrap(),
             "max-age=40000000; includeSubDomains"
         );
-        let app =
-            actix_test::init_service(App::new().route("/", web::get().to(HttpResponse::Ok)).wrap(
-                actix_web::middleware::from_fn(SecurityHeaders::new(60).layer()),
-            ))
-            .await;
+        let app = actix_test::init_service(
+            App::new()
+                .route("/", web::get().to(HttpResponse::Ok))
+                .wrap(from_fn(SecurityHeaders::new(60).layer())),
+        )
+        .await;
         let response =
             actix_test::call_service(&app, actix_test::TestRequest::get().to_request()).await;
         assert_eq!(

@@ -10,14 +10,15 @@
 //! - [`ratelimit`]: exact sliding-window limits per route class, per IP and per user, shared
 //!   through Redis and falling back to per-instance limits when Redis is down.
 //!
-//! Order matters. actix runs the last `wrap` first, so wire the app as
+//! Order matters. actix runs the last `wrap` first, so wire the app as (with `limit(class)`
+//! standing for `from_fn(RateLimit::new(Arc::clone(&limiter), class).layer())`)
 //!
 //! ```text
 //! App::new()
 //!     .app_data(problem::payload_config(max_body_bytes)) // + query_config(), path_config()
-//!     .service(web::scope("/v1/auth").wrap(from_fn(RateLimit::new(limiter, "auth").layer())) ...)
-//!     .service(web::scope("/v1/webhooks").wrap(from_fn(RateLimit::new(.., "webhook").layer())) ...)
-//!     .service(web::scope("/v1").wrap(from_fn(RateLimit::new(.., "api").layer())) ...)
+//!     .service(web::scope("/v1/auth").wrap(limit("auth")) ...)
+//!     .service(web::scope("/v1/webhooks").wrap(limit("webhook")) ...)
+//!     .service(web::scope("/v1").wrap(limit("api")) ...)
 //!     .default_service(web::to(routes::unrouted)) // public budget, then 405 with Allow or 404
 //!     .wrap(from_fn(auth))     // sets the user the limiter reads
 //!     .wrap(from_fn(Csrf::new(csrf).exempt(&["/v1/webhooks/"]).layer()))
@@ -26,10 +27,10 @@
 //!     .wrap(from_fn(SecurityHeaders::new(hsts_max_age_secs).layer())) // outermost
 //! ```
 //!
+//! so every response, refusals by inner layers included, gets the headers and the request id.
+//!
 //! Every layer is an async function of the request and the next service, through actix's
 //! `from_fn`; those with settings hand out that function from `layer()`.
-//!
-//! so every response, refusals by inner layers included, gets the headers and the request id.
 
 pub mod client_ip;
 pub mod csrf;

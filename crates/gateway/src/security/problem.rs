@@ -190,7 +190,7 @@ where
 mod tests {
     use std::time::Duration;
 
-    use actix_web::{App, test as actix_test, web};
+    use actix_web::{App, middleware::from_fn, test as actix_test, web};
     use df_common::error::Problem;
     use serde::Deserialize;
 
@@ -243,9 +243,7 @@ mod tests {
                         }),
                     )
                     .default_service(web::to(not_found))
-                    .wrap(actix_web::middleware::from_fn(
-                        crate::security::request_id::assign,
-                    )),
+                    .wrap(from_fn(crate::security::request_id::assign)),
             )
             .await
         };

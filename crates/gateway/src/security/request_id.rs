@@ -152,7 +152,7 @@ pub async fn assign<B: MessageBody>(
 
 #[cfg(test)]
 mod tests {
-    use actix_web::{App, HttpResponse, test as actix_test, web};
+    use actix_web::{App, HttpResponse, middleware::from_fn, test as actix_test, web};
 
     use super::*;
     use crate::security::problem::ApiError;
@@ -172,7 +172,7 @@ mod tests {
                 App::new()
                     .route("/", web::get().to(show))
                     .route("/fails", web::get().to(fails))
-                    .wrap(actix_web::middleware::from_fn(assign)),
+                    .wrap(from_fn(assign)),
             )
             .await
         };

@@ -6,13 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use df_common::auth::Role;
-use df_payments::{ledger::integrity, money::simulated_processor_fee};
+use df_payments::{
+    access_log::AccessLogHandler, ledger::integrity, money::simulated_processor_fee,
+};
 use df_proto::{events::v1::ContentDelivered, payments::v1 as pb};
+use df_runtime::bus::Consumer as _;
+use df_testkit::eventually;
 use diesel::{QueryableByName, sql_types};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
-
-use df_testkit::eventually;
 
 use crate::support::Payments;
 
@@ -533,7 +535,7 @@ async fn dispute_evidence_lists_when_and_from_where_the_fan_received_the_content
 
     let queue = p
         .bus
-        .consumed(df_payments::SERVICE, "content_deliveries")
+        .consumed(df_payments::SERVICE, AccessLogHandler::NAME)
         .await;
     let now = p.clock.now();
     let viewed = [

@@ -44,7 +44,6 @@ use actix_web::{
     middleware::Next,
 };
 use df_common::{ErrorKind, cache::Cache, ids::UserId};
-
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
@@ -567,7 +566,7 @@ impl RateLimit {
 
 #[cfg(test)]
 mod tests {
-    use actix_web::{App, HttpResponse, test as actix_test, web};
+    use actix_web::{App, HttpResponse, middleware::from_fn, test as actix_test, web};
 
     use super::*;
 
@@ -588,21 +587,23 @@ mod tests {
                 App::new()
                     .service(
                         web::scope("/auth")
-                            .wrap(actix_web::middleware::from_fn(RateLimit::new(Arc::clone(&limiter), CLASS_AUTH).layer()))
+                            .wrap(from_fn(
+                                RateLimit::new(Arc::clone(&limiter), CLASS_AUTH).layer(),
+                            ))
                             .route("/login", web::post().to(HttpResponse::Ok)),
                     )
                     .service(
                         web::scope("/v1")
                             // An inner layer that fails with an `Err` rather than a response.
-                            .wrap(actix_web::middleware::from_fn(
-                                |req: ServiceRequest, next: actix_web::middleware::Next<_>| async move {
-                                    if req.path() == "/v1/mw-fail" {
-                                        return Err(actix_web::error::ErrorForbidden("no"));
-                                    }
-                                    next.call(req).await
-                                },
+                            .wrap(from_fn(|req: ServiceRequest, next: Next<_>| async move {
+                                if req.path() == "/v1/mw-fail" {
+                                    return Err(actix_web::error::ErrorForbidden("no"));
+                                }
+                                next.call(req).await
+                            }))
+                            .wrap(from_fn(
+                                RateLimit::new(Arc::clone(&limiter), CLASS_API).layer(),
                             ))
-                            .wrap(actix_web::middleware::from_fn(RateLimit::new(Arc::clone(&limiter), CLASS_API).layer()))
                             .route("/me", web::get().to(HttpResponse::Ok))
                             .route(
                                 "/fail",
@@ -614,15 +615,13 @@ mod tests {
                             ),
                     )
                     // Plays the auth layer: marks requests with `x-test-user` as authenticated.
-                    .wrap(actix_web::middleware::from_fn(
-                        |req: ServiceRequest, next: actix_web::middleware::Next<_>| async move {
-                            if let Some(user) = req.headers().get("x-test-user") {
-                                let user = user.to_str().unwrap().parse().unwrap();
-                                req.extensions_mut().insert(AuthenticatedUser(user));
-                            }
-                            next.call(req).await
-                        },
-                    )),
+                    .wrap(from_fn(|req: ServiceRequest, next: Next<_>| async move {
+                        if let Some(user) = req.headers().get("x-test-user") {
+                            let user = user.to_str().unwrap().parse().unwrap();
+                            req.extensions_mut().insert(AuthenticatedUser(user));
+                        }
+                        next.call(req).await
+                    })),
             )
             .await
         }};
