@@ -1,5 +1,5 @@
 //! A small TCP proxy for fault tests. A service is pointed at the proxy instead of the real
-//! server; the test then cuts, stalls, delays or restores the link without touching the shared
+//! server; the test then cuts, stalls, resets or restores the link without touching the shared
 //! server other tests use.
 
 use std::{
@@ -8,7 +8,6 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU8, AtomicU64, Ordering},
     },
-    time::Duration,
 };
 
 use tokio::{
@@ -24,7 +23,6 @@ const STALL: u8 = 2;
 
 struct State {
     mode: AtomicU8,
-    delay_ms: AtomicU64,
     accepted: AtomicU64,
     connections: Mutex<Vec<AbortHandle>>,
     changed: Notify,
@@ -48,7 +46,6 @@ impl TcpProxy {
             .unwrap_or_else(|e| panic!("proxy addr: {e}"));
         let state = Arc::new(State {
             mode: AtomicU8::new(PASS),
-            delay_ms: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             connections: Mutex::new(Vec::new()),
             changed: Notify::new(),
@@ -109,18 +106,9 @@ impl TcpProxy {
         self.drop_connections();
     }
 
-    /// Adds `delay` before each forwarded chunk.
-    pub fn set_delay(&self, delay: Duration) {
-        self.state.delay_ms.store(
-            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            Ordering::SeqCst,
-        );
-    }
-
     /// Forwards normally again.
     pub fn restore(&self) {
         self.state.mode.store(PASS, Ordering::SeqCst);
-        self.state.delay_ms.store(0, Ordering::SeqCst);
         self.state.changed.notify_waiters();
     }
 
@@ -140,17 +128,24 @@ impl Drop for TcpProxy {
     }
 }
 
-async fn serve(client: TcpStream, upstream: SocketAddr, state: Arc<State>) {
+/// Waits while the link is stalled; false when it is cut.
+async fn passing(state: &State) -> bool {
     loop {
+        // Registered before the mode is read, so a `restore` in between still wakes it.
+        let restored = state.changed.notified();
+        tokio::pin!(restored);
+        restored.as_mut().enable();
         match state.mode.load(Ordering::SeqCst) {
-            REFUSE => return,
-            STALL => {
-                // Hold the socket open until the link is restored.
-                state.changed.notified().await;
-                continue;
-            }
-            _ => break,
+            PASS => return true,
+            STALL => restored.await,
+            _ => return false,
         }
+    }
+}
+
+async fn serve(client: TcpStream, upstream: SocketAddr, state: Arc<State>) {
+    if !passing(&state).await {
+        return;
     }
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
@@ -176,18 +171,7 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        loop {
-            match state.mode.load(Ordering::SeqCst) {
-                PASS => break,
-                STALL => state.changed.notified().await,
-                _ => return,
-            }
-        }
-        let delay = state.delay_ms.load(Ordering::SeqCst);
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-        }
-        if to.write_all(&buffer[..read]).await.is_err() {
+        if !passing(&state).await || to.write_all(&buffer[..read]).await.is_err() {
             return;
         }
     }
