@@ -124,6 +124,21 @@ impl World {
             .await
     }
 
+    /// Uploads a small clean PNG that the scanner passes.
+    async fn upload_png(&self, creator: User, file_name: &str) -> pb::MediaItem {
+        self.upload(creator, file_name, "image/png", &png_image())
+            .await
+            .unwrap()
+    }
+
+    /// Uploads a small JPEG carrying the EICAR test string, which the scanner flags.
+    async fn upload_infected(&self, creator: User, file_name: &str) -> pb::MediaItem {
+        let infected = with_segment(&jpeg(16, 16, false), 0xFE, EICAR);
+        self.upload(creator, file_name, "image/jpeg", &infected)
+            .await
+            .unwrap()
+    }
+
     /// Uploads `bytes`, announcing `declared_bytes`.
     pub async fn upload_announcing(
         &self,
@@ -648,10 +663,7 @@ async fn uploads_wait_while_the_scanner_is_unreachable_and_publish_when_it_retur
     .await;
     let (creator, fan) = (User::new(Role::Creator), User::new(Role::Fan));
     proxy.cut();
-    let item = world
-        .upload(creator, "a.png", "image/png", &png_image())
-        .await
-        .unwrap();
+    let item = world.upload_png(creator, "a.png").await;
     world
         .wait_for_state(creator, &item.id, MediaState::ScanPending)
         .await;
@@ -708,10 +720,7 @@ async fn a_scan_cut_short_by_killing_media_is_done_again_after_the_restart() {
     let creator = User::new(Role::Creator);
     // clamd takes the connection and never answers: the scan is under way when media dies.
     proxy.stall();
-    let item = world
-        .upload(creator, "a.png", "image/png", &png_image())
-        .await
-        .unwrap();
+    let item = world.upload_png(creator, "a.png").await;
     eventually("the scan reached clamd", async || proxy.accepted() > 0).await;
     world.kill_media();
     proxy.restore();
@@ -741,23 +750,9 @@ async fn an_erased_creator_leaves_no_upload_behind_but_quarantine() {
     let world = World::start(Utc::now()).await;
     let creator = User::new(Role::Creator);
     let kept = User::new(Role::Creator);
-    let clean = world
-        .upload(creator, "a.png", "image/png", &png_image())
-        .await
-        .unwrap();
-    let infected = world
-        .upload(
-            creator,
-            "b.jpg",
-            "image/jpeg",
-            &with_segment(&jpeg(16, 16, false), 0xFE, EICAR),
-        )
-        .await
-        .unwrap();
-    let others = world
-        .upload(kept, "c.png", "image/png", &png_image())
-        .await
-        .unwrap();
+    let clean = world.upload_png(creator, "a.png").await;
+    let infected = world.upload_infected(creator, "b.jpg").await;
+    let others = world.upload_png(kept, "c.png").await;
     world
         .wait_for_state(creator, &clean.id, MediaState::Published)
         .await;
@@ -830,23 +825,9 @@ async fn clean_uploads_wait_for_moderation_which_publishes_or_removes_them() {
             <df_media::moderation::ModerationDecisions as df_runtime::bus::typed::Consumer>::NAME,
         )
         .await;
-    let kept = world
-        .upload(creator, "a.png", "image/png", &png_image())
-        .await
-        .unwrap();
-    let dropped = world
-        .upload(creator, "b.png", "image/png", &png_image())
-        .await
-        .unwrap();
-    let infected = world
-        .upload(
-            creator,
-            "c.jpg",
-            "image/jpeg",
-            &with_segment(&jpeg(16, 16, false), 0xFE, EICAR),
-        )
-        .await
-        .unwrap();
+    let kept = world.upload_png(creator, "a.png").await;
+    let dropped = world.upload_png(creator, "b.png").await;
+    let infected = world.upload_infected(creator, "c.jpg").await;
     for item in [&kept, &dropped] {
         world
             .wait_for_state(creator, &item.id, MediaState::ModerationPending)
@@ -1036,19 +1017,8 @@ async fn the_integrity_job_reads_files_back_and_ends_the_quarantine_hold() {
     })
     .await;
     let creator = User::new(Role::Creator);
-    let kept = world
-        .upload(creator, "a.png", "image/png", &png_image())
-        .await
-        .unwrap();
-    let infected = world
-        .upload(
-            creator,
-            "b.jpg",
-            "image/jpeg",
-            &with_segment(&jpeg(16, 16, false), 0xFE, EICAR),
-        )
-        .await
-        .unwrap();
+    let kept = world.upload_png(creator, "a.png").await;
+    let infected = world.upload_infected(creator, "b.jpg").await;
     world
         .wait_for_state(creator, &kept.id, MediaState::Published)
         .await;
