@@ -33,6 +33,27 @@ pub struct Declared {
     pub bytes: u64,
 }
 
+/// Longest declared file name or type kept (the rest is cut, never echoed).
+const MAX_LABEL: usize = 255;
+
+impl Declared {
+    /// The client's labels as kept: without control characters (none belongs in a name or a
+    /// type, and Postgres cannot store NUL in text) and cut to [`MAX_LABEL`] characters.
+    pub fn new(file_name: &str, content_type: &str, bytes: u64) -> Self {
+        let label = |text: &str| {
+            text.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_LABEL)
+                .collect()
+        };
+        Self {
+            file_name: label(file_name),
+            content_type: label(content_type),
+            bytes,
+        }
+    }
+}
+
 /// An upload that passed every check, still in its spool file.
 #[derive(Debug)]
 pub struct Checked {
@@ -252,6 +273,18 @@ pub fn sweep_spool(spool_dir: &std::path::Path) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_labels_lose_control_characters_and_stop_at_the_limit() {
+        let declared = Declared::new("holi\0day\n.jpg", "image/\u{7f}jpeg\r", 9);
+        assert_eq!(
+            (declared.file_name.as_str(), declared.content_type.as_str()),
+            ("holiday.jpg", "image/jpeg")
+        );
+        assert_eq!(declared.bytes, 9);
+        let long = format!("{}.jpg", "é".repeat(300));
+        assert_eq!(Declared::new(&long, "", 0).file_name, "é".repeat(MAX_LABEL));
+    }
 
     #[test]
     fn only_stale_upload_files_are_swept_from_the_spool() {

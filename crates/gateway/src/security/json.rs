@@ -88,7 +88,41 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         .map_err(|error| refusal(&known_path(&error), error.inner()))?;
     // Anything after the value (a second document, stray bytes) is refused too.
     deserializer.end().map_err(|error| refusal(".", &error))?;
+    if let Some((line, column)) = nul_escape(bytes) {
+        return Err(Error::invalid_input(
+            "common.invalid_json",
+            format!(
+                "Text may not contain the NUL character, \\u0000 (line {line}, column {column})."
+            ),
+        ));
+    }
     Ok(value)
+}
+
+/// Where a string of a well-formed body spells the NUL character (`\u0000`), as line and
+/// column. No field has a use for it, and Postgres cannot store it in text: let through, it
+/// would fail the service's write as an internal error.
+fn nul_escape(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut index = 0;
+    while let Some(found) = bytes
+        .get(index..)
+        .and_then(|rest| rest.iter().position(|&byte| byte == b'\\'))
+    {
+        let escape = index + found;
+        if bytes[escape + 1..].starts_with(b"u0000") {
+            let before = &bytes[..escape];
+            let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
+            let line_start = before
+                .iter()
+                .rposition(|&byte| byte == b'\n')
+                .map_or(0, |n| n + 1);
+            return Some((line, escape - line_start + 1));
+        }
+        // Skip the escaped character, so that `\\u0000` (a backslash, then text) is not taken
+        // for an escape.
+        index = escape + 2;
+    }
+    None
 }
 
 /// The path of the failing field, as far as it is ours: the name of a field we do not know is
@@ -205,5 +239,35 @@ mod tests {
             assert!(logged.contains("line 1"), "{logged}");
         }
         assert!(parse::<Body>(br#"{"password":"x","price":{"amount_minor":5}}"#).is_ok());
+    }
+
+    #[test]
+    fn the_nul_character_is_refused_wherever_a_string_spells_it() {
+        let error =
+            parse::<Body>(b"{\"password\": \"a\\u0000b\",\n \"price\": {\"amount_minor\": 1}}")
+                .unwrap_err();
+        assert_eq!(error.code(), "common.invalid_json");
+        assert!(
+            error.message().contains("NUL") && error.message().contains("line 1, column 16"),
+            "{}",
+            error.message()
+        );
+        let in_a_key = br#"{"password": "x", "price": {"amount_minor": 1}, "\u0000": 1}"#;
+        assert!(parse::<serde_json::Value>(in_a_key).is_err());
+        let on_line_two =
+            b"{\"password\": \"x\",\n  \"price\": {\"amount_minor\": 1, \"n\": \"\\u0000\"}}";
+        let error = parse::<serde_json::Value>(on_line_two).unwrap_err();
+        assert!(
+            error.message().contains("line 2, column 38"),
+            "{}",
+            error.message()
+        );
+        // An escaped backslash followed by `u0000` is text, and other escapes pass.
+        for allowed in [
+            br#"{"password": "\\u0000", "price": {"amount_minor": 1}}"#.as_slice(),
+            br#"{"password": "\u0001\n\"\\", "price": {"amount_minor": 1}}"#,
+        ] {
+            assert!(parse::<Body>(allowed).is_ok());
+        }
     }
 }

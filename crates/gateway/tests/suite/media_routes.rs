@@ -134,6 +134,12 @@ async fn refusals_keep_their_codes_through_the_gateway() {
             "common.invalid_json",
         ),
         (
+            &creator,
+            json!({"body": "hi\u{0}", "visibility": "public"}),
+            400,
+            "common.invalid_json",
+        ),
+        (
             &fan,
             json!({"body": "hi", "visibility": "public"}),
             403,

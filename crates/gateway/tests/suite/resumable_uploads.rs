@@ -307,6 +307,9 @@ async fn tus_termination_and_bad_announcements() {
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["code"], code);
     }
+    // Control characters in a declared name are dropped: Postgres cannot store NUL in text.
+    let named = create("100", metadata("clip\0\u{1b}.mp4", "video/mp4"));
+    assert_eq!(named.await.unwrap().status(), StatusCode::CREATED);
 
     // DELETE, and DELETE sent as POST with the override header.
     let clip = movie(8 * 1024);

@@ -16,9 +16,6 @@ use crate::{
     uploads::Declared,
 };
 
-/// Longest declared file name or type kept (the rest is cut, never echoed).
-const MAX_LABEL: usize = 255;
-
 pub async fn upload(
     face: &MediaService,
     request: Request<Streaming<pb::UploadPart>>,
@@ -33,11 +30,7 @@ pub async fn upload(
         }) => start,
         _ => return Err(Error::from(MediaError::UploadStartMissing).into()),
     };
-    let declared = Declared {
-        file_name: start.file_name.chars().take(MAX_LABEL).collect(),
-        content_type: start.content_type.chars().take(MAX_LABEL).collect(),
-        bytes: start.declared_bytes,
-    };
+    let declared = Declared::new(&start.file_name, &start.content_type, start.declared_bytes);
     let chunks = parts
         .map_err(|status| Error::from_status(&status))
         .map(|part| match part?.part {

@@ -8,9 +8,6 @@ use tonic::{Request, Response, Streaming};
 use super::{MediaService, Reply, files::media_item};
 use crate::{errors::MediaError, resumable::Session, uploads::Declared};
 
-/// Longest declared file name or type kept (the rest is cut, never echoed).
-const MAX_LABEL: usize = 255;
-
 fn creator_of<T>(request: &Request<T>) -> Result<CreatorId, tonic::Status> {
     let caller = principal(request)?;
     caller.require_any_role(&[Role::Creator])?;
@@ -23,11 +20,7 @@ pub async fn create_upload(
 ) -> Reply<pb::UploadSession> {
     let creator = creator_of(&request)?;
     let r = request.into_inner();
-    let declared = Declared {
-        file_name: r.file_name.chars().take(MAX_LABEL).collect(),
-        content_type: r.content_type.chars().take(MAX_LABEL).collect(),
-        bytes: r.length,
-    };
+    let declared = Declared::new(&r.file_name, &r.content_type, r.length);
     let session = face.media.create_upload(creator, &declared).await?;
     Ok(Response::new(upload_session(&session, None)))
 }
