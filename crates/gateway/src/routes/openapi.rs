@@ -402,7 +402,8 @@ pub const JSON_BODY: Refusals = Refusals {
         "common.invalid_body",
     ],
     explanation: "The body is not a JSON object of the documented shape (`common.invalid_json`: \
-        malformed JSON, a missing or unknown field, a wrong type; `common.invalid_content_type`: \
+        malformed JSON, a missing or unknown field, a wrong type, text spelling the NUL \
+        character; `common.invalid_content_type`: \
         not sent as `application/json`; `common.invalid_body`: the body could not be read)",
 };
 
@@ -416,6 +417,13 @@ pub const INVALID_PATH: Refusals = Refusals {
 pub const INVALID_QUERY: Refusals = Refusals {
     codes: &["common.invalid_query"],
     explanation: "`common.invalid_query`: the query string is not valid",
+};
+
+/// The `Idempotency-Key` header is not acceptable (the `IdempotencyKey` extractor).
+pub const IDEMPOTENCY_KEY: Refusals = Refusals {
+    codes: &["gateway.invalid_idempotency_key"],
+    explanation: "`gateway.invalid_idempotency_key`: `Idempotency-Key` is not 1 to 255 visible \
+        ASCII characters",
 };
 
 /// An entry of a problem response's code list: one code, or a group with its explanation.

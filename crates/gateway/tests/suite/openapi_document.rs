@@ -442,6 +442,56 @@ fn session_routes_declare_security_and_their_401() {
     );
 }
 
+/// The codes an operation documents for `status`.
+fn codes_of(doc: &Value, operation: &Value, status: &str) -> BTreeSet<String> {
+    match operation["responses"].get(status) {
+        Some(response) => problem_codes(
+            doc,
+            &deref(doc, response)["content"][PROBLEM_JSON]["schema"],
+        ),
+        None => BTreeSet::new(),
+    }
+}
+
+/// What the gateway's own extractors and layers refuse, documented wherever a route has what
+/// they check: every route is rate-limited, and a route with a path parameter, a query, an
+/// `Idempotency-Key` or a JSON body can be sent one that does not parse.
+#[test]
+fn the_gateways_own_refusals_are_documented_where_a_route_can_answer_them() {
+    let doc = document();
+    for (method, path, operation) in operations(&doc) {
+        assert!(
+            codes_of(&doc, &operation, "429").contains("gateway.rate_limited"),
+            "{method} {path}: every route is rate-limited"
+        );
+        let invalid = codes_of(&doc, &operation, "400");
+        let parameters = parameters(&doc, &path, &operation);
+        let has = |place: &str, name: Option<&str>| {
+            parameters.iter().any(|parameter| {
+                parameter["in"] == place && name.is_none_or(|name| parameter["name"] == name)
+            })
+        };
+        let json_body = !sessionless(&path)
+            && operation["requestBody"]["content"]
+                .get("application/json")
+                .is_some();
+        for (applies, code) in [
+            (has("path", None), "common.invalid_path"),
+            (has("query", None), "common.invalid_query"),
+            (
+                has("header", Some("Idempotency-Key")),
+                "gateway.invalid_idempotency_key",
+            ),
+            (json_body, "common.invalid_json"),
+        ] {
+            assert!(
+                !applies || invalid.contains(code),
+                "{method} {path}: 400 does not list {code}"
+            );
+        }
+    }
+}
+
 #[test]
 fn unsafe_methods_take_the_csrf_token_and_can_fail_the_check() {
     let doc = document();

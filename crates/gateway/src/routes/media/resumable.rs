@@ -187,7 +187,7 @@ pub async fn create(
             ("Upload-Length" = u64, description = "The announced size."),
             ("Upload-Expires" = String, description = "When it is deleted unless appended to."),
             ("Cache-Control" = String, description = "`no-store`."))),
-        SessionProblems, Unauthenticated, InternalError, Unavailable, Timeout,
+        SessionProblems, Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]
@@ -233,7 +233,8 @@ pub async fn status(
             ("Upload-Expires" = String, description = "When it is deleted unless appended to."),
             ("Content-Location" = String,
                 description = "Once complete: the file, `/v1/media/{id}`."))),
-        AppendProblems, Unauthenticated, ForbiddenOrCsrf, InternalError, Unavailable, Timeout,
+        AppendProblems, Unauthenticated, ForbiddenOrCsrf, RateLimited, InternalError, Unavailable,
+        Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]
@@ -285,7 +286,8 @@ pub async fn append(
         ("Tus-Resumable" = String, Header, description = "`1.0.0`.")),
     responses(
         (status = 204, description = "Deleted."),
-        SessionProblems, Unauthenticated, ForbiddenOrCsrf, InternalError, Unavailable, Timeout,
+        SessionProblems, Unauthenticated, ForbiddenOrCsrf, RateLimited, InternalError, Unavailable,
+        Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]
@@ -320,8 +322,8 @@ pub async fn cancel(
         description = "For `PATCH`: the next bytes of the file."),
     responses(
         (status = 204, description = "Done, as the named method."),
-        AppendProblems, OverrideProblems, Unauthenticated, ForbiddenOrCsrf, InternalError,
-        Unavailable, Timeout,
+        AppendProblems, OverrideProblems, Unauthenticated, ForbiddenOrCsrf, RateLimited,
+        InternalError, Unavailable, Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]

@@ -8,8 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{PayoutView, earnings::PayoutList};
 use crate::routes::openapi::{
-    Forbidden, ForbiddenOrCsrf, InternalError, ProviderUnavailable, RateLimited, Timeout,
-    Unauthenticated, Unavailable, named_schema, one_of, problems,
+    Forbidden, ForbiddenOrCsrf, INVALID_QUERY, InternalError, ProviderUnavailable, RateLimited,
+    Timeout, Unauthenticated, Unavailable, named_schema, one_of, problems,
 };
 use crate::routes::wire::{Money, Page, instant, money, page_schema};
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
@@ -98,7 +98,7 @@ pub struct PayoutRunView {
 }
 
 problems!(ListDisputesProblems {
-    400 ["payments.invalid_status"]
+    400 [INVALID_QUERY, "payments.invalid_status"]
         "`payments.invalid_status`: `status` is not one of the dispute states.",
 });
 

@@ -8,8 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::PayoutView;
 use crate::routes::openapi::{
-    InternalError, RateLimited, Timeout, Unauthenticated, Unavailable, named_schema, one_of,
-    problems,
+    INVALID_QUERY, InternalError, RateLimited, Timeout, Unauthenticated, Unavailable, named_schema,
+    one_of, problems,
 };
 use crate::routes::wire::{Money, Page, amount, page_schema, required_instant};
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
@@ -142,7 +142,7 @@ impl From<pb::Earnings> for EarningsView {
 }
 
 problems!(GetEarningsProblems {
-    400 ["payments.unsupported_currency"]
+    400 [INVALID_QUERY, "payments.unsupported_currency"]
         "`payments.unsupported_currency`: the currency is not supported.",
 });
 

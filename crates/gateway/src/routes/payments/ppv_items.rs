@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{CheckoutView, checkout_created};
 use crate::routes::openapi::{
-    CsrfFailed, INVALID_PATH, InternalError, JSON_BODY, PayloadTooLarge, ProviderUnavailable,
-    RateLimited, Timeout, Unauthenticated, problems,
+    CsrfFailed, IDEMPOTENCY_KEY, INVALID_PATH, InternalError, JSON_BODY, PayloadTooLarge,
+    ProviderUnavailable, RateLimited, Timeout, Unauthenticated, problems,
 };
 use crate::routes::wire::IdempotencyKey;
 use crate::security::Json;
@@ -33,7 +33,7 @@ pub struct PurchaseBody {
 
 problems!(PurchasePpvItemProblems {
     400 [
-        JSON_BODY, INVALID_PATH, "payments.invalid_url", "payments.own_item",
+        JSON_BODY, INVALID_PATH, IDEMPOTENCY_KEY, "payments.invalid_url", "payments.own_item",
         "payments.return_url_not_allowed",
     ]
         "`payments.invalid_url`: `success_url` or `cancel_url` is not an http(s) URL of at most \

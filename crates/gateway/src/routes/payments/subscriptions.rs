@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use super::{CheckoutView, checkout_created};
 use crate::routes::openapi::{
-    CsrfFailed, INVALID_PATH, InternalError, JSON_BODY, PayloadTooLarge, ProviderUnavailable,
-    RateLimited, Timeout, Unauthenticated, Unavailable, named_schema, one_of, problems,
+    CsrfFailed, IDEMPOTENCY_KEY, INVALID_PATH, InternalError, JSON_BODY, PayloadTooLarge,
+    ProviderUnavailable, RateLimited, Timeout, Unauthenticated, Unavailable, named_schema, one_of,
+    problems,
 };
 use crate::routes::wire::{IdempotencyKey, Page, instant, page_schema, required_instant};
 use crate::security::Json;
@@ -94,7 +95,7 @@ impl From<pb::Subscription> for SubscriptionView {
 
 problems!(SubscribeProblems {
     400 [
-        JSON_BODY, "payments.invalid_url", "payments.own_tier",
+        JSON_BODY, IDEMPOTENCY_KEY, "payments.invalid_url", "payments.own_tier",
         "payments.return_url_not_allowed",
     ]
         "`payments.invalid_url`: `success_url` or `cancel_url` is not an http(s) URL of at most \

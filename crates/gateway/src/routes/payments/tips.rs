@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 
 use super::{CheckoutView, checkout_created};
 use crate::routes::openapi::{
-    CsrfFailed, InternalError, JSON_BODY, PayloadTooLarge, ProviderUnavailable, RateLimited,
-    Timeout, Unauthenticated, problems,
+    CsrfFailed, IDEMPOTENCY_KEY, InternalError, JSON_BODY, PayloadTooLarge, ProviderUnavailable,
+    RateLimited, Timeout, Unauthenticated, problems,
 };
 use crate::routes::wire::{IdempotencyKey, Money};
 use crate::security::Json;
@@ -39,7 +39,7 @@ pub struct TipBody {
 
 problems!(TipProblems {
     400 [
-        JSON_BODY, "payments.invalid_url", "payments.own_tip", "payments.tip_message_too_long",
+        JSON_BODY, IDEMPOTENCY_KEY, "payments.invalid_url", "payments.own_tip", "payments.tip_message_too_long",
         "payments.invalid_amount", "payments.unsupported_currency",
         "payments.return_url_not_allowed",
     ]
