@@ -7,12 +7,15 @@ use crate::status::{AccountStatus, SubscriptionStatus};
 use chrono::{DateTime, Utc};
 use df_common::Error;
 use df_common::ids::{CreatorId, UserId};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, NullableExpressionMethods, OptionalExtension,
+    QueryDsl,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::{
     money,
-    schema::{payout_accounts, ppv_items, subscriptions, tiers},
+    schema::{checkouts, payout_accounts, ppv_items, subscriptions, tiers},
     service::Service,
 };
 
@@ -430,7 +433,8 @@ pub struct PpvItem {
     pub currency: String,
 }
 
-/// Offers a post for a price (one offer per post).
+/// Offers a post for a price: one offer per post, which a second call answers (see
+/// `offer_again`).
 pub async fn create_ppv_item(
     conn: &mut AsyncPgConnection,
     creator_id: CreatorId,
@@ -459,9 +463,55 @@ pub async fn create_ppv_item(
         .execute(conn)
         .await?;
     if inserted == 0 {
-        return Err(Error::from(PaymentsError::PpvExists));
+        return offer_again(conn, creator_id, post_id, title, price_minor, &currency).await;
     }
     ppv_item(conn, id).await?.ok_or_else(Error::not_found)
+}
+
+/// The post already has an offer. Media records an offer only after it is made, so a write of
+/// media's that failed afterwards (an attachment refused, a lost connection) leaves one media
+/// does not know of, and the creator's retry lands here. Until a fan opens a checkout for it,
+/// the offer takes the retry's terms; after that only a retry on the same terms gets it back.
+async fn offer_again(
+    conn: &mut AsyncPgConnection,
+    creator_id: CreatorId,
+    post_id: PostId,
+    title: &str,
+    price_minor: i64,
+    currency: &str,
+) -> Result<PpvItem, Error> {
+    let this_post = ppv_items::creator_id
+        .eq(creator_id)
+        .and(ppv_items::post_id.eq(post_id));
+    let unsold = diesel::dsl::not(diesel::dsl::exists(
+        checkouts::table.filter(checkouts::ppv_item_id.eq(ppv_items::id.nullable())),
+    ));
+    let updated: Option<PpvItemId> = diesel::update(ppv_items::table.filter(this_post.and(unsold)))
+        .set((
+            ppv_items::title.eq(title.trim()),
+            ppv_items::price_minor.eq(price_minor),
+            ppv_items::currency.eq(currency),
+        ))
+        .returning(ppv_items::id)
+        .get_result(conn)
+        .await
+        .optional()?;
+    let id = match updated {
+        Some(id) => id,
+        None => {
+            ppv_items::table
+                .filter(this_post)
+                .select(ppv_items::id)
+                .first(conn)
+                .await?
+        }
+    };
+    let item = ppv_item(conn, id).await?.ok_or_else(Error::not_found)?;
+    if item.price_minor == price_minor && item.currency == currency {
+        Ok(item)
+    } else {
+        Err(PaymentsError::PpvExists.into())
+    }
 }
 
 /// One PPV item.

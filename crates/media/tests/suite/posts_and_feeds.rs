@@ -436,3 +436,34 @@ async fn what_payments_tells_media_it_tells_no_user() {
         assert_eq!(code(offered), "common.forbidden");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_edit_to_pay_per_view_does_not_block_the_next() {
+    let world = World::start(Utc::now()).await;
+    let creator = User::new(Role::Creator);
+    let post = world.post(creator, input("soon paid", "public")).await;
+    let to_ppv = async |amount: i64, media_ids: Vec<String>| {
+        let mut ppv = input("paid now", "ppv");
+        ppv.price = Some(pb::Price {
+            amount,
+            currency: "usd".into(),
+        });
+        ppv.media_ids = media_ids;
+        world
+            .media()
+            .update_post(world.to_media(
+                creator,
+                pb::UpdatePostRequest {
+                    post_id: post.id.clone(),
+                    post: Some(ppv),
+                },
+            ))
+            .await
+    };
+    // Payments makes the offer before media finds the attachment is not the creator's.
+    let refused = to_ppv(500, vec![uuid::Uuid::now_v7().to_string()]).await;
+    assert_eq!(code(refused), "media.invalid_attachment");
+    let paid = to_ppv(700, Vec::new()).await.unwrap().into_inner();
+    assert!(!paid.ppv_item_id.is_empty());
+    assert_eq!(paid.price.map(|price| price.amount), Some(700));
+}

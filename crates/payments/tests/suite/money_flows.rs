@@ -796,3 +796,52 @@ async fn tiers_change_archive_and_fill_up_as_their_creator_says() {
     );
     assert!(entitled(&p, first, creator, None).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_offered_again_gets_its_offer_back_on_new_terms_until_a_fan_pays() {
+    let p = Payments::start().await;
+    let creator = onboarded_creator(&p).await;
+    let post = Uuid::now_v7().to_string();
+    let offer = async |amount: i64| {
+        p.client()
+            .create_ppv_item(p.as_media(pb::PpvItemInput {
+                post_id: post.clone(),
+                price: Some(pb::Money {
+                    amount,
+                    currency: "usd".into(),
+                }),
+                title: String::new(),
+                creator_id: creator.to_string(),
+            }))
+            .await
+    };
+    let first = offer(900).await.unwrap().into_inner();
+    // Media's own write failed after the offer, and the creator retries: on the same terms,
+    // or on new ones while nobody has paid.
+    for amount in [900, 1_200] {
+        let again = offer(amount).await.unwrap().into_inner();
+        assert_eq!(again.id, first.id);
+        assert_eq!(again.price.unwrap().amount, amount);
+    }
+    let fan = Uuid::now_v7();
+    p.client()
+        .buy_ppv(p.as_user(
+            fan,
+            Role::Fan,
+            pb::BuyPpvRequest {
+                ppv_item_id: first.id.clone(),
+                success_url: URLS.0.into(),
+                cancel_url: URLS.1.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    // A fan has a checkout at 12.00: the price stays.
+    let refused = offer(1_500).await.unwrap_err();
+    assert_eq!(
+        df_common::Error::from_status(&refused).code(),
+        "payments.ppv_exists"
+    );
+    assert_eq!(offer(1_200).await.unwrap().into_inner().id, first.id);
+}

@@ -137,9 +137,10 @@ problems!(UpdatePostProblems {
     ]
         POST_INPUT_REFUSALS,
     404 ["media.post_not_found"] "No such post.",
-    409 ["media.ppv_fixed"]
+    409 ["media.ppv_fixed", "payments.ppv_exists"]
         "A pay-per-view post keeps its visibility and price once offered: fans may have bought \
-         it at that price.",
+         it at that price (`payments.ppv_exists`: an earlier edit that did not complete made the \
+         offer, and a fan began paying it at another price).",
 });
 
 /// Replaces one of the signed-in creator's posts.
