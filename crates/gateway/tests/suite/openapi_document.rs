@@ -492,6 +492,23 @@ fn the_gateways_own_refusals_are_documented_where_a_route_can_answer_them() {
     }
 }
 
+/// Creator and admin routes refuse other roles with 403 `common.forbidden`.
+#[test]
+fn role_routes_document_the_role_refusal() {
+    let doc = document();
+    for (method, path, operation) in operations(&doc) {
+        let for_a_role = ["/v1/creator/", "/v1/admin/"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix));
+        if for_a_role && operation.get("security").is_some() {
+            assert!(
+                codes_of(&doc, &operation, "403").contains("common.forbidden"),
+                "{method} {path}: 403 does not list common.forbidden"
+            );
+        }
+    }
+}
+
 #[test]
 fn unsafe_methods_take_the_csrf_token_and_can_fail_the_check() {
     let doc = document();

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::routes::openapi::{
-    ForbiddenOrCsrf, INVALID_PATH, InternalError, RateLimited, Timeout, Unauthenticated,
+    Forbidden, ForbiddenOrCsrf, INVALID_PATH, InternalError, RateLimited, Timeout, Unauthenticated,
     Unavailable, problems,
 };
 use crate::security::{problem::problem_response_with_status, request_id};
@@ -187,7 +187,8 @@ pub async fn create(
             ("Upload-Length" = u64, description = "The announced size."),
             ("Upload-Expires" = String, description = "When it is deleted unless appended to."),
             ("Cache-Control" = String, description = "`no-store`."))),
-        SessionProblems, Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+        SessionProblems, Unauthenticated, Forbidden, RateLimited, InternalError, Unavailable,
+        Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]

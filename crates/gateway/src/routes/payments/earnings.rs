@@ -8,8 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::PayoutView;
 use crate::routes::openapi::{
-    INVALID_QUERY, InternalError, RateLimited, Timeout, Unauthenticated, Unavailable, named_schema,
-    one_of, problems,
+    Forbidden, INVALID_QUERY, InternalError, RateLimited, Timeout, Unauthenticated, Unavailable,
+    named_schema, one_of, problems,
 };
 use crate::routes::wire::{Money, Page, amount, page_schema, required_instant};
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
@@ -155,7 +155,8 @@ problems!(GetEarningsProblems {
     params(EarningsQuery),
     responses(
         (status = 200, body = EarningsView, description = "The earnings."),
-        GetEarningsProblems, Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+        GetEarningsProblems, Unauthenticated, Forbidden, RateLimited, InternalError, Unavailable,
+        Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]
@@ -183,7 +184,7 @@ pub async fn earnings(
     description = "The signed-in user's payouts, newest first (at most 200).",
     responses(
         (status = 200, body = PayoutList, description = "The payouts."),
-        Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+        Unauthenticated, Forbidden, RateLimited, InternalError, Unavailable, Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]

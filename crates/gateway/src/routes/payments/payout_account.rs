@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::routes::openapi::{
-    ForbiddenOrCsrf, InternalError, JSON_BODY, PayloadTooLarge, ProviderUnavailable, RateLimited,
-    Timeout, Unauthenticated, Unavailable, named_schema, one_of, problems,
+    Forbidden, ForbiddenOrCsrf, InternalError, JSON_BODY, PayloadTooLarge, ProviderUnavailable,
+    RateLimited, Timeout, Unauthenticated, Unavailable, named_schema, one_of, problems,
 };
 use crate::security::Json;
 use crate::{auth::Authenticated, security::problem::ApiError, upstream::Payments};
@@ -154,8 +154,8 @@ problems!(GetPayoutAccountProblems {
                    `charges_enabled` is true.",
     responses(
         (status = 200, body = PayoutAccountView, description = "The account."),
-        GetPayoutAccountProblems, Unauthenticated, RateLimited, InternalError, Unavailable,
-        Timeout,
+        GetPayoutAccountProblems, Unauthenticated, Forbidden, RateLimited, InternalError,
+        Unavailable, Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]

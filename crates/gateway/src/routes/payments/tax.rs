@@ -230,7 +230,8 @@ problems!(GetTaxProfileProblems {
     description = "The signed-in creator's tax profile, masked.",
     responses(
         (status = 200, body = TaxProfileView, description = "The profile, masked."),
-        GetTaxProfileProblems, Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+        GetTaxProfileProblems, Unauthenticated, Forbidden, RateLimited, InternalError, Unavailable,
+        Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]
@@ -265,7 +266,8 @@ problems!(TaxFormProblems {
             content((inline(TaxFormCsv) = "text/csv"), (inline(TaxFormPdf) = "application/pdf")),
             headers(("Content-Disposition" = String,
                 description = "`attachment; filename=\"<name>\"`."))),
-        TaxFormProblems, Unauthenticated, RateLimited, InternalError, Unavailable, Timeout,
+        TaxFormProblems, Unauthenticated, Forbidden, RateLimited, InternalError, Unavailable,
+        Timeout,
     ),
     security(("bearerAuth" = []), ("cookieAuth" = [])),
 )]
