@@ -447,68 +447,65 @@ pub async fn create_ppv_item(
         return Err(PaymentsError::InvalidTitle
             .with_message(format!("The title may have at most {MAX_TEXT} characters.")));
     }
-    let price_minor = money::amount(price_minor, 100)?;
-    let currency = money::currency(currency)?;
-    let id = PpvItemId::new();
+    let offer = PpvItem {
+        id: PpvItemId::new(),
+        creator_id,
+        post_id,
+        title: title.trim().to_owned(),
+        price_minor: money::amount(price_minor, 100)?,
+        currency: money::currency(currency)?,
+    };
     let inserted = diesel::insert_into(ppv_items::table)
         .values((
-            ppv_items::id.eq(id),
-            ppv_items::creator_id.eq(creator_id),
-            ppv_items::post_id.eq(post_id),
-            ppv_items::title.eq(title.trim()),
-            ppv_items::price_minor.eq(price_minor),
-            ppv_items::currency.eq(&currency),
+            ppv_items::id.eq(offer.id),
+            ppv_items::creator_id.eq(offer.creator_id),
+            ppv_items::post_id.eq(offer.post_id),
+            ppv_items::title.eq(&offer.title),
+            ppv_items::price_minor.eq(offer.price_minor),
+            ppv_items::currency.eq(&offer.currency),
         ))
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
     if inserted == 0 {
-        return offer_again(conn, creator_id, post_id, title, price_minor, &currency).await;
+        return offer_again(conn, offer).await;
     }
-    ppv_item(conn, id).await?.ok_or_else(Error::not_found)
+    Ok(offer)
 }
 
 /// The post already has an offer. Media records an offer only after it is made, so a write of
 /// media's that failed afterwards (an attachment refused, a lost connection) leaves one media
 /// does not know of, and the creator's retry lands here. Until a fan opens a checkout for it,
 /// the offer takes the retry's terms; after that only a retry on the same terms gets it back.
-async fn offer_again(
-    conn: &mut AsyncPgConnection,
-    creator_id: CreatorId,
-    post_id: PostId,
-    title: &str,
-    price_minor: i64,
-    currency: &str,
-) -> Result<PpvItem, Error> {
+async fn offer_again(conn: &mut AsyncPgConnection, offer: PpvItem) -> Result<PpvItem, Error> {
     let this_post = ppv_items::creator_id
-        .eq(creator_id)
-        .and(ppv_items::post_id.eq(post_id));
+        .eq(offer.creator_id)
+        .and(ppv_items::post_id.eq(offer.post_id));
     let unsold = diesel::dsl::not(diesel::dsl::exists(
         checkouts::table.filter(checkouts::ppv_item_id.eq(ppv_items::id.nullable())),
     ));
-    let updated: Option<PpvItemId> = diesel::update(ppv_items::table.filter(this_post.and(unsold)))
-        .set((
-            ppv_items::title.eq(title.trim()),
-            ppv_items::price_minor.eq(price_minor),
-            ppv_items::currency.eq(currency),
-        ))
-        .returning(ppv_items::id)
-        .get_result(conn)
-        .await
-        .optional()?;
-    let id = match updated {
-        Some(id) => id,
-        None => {
-            ppv_items::table
-                .filter(this_post)
-                .select(ppv_items::id)
-                .first(conn)
-                .await?
-        }
-    };
-    let item = ppv_item(conn, id).await?.ok_or_else(Error::not_found)?;
-    if item.price_minor == price_minor && item.currency == currency {
-        Ok(item)
+    let repriced: Option<PpvItemId> =
+        diesel::update(ppv_items::table.filter(this_post.and(unsold)))
+            .set((
+                ppv_items::title.eq(&offer.title),
+                ppv_items::price_minor.eq(offer.price_minor),
+                ppv_items::currency.eq(&offer.currency),
+            ))
+            .returning(ppv_items::id)
+            .get_result(conn)
+            .await
+            .optional()?;
+    if let Some(id) = repriced {
+        return Ok(PpvItem { id, ..offer });
+    }
+    let id = ppv_items::table
+        .filter(this_post)
+        .select(ppv_items::id)
+        .first(conn)
+        .await?;
+    let sold = ppv_item(conn, id).await?.ok_or_else(Error::not_found)?;
+    if (sold.price_minor, &sold.currency) == (offer.price_minor, &offer.currency) {
+        Ok(sold)
     } else {
         Err(PaymentsError::PpvExists.into())
     }

@@ -145,6 +145,39 @@ async fn paid_tip(p: &Payments, fan: Uuid, creator: Uuid, amount: i64, message: 
 }
 
 /// The creator's balances and statement in USD.
+/// Media offering `post` of `creator` for `amount` US cents.
+async fn offer_post(
+    p: &Payments,
+    creator: Uuid,
+    post: &str,
+    amount: i64,
+    title: &str,
+) -> Result<pb::PpvItem, tonic::Status> {
+    let input = pb::PpvItemInput {
+        post_id: post.to_owned(),
+        price: Some(pb::Money {
+            amount,
+            currency: "usd".into(),
+        }),
+        title: title.to_owned(),
+        creator_id: creator.to_string(),
+    };
+    let item = p.client().create_ppv_item(p.as_media(input)).await?;
+    Ok(item.into_inner())
+}
+
+/// A fan's checkout for a PPV item.
+async fn ppv_checkout(p: &Payments, fan: Uuid, item: &str) -> pb::Checkout {
+    let request = pb::BuyPpvRequest {
+        ppv_item_id: item.to_owned(),
+        success_url: URLS.0.into(),
+        cancel_url: URLS.1.into(),
+        ..Default::default()
+    };
+    let checkout = p.client().buy_ppv(p.as_user(fan, Role::Fan, request)).await;
+    checkout.unwrap().into_inner()
+}
+
 async fn earnings_of(p: &Payments, creator: Uuid) -> pb::Earnings {
     p.client()
         .get_earnings(p.as_user(creator, Role::Creator, pb::GetEarningsRequest::default()))
@@ -244,36 +277,12 @@ async fn subscription_tip_ppv_payout_and_statement() {
 
     // A tip and a PPV purchase.
     paid_tip(&p, fan, creator, 2_500, "thanks!").await;
-    let item = p
-        .client()
-        .create_ppv_item(p.as_media(pb::PpvItemInput {
-            post_id: Uuid::now_v7().to_string(),
-            price: Some(pb::Money {
-                amount: 4_000,
-                currency: "usd".into(),
-            }),
-            title: "Behind the scenes".into(),
-            creator_id: creator.to_string(),
-        }))
+    let post = Uuid::now_v7().to_string();
+    let item = offer_post(&p, creator, &post, 4_000, "Behind the scenes")
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(!entitled(&p, fan, creator, Some(&item.id)).await);
-    let buy = p
-        .client()
-        .buy_ppv(p.as_user(
-            fan,
-            Role::Fan,
-            pb::BuyPpvRequest {
-                ppv_item_id: item.id.clone(),
-                success_url: URLS.0.into(),
-                cancel_url: URLS.1.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let buy = ppv_checkout(&p, fan, &item.id).await;
     p.simulated()
         .complete_checkout(&session_of(&buy.url))
         .unwrap();
@@ -802,46 +811,21 @@ async fn a_post_offered_again_gets_its_offer_back_on_new_terms_until_a_fan_pays(
     let p = Payments::start().await;
     let creator = onboarded_creator(&p).await;
     let post = Uuid::now_v7().to_string();
-    let offer = async |amount: i64| {
-        p.client()
-            .create_ppv_item(p.as_media(pb::PpvItemInput {
-                post_id: post.clone(),
-                price: Some(pb::Money {
-                    amount,
-                    currency: "usd".into(),
-                }),
-                title: String::new(),
-                creator_id: creator.to_string(),
-            }))
-            .await
-    };
-    let first = offer(900).await.unwrap().into_inner();
+    let offer = async |amount: i64| offer_post(&p, creator, &post, amount, "").await;
+    let first = offer(900).await.unwrap();
     // Media's own write failed after the offer, and the creator retries: on the same terms,
     // or on new ones while nobody has paid.
     for amount in [900, 1_200] {
-        let again = offer(amount).await.unwrap().into_inner();
+        let again = offer(amount).await.unwrap();
         assert_eq!(again.id, first.id);
         assert_eq!(again.price.unwrap().amount, amount);
     }
-    let fan = Uuid::now_v7();
-    p.client()
-        .buy_ppv(p.as_user(
-            fan,
-            Role::Fan,
-            pb::BuyPpvRequest {
-                ppv_item_id: first.id.clone(),
-                success_url: URLS.0.into(),
-                cancel_url: URLS.1.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap();
+    ppv_checkout(&p, Uuid::now_v7(), &first.id).await;
     // A fan has a checkout at 12.00: the price stays.
     let refused = offer(1_500).await.unwrap_err();
     assert_eq!(
         df_common::Error::from_status(&refused).code(),
         "payments.ppv_exists"
     );
-    assert_eq!(offer(1_200).await.unwrap().into_inner().id, first.id);
+    assert_eq!(offer(1_200).await.unwrap().id, first.id);
 }
