@@ -87,7 +87,7 @@ pub struct FeedSettings {
     pub default_page_size: u32,
     /// Most posts on a page.
     pub max_page_size: u32,
-    /// Characters of a locked post's text shown as its preview.
+    /// Most characters of a locked post's text shown as its preview (never more than half).
     pub preview_chars: u32,
     /// Most characters of a post's text.
     pub max_body_chars: u32,

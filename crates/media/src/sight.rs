@@ -134,14 +134,52 @@ impl<'a> Sight<'a> {
     }
 }
 
-/// A locked post's preview: the first `chars` characters of its text (none of an adult post's).
+/// A locked post's preview: the start of its text (none of an adult post's). See [`teaser`].
 pub fn preview(post: &Post, chars: usize) -> String {
     if post.adult {
-        return String::new();
+        String::new()
+    } else {
+        teaser(&post.body, chars)
     }
-    let mut preview: String = post.body.chars().take(chars).collect();
-    if preview.len() < post.body.len() {
-        preview.push('…');
+}
+
+/// The first `chars` characters of `text`, but never more than half of them, then `…`. A short
+/// paid post would otherwise be given away whole as its own preview: whatever the limit, at
+/// least half of a locked text stays for those who paid.
+fn teaser(text: &str, chars: usize) -> String {
+    let shown = chars.min(text.chars().count() / 2);
+    let mut teaser: String = text.chars().take(shown).collect();
+    if !text.is_empty() {
+        teaser.push('…');
     }
-    preview
+    teaser
+}
+
+#[cfg(test)]
+mod tests {
+    use super::teaser;
+
+    #[test]
+    fn a_teaser_stops_at_the_limit_and_never_shows_the_whole_text() {
+        let long = "A subscriber-only story that runs well past the preview";
+        assert_eq!(teaser(long, 10), "A subscrib…");
+        assert_eq!(teaser("Short paid note", 140), "Short p…");
+        assert_eq!(teaser("ab", 140), "a…");
+        assert_eq!(teaser("a", 140), "…");
+        assert_eq!(teaser("", 140), "");
+        assert_eq!(teaser(long, 0), "…");
+        // Characters, not bytes: no character is cut in two.
+        assert_eq!(teaser("žluťoučký kůň", 140), "žluťou…");
+        for text in [long, "Short paid note", "ab", "a", "žluťoučký kůň"] {
+            for chars in [0, 1, 5, 140] {
+                let shown = teaser(text, chars);
+                let kept = shown.trim_end_matches('…');
+                assert!(text.starts_with(kept), "{text:?} {chars}: {shown:?}");
+                assert!(
+                    kept.chars().count() * 2 <= text.chars().count(),
+                    "{shown:?}"
+                );
+            }
+        }
+    }
 }

@@ -216,17 +216,14 @@ async fn the_home_feed_holds_the_creators_a_fan_follows() {
         .iter()
         .map(|p| (p.body.as_str(), p.locked))
         .collect();
-    assert_eq!(
-        seen,
-        [("for subscr…", true), ("from the followed one", false)]
-    );
+    assert_eq!(seen, [("for sub…", true), ("from the followed one", false)]);
     // The answer is cached whole now; the creator's next post is on the feed at once.
     world.post(followed, input("and one more", "public")).await;
     let feed = home(String::new()).await.unwrap().into_inner();
     let bodies: Vec<&str> = feed.posts.iter().map(|p| p.body.as_str()).collect();
     assert_eq!(
         bodies,
-        ["and one more", "for subscr…", "from the followed one"]
+        ["and one more", "for sub…", "from the followed one"]
     );
 
     world

@@ -101,8 +101,9 @@ pub struct PostView {
     pub created_at: String,
     #[schema(required, format = DateTime)]
     pub edited_at: Option<String>,
-    /// True when the caller may not see the post: `body` is then its preview (empty for adult
-    /// posts). Subscribing, or buying `ppv_item_id`, unlocks it.
+    /// True when the caller may not see the post: `body` is then its preview, the start of the
+    /// text and never more than half of it (empty for adult posts). Subscribing, or buying
+    /// `ppv_item_id`, unlocks it.
     pub locked: bool,
     /// The text, or its preview when locked.
     pub body: String,
