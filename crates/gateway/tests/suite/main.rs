@@ -20,6 +20,7 @@ mod redis_tls;
 mod resumable_uploads;
 mod security_headers;
 mod session_revocation;
+mod strangers;
 mod subscriber_media;
 mod support;
 mod unrouted;
